@@ -1,0 +1,42 @@
+"""dgae: estimate where a photo was taken from its pixels.
+
+The Deep Geo-constrained Auto-Encoder (Jiang, Kong & Fu, IEEE Trans. Big
+Data) and the pieces around it: Im2GPS descriptors (:mod:`dgae.features`),
+POI mining and pair graphs (:mod:`dgae.graphs`), the autoencoder and the
+retrieval heads (:class:`DGAE`, :class:`GeoKNN`), geodesy
+(:mod:`dgae.geo`), evaluation (:mod:`dgae.metrics`) and data loading
+(:mod:`dgae.datasets`).
+
+Heavy submodules load lazily: ``import dgae`` is cheap and
+``import dgae.features`` never imports the estimator.
+
+Examples
+--------
+>>> import dgae
+>>> dgae.__version__
+'0.1.0'
+"""
+import importlib
+
+from ._version import __version__
+
+# public name -> private module that defines it (loaded on first access)
+_LAZY = {
+    "DGAE": "dgae._estimator",
+    "GeoKNN": "dgae._knn",
+}
+_SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs")
+
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dgae.{name}")
+    raise AttributeError(f"module 'dgae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

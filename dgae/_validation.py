@@ -1,0 +1,62 @@
+"""Input checks shared by every layer (a base module: imports nothing from dgae)."""
+import numpy as np
+
+
+def check_features(X, name="X", dtype=np.float32, min_samples=1):
+    """Validate a 2-D feature matrix: numeric, finite, at least ``min_samples`` rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    name : str
+        Used in error messages.
+    dtype : numpy dtype, default=float32
+        Returned dtype (a copy only when a conversion is needed).
+    min_samples : int, default=1
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+
+    Raises
+    ------
+    ValueError
+        Not 2-D, too few rows, no columns, or a NaN / inf (naming the first
+        bad row).
+
+    Examples
+    --------
+    >>> check_features([[1, 2], [3, 4]]).dtype
+    dtype('float32')
+    """
+    try:
+        X = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric 2-D array: {exc}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] < min_samples:
+        raise ValueError(f"{name} has {X.shape[0]} sample(s); at least {min_samples} needed")
+    if X.shape[1] < 1:
+        raise ValueError(f"{name} has no features (shape {X.shape})")
+    finite = np.isfinite(X)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise ValueError(f"{name} row {i} contains NaN or inf")
+    return X
+
+
+def check_labels(labels, n, name="poi_labels"):
+    """Validate an integer label vector of length ``n``.
+
+    Examples
+    --------
+    >>> check_labels([0, 1, 1], 3).tolist()
+    [0, 1, 1]
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},), got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must be integers, got dtype {labels.dtype}")
+    return labels

