@@ -113,7 +113,8 @@ def wrap_longitude(lon):
     [-180.0, -180.0, -170.0, -180.0]
     """
     lon = np.asarray(lon, dtype=np.float64)
-    return (lon + 180.0) % 360.0 - 180.0
+    inside = (lon >= -180.0) & (lon < 180.0)
+    return np.where(inside, lon, (lon + 180.0) % 360.0 - 180.0)  # in-range values kept bit-exact
 
 
 def check_gps(gps, name="gps"):

@@ -1,0 +1,113 @@
+"""Geolocation error metrics (the DGAE paper's §6.3 criteria)."""
+import numpy as np
+
+from ._geo import check_gps, great_circle_km
+
+#: The paper's thresholds (street 1 km, city 25 km, region 200 km, country 750 km, continent 2500 km).
+DEFAULT_THRESHOLDS_KM = (1, 25, 200, 750, 2500)
+
+
+def _pair(y_true, y_pred):
+    y_true = check_gps(y_true, "y_true")
+    y_pred = check_gps(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in length: {len(y_true)} != {len(y_pred)}")
+    return y_true, y_pred
+
+
+def geolocation_errors_km(y_true, y_pred):
+    """Great-circle error of each prediction, in km.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n, 2)
+        ``[lat, lon]`` degrees.
+
+    Returns
+    -------
+    errors : ndarray of shape (n,), float64
+
+    Examples
+    --------
+    >>> geolocation_errors_km([[0, 0]], [[0, 1]]).round(2).tolist()
+    [111.19]
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return great_circle_km(y_true, y_pred)
+
+
+def accuracy_at(y_true, y_pred, thresholds_km=DEFAULT_THRESHOLDS_KM):
+    """Fraction of predictions within each distance threshold (``<=``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n, 2)
+    thresholds_km : sequence of float, default=(1, 25, 200, 750, 2500)
+
+    Returns
+    -------
+    accuracy : dict
+        ``{threshold_km: fraction}`` in the order given.
+
+    Examples
+    --------
+    >>> accuracy_at([[0, 0], [0, 0]], [[0, 0], [0, 1]], thresholds_km=(1, 200))
+    {1: 0.5, 200: 1.0}
+    """
+    errors = geolocation_errors_km(y_true, y_pred)
+    return {t: float(np.mean(errors <= t)) if errors.size else float("nan") for t in thresholds_km}
+
+
+def error_curve(y_true, y_pred):
+    """Sorted errors: the x-axis of the paper's Figs. 5–6.
+
+    The fraction of queries within ``e`` km is ``searchsorted(curve, e,
+    side="right") / n``.
+
+    Returns
+    -------
+    errors : ndarray of shape (n,), ascending
+
+    Examples
+    --------
+    >>> error_curve([[0, 0], [0, 0]], [[0, 2], [0, 1]]).round(1).tolist()
+    [111.2, 222.4]
+    """
+    return np.sort(geolocation_errors_km(y_true, y_pred))
+
+
+def _geo_score(estimator, X, y, threshold_km):
+    return accuracy_at(y, estimator.predict(X), (threshold_km,))[threshold_km]
+
+
+def geo_scorer(threshold_km=200):
+    """A scorer for ``GridSearchCV(scoring=...)``: fraction within ``threshold_km``.
+
+    The paper cross-validates at 200 km (region level).
+
+    Parameters
+    ----------
+    threshold_km : float, default=200
+
+    Returns
+    -------
+    scorer : callable ``scorer(estimator, X, gps) -> float``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> X = np.arange(4.0)[:, None]
+    >>> gps = np.array([[0, 0], [0, 0.1], [10, 10], [10, 10.1]])
+    >>> est = KNeighborsRegressor(n_neighbors=1).fit(X, gps)
+    >>> geo_scorer(25)(est, X, gps)
+    1.0
+    """
+    if not threshold_km > 0:
+        raise ValueError(f"threshold_km must be positive, got {threshold_km}")
+
+    def scorer(estimator, X, y):
+        return _geo_score(estimator, X, y, threshold_km)
+
+    scorer.__name__ = f"geo_scorer_{threshold_km}km"
+    return scorer

@@ -1,0 +1,23 @@
+"""Evaluation: geolocation errors, accuracy at distance thresholds, scorers.
+
+Examples
+--------
+>>> from dgae.metrics import accuracy_at
+>>> accuracy_at([[45, 15]], [[45, 15.001]], thresholds_km=(1,))
+{1: 1.0}
+"""
+from ._metrics import (
+    DEFAULT_THRESHOLDS_KM,
+    accuracy_at,
+    error_curve,
+    geo_scorer,
+    geolocation_errors_km,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLDS_KM",
+    "geolocation_errors_km",
+    "accuracy_at",
+    "error_curve",
+    "geo_scorer",
+]
