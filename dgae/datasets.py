@@ -17,6 +17,7 @@ from ._datasets import (
     read_exif_gps,
     shared_data_dir,
 )
+from ._city_world import make_city_world
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -27,4 +28,5 @@ __all__ = [
     "shared_data_dir",
     "heading_holdout_split",
     "place_holdout_split",
+    "make_city_world",
 ]
