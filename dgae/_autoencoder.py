@@ -1,0 +1,563 @@
+"""The geo-constrained stacked autoencoder: network, objective, gradients, optimisers.
+
+Paper §4.3–§4.4 and Algorithm 1, on NumPy or CuPy (the array module is chosen
+by :mod:`dgae._backend`; everything here works on whatever module the arrays
+belong to).
+
+Objective (Eq. 4), on a set of rows ``B`` of the gallery (``B`` = all ``N``
+rows for full-batch training)::
+
+    J = J1 + alpha * J2 - beta * J3 + gamma * R
+    J1 = 1/(2|B|) sum_{s in B} ||x_s - g(f(x_s))||^2
+    J2 = 1/(|B| k1) sum_{s in B} sum_t P_st ||f(x_s) - f(x_t)||^2
+    J3 = 1/(|B| k2) sum_{s in B} sum_t Q_st ||f(x_s) - f(x_t)||^2
+    R  = sum_m ||W^(m)||_F^2 + ||b^(m)||^2          (all 2M layers)
+
+``f`` is the encoder (``M`` sigmoid layers, the constraints sit on its top
+layer ``h^(M)``), ``g`` the mirrored sigmoid decoder.  The pair terms depend
+on the encoder only, so their gradient flows only into the encoder and the
+decoder is trained by the reconstruction (and weight decay) alone, as §4.4
+states.
+
+Pair terms as a graph-Laplacian product.  For a (possibly non-symmetric)
+weight matrix ``A`` and codes ``H``::
+
+    sum_st A_st ||h_s - h_t||^2 = tr(H^T L H),   L = Lap(A + A^T) = diag((A + A^T) 1) - (A + A^T)
+    gradient with respect to H  = 2 L H
+
+(expand ``||h_s - h_t||^2``: row ``s`` receives ``2 sum_t (A_st + A_ts)(h_s - h_t)``).
+One sparse product ``L @ H`` gives both the value and the gradient.
+
+Mini-batch SGD with an unbiased gradient.  A batch ``B`` of anchor rows is
+drawn by a random permutation.  For every anchor ``s`` one P-partner ``t`` is
+sampled with probability ``P_st / p_s`` (``p_s = sum_t P_st``) and one
+Q-partner ``u`` with probability ``Q_su / q_s``; the batch objective is::
+
+    J_B = 1/(2|B|) sum_{s in B} ||x_s - g(f(x_s))||^2
+          + alpha/(|B| k1) sum_{s in B} p_s ||f(x_s) - f(x_t)||^2
+          - beta /(|B| k2) sum_{s in B} q_s ||f(x_s) - f(x_u)||^2 + gamma R
+
+and the forward pass runs the encoder on ``B`` and the sampled partners
+(partners outside ``B`` included, so their codes are exact and the pair
+gradient flows into both ends of every edge).  Unbiasedness:
+``E_t[p_s ||h_s - h_t||^2] = sum_t P_st ||h_s - h_t||^2`` for every anchor, so
+``E[J_B]`` is the objective restricted to ``B`` with all its pairs; and over
+one epoch (the permutation splits all ``N`` rows into batches)
+``sum_B (|B|/N) J_B`` has the expectation ``J`` of Eq. 4.  Sampling does not
+depend on the weights, so the same holds for the gradients.  The encoder then
+runs on ``3|B|`` rows per batch (not ``|B|(1 + k1 + k2)``).
+"""
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._backend import array_module, to_device, to_host
+from ._progress import progress
+
+#: Fields of ``loss_curve_`` (one record per iteration / epoch).
+LOSS_FIELDS = ("J", "J1", "J2", "J3", "R")
+LOSS_DTYPE = np.dtype([(name, np.float64) for name in LOSS_FIELDS])
+
+
+# --------------------------------------------------------------------- network
+def sigmoid(z, out=None):
+    """Logistic sigmoid, evaluated as ``(1 + tanh(z / 2)) / 2``.
+
+    The identity is exact and ``tanh`` saturates instead of overflowing, so
+    no ``exp`` of a large argument is ever formed (NumPy and CuPy alike).
+
+    Parameters
+    ----------
+    z : ndarray
+    out : ndarray, optional
+        Where to write (``z`` itself for an in-place update).
+
+    Returns
+    -------
+    s : ndarray, same shape and dtype as ``z``
+
+    Examples
+    --------
+    >>> sigmoid(np.array([-1e6, 0.0, 1e6])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    xp = array_module(z)
+    out = xp.multiply(z, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def layer_sizes(n_features, hidden_layer_sizes):
+    """Widths of all ``2M + 1`` activations: input, encoder, mirrored decoder.
+
+    Examples
+    --------
+    >>> layer_sizes(10, (6, 3))
+    [10, 6, 3, 6, 10]
+    """
+    hidden = [int(h) for h in hidden_layer_sizes]
+    return [int(n_features), *hidden, *hidden[-2::-1], int(n_features)]
+
+
+def init_params(n_features, hidden_layer_sizes, random_state, dtype=np.float32):
+    """Glorot-uniform weights for sigmoid units, zero biases (NumPy).
+
+    ``W`` is drawn from ``U(-r, r)`` with ``r = sqrt(2 / (fan_in + fan_out))``,
+    scikit-learn's ``MLPRegressor`` rule for logistic units.
+
+    Returns
+    -------
+    coefs : list of ndarray, ``coefs[l]`` of shape (n_in, n_out)
+    intercepts : list of ndarray, ``intercepts[l]`` of shape (n_out,)
+
+    Examples
+    --------
+    >>> coefs, intercepts = init_params(5, (3,), np.random.default_rng(0))
+    >>> [c.shape for c in coefs]
+    [(5, 3), (3, 5)]
+    """
+    rng = np.random.default_rng(random_state)
+    sizes = layer_sizes(n_features, hidden_layer_sizes)
+    coefs, intercepts = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(2.0 / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        intercepts.append(np.zeros(fan_out, dtype=dtype))
+    return coefs, intercepts
+
+
+def _layer(a, W, b):
+    """``sigmoid(a @ W + b)``, in place on the product."""
+    z = a @ W
+    z += b
+    return sigmoid(z, out=z)
+
+
+def encode(coefs, intercepts, X, chunk_size=65536):
+    """All encoder hidden layers of ``X`` (the first ``M = len(coefs) // 2`` layers).
+
+    Parameters
+    ----------
+    coefs, intercepts : lists of arrays (on X's device)
+    X : ndarray of shape (n, D), scaled into [0, 1]
+    chunk_size : int
+        Rows per GEMM block (bounds the memory).
+
+    Returns
+    -------
+    hidden : list of M ndarrays, ``hidden[m]`` of shape (n, h_{m+1})
+
+    Examples
+    --------
+    >>> coefs, intercepts = init_params(4, (3, 2), 0, dtype=np.float64)
+    >>> [h.shape for h in encode(coefs, intercepts, np.ones((5, 4)))]
+    [(5, 3), (5, 2)]
+    """
+    n_enc = len(coefs) // 2
+    blocks = []
+    for r0 in range(0, X.shape[0], chunk_size):
+        a, acts = X[r0:r0 + chunk_size], []
+        for W, b in zip(coefs[:n_enc], intercepts[:n_enc]):
+            a = _layer(a, W, b)
+            acts.append(a)
+        blocks.append(acts)
+    if len(blocks) == 1:
+        return blocks[0]
+    xp = array_module(X)
+    return [xp.concatenate([blk[m] for blk in blocks]) for m in range(n_enc)]
+
+
+# ---------------------------------------------------------------- pair terms
+def pair_laplacian(A):
+    """``Lap(A + A^T)`` of a sparse pair matrix (SciPy CSR, float64).
+
+    ``tr(H^T L H) = sum_st A_st ||h_s - h_t||^2`` for any, also non-symmetric, ``A``.
+
+    Examples
+    --------
+    >>> A = sp.csr_matrix(np.array([[0, 1.0], [0, 0]]))
+    >>> pair_laplacian(A).toarray().tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+    """
+    S = sp.csr_matrix(A, dtype=np.float64)
+    S = S + S.T
+    return (sp.diags(np.asarray(S.sum(axis=1)).ravel()) - S).tocsr()
+
+
+def _sparse_to(L, xp, dtype):
+    """A SciPy CSR matrix on the array module ``xp`` (cupyx.scipy.sparse on GPU)."""
+    L = L.astype(dtype)
+    if xp is np:
+        return L
+    import cupyx.scipy.sparse as csp
+
+    return csp.csr_matrix(L)
+
+
+def _pair_term(L, H):
+    """Value ``tr(H^T L H)`` and gradient ``2 L H`` (L is None: no pairs)."""
+    if L is None or L.nnz == 0:
+        return 0.0, None
+    LH = L @ H
+    return float((H * LH).sum()), 2.0 * LH
+
+
+# ---------------------------------------------------------------- objective
+class Problem:
+    """The rows and pair structure one objective evaluation works on.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, D)
+        Inputs (scaled into [0, 1]) of the rows the encoder runs on.
+    n_recon : int
+        The first ``n_recon`` rows are the anchors ``B``: they get the
+        reconstruction term, and the objective is normalised by ``n_recon``.
+    LP, LQ : sparse (n_rows, n_rows) or None
+        Laplacians ``Lap(A + A^T)`` of the P and Q pairs among the rows.
+    """
+
+    def __init__(self, X, n_recon, LP=None, LQ=None):
+        self.X, self.n_recon, self.LP, self.LQ = X, int(n_recon), LP, LQ
+
+    @classmethod
+    def full(cls, X, P, Q):
+        """All ``N`` rows with all their pairs: Eq. 4 itself."""
+        xp = array_module(X)
+        laps = [None if A is None or A.nnz == 0 else _sparse_to(pair_laplacian(A), xp, X.dtype)
+                for A in (P, Q)]
+        return cls(X, X.shape[0], *laps)
+
+
+def objective(coefs, intercepts, problem, alpha, beta, gamma, k1, k2, chunk_size=65536):
+    """Value of the objective, its four terms and the analytic gradient.
+
+    Parameters
+    ----------
+    coefs, intercepts : lists of 2M arrays (on the problem's device)
+    problem : Problem
+    alpha, beta, gamma : float
+    k1, k2 : int
+        Normalisers of the pair terms (Eq. 4).
+    chunk_size : int
+        Rows per block in the backward pass: the encoder activations of all
+        rows are kept (the pair gradient needs every code), the decoder and
+        the backward GEMMs run block by block.
+
+    Returns
+    -------
+    terms : dict
+        ``J``, ``J1``, ``J2``, ``J3``, ``R`` (floats).
+    grad_coefs, grad_intercepts : lists of arrays, same shapes as the parameters
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).random((6, 4))
+    >>> coefs, intercepts = init_params(4, (3,), 0, dtype=np.float64)
+    >>> P = sp.csr_matrix(([1.0], ([0], [1])), shape=(6, 6))
+    >>> terms, gW, gb = objective(coefs, intercepts, Problem.full(X, P, None),
+    ...                           0.2, 0.1, 0.05, 1, 1)
+    >>> sorted(terms), gW[0].shape
+    (['J', 'J1', 'J2', 'J3', 'R'], (4, 3))
+    """
+    X, n_recon = problem.X, problem.n_recon
+    n_enc = len(coefs) // 2
+    enc = encode(coefs, intercepts, X, chunk_size)
+    H = enc[-1]
+    # pair terms on the top encoder layer: value and gradient w.r.t. H
+    S_P, G_P = _pair_term(problem.LP, H)
+    S_Q, G_Q = _pair_term(problem.LQ, H)
+    c2, c3 = alpha / (n_recon * k1), beta / (n_recon * k2)
+    G_H = None
+    for c, G in ((c2, G_P), (-c3, G_Q)):
+        if G is not None and c != 0:
+            G *= c
+            G_H = G if G_H is None else G_H.__iadd__(G)
+    gW = [None] * len(coefs)
+    gb = [None] * len(coefs)
+    sse = 0.0
+    for r0 in range(0, X.shape[0], chunk_size):
+        r1 = min(r0 + chunk_size, X.shape[0])
+        acts = [X[r0:r1]] + [a[r0:r1] for a in enc]
+        # decoder (reconstruction) on the anchor rows of this block
+        n_rec = max(0, min(r1, n_recon) - r0)
+        g_top = None if G_H is None else G_H[r0:r1].copy()
+        if n_rec:
+            dec = [acts[-1][:n_rec]]
+            for W, b in zip(coefs[n_enc:], intercepts[n_enc:]):
+                dec.append(_layer(dec[-1], W, b))
+            err = dec[-1] - X[r0:r0 + n_rec]
+            sse += float((err * err).sum())
+            err *= 1.0 / n_recon  # dJ1 / d output
+            g_dec = _backward(coefs, dec, err, gW, gb, n_enc, need_input_grad=True)
+            g_top = g_dec if g_top is None else _add_rows(g_top, g_dec)
+        if g_top is not None:
+            _backward(coefs, acts, g_top, gW, gb, 0, need_input_grad=False)
+    xp = array_module(X)
+    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+        # layers that received no gradient (no pairs, no anchors) still decay
+        gW[l] = xp.zeros_like(W) if gW[l] is None else gW[l]
+        gb[l] = xp.zeros_like(b) if gb[l] is None else gb[l]
+        if gamma:
+            gW[l] += (2.0 * gamma) * W
+            gb[l] += (2.0 * gamma) * b
+    R = float(sum((W * W).sum() + (b * b).sum() for W, b in zip(coefs, intercepts)))
+    J1 = sse / (2.0 * n_recon)
+    J2, J3 = S_P / (n_recon * k1), S_Q / (n_recon * k2)
+    terms = {"J": J1 + alpha * J2 - beta * J3 + gamma * R, "J1": J1, "J2": J2, "J3": J3, "R": R}
+    return terms, gW, gb
+
+
+def _add_rows(g, g_head):
+    """``g`` with ``g_head`` added to its first rows."""
+    g[: g_head.shape[0]] += g_head
+    return g
+
+
+def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad):
+    """Back-propagate ``g_out`` (dJ/d of the last activation) through sigmoid layers.
+
+    ``acts`` are the activations ``[input, out_1, ..., out_n]`` of the layers
+    ``first_layer ... first_layer + n - 1``; gradients are accumulated into
+    ``gW`` / ``gb``.  Returns dJ/d input when ``need_input_grad``.
+    """
+    n = len(acts) - 1
+    for i in range(n - 1, -1, -1):
+        l, out = first_layer + i, acts[i + 1]
+        delta = g_out * out
+        delta *= 1.0 - out  # sigmoid' = s (1 - s)
+        dW, db = acts[i].T @ delta, delta.sum(axis=0)
+        gW[l] = dW if gW[l] is None else gW[l].__iadd__(dW)
+        gb[l] = db if gb[l] is None else gb[l].__iadd__(db)
+        if i or need_input_grad:
+            g_out = delta @ coefs[l].T
+    return g_out if need_input_grad else None
+
+
+# ------------------------------------------------------------ mini-batches
+def sample_partners(A, rows, rng):
+    """One partner per row, drawn with probability ``A_st / sum_t A_st``.
+
+    Returns
+    -------
+    partners : int64 array of shape (len(rows),)
+        The row itself where ``A`` has no pair in that row.
+    weights : float64 array of shape (len(rows),)
+        The row sums ``sum_t A_st`` (0 where the row is empty), so that
+        ``E[weights * ||h_s - h_partner||^2] = sum_t A_st ||h_s - h_t||^2``.
+
+    Examples
+    --------
+    >>> A = sp.csr_matrix(np.array([[0, 2.0, 2.0], [0, 0, 0], [1.0, 0, 0]]))
+    >>> t, w = sample_partners(A, np.array([0, 1, 2]), np.random.default_rng(0))
+    >>> t[1:].tolist(), w.tolist()
+    ([1, 0], [4.0, 0.0, 1.0])
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    partners, weights = rows.copy(), np.zeros(len(rows))
+    if A is None or A.nnz == 0:
+        return partners, weights
+    A = sp.csr_matrix(A)
+    indptr, indices, data = A.indptr, A.indices, np.asarray(A.data, dtype=np.float64)
+    start, stop = indptr[rows], indptr[rows + 1]
+    has = stop > start
+    # inverse-CDF sampling inside each row's slice of data (vectorised)
+    cum = np.concatenate([[0.0], np.cumsum(data)])
+    lo, hi = cum[start[has]], cum[stop[has]]
+    u = lo + rng.random(int(has.sum())) * (hi - lo)
+    pos = np.searchsorted(cum, u, side="right") - 1
+    pos = np.clip(pos, start[has], stop[has] - 1)
+    partners[has] = indices[pos]
+    weights[has] = hi - lo
+    return partners, weights
+
+
+def batch_problem(X, anchors, P, Q, rng, xp, dtype):
+    """The sampled-partner problem of one mini-batch (see the module docstring).
+
+    Rows are ``[anchors, P-partners, Q-partners]`` (duplicates allowed: each
+    copy is a separate row of the forward pass, which sums correctly).
+    """
+    b = len(anchors)
+    t, wp = sample_partners(P, anchors, rng)
+    u, wq = sample_partners(Q, anchors, rng)
+    rows = np.concatenate([anchors, t, u])
+    laps = []
+    for offset, w in ((b, wp), (2 * b, wq)):
+        keep = w > 0
+        if not keep.any():
+            laps.append(None)
+            continue
+        i = np.flatnonzero(keep)
+        A = sp.csr_matrix((w[keep], (i, offset + i)), shape=(3 * b, 3 * b))
+        laps.append(_sparse_to(pair_laplacian(A), xp, dtype))
+    return Problem(to_device(X[rows], xp, dtype), b, *laps)
+
+
+# ---------------------------------------------------------------- training
+class _Best:
+    """The lowest-J weights seen so far (host copies)."""
+
+    def __init__(self):
+        self.J, self.params, self.iteration = np.inf, None, -1
+
+    def offer(self, J, coefs, intercepts, iteration):
+        if np.isfinite(J) and J < self.J:
+            self.J, self.iteration = J, iteration
+            # device copies: no host transfer per improvement
+            self.params = ([W.copy() for W in coefs], [b.copy() for b in intercepts])
+
+
+def train(X, P, Q, *, hidden_layer_sizes, alpha, beta, gamma, k1, k2, learning_rate,
+          lr_decay=0.95, momentum=0.9, max_iter=100, tol=1e-5, batch_size=None,
+          xp=np, dtype=np.float32, init=None, anchors=None, random_state=None,
+          chunk_size=65536, verbose=0):
+    """Minimise Eq. 4 by Algorithm 1 (``batch_size=None``) or mini-batch SGD.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+        Scaled inputs in [0, 1] (host array; moved to ``xp`` here).
+    P, Q : sparse (N, N) or None
+        Same-area and easy-confusing pair matrices.
+    hidden_layer_sizes : tuple of int
+    alpha, beta, gamma, k1, k2 : float, int
+        Eq. 4.
+    learning_rate : float
+        Initial step ``lambda``; multiplied by ``lr_decay`` after every
+        iteration (full batch, Algorithm 1 line 11) or every epoch (SGD).
+    momentum : float
+        Heavy-ball momentum of the SGD updates (full batch: plain gradient
+        steps, as Algorithm 1).
+    max_iter : int
+        Iterations (full batch) or epochs (SGD).
+    tol : float
+        Stop when ``|J_k - J_{k-1}| < tol`` (epoch means for SGD).
+    batch_size : int or None
+        ``None``: full-batch gradient descent.
+    xp : module
+        ``numpy`` or ``cupy``.
+    init : (coefs, intercepts), optional
+        Start from these weights (host arrays) instead of a fresh init.
+    anchors : int array, optional
+        SGD only: the rows that are drawn as anchors (all rows by default;
+        :meth:`DGAE.partial_fit` passes the new rows).
+    random_state : int, Generator or None
+    chunk_size : int
+        Rows per GEMM block in the full-batch pass.
+    verbose : int
+        tqdm bar with the current loss terms.
+
+    Returns
+    -------
+    result : dict
+        ``coefs``, ``intercepts`` (host, lowest-J weights), ``loss_curve``
+        (structured array of :data:`LOSS_FIELDS`), ``n_iter``,
+        ``best_iter``, ``interrupted``, ``times`` (seconds per iteration).
+    """
+    rng = np.random.default_rng(random_state)
+    if init is None:
+        init = init_params(X.shape[1], hidden_layer_sizes, rng, dtype)
+    coefs = [to_device(W, xp, dtype) for W in init[0]]
+    intercepts = [to_device(b, xp, dtype) for b in init[1]]
+    hyper = dict(alpha=alpha, beta=beta, gamma=gamma, k1=k1, k2=k2, chunk_size=chunk_size)
+    full = batch_size is None
+    if full:
+        problem = Problem.full(to_device(X, xp, dtype), P, Q)
+        steps = _full_batch_steps(problem, hyper)
+    else:
+        anchors = np.arange(X.shape[0]) if anchors is None else np.asarray(anchors)
+        steps = _sgd_steps(X, P, Q, anchors, int(batch_size), hyper, rng, xp, dtype)
+    velocity = None if full or not momentum else [xp.zeros_like(a) for a in coefs + intercepts]
+    best, curve, times = _Best(), [], []
+    lr, prev_J, interrupted = float(learning_rate), np.inf, False
+    bar = progress(range(int(max_iter)), verbose=verbose, desc="DGAE", unit="epoch" if not full else "it")
+    try:
+        for it in bar:
+            t0 = time.perf_counter()
+            terms = steps(coefs, intercepts, lr, momentum, velocity, best, it)
+            _sync(xp)
+            times.append(time.perf_counter() - t0)
+            curve.append(tuple(terms[f] for f in LOSS_FIELDS))
+            bar.set_postfix({f: f"{terms[f]:.4g}" for f in LOSS_FIELDS}, refresh=False)
+            if not np.isfinite(terms["J"]):
+                warnings.warn(f"the objective became {terms['J']} at iteration {it}; "
+                              "keeping the best weights (lower learning_rate)", RuntimeWarning, stacklevel=3)
+                break
+            if not full:
+                best.offer(terms["J"], coefs, intercepts, it)
+            lr *= lr_decay
+            if abs(prev_J - terms["J"]) < tol:
+                break
+            prev_J = terms["J"]
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
+                      "best weights so far", RuntimeWarning, stacklevel=3)
+    finally:
+        bar.close()
+    if best.params is None:  # interrupted before any evaluation
+        best.params = (coefs, intercepts)
+    return {
+        "coefs": [to_host(W) for W in best.params[0]],
+        "intercepts": [to_host(b) for b in best.params[1]],
+        "loss_curve": np.array(curve, dtype=LOSS_DTYPE), "n_iter": len(curve),
+        "best_iter": best.iteration, "interrupted": interrupted, "times": np.array(times),
+    }
+
+
+def _sync(xp):
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
+
+
+def _update(params, grads, lr, momentum, velocity):
+    """``p -= lr * g`` (plain) or heavy-ball ``v = mu v - lr g; p += v`` (in place)."""
+    for i, (p, g) in enumerate(zip(params, grads)):
+        if velocity is None:
+            g *= lr
+            p -= g
+        else:
+            v = velocity[i]
+            v *= momentum
+            v -= lr * g
+            p += v
+
+
+def _full_batch_steps(problem, hyper):
+    """Algorithm 1: one exact gradient step per iteration on J of Eq. 4."""
+
+    def step(coefs, intercepts, lr, momentum, velocity, best, it):
+        terms, gW, gb = objective(coefs, intercepts, problem, **hyper)
+        # J_k is the value at the weights *before* this step: keep them if best
+        best.offer(terms["J"], coefs, intercepts, it)
+        if np.isfinite(terms["J"]):
+            _update(coefs + intercepts, gW + gb, lr, 0.0, None)
+        return terms
+
+    return step
+
+
+def _sgd_steps(X, P, Q, anchors, batch_size, hyper, rng, xp, dtype):
+    """One epoch of mini-batch SGD over ``anchors`` (sampled partners, unbiased)."""
+    batch_size = max(1, min(batch_size, len(anchors)))
+
+    def epoch(coefs, intercepts, lr, momentum, velocity, best, it):
+        order = rng.permutation(anchors)
+        acc = dict.fromkeys(LOSS_FIELDS, 0.0)
+        for r0 in range(0, len(order), batch_size):
+            batch = order[r0:r0 + batch_size]
+            problem = batch_problem(X, batch, P, Q, rng, xp, dtype)
+            terms, gW, gb = objective(coefs, intercepts, problem, **hyper)
+            if not np.isfinite(terms["J"]):
+                return terms
+            _update(coefs + intercepts, gW + gb, lr, momentum, velocity)
+            for f in LOSS_FIELDS:  # |B|/N-weighted: an unbiased estimate of J over the epoch
+                acc[f] += terms[f] * len(batch) / len(order)
+        return acc
+
+    return epoch

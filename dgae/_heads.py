@@ -1,0 +1,168 @@
+"""Retrieval heads: neighbours' locations -> one estimated location per query.
+
+Shared by :class:`dgae.GeoKNN` and :class:`dgae.DGAE`.
+
+- ``"1nn"``: the location of the nearest neighbour (paper §5).
+- ``"meanshift"``: Im2GPS voting (paper §5 / §6.2): the top ``k = 120``
+  neighbours' locations as 3-D points on the earth's surface, flat-kernel
+  mean-shift with a 500 km bandwidth (as a chord of the unit sphere), clusters
+  with fewer than ``min_votes = 4`` members discarded, the spherical centroid
+  of the largest cluster; the 1-NN location when no cluster survives.
+- ``"kde"``: Vo, Jacobs & Hays 2017 (Revisiting Im2GPS, Eq. 1): the top
+  ``k = 100`` neighbours, weights ``w_i = s_i^m`` with ``s_i = 1 / feature
+  distance`` and ``m = 10``, a Gaussian kernel of width ``sigma_km`` on the
+  sphere; the neighbour location of highest density is returned.
+"""
+import numpy as np
+from scipy.special import logsumexp
+
+from ._geo import EARTH_RADIUS_KM, from_unit_vectors, km_to_chord, to_unit_vectors
+
+HEADS = ("1nn", "meanshift", "kde")
+#: Neighbours each head uses by default (``n_neighbors="auto"``).
+DEFAULT_K = {"1nn": 1, "meanshift": 120, "kde": 100}
+
+
+def resolve_k(head, n_neighbors, n_fit):
+    """Neighbours to retrieve: the head's default for ``"auto"``, at most ``n_fit``.
+
+    Examples
+    --------
+    >>> resolve_k("meanshift", "auto", 1000), resolve_k("kde", 500, 30)
+    (120, 30)
+    """
+    k = DEFAULT_K[head] if n_neighbors == "auto" else int(n_neighbors)
+    return max(1, min(k, int(n_fit)))
+
+
+def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=4,
+               kde_sigma_km=50.0, kde_power=10.0):
+    """Estimate one location per query from its neighbours.
+
+    Parameters
+    ----------
+    head : {"1nn", "meanshift", "kde"}
+    gps : ndarray of shape (n, k, 2)
+        ``[lat, lon]`` of each query's neighbours, nearest first.
+    distances : ndarray of shape (n, k)
+        Feature-space distances (used by ``"kde"``).
+    meanshift_bandwidth_km, min_votes
+        ``"meanshift"`` parameters.
+    kde_sigma_km, kde_power
+        ``"kde"`` parameters.
+
+    Returns
+    -------
+    gps : ndarray of shape (n, 2), float64
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[45.0, 15.0], [45.1, 15.1], [10.0, 10.0]]])
+    >>> apply_head("1nn", nbrs, np.array([[1.0, 2.0, 3.0]])).tolist()
+    [[45.0, 15.0]]
+    """
+    gps = np.asarray(gps, dtype=np.float64)
+    if head == "1nn":
+        return gps[:, 0].copy()
+    if head == "meanshift":
+        return meanshift_head(gps, meanshift_bandwidth_km, min_votes)
+    if head == "kde":
+        return kde_head(gps, distances, kde_sigma_km, kde_power)
+    raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+
+
+def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
+    """Im2GPS mean-shift voting over each query's neighbours (vectorised over queries).
+
+    The clustering is :mod:`dgae.graphs`' mean-shift (scikit-learn's algorithm,
+    all seeds moved together), run once for all queries: each query's points
+    get a 4th coordinate ``10 * query`` so that different queries (more than a
+    bandwidth apart) never interact.
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, k, 2)
+    bandwidth_km : float
+        Great-circle bandwidth; the clustering uses the matching chord length.
+    min_votes : int
+        Clusters with fewer members are discarded.
+
+    Returns
+    -------
+    gps : ndarray of shape (n, 2)
+        The spherical centroid of each query's largest cluster (ties: the
+        cluster of highest mean-shift intensity, as scikit-learn ranks them);
+        the nearest neighbour's location when no cluster has ``min_votes``.
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0, 0], [0, 0.2], [0, 0.4], [0, 0.6], [40, 40]]], float)
+    >>> meanshift_head(nbrs, 500, 4).round(6).tolist()
+    [[0.0, 0.3]]
+    """
+    from dgae.graphs._meanshift import TreeNeighbors, mean_shift
+
+    n, k = gps.shape[:2]
+    xyz = to_unit_vectors(gps).reshape(n * k, 3)
+    group = np.repeat(np.arange(n), k)
+    pts = np.column_stack([xyz, 10.0 * group])  # chords are <= 2 < 10: groups never meet
+    bandwidth = float(km_to_chord(bandwidth_km))
+    seeds = np.unique(pts, axis=0)
+    centers, labels, _, _ = mean_shift(TreeNeighbors(pts, bandwidth), seeds, bandwidth)
+    votes = np.bincount(labels, minlength=len(centers))
+    c_group = np.rint(centers[:, 3] / 10.0).astype(np.int64)
+    # per query: the most-voted centre, ties -> lower index (higher mean-shift rank)
+    order = np.lexsort((np.arange(len(centers)), -votes, c_group))
+    first = order[np.r_[True, c_group[order][1:] != c_group[order][:-1]]]
+    winner = np.full(n, -1)
+    winner[c_group[first]] = first
+    out = gps[:, 0].copy()
+    ok = np.flatnonzero(votes[winner] >= min_votes)
+    member = labels.reshape(n, k) == winner[:, None]
+    sums = (xyz.reshape(n, k, 3) * member[..., None]).sum(axis=1)
+    out[ok] = from_unit_vectors(sums[ok])
+    return out
+
+
+def kde_head(gps, distances, sigma_km=50.0, power=10.0):
+    """Vo et al. 2017 weighted kernel density at the neighbours' locations.
+
+    ``f(x) = sum_i w_i exp(-chord(x, x_i)^2 / (2 sigma^2))`` with
+    ``w_i = (1 / d_i)^power`` and ``sigma = sigma_km / R`` (radians).  On the
+    unit sphere ``chord^2 = 2 - 2 x.x_i``, so this Gaussian is exactly the von
+    Mises–Fisher kernel ``exp(kappa (x.x_i - 1))`` with ``kappa = 1 / sigma^2``.
+    Weights are handled in log space (``log w = -power log d``), so zero or
+    tiny distances neither divide by zero nor overflow: neighbours at distance
+    0 take all the weight, shared equally.
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, k, 2)
+    distances : ndarray of shape (n, k)
+        Feature distances, ``inf`` for padding (weight 0, never chosen).
+    sigma_km : float
+    power : float
+        ``m`` of Vo et al.
+
+    Returns
+    -------
+    gps : ndarray of shape (n, 2)
+        The neighbour location with the highest density (ties: the nearer
+        neighbour).
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0, 0], [0, 5], [0, 5.1], [0, 5.2]]], float)
+    >>> kde_head(nbrs, np.ones((1, 4)), sigma_km=50).tolist()
+    [[0.0, 5.1]]
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    xyz = to_unit_vectors(gps)  # (n, k, 3)
+    logw = -float(power) * np.log(np.maximum(d, np.finfo(np.float64).tiny))
+    logw[~np.isfinite(d)] = -np.inf
+    kappa = (EARTH_RADIUS_KM / float(sigma_km)) ** 2
+    cos = np.einsum("nkc,njc->nkj", xyz, xyz)  # (n, at k, from j)
+    logf = logsumexp(logw[:, None, :] + kappa * (np.minimum(cos, 1.0) - 1.0), axis=2)
+    logf[~np.isfinite(d)] = -np.inf
+    best = np.argmax(logf, axis=1)
+    return gps[np.arange(len(gps)), best].astype(np.float64)

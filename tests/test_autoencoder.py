@@ -1,0 +1,224 @@
+"""The autoencoder maths: gradients vs finite differences, pair terms, SGD unbiasedness."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dgae._autoencoder import (
+    LOSS_FIELDS,
+    Problem,
+    batch_problem,
+    encode,
+    init_params,
+    objective,
+    pair_laplacian,
+    sample_partners,
+    sigmoid,
+    train,
+)
+
+
+def _pairs(n, density, seed, weighted):
+    A = sp.random(n, n, density=density, random_state=seed, format="csr")
+    A.data[:] = np.random.default_rng(seed).uniform(0.5, 2.0, A.nnz) if weighted else 1.0
+    return A
+
+
+@pytest.fixture
+def tiny():
+    """9 rows, D=5, hidden (4, 3), float64, weights scaled up so codes differ."""
+    rng = np.random.default_rng(0)
+    X = rng.random((9, 5))
+    coefs, ints = init_params(5, (4, 3), 0, dtype=np.float64)
+    coefs = [3.0 * W for W in coefs]
+    ints = [rng.normal(0, 0.5, b.shape) for b in ints]
+    return X, coefs, ints
+
+
+def _numeric_grad(coefs, ints, problem, hyper, h=1e-5):
+    out = []
+    for p in coefs + ints:
+        g = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + h
+            jp = objective(coefs, ints, problem, **hyper)[0]["J"]
+            p[idx] = old - h
+            jm = objective(coefs, ints, problem, **hyper)[0]["J"]
+            p[idx] = old
+            g[idx] = (jp - jm) / (2 * h)
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("alpha,beta,gamma,weighted,chunk", [
+    (0.2, 0.1, 0.05, False, 65536),   # the paper's values
+    (1.0, 0.0, 0.0, True, 4),         # same-area term only, weighted non-symmetric P, 3 chunks
+    (0.0, 1.0, 0.0, True, 65536),     # easy-confusing term only
+    (0.0, 0.0, 0.0, False, 5),        # reconstruction only
+])
+def test_gradient_matches_central_differences(tiny, alpha, beta, gamma, weighted, chunk):
+    X, coefs, ints = tiny
+    P, Q = _pairs(9, 0.3, 1, weighted), _pairs(9, 0.3, 2, weighted)
+    assert P.nnz and Q.nnz
+    problem = Problem.full(X, P, Q)
+    hyper = dict(alpha=alpha, beta=beta, gamma=gamma, k1=3, k2=2, chunk_size=chunk)
+    terms, gW, gb = objective(coefs, ints, problem, **hyper)
+    assert terms["J2"] > 1e-3 and terms["J3"] > 1e-3  # the pair terms are really exercised
+    for analytic, numeric in zip(gW + gb, _numeric_grad(coefs, ints, problem, hyper)):
+        rel = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(numeric), 1e-12)
+        assert rel < 1e-6
+
+
+def test_pair_terms_against_direct_sums(tiny):
+    X, coefs, ints = tiny
+    P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
+    terms = objective(coefs, ints, Problem.full(X, P, Q), 0.3, 0.2, 0.1, 3, 2)[0]
+    H = encode(coefs, ints, X)[-1]
+    direct = [sum(A[s, t] * np.sum((H[s] - H[t]) ** 2) for s, t in zip(*A.nonzero())) for A in (P, Q)]
+    np.testing.assert_allclose(terms["J2"], direct[0] / (9 * 3), rtol=1e-12)
+    np.testing.assert_allclose(terms["J3"], direct[1] / (9 * 2), rtol=1e-12)
+    Xhat = X
+    for W, b in zip(coefs, ints):
+        Xhat = 1 / (1 + np.exp(-(Xhat @ W + b)))
+    np.testing.assert_allclose(terms["J1"], np.sum((X - Xhat) ** 2) / 18, rtol=1e-12)
+    R = sum(np.sum(W ** 2) + np.sum(b ** 2) for W, b in zip(coefs, ints))
+    np.testing.assert_allclose(terms["J"], terms["J1"] + 0.3 * terms["J2"] - 0.2 * terms["J3"] + 0.1 * R)
+
+
+def test_pair_gradient_reaches_encoder_only(tiny):
+    """The pair terms move only the encoder's gradient (decoder: reconstruction only)."""
+    X, coefs, ints = tiny
+    P, Q = _pairs(9, 0.3, 1, False), _pairs(9, 0.3, 2, False)
+    with_pairs = objective(coefs, ints, Problem.full(X, P, Q), 1.0, 1.0, 0.0, 3, 2)
+    without = objective(coefs, ints, Problem.full(X, None, None), 1.0, 1.0, 0.0, 3, 2)
+    for l in range(4):
+        same = np.allclose(with_pairs[1][l], without[1][l], rtol=0, atol=1e-15)
+        assert same == (l >= 2)
+
+
+def test_laplacian_identity_non_symmetric():
+    A = _pairs(7, 0.4, 3, True)
+    H = np.random.default_rng(1).normal(size=(7, 3))
+    L = pair_laplacian(A)
+    direct = sum(A[s, t] * np.sum((H[s] - H[t]) ** 2) for s, t in zip(*A.nonzero()))
+    np.testing.assert_allclose(np.sum(H * (L @ H)), direct, rtol=1e-12)
+
+
+def test_sigmoid_is_stable():
+    z = np.array([-1e30, -800.0, -30.0, 0.0, 30.0, 800.0, 1e30], dtype=np.float32)
+    with np.errstate(all="raise"):
+        s = sigmoid(z.copy())
+    assert np.all(np.isfinite(s)) and s[0] == 0 and s[-1] == 1 and s[3] == 0.5
+    np.testing.assert_allclose(sigmoid(np.linspace(-5, 5, 11)), 1 / (1 + np.exp(-np.linspace(-5, 5, 11))),
+                               rtol=1e-14)
+
+
+def test_sample_partners_distribution():
+    A = sp.csr_matrix(np.array([[0, 1.0, 3.0], [0, 0, 0], [2.0, 0, 0]]))
+    t, w = sample_partners(A, np.zeros(20000, dtype=int), np.random.default_rng(0))
+    assert set(np.unique(t)) == {1, 2} and np.all(w == 4.0)
+    assert abs(np.mean(t == 2) - 0.75) < 0.02
+
+
+def _expected_batch_grad(X, coefs, ints, anchors, P, Q, hyper):
+    """E over the partner draws of the batch gradient, by enumerating every draw."""
+    total = [np.zeros_like(p) for p in coefs + ints]
+    # with one anchor, the draw is one (P, Q) partner pair with probability P_st Q_su / (p q)
+    s = anchors[0]
+    pr, qr = P.getrow(s), Q.getrow(s)
+    for t, wt in zip(pr.indices, pr.data):
+        for u, wu in zip(qr.indices, qr.data):
+            prob = wt / pr.data.sum() * wu / qr.data.sum()
+            Pd = sp.csr_matrix(([pr.data.sum()], ([0], [1])), shape=(3, 3))
+            Qd = sp.csr_matrix(([qr.data.sum()], ([0], [2])), shape=(3, 3))
+            prob_problem = Problem(X[[s, t, u]], 1, pair_laplacian(Pd), pair_laplacian(Qd))
+            _, gW, gb = objective(coefs, ints, prob_problem, **hyper)
+            total = [a + prob * g for a, g in zip(total, gW + gb)]
+    return total
+
+
+def test_minibatch_gradient_is_unbiased(tiny):
+    """sum over an epoch's batches (|B|/N) E[grad J_B] == grad J (exact, by enumeration)."""
+    X, coefs, ints = tiny
+    P, Q = _pairs(9, 0.35, 4, True), _pairs(9, 0.35, 5, True)
+    rows_ok = np.flatnonzero(np.diff(P.indptr) * np.diff(Q.indptr))
+    # keep rows with both kinds of pairs, so every anchor draws a real edge
+    keep = np.zeros(9, bool)
+    keep[rows_ok] = True
+    P = sp.csr_matrix(P.multiply(keep[:, None]))
+    Q = sp.csr_matrix(Q.multiply(keep[:, None]))
+    hyper = dict(alpha=0.7, beta=0.4, gamma=0.05, k1=3, k2=2)
+    # gamma R is in every batch objective; the anchor-free rows still reconstruct
+    _, gW, gb = objective(coefs, ints, Problem.full(X, P, Q), **hyper)
+    full = gW + gb
+    epoch = [np.zeros_like(p) for p in coefs + ints]
+    for s in range(9):  # batches of one anchor, the epoch covers every row once
+        if keep[s]:
+            g = _expected_batch_grad(X, coefs, ints, [s], P, Q, hyper)
+        else:
+            _, gW, gb = objective(coefs, ints, Problem(X[[s]], 1), **hyper)
+            g = gW + gb
+        epoch = [a + g_ / 9 for a, g_ in zip(epoch, g)]
+    for a, b in zip(epoch, full):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_minibatch_monte_carlo_mean_approaches_full_gradient(tiny):
+    """The code path ``batch_problem`` itself: the mean of many batch gradients -> full gradient."""
+    X, coefs, ints = tiny
+    P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, True)
+    hyper = dict(alpha=3.0, beta=2.0, gamma=0.0, k1=3, k2=2)
+    _, gW, gb = objective(coefs, ints, Problem.full(X, P, Q), **hyper)
+    full = np.concatenate([g.ravel() for g in gW + gb])
+    rng = np.random.default_rng(0)
+    n_draws, acc = 2000, np.zeros_like(full)
+    for _ in range(n_draws):
+        batch = rng.permutation(9)  # all anchors: only the partner draws are random
+        _, gW, gb = objective(coefs, ints, batch_problem(X, batch, P, Q, rng, np, np.float64), **hyper)
+        acc += np.concatenate([g.ravel() for g in gW + gb])
+    mean = acc / n_draws
+    # the pair terms' share of the gradient is recovered to within 10 % (Monte Carlo noise)
+    _, gW, gb = objective(coefs, ints, Problem.full(X, None, None), **hyper)
+    pair_part = full - np.concatenate([g.ravel() for g in gW + gb])
+    assert np.linalg.norm(mean - full) < 0.1 * np.linalg.norm(pair_part)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_train_reduces_objective_and_is_reproducible(batch_size):
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 6)).astype(np.float32)
+    P, Q = _pairs(40, 0.1, 1, False), _pairs(40, 0.1, 2, False)
+    kw = dict(hidden_layer_sizes=(5, 3), alpha=0.2, beta=0.1, gamma=0.001, k1=4, k2=4,
+              learning_rate=1.0 if batch_size is None else 0.2, max_iter=15, tol=0.0,
+              batch_size=batch_size, random_state=3)
+    r1, r2 = train(X, P, Q, **kw), train(X, P, Q, **kw)
+    curve = r1["loss_curve"]
+    assert curve.dtype.names == LOSS_FIELDS and len(curve) == 15
+    assert curve["J"][-1] < curve["J"][0]
+    for a, b in zip(r1["coefs"] + r1["intercepts"], r2["coefs"] + r2["intercepts"]):
+        np.testing.assert_array_equal(a, b)
+    # the returned weights are the best ones seen
+    if batch_size is None:
+        best = objective(r1["coefs"], r1["intercepts"], Problem.full(X, P, Q), 0.2, 0.1, 0.001, 4, 4)[0]
+        np.testing.assert_allclose(best["J"], curve["J"].min(), rtol=1e-5)
+
+
+def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
+    import dgae._autoencoder as ae
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 4)).astype(np.float32)
+    calls = {"n": 0}
+    real = ae.objective
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ae, "objective", flaky)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        res = train(X, None, None, hidden_layer_sizes=(3,), alpha=0, beta=0, gamma=0, k1=1, k2=1,
+                    learning_rate=1.0, max_iter=10, tol=0.0, random_state=0)
+    assert res["interrupted"] and res["n_iter"] == 3 and res["best_iter"] == 2
