@@ -1,2 +1,16 @@
-"""POI mining and the geo-constraint pair graphs P and Q (installed as ``dgae.graphs``)."""
-__all__ = []
+"""POI mining and the geo-constraint pair graphs P and Q (installed as ``dgae.graphs``).
+
+- :class:`POIMiner`: mean-shift POIs on GPS (scikit-learn semantics, fast).
+- :func:`same_area_pairs`: graph P (top-k1 visual neighbours inside the POI).
+- :func:`easy_confusing_pairs`: graph Q (top-k2 visual neighbours in other
+  POIs; exact, anchor (fDGAE) or ANN).
+- :func:`build_geo_graphs`: all three in one call.
+- :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
+"""
+from ._build import build_geo_graphs
+from ._knn import nearest_neighbors
+from ._pairs import easy_confusing_pairs, same_area_pairs
+from ._poi import POIMiner
+
+__all__ = ["POIMiner", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
+           "same_area_pairs"]

@@ -1,0 +1,57 @@
+"""One call from (features, GPS) to the estimator's inputs ``(P, Q, poi_labels)``."""
+from dgae._geo import check_gps
+
+from ._pairs import check_graph_inputs, easy_confusing_pairs, same_area_pairs
+from ._poi import POIMiner
+
+
+def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
+                     device="auto", random_state=None, n_jobs=None, verbose=0, **q_kwargs):
+    """POIs, same-area graph P and easy-confusing graph Q in one call (DGAE §4.2).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Low-level visual features (n >= 2, finite).
+    gps : array-like of shape (n, 2)
+        ``[lat, lon]`` degrees.
+    areas : array-like of shape (n,), optional
+        Area of each photo; POIs are mined per area (as in the paper).
+    k1, k2 : int, default=20, 10
+        Same-area and easy-confusing neighbours per photo.
+    method : {"exact", "anchor", "ann"}, default="exact"
+        How Q is built (see :func:`easy_confusing_pairs`).
+    poi_bandwidth : float, default=0.005
+        POI mean-shift bandwidth in degrees of arc.
+    device : {"auto", "cpu", "gpu"}, default="auto"
+    random_state : int, RandomState instance or None
+    n_jobs : int, optional
+    verbose : int, default=0
+    **q_kwargs
+        Passed to :func:`easy_confusing_pairs` (``k3``, ``anchor_bandwidth``).
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n, n), float32
+    Q : scipy.sparse.csr_matrix of shape (n, n), float32
+    poi_labels : ndarray of shape (n,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [0.2], [5.0]])
+    >>> gps = [[10.0, 20.0], [10.0, 20.001], [30.0, 40.0], [30.0, 40.001]]
+    >>> P, Q, poi = build_geo_graphs(X, gps, k1=1, k2=1, device="cpu")
+    >>> poi.tolist(), P.indices.tolist(), Q.indices.tolist()
+    ([0, 0, 1, 1], [1, 0, 3, 2], [2, 2, 0, 1])
+    """
+    X, _ = check_graph_inputs(X, [0] * len(X))
+    gps = check_gps(gps)
+    if len(gps) != len(X):
+        raise ValueError(f"X has {len(X)} rows but gps has {len(gps)}")
+    miner = POIMiner(bandwidth=poi_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas)
+    poi = miner.labels_
+    P = same_area_pairs(X, poi, k1, device=device, verbose=verbose)
+    Q = easy_confusing_pairs(X, poi, k2, method=method, device=device, n_jobs=n_jobs,
+                             random_state=random_state, verbose=verbose, **q_kwargs)
+    return P, Q, poi

@@ -1,0 +1,165 @@
+"""The pair graphs of DGAE §4.2: same-area P and easy-confusing Q."""
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from dgae._backend import get_xp
+from dgae._progress import progress
+from dgae._validation import check_features, check_labels
+
+from ._knn import LabelMask, _check_k, knn_search, neighbors_to_csr
+
+Q_METHODS = ("exact", "anchor", "ann")
+#: POIs smaller than this are batched into one brute-force block for P.
+_P_GROUP = 256
+
+
+def check_graph_inputs(X, poi_labels):
+    """Validate features (n >= 2, finite) and POI labels of the same length."""
+    X = check_features(X, "X", min_samples=2)
+    labels = check_labels(poi_labels, X.shape[0], "poi_labels")
+    return X, labels.astype(np.int64, copy=False)
+
+
+def same_area_pairs(X, poi_labels, k1=20, *, device="auto", verbose=0):
+    """Same-area graph P: each photo's ``k1`` visually nearest photos of its own POI.
+
+    Row ``s`` holds the ``min(k1, |POI(s)| - 1)`` Euclidean-nearest other
+    members of ``s``'s POI (never ``s`` itself; ties by lower index).  Exact:
+    POIs are brute-forced one by one, small POIs batched together.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Low-level visual features (n >= 2).
+    poi_labels : array-like of int, shape (n,)
+        POI of each photo (e.g. ``POIMiner().fit(gps).labels_``).
+    k1 : int, default=20
+    device : {"auto", "cpu", "gpu"}, default="auto"
+    verbose : int, default=0
+
+    Returns
+    -------
+    P : scipy.sparse.csr_matrix of shape (n, n), float32
+        ``P[s, t] = 1`` for the same-area pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [5.0], [9.0]])
+    >>> P = same_area_pairs(X, [0, 0, 0, 1], k1=1, device="cpu")
+    >>> P.toarray().astype(int).tolist()
+    [[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
+    """
+    X, labels = check_graph_inputs(X, poi_labels)
+    k1 = _check_k(k1, "k1")
+    xp = get_xp(device)
+    n = X.shape[0]
+    table = np.full((n, k1), -1, dtype=np.int64)
+    groups = list(_poi_groups(labels, _P_GROUP))
+    for g in progress(groups, verbose=verbose, desc="P (per POI)"):
+        mask = LabelMask(labels[g], labels[g], "different", True, xp)
+        _, local = knn_search(X[g], X[g], k1, xp, mask=mask)
+        table[g] = np.where(local >= 0, g[np.maximum(local, 0)], -1)
+    return neighbors_to_csr(table, n)
+
+
+def _poi_groups(labels, cap):
+    """Member index arrays (ascending) of POIs batched so each batch has <= max(cap, |POI|) rows.
+
+    POIs are taken largest first so a batch holds POIs of similar size
+    (little wasted brute force); singleton POIs are skipped (no pairs).
+    """
+    order = np.argsort(labels, kind="stable")
+    _, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    by_size = np.argsort(-counts, kind="stable")
+    batch, total = [], 0
+    for p in by_size:
+        c = int(counts[p])
+        if c < 2:
+            break
+        if batch and total + c > cap:
+            yield np.sort(np.concatenate(batch))
+            batch, total = [], 0
+        batch.append(order[starts[p]:starts[p] + c])
+        total += c
+    if batch:
+        yield np.sort(np.concatenate(batch))
+
+
+def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_bandwidth=None,
+                         device="auto", n_jobs=None, random_state=None, verbose=0):
+    """Easy-confusing graph Q: each photo's ``k2`` visually nearest photos of *other* POIs.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Low-level visual features (n >= 2).
+    poi_labels : array-like of int, shape (n,)
+    k2 : int, default=10
+    method : {"exact", "anchor", "ann"}, default="exact"
+        ``"exact"``: blocked GEMM brute force (NumPy or CuPy), exact.
+        ``"anchor"``: the paper's fast solution (fDGAE, §4.2.1), see
+        :func:`anchor_pairs`.  ``"ann"``: pynndescent approximate search, see
+        :func:`ann_pairs`.
+    k3 : int, default=50
+        Anchors searched per photo (``"anchor"`` only).
+    anchor_bandwidth : float, optional
+        Visual mean-shift bandwidth (``"anchor"`` only; chosen from the data
+        when None).
+    device : {"auto", "cpu", "gpu"}, default="auto"
+    n_jobs : int, optional
+        Threads for pynndescent (``"ann"``).
+    random_state : int, RandomState instance or None
+        Seeds the anchor sampling and pynndescent.
+    verbose : int, default=0
+
+    Returns
+    -------
+    Q : scipy.sparse.csr_matrix of shape (n, n), float32
+        ``Q[s, t] = 1`` for the easy-confusing pairs; empty (with a
+        warning) when all photos share one POI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [5.0], [9.0]])
+    >>> Q = easy_confusing_pairs(X, [0, 0, 1, 1], k2=1, device="cpu")
+    >>> Q.indices.tolist()
+    [2, 2, 1, 1]
+    """
+    X, labels = check_graph_inputs(X, poi_labels)
+    k2 = _check_k(k2, "k2")
+    if method not in Q_METHODS:
+        raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
+    n = X.shape[0]
+    if np.unique(labels).size < 2:
+        warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
+                      UserWarning, stacklevel=2)
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    if method == "exact":
+        table = exact_q_table(X, labels, k2, device=device, verbose=verbose)
+    elif method == "anchor":
+        from ._anchor import anchor_q_table
+
+        table = anchor_q_table(X, labels, k2, k3=_check_k(k3, "k3"), bandwidth=anchor_bandwidth,
+                               device=device, random_state=random_state, verbose=verbose)
+    else:
+        from ._ann import ann_q_table
+
+        table = ann_q_table(X, labels, k2, device=device, n_jobs=n_jobs,
+                            random_state=random_state, verbose=verbose)
+    return neighbors_to_csr(table, n)
+
+
+def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None):
+    """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
+
+    ``rows`` restricts the queries to those photos (default: all).
+    """
+    xp = get_xp(device)
+    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    mask = LabelMask(labels[rows], labels, "same", False, xp)
+    _, idx = knn_search(X[rows], X, k2, xp, mask=mask, verbose=verbose)
+    return idx

@@ -1,0 +1,118 @@
+"""P and Q against brute force, and their edge cases."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from dgae.graphs import _pairs, build_geo_graphs, easy_confusing_pairs, same_area_pairs
+
+
+def brute_graph(X, labels, k, same):
+    """Float64 brute-force P (same=True) or Q (same=False) as a dense 0/1 matrix."""
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    D = ((X[:, None] - X[None]) ** 2).sum(-1)
+    eq = labels[:, None] == labels[None, :]
+    D[~eq if same else eq] = np.inf
+    np.fill_diagonal(D, np.inf)
+    G = np.zeros((n, n), dtype=np.float32)
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    for s in range(n):
+        t = order[s][np.isfinite(D[s, order[s]])]
+        G[s, t] = 1
+    return G
+
+
+def clustered(n, d, n_poi, seed, integer=False):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_poi, n)
+    centres = rng.normal(scale=3.0, size=(n_poi, d))
+    X = centres[rng.integers(0, n_poi, n)] + rng.normal(size=(n, d))  # visual != geo clusters
+    if integer:
+        X = np.round(X)
+    return X.astype(np.float32), labels
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("k", [1, 4, 30])
+def test_p_matches_brute_force(k, integer, monkeypatch):
+    monkeypatch.setattr(_pairs, "_P_GROUP", 16)  # several POI batches
+    X, lab = clustered(120, 5, 9, seed=k, integer=integer)
+    lab[:3] = [100, 101, 102]  # singleton POIs
+    P = same_area_pairs(X, lab, k1=k, device="cpu")
+    assert isinstance(P, sp.csr_matrix) and P.dtype == np.float32 and P.shape == (120, 120)
+    np.testing.assert_array_equal(P.toarray(), brute_graph(X, lab, k, same=True))
+    sizes = np.bincount(lab)[lab]
+    np.testing.assert_array_equal(np.diff(P.indptr), np.minimum(k, sizes - 1))
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("k", [1, 7, 200])
+def test_exact_q_matches_brute_force(k, integer):
+    X, lab = clustered(150, 4, 6, seed=k, integer=integer)
+    Q = easy_confusing_pairs(X, lab, k2=k, method="exact", device="cpu")
+    np.testing.assert_array_equal(Q.toarray(), brute_graph(X, lab, k, same=False))
+    other = len(lab) - np.bincount(lab)[lab]
+    np.testing.assert_array_equal(np.diff(Q.indptr), np.minimum(k, other))
+
+
+def test_duplicate_rows_tie_by_index():
+    X = np.zeros((6, 3), dtype=np.float32)  # all identical
+    lab = np.array([0, 0, 0, 1, 1, 1])
+    P = same_area_pairs(X, lab, k1=1, device="cpu")
+    Q = easy_confusing_pairs(X, lab, k2=2, device="cpu")
+    assert P.indices.tolist() == [1, 0, 0, 4, 3, 3]
+    assert Q.indices.tolist() == [3, 4] * 3 + [0, 1] * 3
+
+
+def test_one_poi_warns_and_q_is_empty():
+    X, _ = clustered(20, 3, 2, seed=0)
+    with pytest.warns(UserWarning, match="one POI"):
+        Q = easy_confusing_pairs(X, np.zeros(20, dtype=int), device="cpu")
+    assert Q.shape == (20, 20) and Q.nnz == 0
+
+
+@pytest.mark.parametrize("func", [same_area_pairs, easy_confusing_pairs])
+@pytest.mark.parametrize("X, lab, match", [
+    (np.zeros((1, 3)), [0], "at least 2"),
+    (np.zeros((4, 3)), [0, 1, 1], "poi_labels"),
+    (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), [0, 1, 1], "row 1"),
+    (np.zeros((3, 2)), [0.5, 1, 1], "integers"),
+])
+def test_bad_inputs(func, X, lab, match):
+    with pytest.raises(ValueError, match=match):
+        func(X, lab, device="cpu")
+
+
+def test_bad_method_and_k():
+    X, lab = clustered(10, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="method"):
+        easy_confusing_pairs(X, lab, method="kmeans")
+    with pytest.raises(ValueError, match="k1"):
+        same_area_pairs(X, lab, k1=0)
+
+
+def test_build_geo_graphs_is_consistent():
+    rng = np.random.default_rng(0)
+    spots = np.array([[45.0, 10.0], [45.1, 10.1], [-33.9, 151.2], [0.0, 179.9999]])
+    which = rng.integers(0, 4, 80)
+    gps = spots[which] + rng.normal(scale=1e-4, size=(80, 2))
+    X, _ = clustered(80, 6, 3, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P, Q, poi = build_geo_graphs(X, gps, k1=3, k2=2, device="cpu")
+    assert len(np.unique(poi)) == 4
+    np.testing.assert_array_equal(P.toarray(), same_area_pairs(X, poi, 3, device="cpu").toarray())
+    np.testing.assert_array_equal(Q.toarray(), brute_graph(X, poi, 2, same=False))
+    with pytest.raises(ValueError, match="gps"):
+        build_geo_graphs(X, gps[:-1])
+
+
+def test_duplicate_gps_one_poi():
+    X, _ = clustered(30, 4, 3, seed=2)
+    gps = np.tile([[48.8584, 2.2945]], (30, 1))  # every photo at the same spot
+    with pytest.warns(UserWarning, match="one POI"):
+        P, Q, poi = build_geo_graphs(X, gps, k1=40, k2=2, device="cpu")
+    assert (poi == 0).all() and Q.nnz == 0
+    assert (np.diff(P.indptr) == 29).all()  # k1 larger than the POI: all other members
