@@ -1,0 +1,60 @@
+"""Tests of ``dgae evaluate`` (dgae._cli_evaluate)."""
+import numpy as np
+import pytest
+
+from dgae._cli import main
+from dgae._cli_evaluate import accuracy_table, read_predictions
+from dgae._geo import great_circle_km
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_evaluate_prints_table_and_writes_png(tmp_path, capsys):
+    # errors: 0 km, ~111 km (1 degree of latitude), ~20,000 km (antipode)
+    p = _write(tmp_path / "pred.csv",
+               "lat,lon,pred_lat,pred_lon\n10,20,10,20\n0,0,1,0\n45,0,-45,180\n")
+    assert main(["evaluate", str(p), "--out", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("pred"))
+    cells = row.split()
+    # n, 1 km, 25 km, 200 km, 750 km, 2500 km, median
+    assert cells[1] == "3"
+    assert [float(c) for c in cells[2:7]] == pytest.approx([33.3, 33.3, 66.7, 66.7, 66.7])
+    assert float(cells[7]) == pytest.approx(float(great_circle_km([0, 0], [1, 0])), abs=0.1)
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_methods_column_and_join_on_path(tmp_path):
+    truth = _write(tmp_path / "photos.csv", "path,lat,lon\na.jpg,0,0\nb.jpg,10,10\n")
+    pred = _write(tmp_path / "p.csv",
+                  "path,pred_lat,pred_lon,method\na.jpg,0,0,LF\nb.jpg,0,0,LF\n"
+                  "a.jpg,0,0,DGAE\nb.jpg,10,10,DGAE\n")
+    pairs = read_predictions(pred, truth=truth)
+    assert list(pairs) == ["LF", "DGAE"]
+    np.testing.assert_array_equal(pairs["LF"][0], [[0, 0], [10, 10]])
+    np.testing.assert_array_equal(pairs["DGAE"][1], [[0, 0], [10, 10]])
+
+
+@pytest.mark.parametrize("text,truth,match", [
+    ("lat,lon,pred_lat\n0,0,0\n", None, "pred_lon"),
+    ("lat,lon,pred_lat,pred_lon\n0,0,x,0\n", None, "line 2"),
+    ("path,pred_lat,pred_lon\na.jpg,0,0\n", None, "--truth"),
+    ("path,pred_lat,pred_lon\nz.jpg,0,0\n", "path,lat,lon\na.jpg,0,0\n", "z.jpg"),
+])
+def test_bad_files(tmp_path, text, truth, match):
+    p = _write(tmp_path / "p.csv", text)
+    t = _write(tmp_path / "t.csv", truth) if truth else None
+    with pytest.raises(ValueError, match=match):
+        read_predictions(p, truth=t)
+
+
+def test_accuracy_table_extra_columns():
+    table = accuracy_table({"A": [1, 2], "B": [3000, 4000]}, thresholds_km=(2,),
+                           extra={"A": {"fit s": "1.5"}, "B": {"fit s": "2.5"}})
+    lines = table.splitlines()
+    assert lines[0].split()[-2:] == ["fit", "s"]
+    assert lines[1].split() == ["A", "2", "100.0", "1.5", "1.5"]
+    assert lines[2].split() == ["B", "2", "0.0", "3500.0", "2.5"]
