@@ -1,0 +1,32 @@
+"""``dgae demo``: the whole method on a small synthetic replica, in minutes, offline."""
+from ._demo import DEMO_DEFAULTS as _D
+
+
+def _run(args):
+    from ._demo import _run as run
+
+    return run(args)
+
+
+def add_parser(subparsers):
+    """Register ``dgae demo``."""
+    p = subparsers.add_parser(
+        "demo", help="run LF, AE, DGAE and fDGAE on a small synthetic replica (downloads nothing)",
+        description="Generate a small synthetic replica of the paper's 35-area photo set, "
+                    "describe it, train LF / AE / DGAE / fDGAE with small layers, print the "
+                    "accuracy table with timings and write the error curves. Numbers on the "
+                    "synthetic replica are not the paper's.")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--n-images", type=int, default=_D["n_images"], help="photos generated")
+    p.add_argument("--n-test", type=int, default=_D["n_test"], help="query photos held out")
+    p.add_argument("--image-size", type=int, default=_D["image_size"])
+    p.add_argument("--layers", default=",".join(map(str, _D["hidden_layer_sizes"])),
+                   help="hidden layer sizes, comma-separated (small for the demo; the paper: "
+                        "2000,1000,500)")
+    p.add_argument("--max-iter", type=int, default=_D["max_iter"], help="training iterations")
+    p.add_argument("--n-textons", type=int, default=_D["n_textons"])
+    p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers")
+    p.add_argument("--seed", type=int, default=_D["random_state"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run)
+    return p

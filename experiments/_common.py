@@ -1,0 +1,66 @@
+"""Shared pieces of the experiment scripts: arguments, feature caching, reporting."""
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dgae._cli_evaluate import save_error_curves
+from dgae._demo import by_head, head_tables, write_predictions
+
+
+def base_parser(description, out_default):
+    """argparse parser with the flags every experiment shares."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default=out_default, help="output folder (tables, PNGs, caches)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--layers", default="512,256,128",
+                   help="DGAE hidden layer sizes (the paper: 2000,1000,500)")
+    p.add_argument("--max-iter", type=int, default=60, help="training iterations / epochs")
+    p.add_argument("--heads", default="1nn,meanshift", help="retrieval heads, comma-separated")
+    p.add_argument("--n-jobs", type=int, default=None, help="workers (descriptors, grid search)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def parse_layers(text):
+    return tuple(int(s) for s in text.split(",") if s.strip())
+
+
+def cached(path, compute):
+    """``np.load(path)`` when it exists, else ``compute()`` saved there; (array, seconds)."""
+    path = Path(path)
+    if path.is_file():
+        return np.load(path), 0.0
+    t = time.perf_counter()
+    a = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, a)
+    return a, time.perf_counter() - t
+
+
+def cnn_available():
+    try:
+        from dgae.features._cnn import _import_torch
+
+        _import_torch()
+        return True
+    except ImportError:
+        return False
+
+
+def report(result, out, title, heads, query_gps):
+    """Print the accuracy table, write predictions.csv and one error-curve PNG per head."""
+    out = Path(out)
+    table = head_tables(result, heads)
+    print(f"\n{title}\n{table}", flush=True)
+    (out / "table.txt").parent.mkdir(parents=True, exist_ok=True)
+    (out / "table.txt").write_text(f"{title}\n{table}\n")
+    write_predictions(out / "predictions.csv", query_gps, result["predictions"])
+    for head in heads:
+        path = save_error_curves(by_head(result["errors"], head), out / f"error_curves_{head}.png",
+                                 title=f"{title} — {head}")
+        print(f"wrote {path}")
+    return table
