@@ -12,6 +12,7 @@ from ._version import __version__
 
 # subcommand modules, in the order --help lists them
 _COMMAND_MODULES = (
+    "dgae._cli_extract",
 )
 
 

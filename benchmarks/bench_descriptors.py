@@ -1,0 +1,168 @@
+"""Speed and LF 1-NN accuracy of the Im2GPS descriptors on croatia_streetview.
+
+Prints
+1. photos/s end to end (decode included) for n_jobs=1 and n_jobs=2,
+2. ms/photo per stage (decode, shared resize, each block; a shared
+   intermediate -- Lab image, texton responses -- counts for the first block
+   that needs it),
+3. the LF (low-level features) 1-NN accuracy on the heading hold-out protocol
+   of ../shared/data/README.md, for the full set and for block subsets (the
+   same-run reference is tiny16 + lab_hist; the README's crude tiny+Lab
+   reference is 22.0 % @ 1 km).
+
+    python benchmarks/bench_descriptors.py --n-photos 200
+    python benchmarks/bench_descriptors.py --n-photos 800 --skip-accuracy
+
+Run single-threaded per process (OpenCV / BLAS threads = 1) so photos/s is
+per core.
+"""
+import argparse
+import os
+import time
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from dgae.features import Im2GPSDescriptor, load_image  # noqa: E402
+from dgae.features._blocks import BLOCKS, WORK, Views  # noqa: E402
+from dgae.features._descriptor import block_scales, hellinger_map  # noqa: E402
+from dgae.geo import great_circle_km  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "croatia_streetview"
+THRESHOLDS_KM = (1, 25, 200, 750)
+
+
+def load_table(data):
+    df = pd.read_csv(data / "photos.csv")
+    paths = [str(data / p) for p in df["path"]]
+    return df, paths
+
+
+def speed(paths, n_jobs_list, fit_n):
+    desc = Im2GPSDescriptor(random_state=0).fit(paths[:fit_n])
+    rows = []
+    for n_jobs in n_jobs_list:
+        desc.set_params(n_jobs=n_jobs)
+        desc.transform(paths[:2 * n_jobs])  # start the worker pool outside the clock
+        t = time.perf_counter()
+        desc.transform(paths)
+        dt = time.perf_counter() - t
+        rows.append((n_jobs, len(paths) / dt, len(paths) / dt / n_jobs))
+    return desc, rows
+
+
+def stage_times(paths, textons):
+    """ms/photo of decode, shared resize/grey, and each block (sequential)."""
+    totals = {"decode": 0.0, "resize + grey": 0.0, **{n: 0.0 for n in BLOCKS}}
+    for p in paths:
+        t0 = time.perf_counter()
+        rgb = load_image(p, min_side=WORK)
+        t1 = time.perf_counter()
+        views = Views(rgb)
+        views.grey_half  # noqa: B018  (the shared canvas, grey and half-size grey)
+        t2 = time.perf_counter()
+        totals["decode"] += t1 - t0
+        totals["resize + grey"] += t2 - t1
+        for name, (func, _) in BLOCKS.items():
+            t = time.perf_counter()
+            func(views, textons)
+            totals[name] += time.perf_counter() - t
+    return {k: 1e3 * v / len(paths) for k, v in totals.items()}
+
+
+def heading_holdout(df):
+    """Query / gallery row indices of the README's heading hold-out protocol."""
+    rng = np.random.default_rng(0)
+    groups = df.groupby("location_id").indices
+    query = np.array([rng.choice(groups[loc]) for loc in sorted(groups)])
+    gallery = np.setdiff1d(np.arange(len(df)), query)
+    return query, gallery
+
+
+def one_nn_accuracy(Xq, Xg, gps_q, gps_g):
+    d2 = (Xq * Xq).sum(1)[:, None] - 2 * Xq @ Xg.T + (Xg * Xg).sum(1)[None]
+    pred = gps_g[np.argmin(d2, axis=1)]
+    err = great_circle_km(gps_q, pred)
+    return [100 * np.mean(err <= t) for t in THRESHOLDS_KM] + [float(np.median(err))]
+
+
+LAYOUT_DOWN = {"tiny5": 1 / 16, "tiny16": 1 / 16, "edge_hist": 1 / 16, "gist": 1 / 16}
+
+
+def variants(names):
+    """(label, blocks, hellinger, block_weights or "raw") rows of the accuracy table."""
+    rows = [
+        ("all 6 (defaults: Hellinger, equal)", names, True, None),
+        ("all 6, no Hellinger", names, False, None),
+        ("all 6, no Hellinger, no scaling", names, False, "raw"),
+        ("tiny16 + lab_hist, no Hellinger", ["tiny16", "lab_hist"], False, None),
+        ("tiny16 + lab_hist", ["tiny16", "lab_hist"], True, None),
+    ]
+    rows += [(f"{n} only", [n], True, None) for n in names]
+    rows += [(f"all but {n}", [m for m in names if m != n], True, None) for n in names]
+    rows += [("lab_hist + texton", ["lab_hist", "texton"], True, None),
+             ("all 6, weights layout blocks 1/16", names, True, LAYOUT_DOWN)]
+    return rows
+
+
+def accuracy(df, paths, n_jobs):
+    """LF 1-NN rows; raw blocks are computed once, variants re-weight them."""
+    query, gallery = heading_holdout(df)
+    gps = df[["lat", "lon"]].to_numpy(np.float64)
+    desc = Im2GPSDescriptor(random_state=0, n_jobs=n_jobs, hellinger=False, normalize_blocks=False)
+    raw_g = desc.fit_transform([paths[i] for i in gallery])  # fitted on the gallery only
+    raw_q = desc.transform([paths[i] for i in query])
+    sl = desc.feature_slices_
+    rows = []
+    for label, names, hell, weights in variants(list(sl)):
+        g, q = raw_g.astype(np.float64), raw_q.astype(np.float64)
+        if hell:
+            g, q = hellinger_map(g, sl), hellinger_map(q, sl)
+        scales = {n: 1.0 for n in sl} if weights == "raw" else block_scales(g, sl, weights)
+        cols = np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in names])
+        factor = np.concatenate([np.full(sl[n].stop - sl[n].start, scales[n]) for n in names])
+        rows.append((label, *one_nn_accuracy(q[:, cols] * factor, g[:, cols] * factor,
+                                             gps[query], gps[gallery])))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--n-photos", type=int, default=200, help="photos timed for photos/s")
+    ap.add_argument("--n-stage", type=int, default=100, help="photos timed per stage")
+    ap.add_argument("--fit-photos", type=int, default=100, help="photos the speed run fits on")
+    ap.add_argument("--jobs", default="1,2", help="comma-separated n_jobs values")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true")
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    df, paths = load_table(args.data)
+    print(f"{len(paths)} photos in {args.data}; {os.cpu_count()} CPUs (shared machine: timings noisy)")
+    if not args.skip_speed:
+        desc, rows = speed(paths[:args.n_photos], [int(j) for j in args.jobs.split(",")], args.fit_photos)
+        print(f"\nend-to-end transform of {min(args.n_photos, len(paths))} photos ({desc.n_features_out_} dims)")
+        print(f"{'n_jobs':>6} {'photos/s':>9} {'per job':>8}")
+        for n_jobs, rate, per in rows:
+            print(f"{n_jobs:>6} {rate:>9.1f} {per:>8.1f}")
+        times = stage_times(paths[:args.n_stage], desc.textons_)
+        print(f"\nms/photo per stage ({args.n_stage} photos, one process)")
+        for name, ms in times.items():
+            print(f"  {name:<14} {ms:7.2f}")
+        print(f"  {'total':<14} {sum(times.values()):7.2f}  ({1e3 / sum(times.values()):.1f} photos/s)")
+    if not args.skip_accuracy:
+        rows = accuracy(df, paths, n_jobs=max(int(j) for j in args.jobs.split(",")))
+        print("\nLF 1-NN, croatia heading hold-out (200 queries / 600 gallery); "
+              "README crude tiny+Lab reference: 22.0 % @ 1 km")
+        print(f"{'features':<40}" + "".join(f"{f'@{t} km':>9}" for t in THRESHOLDS_KM) + f"{'median km':>11}")
+        for label, *acc, med in rows:
+            print(f"{label:<40}" + "".join(f"{a:>8.1f}%" for a in acc) + f"{med:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()

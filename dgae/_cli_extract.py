@@ -1,0 +1,80 @@
+"""``dgae extract PHOTOS.csv --out features.npy``: resumable Im2GPS descriptor extraction."""
+
+
+def add_parser(subparsers):
+    """Register the ``extract`` subcommand.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> sub = argparse.ArgumentParser().add_subparsers()
+    >>> add_parser(sub).prog.endswith("extract")
+    True
+    """
+    p = subparsers.add_parser(
+        "extract",
+        help="describe the photos of a CSV into a .npy file (resumable)",
+        description="Compute Im2GPS descriptors for every photo listed in a CSV and stream them "
+                    "into a .npy file, chunk by chunk.  Run the same command again after an "
+                    "interruption: finished chunks are kept, the rest is computed.",
+    )
+    p.add_argument("csv", help="CSV with a column of photo paths (relative to --root)")
+    p.add_argument("--out", required=True, help="output .npy file")
+    p.add_argument("--path-column", default="path", help="column holding the paths (default: path)")
+    p.add_argument("--root", default=None, help="folder relative paths start from (default: the CSV's folder)")
+    p.add_argument("--chunk-size", type=int, default=1024, help="rows flushed and marked done together")
+    p.add_argument("--fit-size", type=int, default=2000, help="photos the textons and block scales are fitted on")
+    p.add_argument("--n-textons", type=int, default=512)
+    p.add_argument("--descriptors", default=None,
+                   help="comma-separated blocks (default: tiny5,tiny16,lab_hist,texton,edge_hist,gist)")
+    p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                   help="skip: NaN row + OUT.errors.jsonl (default); raise: stop at the first bad photo")
+    p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default 1; -1: all cores)")
+    p.add_argument("--dask-scheduler", default=None,
+                   help="address of a Dask scheduler (tcp://host:8786): run the workers on that cluster")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="start again even if OUT holds a run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def _paths(args):
+    import os
+
+    import pandas as pd
+
+    table = pd.read_csv(args.csv)
+    if args.path_column not in table:
+        raise SystemExit(f"{args.csv} has no column {args.path_column!r} (columns: {list(table.columns)})")
+    root = args.root if args.root is not None else os.path.dirname(os.path.abspath(args.csv))
+    return [os.path.join(root, str(p)) for p in table[args.path_column]]
+
+
+def run(args):
+    """Run the extraction described by the parsed ``args``; returns the exit code."""
+    import contextlib
+
+    import joblib
+    import numpy as np
+
+    from dgae.features import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, extract_to_npy
+
+    names = DEFAULT_DESCRIPTORS if args.descriptors is None else tuple(args.descriptors.split(","))
+    descriptor = Im2GPSDescriptor(descriptors=names, n_textons=args.n_textons, on_error=args.on_error,
+                                  random_state=args.random_state)
+    context = contextlib.nullcontext()
+    if args.dask_scheduler:
+        from distributed import Client
+
+        client = Client(args.dask_scheduler)
+        context = joblib.parallel_config(backend="dask", n_jobs=args.n_jobs or -1)
+    with context:
+        X = extract_to_npy(_paths(args), args.out, descriptor, chunk_size=args.chunk_size,
+                           fit_size=args.fit_size, n_jobs=args.n_jobs, overwrite=args.overwrite,
+                           verbose=0 if args.quiet else 1, random_state=args.random_state)
+    if args.dask_scheduler:
+        client.close()
+    bad = int((~np.isfinite(X).all(axis=1)).sum())
+    print(f"{args.out}: {X.shape[0]} x {X.shape[1]} float32, {bad} unreadable photo(s)")
+    return 0

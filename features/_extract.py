@@ -1,0 +1,207 @@
+"""Streaming, resumable extraction of a photo collection into a ``.npy`` file.
+
+Files written beside ``OUT`` (e.g. ``features.npy``):
+
+* ``OUT`` -- the ``(n, d)`` float32 array, a ``.npy`` memmap filled chunk by chunk;
+* ``OUT.done.npy`` -- the per-row done mask, replaced atomically only after
+  the rows it marks have been flushed to ``OUT``;
+* ``OUT.descriptor.joblib`` -- the fitted :class:`Im2GPSDescriptor`, so a
+  resumed run uses the same textons and block scales;
+* ``OUT.manifest.json`` -- row count, width and a digest of the sources (a
+  resumed run must describe the same photos);
+* ``OUT.errors.jsonl`` -- one line per unreadable photo (``on_error="skip"``).
+"""
+import hashlib
+import json
+import os
+import warnings
+
+import joblib
+import numpy as np
+
+from dgae._progress import progress
+
+from ._descriptor import Im2GPSDescriptor, as_sources
+from ._io import describe_source
+
+
+def state_paths(out):
+    """The side files of an extraction into ``out``.
+
+    Examples
+    --------
+    >>> sorted(state_paths("f.npy"))
+    ['descriptor', 'done', 'errors', 'manifest']
+    """
+    out = os.fspath(out)
+    return {"done": out + ".done.npy", "descriptor": out + ".descriptor.joblib",
+            "manifest": out + ".manifest.json", "errors": out + ".errors.jsonl"}
+
+
+def _digest(sources):
+    h = hashlib.sha1()
+    for i, s in enumerate(sources):
+        h.update(describe_source(s, i).encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()
+
+
+def _atomic(path, write):
+    tmp = f"{path}.tmp{os.getpid()}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save_mask(path, mask):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, mask)
+            f.flush()
+            os.fsync(f.fileno())
+    _atomic(path, write)
+
+
+def _start(sources, out, descriptor, fit_size, random_state, verbose):
+    """Fit (on a random sample), save the descriptor, create the array and the mask."""
+    files = state_paths(out)
+    if descriptor is None:
+        descriptor = Im2GPSDescriptor(on_error="skip", random_state=random_state)
+    if not hasattr(descriptor, "block_scales_"):
+        rng = np.random.default_rng(random_state)
+        fit_idx = np.sort(rng.choice(len(sources), size=min(fit_size, len(sources)), replace=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # unreadable fit photos: skipped
+            descriptor.set_params(verbose=verbose).fit([sources[i] for i in fit_idx])
+    for key in ("errors", "done"):
+        if os.path.exists(files[key]):
+            os.remove(files[key])
+    _atomic(files["descriptor"], lambda tmp: joblib.dump(descriptor, tmp))
+    shape = (len(sources), descriptor.n_features_out_)
+    arr = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=shape)
+    arr.flush()
+    del arr
+    manifest = {"n_images": shape[0], "n_features": shape[1], "sources_sha1": _digest(sources)}
+    _atomic(files["manifest"], lambda tmp: open(tmp, "w").write(json.dumps(manifest)))
+    _save_mask(files["done"], np.zeros(len(sources), bool))
+    return descriptor
+
+
+def _resume(sources, out):
+    """Load the saved state; check it describes the same photos."""
+    files = state_paths(out)
+    with open(files["manifest"]) as f:
+        manifest = json.load(f)
+    if manifest["n_images"] != len(sources) or manifest["sources_sha1"] != _digest(sources):
+        raise ValueError(f"{out} was started on other photos ({manifest['n_images']} rows); "
+                         "pass overwrite=True to start again")
+    return joblib.load(files["descriptor"])
+
+
+def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=2000, n_jobs=None,
+                   overwrite=False, verbose=0, random_state=0):
+    """Describe a photo collection into a ``.npy`` file, chunk by chunk, resumably.
+
+    A run that is interrupted (killed, crashed, Ctrl-C) and started again
+    with the same arguments continues where it stopped: rows whose chunk was
+    flushed are never recomputed, and the result is identical to an
+    uninterrupted run.
+
+    Parameters
+    ----------
+    images : sequence of str, os.PathLike or ndarray
+        The photos, in output row order.
+    out : str or os.PathLike
+        The ``.npy`` file (side files described in the module docstring are
+        written beside it).
+    descriptor : Im2GPSDescriptor, optional
+        Fitted or not.  Not fitted: fitted on ``fit_size`` photos drawn at
+        random (``random_state``).  Default:
+        ``Im2GPSDescriptor(on_error="skip", random_state=random_state)``.
+        Ignored when resuming (the saved one is used).
+    chunk_size : int, default=1024
+        Rows computed, flushed and marked done together.
+    fit_size : int, default=2000
+    n_jobs : int, optional
+        Overrides the descriptor's ``n_jobs`` (joblib; honours
+        :func:`joblib.parallel_config`, e.g. ``backend="dask"``).
+    overwrite : bool, default=False
+        Start again even if ``out`` holds a (finished or unfinished) run.
+    verbose : int, default=0
+        Progress bar.
+    random_state : int, default=0
+
+    Returns
+    -------
+    features : numpy.memmap of shape (n, d), float32, read-only
+        NaN rows for unreadable photos (listed in ``OUT.errors.jsonl``).
+
+    Raises
+    ------
+    ValueError
+        ``out`` exists without resumable state, or its state was made for
+        other photos (and ``overwrite`` is False).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> rng = np.random.default_rng(0)
+    >>> photos = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(5)]
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     X = extract_to_npy(photos, os.path.join(tmp, "f.npy"), chunk_size=2,
+    ...                        descriptor=Im2GPSDescriptor(descriptors=("tiny5",)))
+    ...     X.shape, bool(np.isfinite(X).all())
+    ((5, 75), True)
+    """
+    sources = as_sources(images)
+    out = os.fspath(out)
+    files = state_paths(out)
+    resumable = all(os.path.exists(files[k]) for k in ("done", "descriptor", "manifest"))
+    if os.path.exists(out) and not overwrite and not resumable:
+        raise ValueError(f"{out} exists and holds no resumable run; pass overwrite=True")
+    if resumable and not overwrite:
+        descriptor = _resume(sources, out)
+    else:
+        descriptor = _start(sources, out, descriptor, fit_size, random_state, verbose)
+    descriptor.set_params(verbose=0, **({} if n_jobs is None else {"n_jobs": n_jobs}))
+    done = np.load(files["done"])
+    todo = np.flatnonzero(~done)
+    arr = np.load(out, mmap_mode="r+")
+    with progress(total=len(sources), initial=int(done.sum()), verbose=verbose,
+                  desc="extract", unit="photo") as bar:
+        for s in range(0, len(todo), chunk_size):
+            idx = todo[s:s + chunk_size]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # one warning at the end instead
+                arr[idx] = descriptor.transform([sources[i] for i in idx])
+            arr.flush()
+            if descriptor.errors_:
+                with open(files["errors"], "a") as f:
+                    for j, name, reason in descriptor.errors_:
+                        f.write(json.dumps({"index": int(idx[j]), "source": name, "reason": reason}) + "\n")
+            done[idx] = True
+            _save_mask(files["done"], done)
+            bar.update(len(idx))
+    del arr
+    n_errors = len(read_errors(out))
+    if n_errors:
+        warnings.warn(f"{n_errors} photos could not be read; their rows are NaN (see {files['errors']})",
+                      UserWarning, stacklevel=2)
+    return np.load(out, mmap_mode="r")
+
+
+def read_errors(out):
+    """The unreadable photos of an extraction into ``out``: ``{index: (source, reason)}``.
+
+    A chunk redone after a crash may have logged its errors twice; each
+    index is listed once.
+
+    Examples
+    --------
+    >>> read_errors("no/such/features.npy")
+    {}
+    """
+    path = state_paths(out)["errors"]
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {r["index"]: (r["source"], r["reason"]) for r in rows}

@@ -1,0 +1,97 @@
+"""Streaming extraction: chunks, resume after a crash, the ``dgae extract`` command."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dgae._cli import main
+from dgae.features import Im2GPSDescriptor, extract_to_npy, read_errors
+from dgae.features._extract import state_paths
+
+BLOCKS = ("tiny5", "lab_hist", "texton", "gist")
+pytestmark = pytest.mark.filterwarnings("ignore:1 photos could not be read")
+
+
+@pytest.fixture
+def collection(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(11):
+        img = np.kron(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), np.ones((6, 6, 1), np.uint8))
+        paths.append(tmp_path / f"p{i:02d}.png")
+        Image.fromarray(img).save(paths[-1])
+    (tmp_path / "broken.jpg").write_text("not a photo")
+    paths.insert(5, tmp_path / "broken.jpg")
+    return paths
+
+
+def _descriptor():
+    return Im2GPSDescriptor(descriptors=BLOCKS, n_textons=8, on_error="skip", random_state=0)
+
+
+def test_interrupted_run_resumes_to_the_identical_array(collection, tmp_path, monkeypatch):
+    ref = np.array(extract_to_npy(collection, tmp_path / "ref.npy", _descriptor(), chunk_size=3, fit_size=6))
+
+    out = tmp_path / "run.npy"
+    real = Im2GPSDescriptor.transform
+    calls = []
+
+    def crash_after_two_chunks(self, images):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real(self, images)
+
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", crash_after_two_chunks)
+    with pytest.raises(RuntimeError, match="killed"):
+        extract_to_npy(collection, out, _descriptor(), chunk_size=3, fit_size=6)
+    done = np.load(state_paths(out)["done"])
+    assert done.tolist() == [True] * 6 + [False] * 6  # two flushed chunks, nothing more
+
+    calls.clear()
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", lambda self, images: (calls.append(len(images)),
+                                                                              real(self, images))[1])
+    X = extract_to_npy(collection, out, chunk_size=3, fit_size=6)  # no descriptor: the saved one
+    assert calls == [3, 3]  # only the two unfinished chunks were computed
+    np.testing.assert_array_equal(np.isnan(X), np.isnan(ref))
+    np.testing.assert_array_equal(np.nan_to_num(X), np.nan_to_num(ref))
+    assert np.isnan(X[5]).all() and np.isfinite(np.delete(X, 5, axis=0)).all()
+    errors = [json.loads(line) for line in open(state_paths(out)["errors"])]
+    assert [e["index"] for e in errors] == [5] and "broken.jpg" in errors[0]["source"]
+    assert list(read_errors(out)) == [5]
+
+
+def test_finished_run_is_not_recomputed(collection, tmp_path, monkeypatch):
+    out = tmp_path / "f.npy"
+    X = np.array(extract_to_npy(collection, out, _descriptor(), chunk_size=5))
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", lambda *a: pytest.fail("recomputed"))
+    np.testing.assert_array_equal(np.nan_to_num(extract_to_npy(collection, out)), np.nan_to_num(X))
+
+
+def test_other_photos_or_foreign_file_are_refused(collection, tmp_path):
+    out = tmp_path / "f.npy"
+    extract_to_npy(collection[:4], out, _descriptor(), chunk_size=5)
+    with pytest.raises(ValueError, match="other photos"):
+        extract_to_npy(collection[1:5], out)
+    assert extract_to_npy(collection[1:5], out, _descriptor(), overwrite=True).shape[0] == 4
+    np.save(tmp_path / "mine.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="overwrite"):
+        extract_to_npy(collection, tmp_path / "mine.npy")
+
+
+def test_cli_extract(collection, tmp_path, capsys):
+    csv = tmp_path / "photos.csv"
+    csv.write_text("path,lat,lon\n" + "".join(f"{p.name},0,0\n" for p in collection))
+    out = tmp_path / "cli.npy"
+    args = ["extract", str(csv), "--out", str(out), "--chunk-size", "4", "--n-textons", "8",
+            "--descriptors", ",".join(BLOCKS), "--quiet"]
+    with pytest.warns(UserWarning, match="1 photos could not be read"):
+        assert main(args) == 0
+    assert "12 x 1467 float32, 1 unreadable" in capsys.readouterr().out
+    X = np.load(out)
+    ref = _descriptor().fit([collection[i] for i in range(12) if i != 5])
+    saved = __import__("joblib").load(state_paths(out)["descriptor"])
+    np.testing.assert_array_equal(saved.textons_.shape, ref.textons_.shape)
+    np.testing.assert_allclose(X[[0, 1]], saved.transform(collection[:2]))
+    assert main(args) == 0  # resume of a finished run: nothing to do
