@@ -13,6 +13,8 @@ from ._version import __version__
 # subcommand modules, in the order --help lists them
 _COMMAND_MODULES = (
     "dgae._cli_extract",
+    "dgae._cli_evaluate",
+    "dgae._cli_demo",
 )
 
 

@@ -53,11 +53,32 @@ def alpha_beta_table(res, alphas, betas):
 
 def k_table(res, ks):
     """Table 4 analogue: rows k1 (k2 = 10) and k2 (k1 = 20), % within 200 km."""
-    cells = {(p["k1"], p["k2"]): 100 * m for p, m in zip(res["params"], res["mean_test_score"])}
+    cells = {}
+    for p, m in zip(res["params"], res["mean_test_score"]):
+        # k = 0 (no pairs) runs as alpha = 0 / beta = 0: DGAE needs k >= 1
+        k1 = 0 if p.get("alpha") == 0 else p["k1"]
+        k2 = 0 if p.get("beta") == 0 else p["k2"]
+        cells[(k1, k2)] = 100 * m
     lines = ["      " + " ".join(f"{k:>6d}" for k in ks)]
     lines.append("k1    " + " ".join(f"{cells.get((k, 10), np.nan):6.1f}" for k in ks))
     lines.append("k2    " + " ".join(f"{cells.get((20, k), np.nan):6.1f}" for k in ks))
     return "\n".join(lines)
+
+
+def k_grid(ks):
+    """Table 4's two rows as a GridSearchCV grid (k = 0 expressed as alpha / beta = 0).
+
+    Examples
+    --------
+    >>> k_grid([0, 5])[1]
+    {'k1': [1], 'k2': [10], 'alpha': [0.0]}
+    """
+    pos = [k for k in ks if k > 0]
+    grid = [{"k1": pos, "k2": [10]}, {"k1": [20], "k2": pos}]
+    if 0 in ks:
+        grid[1:1] = [{"k1": [1], "k2": [10], "alpha": [0.0]}]
+        grid.append({"k1": [20], "k2": [1], "beta": [0.0]})
+    return grid
 
 
 def heat_map(score, alphas, betas, path):
@@ -119,7 +140,7 @@ def main(argv=None):
     if not args.skip_k:
         ks = [int(k) for k in args.ks.split(",")]
         t = time.perf_counter()
-        grid = [{"k1": ks, "k2": [10]}, {"k1": [20], "k2": ks}]
+        grid = k_grid(ks)
         res = grid_search(X, gps, groups, {**base, "alpha": 0.2, "beta": 0.1}, grid,
                           args.n_folds, args.n_jobs, verbose)
         table = k_table(res, ks)
