@@ -71,7 +71,7 @@ def _start(sources, out, descriptor, fit_size, random_state, verbose):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # unreadable fit photos: skipped
             descriptor.set_params(verbose=verbose).fit([sources[i] for i in fit_idx])
-    for key in ("errors", "done"):
+    for key in ("manifest", "errors", "done"):
         if os.path.exists(files[key]):
             os.remove(files[key])
     _atomic(files["descriptor"], lambda tmp: joblib.dump(descriptor, tmp))
@@ -79,9 +79,10 @@ def _start(sources, out, descriptor, fit_size, random_state, verbose):
     arr = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=shape)
     arr.flush()
     del arr
+    _save_mask(files["done"], np.zeros(len(sources), bool))
+    # the manifest is written last: its presence marks a complete start
     manifest = {"n_images": shape[0], "n_features": shape[1], "sources_sha1": _digest(sources)}
     _atomic(files["manifest"], lambda tmp: open(tmp, "w").write(json.dumps(manifest)))
-    _save_mask(files["done"], np.zeros(len(sources), bool))
     return descriptor
 
 
@@ -155,7 +156,8 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     out = os.fspath(out)
     files = state_paths(out)
     resumable = all(os.path.exists(files[k]) for k in ("done", "descriptor", "manifest"))
-    if os.path.exists(out) and not overwrite and not resumable:
+    ours = os.path.exists(files["descriptor"])  # an unfinished start of ours may be redone
+    if os.path.exists(out) and not (overwrite or resumable or ours):
         raise ValueError(f"{out} exists and holds no resumable run; pass overwrite=True")
     if resumable and not overwrite:
         descriptor = _resume(sources, out)

@@ -63,6 +63,9 @@ def test_hellinger_and_scales_are_the_only_difference_to_raw_blocks(photos):
 
 
 def test_sklearn_api_contract(photos):
+    # sklearn's check_estimator feeds numeric (n, d) matrices; this transformer takes a sequence
+    # of images (a 2-D array is refused as ambiguous), so the input-independent checks run here
+    # and the rest of the contract (clone, params, not-fitted error, pickling) is tested directly.
     est = Im2GPSDescriptor(descriptors=("tiny5",), n_jobs=1)
     check_no_attributes_set_in_init("Im2GPSDescriptor", est)
     check_parameters_default_constructible("Im2GPSDescriptor", Im2GPSDescriptor())

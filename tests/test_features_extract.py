@@ -95,3 +95,47 @@ def test_cli_extract(collection, tmp_path, capsys):
     np.testing.assert_array_equal(saved.textons_.shape, ref.textons_.shape)
     np.testing.assert_allclose(X[[0, 1]], saved.transform(collection[:2]))
     assert main(args) == 0  # resume of a finished run: nothing to do
+
+
+_SLOW_RUN = """
+import sys, time
+import numpy as np
+from dgae.features import Im2GPSDescriptor, extract_to_npy
+real = Im2GPSDescriptor.transform
+def slow(self, images):
+    time.sleep(0.4)
+    return real(self, images)
+Im2GPSDescriptor.transform = slow
+paths = sys.argv[2:]
+d = Im2GPSDescriptor(descriptors=("tiny5", "lab_hist", "texton", "gist"), n_textons=8,
+                     on_error="skip", random_state=0)
+extract_to_npy(paths, sys.argv[1], d, chunk_size=2, fit_size=6)
+"""
+
+
+def test_killed_subprocess_resumes_to_the_identical_array(collection, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    ref = np.array(extract_to_npy(collection, tmp_path / "ref.npy", _descriptor(), chunk_size=2, fit_size=6))
+    out = tmp_path / "killed.npy"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUN, str(out), *map(str, collection)])
+    done_file = state_paths(out)["done"]
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if np.load(done_file).sum() >= 4:
+                    break
+            except (OSError, ValueError):  # not written yet
+                pass
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    done = np.load(done_file)
+    assert 4 <= done.sum() < len(collection)  # killed halfway
+    X = extract_to_npy(collection, out)
+    np.testing.assert_array_equal(np.nan_to_num(X), np.nan_to_num(ref))
+    np.testing.assert_array_equal(np.isnan(X), np.isnan(ref))
