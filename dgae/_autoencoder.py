@@ -106,8 +106,10 @@ def layer_sizes(n_features, hidden_layer_sizes):
 def init_params(n_features, hidden_layer_sizes, random_state, dtype=np.float32):
     """Glorot-uniform weights for sigmoid units, zero biases (NumPy).
 
-    ``W`` is drawn from ``U(-r, r)`` with ``r = sqrt(2 / (fan_in + fan_out))``,
-    scikit-learn's ``MLPRegressor`` rule for logistic units.
+    ``W`` is drawn from ``U(-r, r)`` with ``r = 4 sqrt(6 / (fan_in + fan_out))``,
+    Glorot & Bengio's (2010) rule for logistic units (4x the tanh range, as
+    sigmoid'(0) = 1/4): smaller weights leave every unit near 0.5 and the
+    codes collapse onto the mean under gradient descent.
 
     Returns
     -------
@@ -124,7 +126,7 @@ def init_params(n_features, hidden_layer_sizes, random_state, dtype=np.float32):
     sizes = layer_sizes(n_features, hidden_layer_sizes)
     coefs, intercepts = [], []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = np.sqrt(2.0 / (fan_in + fan_out))
+        bound = 4.0 * np.sqrt(6.0 / (fan_in + fan_out))
         coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
         intercepts.append(np.zeros(fan_out, dtype=dtype))
     return coefs, intercepts

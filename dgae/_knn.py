@@ -1,0 +1,243 @@
+"""GeoKNN: photo geolocation by nearest-neighbour retrieval on any features."""
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._geo import check_gps
+from ._heads import HEADS, apply_head, resolve_k
+from ._validation import check_features
+
+#: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
+SCORE_THRESHOLD_KM = 200.0
+
+#: Parameters of the heads, shared by GeoKNN and DGAE.
+HEAD_CONSTRAINTS = {
+    "head": [StrOptions(set(HEADS))],
+    "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "meanshift_bandwidth_km": [Interval(Real, 0, None, closed="neither")],
+    "min_votes": [Interval(Integral, 1, None, closed="left")],
+    "kde_sigma_km": [Interval(Real, 0, None, closed="neither")],
+    "kde_power": [Interval(Real, 0, None, closed="left")],
+    "device": [StrOptions({"auto", "cpu", "gpu"})],
+    "verbose": ["verbose"],
+}
+
+
+def check_targets(y, n):
+    """GPS targets: shape (n, 2) ``[lat, lon]`` (a clear error otherwise)."""
+    if y is None:
+        raise ValueError("y (GPS, shape (n_samples, 2) of [lat, lon] degrees) is required")
+    y = np.asarray(y)
+    if y.ndim != 2 or y.shape[1] != 2:
+        raise ValueError(f"y must be GPS coordinates of shape (n_samples, 2) [lat, lon]; "
+                         f"got shape {y.shape}")
+    gps = check_gps(y, "y")
+    if len(gps) != n:
+        raise ValueError(f"X has {n} rows but y has {len(gps)}")
+    return gps
+
+
+class GeoEstimatorMixin:
+    """``score``, ``predict_topk`` and tags shared by :class:`GeoKNN` and :class:`DGAE`.
+
+    Subclasses provide ``_neighbors(X, k) -> (distances, indices)`` on the
+    gallery and ``gallery_gps_``.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.regressor_tags = None
+        return tags
+
+    def predict(self, X):
+        """Estimated ``[lat, lon]`` of each query, from the ``head``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+
+        Returns
+        -------
+        gps : ndarray of shape (n, 2), float64
+        """
+        check_is_fitted(self)
+        k = resolve_k(self.head, self.n_neighbors, len(self.gallery_gps_))
+        dist, idx = self._neighbors(X, k)
+        return apply_head(self.head, self.gallery_gps_[idx], dist,
+                          meanshift_bandwidth_km=self.meanshift_bandwidth_km,
+                          min_votes=self.min_votes, kde_sigma_km=self.kde_sigma_km,
+                          kde_power=self.kde_power)
+
+    def predict_topk(self, X, k=5):
+        """Locations of the ``k`` nearest gallery photos (the paper's Table 5 oracle).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        k : int, default=5
+
+        Returns
+        -------
+        gps : ndarray of shape (n, k, 2)
+            Nearest first; ``k`` is capped at the gallery size.
+        """
+        check_is_fitted(self)
+        _, idx = self._neighbors(X, resolve_k(self.head, int(k), len(self.gallery_gps_)))
+        return self.gallery_gps_[idx]
+
+    def score(self, X, y, sample_weight=None):
+        """Fraction of queries located within 200 km (the paper's cross-validation metric).
+
+        Use :func:`dgae.metrics.geo_scorer` for other thresholds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        y : array-like of shape (n, 2)
+            True ``[lat, lon]``.
+        sample_weight : array-like of shape (n,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        from .metrics import geolocation_errors_km
+
+        err = geolocation_errors_km(y, self.predict(X))
+        return float(np.average(err <= SCORE_THRESHOLD_KM, weights=sample_weight))
+
+
+class GeoKNN(GeoEstimatorMixin, BaseEstimator):
+    """Geolocation by k-NN retrieval on any features, with a location head.
+
+    The paper's LF baseline is ``GeoKNN`` on the low-level features; the CNN
+    baseline is ``GeoKNN`` on CNN features.  :class:`dgae.DGAE` uses it on
+    its codes.
+
+    Parameters
+    ----------
+    head : {"1nn", "meanshift", "kde"}, default="1nn"
+        How neighbours' locations become one estimate (see
+        :func:`dgae._heads.apply_head`): nearest neighbour, Im2GPS mean-shift
+        voting, or Vo et al.'s kernel density.
+    n_neighbors : int or "auto", default="auto"
+        Neighbours the head sees; ``"auto"``: 1 for ``"1nn"``, 120 for
+        ``"meanshift"`` (paper §5), 100 for ``"kde"`` (Vo et al.).
+    index : {"exact", "ann"}, default="exact"
+        ``"exact"``: blocked GEMM search (:func:`dgae.graphs.nearest_neighbors`,
+        NumPy or CuPy). ``"ann"``: pynndescent (approximate, CPU).
+    meanshift_bandwidth_km : float, default=500
+    min_votes : int, default=4
+        Smallest mean-shift cluster that counts.
+    kde_sigma_km : float, default=50
+        Kernel width of the ``"kde"`` head (Vo et al. vary it; not given by the DGAE paper).
+    kde_power : float, default=10
+        ``m`` of the ``"kde"`` weights ``(1 / distance)^m``.
+    device : {"auto", "cpu", "gpu"}, default="auto"
+        Where the exact search runs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds pynndescent (``index="ann"``).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    features_ : ndarray of shape (n_gallery, n_features), float32
+    gallery_gps_ : ndarray of shape (n_gallery, 2), float64
+    index_ : pynndescent.NNDescent or None
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
+    >>> gps = np.array([[45.0, 15.0], [45.01, 15.0], [10.0, 10.0]])
+    >>> knn = GeoKNN().fit(X, gps)
+    >>> knn.predict([[4.9, 5.0]]).tolist()
+    [[10.0, 10.0]]
+    >>> knn.predict_topk([[0.02, 0.0]], k=2).shape
+    (1, 2, 2)
+    """
+
+    _parameter_constraints = {
+        **HEAD_CONSTRAINTS,
+        "index": [StrOptions({"exact", "ann"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, head="1nn", n_neighbors="auto", index="exact", meanshift_bandwidth_km=500.0,
+                 min_votes=4, kde_sigma_km=50.0, kde_power=10.0, device="auto", random_state=None,
+                 verbose=0):
+        self.head = head
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.meanshift_bandwidth_km = meanshift_bandwidth_km
+        self.min_votes = min_votes
+        self.kde_sigma_km = kde_sigma_km
+        self.kde_power = kde_power
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Index the gallery.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+            Gallery features.
+        y : array-like of shape (n, 2)
+            Gallery ``[lat, lon]`` degrees.
+
+        Returns
+        -------
+        self : GeoKNN
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float32, reset=True)
+        X = check_features(X, "X")
+        self.gallery_gps_ = check_targets(y, len(X))
+        self.features_ = np.ascontiguousarray(X)
+        self.index_ = None
+        if self.index == "ann":
+            import pynndescent
+
+            self.index_ = pynndescent.NNDescent(self.features_, metric="euclidean",
+                                                random_state=self.random_state,
+                                                verbose=bool(self.verbose))
+        return self
+
+    def _neighbors(self, X, k):
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = check_features(X, "X")
+        if self.index_ is not None:
+            idx, dist = self.index_.query(X, k=k)
+            return dist.astype(np.float32), idx.astype(np.int64)
+        from dgae.graphs import nearest_neighbors
+
+        return nearest_neighbors(X, self.features_, k, device=self.device, verbose=self.verbose)
+
+    def kneighbors(self, X, n_neighbors=None):
+        """Nearest gallery photos of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        n_neighbors : int, optional
+            Default: the head's neighbour count.
+
+        Returns
+        -------
+        distances : ndarray of shape (n, k), float32
+            Euclidean, ascending.
+        indices : ndarray of shape (n, k), int64
+        """
+        check_is_fitted(self)
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        return self._neighbors(X, resolve_k(self.head, k, len(self.features_)))
