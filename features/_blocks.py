@@ -392,9 +392,12 @@ def gabor_energy_grid(img, pad=GIST_PAD, grid=GIST_GRID):
     h, w = img.shape
     padded = np.pad(img, pad, mode="symmetric")
     bank = gabor_transfer(padded.shape)
-    spec = scipy.fft.fft2(padded)
-    resp = np.abs(scipy.fft.ifft2(spec[None] * bank))[:, pad:pad + h, pad:pad + w]
-    return grid_means(resp, grid).astype(np.float32).ravel()
+    prod = scipy.fft.fft2(padded)[None] * bank
+    # the 2-D inverse FFT as two 1-D passes, cropping between them: the second pass and the
+    # magnitude only touch the rows / pixels that are kept (half the time of ifft2 + crop)
+    resp = scipy.fft.ifft(prod, axis=-2, overwrite_x=True)[:, pad:pad + h]
+    resp = scipy.fft.ifft(resp, axis=-1, overwrite_x=True)[..., pad:pad + w]
+    return grid_means(np.abs(resp), grid).astype(np.float32).ravel()
 
 
 # ----------------------------------------------------------------- registry
