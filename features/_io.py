@@ -37,6 +37,12 @@ class ImageLoadError(ValueError):
         The file (or a description of the array).
     reason : str
         Why it cannot be read.
+
+    Examples
+    --------
+    >>> err = ImageLoadError("a.jpg", "empty file (0 bytes)")
+    >>> str(err), isinstance(err, ValueError)
+    ('a.jpg: empty file (0 bytes)', True)
     """
 
     def __init__(self, source, reason):
