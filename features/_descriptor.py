@@ -1,8 +1,10 @@
 """``Im2GPSDescriptor``: the six Im2GPS / LASOM low-level descriptors as a scikit-learn transformer."""
 import os
 import warnings
+from contextlib import contextmanager
 from numbers import Integral
 
+import cv2
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -79,8 +81,25 @@ def _load_views(src, index):
         return None, (index, describe_source(src, index), reason)
 
 
+@contextmanager
+def _single_threaded_opencv():
+    """OpenCV's own thread pool off for per-photo work: the images are small, and with one
+    process per core (joblib workers) extra threads only oversubscribe the cores."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
 def _describe_batch(sources, start, names, textons, n_out):
     """Raw descriptor rows of a batch (NaN rows for failures) and its errors."""
+    with _single_threaded_opencv():
+        return _describe_rows(sources, start, names, textons, n_out)
+
+
+def _describe_rows(sources, start, names, textons, n_out):
     out = np.full((len(sources), n_out), np.nan, np.float32)
     errors = []
     for i, src in enumerate(sources):
@@ -98,14 +117,15 @@ def _describe_batch(sources, start, names, textons, n_out):
 def _texton_sample_batch(sources, start, seeds, per_image):
     """Random texton-response samples of a batch (an empty array for failures)."""
     samples, errors = [], []
-    for i, src in enumerate(sources):
-        views, err = _load_views(src, start + i)
-        if err is not None:
-            errors.append(err)
-            continue
-        resp = views.texton_responses
-        rng = np.random.default_rng(seeds[i])
-        samples.append(resp[rng.choice(len(resp), size=min(per_image, len(resp)), replace=False)])
+    with _single_threaded_opencv():
+        for i, src in enumerate(sources):
+            views, err = _load_views(src, start + i)
+            if err is not None:
+                errors.append(err)
+                continue
+            resp = views.texton_responses
+            rng = np.random.default_rng(seeds[i])
+            samples.append(resp[rng.choice(len(resp), size=min(per_image, len(resp)), replace=False)])
     return samples, errors
 
 
