@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "dgae._cli_extract",
     "dgae._cli_evaluate",
     "dgae._cli_demo",
+    "dgae._cli_fit",
 )
 
 

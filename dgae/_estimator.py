@@ -3,7 +3,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,7 +21,7 @@ AUTO_BATCH_SIZE = 256
 AUTO_LR = {"full": 2.0, "sgd": 0.05}
 
 
-class DGAE(GeoEstimatorMixin, BaseEstimator):
+class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     """Deep Geo-constrained Auto-Encoder (Jiang, Kong & Fu) with a retrieval head.
 
     ``fit(X, gps)`` scales ``X`` into [0, 1], mines POIs on the GPS
@@ -178,6 +178,11 @@ class DGAE(GeoEstimatorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # codes are float32
+        return tags
 
     # ----------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)

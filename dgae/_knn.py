@@ -29,7 +29,8 @@ HEAD_CONSTRAINTS = {
 def check_targets(y, n):
     """GPS targets: shape (n, 2) ``[lat, lon]`` (a clear error otherwise)."""
     if y is None:
-        raise ValueError("y (GPS, shape (n_samples, 2) of [lat, lon] degrees) is required")
+        raise ValueError("this estimator requires y to be passed, but the target y is None "
+                         "(y: GPS of shape (n_samples, 2), [lat, lon] degrees)")
     y = np.asarray(y)
     if y.ndim != 2 or y.shape[1] != 2:
         raise ValueError(f"y must be GPS coordinates of shape (n_samples, 2) [lat, lon]; "
@@ -49,11 +50,10 @@ class GeoEstimatorMixin:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor"
+        # y is required and is 2-D: (n, 2) GPS coordinates
         tags.target_tags.required = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False
-        tags.regressor_tags = None
         return tags
 
     def predict(self, X):

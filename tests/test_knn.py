@@ -1,0 +1,64 @@
+"""GeoKNN against brute-force neighbours and the heads."""
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from dgae import GeoKNN
+from dgae._heads import apply_head
+
+
+@pytest.fixture
+def gallery():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 12)).astype(np.float32)
+    gps = np.column_stack([rng.uniform(-60, 60, 300), rng.uniform(-180, 180, 300)])
+    queries = rng.normal(size=(25, 12)).astype(np.float32)
+    return X, gps, queries
+
+
+def test_exact_neighbours_match_brute_force(gallery):
+    X, gps, Xq = gallery
+    dist, idx = GeoKNN(n_neighbors=7, device="cpu").fit(X, gps).kneighbors(Xq)
+    ref_d, ref_i = NearestNeighbors(n_neighbors=7, algorithm="brute").fit(X).kneighbors(Xq)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(dist, ref_d, rtol=1e-4)
+
+
+@pytest.mark.parametrize("head", ["1nn", "meanshift", "kde"])
+def test_predict_is_the_head_on_the_neighbours(gallery, head):
+    X, gps, Xq = gallery
+    knn = GeoKNN(head=head, kde_sigma_km=300.0, device="cpu").fit(X, gps)
+    k = {"1nn": 1, "meanshift": 120, "kde": 100}[head]
+    d, i = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(Xq)
+    want = apply_head(head, gps[i], d, kde_sigma_km=300.0)
+    np.testing.assert_allclose(knn.predict(Xq), want, atol=1e-9)
+
+
+def test_ann_index_agrees_with_exact(gallery):
+    X, gps, Xq = gallery
+    exact = GeoKNN(n_neighbors=5, device="cpu").fit(X, gps).kneighbors(Xq)[1]
+    ann = GeoKNN(n_neighbors=5, index="ann", random_state=0).fit(X, gps).kneighbors(Xq)[1]
+    recall = np.mean([len(set(a) & set(e)) / 5 for a, e in zip(ann, exact)])
+    assert recall > 0.9
+
+
+def test_topk_and_caps(gallery):
+    X, gps, Xq = gallery
+    knn = GeoKNN(device="cpu").fit(X[:4], gps[:4])
+    top = knn.predict_topk(Xq, k=10)
+    assert top.shape == (25, 4, 2)  # capped at the gallery size
+    np.testing.assert_array_equal(top[:, 0], knn.predict(Xq))
+    assert knn.score(X[:4], gps[:4]) == 1.0
+
+
+def test_input_errors(gallery):
+    X, gps, Xq = gallery
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 2\)"):
+        GeoKNN().fit(X, gps[:, 0])
+    knn = GeoKNN(device="cpu").fit(X, gps)
+    bad = Xq.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        knn.predict(bad)
+    with pytest.raises(ValueError, match="features"):
+        knn.predict(Xq[:, :5])
