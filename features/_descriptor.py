@@ -82,20 +82,22 @@ def _load_views(src, index):
 
 
 @contextmanager
-def _single_threaded_opencv():
-    """OpenCV's own thread pool off for per-photo work: the images are small, and with one
-    process per core (joblib workers) extra threads only oversubscribe the cores."""
+def _single_threaded():
+    """OpenCV's and BLAS's thread pools off for per-photo work: the arrays are small (a
+    threaded 4096 x 8 x 512 GEMM is several times slower than a serial one on a busy
+    machine), and parallelism comes from one process per core (``n_jobs``)."""
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        yield
+        with threadpool_limits(1):
+            yield
     finally:
         cv2.setNumThreads(previous)
 
 
 def _describe_batch(sources, start, names, textons, n_out):
     """Raw descriptor rows of a batch (NaN rows for failures) and its errors."""
-    with _single_threaded_opencv():
+    with _single_threaded():
         return _describe_rows(sources, start, names, textons, n_out)
 
 
@@ -117,7 +119,7 @@ def _describe_rows(sources, start, names, textons, n_out):
 def _texton_sample_batch(sources, start, seeds, per_image):
     """Random texton-response samples of a batch (an empty array for failures)."""
     samples, errors = [], []
-    with _single_threaded_opencv():
+    with _single_threaded():
         for i, src in enumerate(sources):
             views, err = _load_views(src, start + i)
             if err is not None:
