@@ -6,14 +6,12 @@ textons, line histogram, gist); :func:`extract_to_npy` streams a large
 collection into a resumable ``.npy`` file; :func:`load_image` is the robust
 reader they share.
 """
-from ._blocks import BLOCKS
 from ._cnn import CNNDescriptor
 from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor
 from ._extract import extract_to_npy, read_errors
 from ._io import ImageLoadError, load_image
 
 __all__ = [
-    "BLOCKS",
     "CNNDescriptor",
     "DEFAULT_DESCRIPTORS",
     "ImageLoadError",
