@@ -25,7 +25,7 @@ def add_parser(subparsers):
                         "2000,1000,500)")
     p.add_argument("--max-iter", type=int, default=_D["max_iter"], help="training iterations")
     p.add_argument("--n-textons", type=int, default=_D["n_textons"])
-    p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers")
+    p.add_argument("--n-jobs", type=int, default=-1, help="descriptor workers (-1: all cores)")
     p.add_argument("--seed", type=int, default=_D["random_state"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)

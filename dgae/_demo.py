@@ -165,9 +165,7 @@ def head_tables(result, heads, thresholds_km=(1, 25, 200, 750, 2500)):
     return "\n\n".join(parts)
 
 
-def run_demo(out_dir="demo_out", n_images=2000, n_test=200, image_size=96,
-             hidden_layer_sizes=(256, 128), max_iter=40, n_textons=128, heads=("1nn", "meanshift"),
-             n_jobs=None, random_state=0, verbose=1):
+def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=1, **params):
     """Run the whole method on a small synthetic replica; print and write the results.
 
     Parameters
@@ -175,18 +173,16 @@ def run_demo(out_dir="demo_out", n_images=2000, n_test=200, image_size=96,
     out_dir : str or path
         Receives ``predictions.csv`` (readable by ``dgae evaluate``) and
         ``error_curves_<head>.png``.
-    n_images, n_test : int
-        Photos generated; random queries held out of the gallery.
-    image_size : int
-    hidden_layer_sizes : tuple of int
-        Small by default (the paper's are (2000, 1000, 500)).
-    max_iter : int
-    n_textons : int
     heads : sequence of str
-    n_jobs : int, optional
-    random_state : int
+    n_jobs : int, default=-1
+        Descriptor workers (all cores).
     verbose : int
         Progress bars and stage lines when non-zero.
+    **params
+        Overrides of :data:`DEMO_DEFAULTS`: ``n_images``, ``n_test`` (random
+        queries held out of the gallery), ``image_size``,
+        ``hidden_layer_sizes`` (small by default; the paper's are
+        (2000, 1000, 500)), ``max_iter``, ``n_textons``, ``random_state``.
 
     Returns
     -------
@@ -196,22 +192,28 @@ def run_demo(out_dir="demo_out", n_images=2000, n_test=200, image_size=96,
     from ._cli_evaluate import save_error_curves
     from .datasets import make_city_world
 
+    unknown = set(params) - set(DEMO_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown demo parameter(s) {sorted(unknown)}; known: {sorted(DEMO_DEFAULTS)}")
+    p = {**DEMO_DEFAULTS, **params}
+    n_images, n_test, random_state = p["n_images"], p["n_test"], p["random_state"]
+
     say = print if verbose else (lambda *a, **k: None)
     stages = {}
     t = time.perf_counter()
     say(f"[1/4] generating {n_images} synthetic photos of 35 areas ...", flush=True)
-    world = make_city_world(n_images=n_images, image_size=image_size, random_state=random_state,
-                            verbose=verbose)
+    world = make_city_world(n_images=n_images, image_size=p["image_size"],
+                            random_state=random_state, verbose=verbose)
     stages["generate"] = time.perf_counter() - t
     q, g = query_split(n_images, n_test, random_state)
     say(f"[2/4] Im2GPS descriptors of {n_images} photos ...", flush=True)
-    X, stages["describe"] = describe(world.images, g, n_textons=n_textons, n_jobs=n_jobs,
+    X, stages["describe"] = describe(world.images, g, n_textons=p["n_textons"], n_jobs=n_jobs,
                                      random_state=random_state, verbose=verbose)
-    say(f"[3/4] training AE, DGAE, fDGAE (layers {list(hidden_layer_sizes)}) and retrieving ...",
-        flush=True)
+    say(f"[3/4] training AE, DGAE, fDGAE (layers {list(p['hidden_layer_sizes'])}) and "
+        "retrieving ...", flush=True)
     t = time.perf_counter()
-    methods = standard_methods(hidden_layer_sizes, max_iter=max_iter, random_state=random_state,
-                               verbose=verbose)
+    methods = standard_methods(p["hidden_layer_sizes"], max_iter=p["max_iter"],
+                               random_state=random_state, verbose=verbose)
     res = evaluate_methods(methods, X[g], world.gps[g], X[q], world.gps[q], heads=heads,
                            areas=world.area[g], verbose=verbose)
     stages["methods"] = time.perf_counter() - t
@@ -229,10 +231,10 @@ def run_demo(out_dir="demo_out", n_images=2000, n_test=200, image_size=96,
 def _run(args):
     layers = tuple(int(s) for s in args.layers.split(",") if s)
     t = time.perf_counter()
-    res = run_demo(out_dir=args.out, n_images=args.n_images, n_test=args.n_test,
-                   image_size=args.image_size, hidden_layer_sizes=layers, max_iter=args.max_iter,
-                   n_textons=args.n_textons, n_jobs=args.n_jobs, random_state=args.seed,
-                   verbose=0 if args.quiet else 1)
+    res = run_demo(out_dir=args.out, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+                   n_images=args.n_images, n_test=args.n_test, image_size=args.image_size,
+                   hidden_layer_sizes=layers, max_iter=args.max_iter, n_textons=args.n_textons,
+                   random_state=args.seed)
     print()
     print("Accuracy (% of queries within each distance) on the SYNTHETIC replica — "
           "not the paper's data or numbers:")
