@@ -115,7 +115,7 @@ class POIMiner(ClusterMixin, BaseEstimator):
         parts, area_names = _split_areas(areas, len(gps))
         workers = 1 if self.n_jobs is None else self.n_jobs
         jobs = 1 if len(parts) == 1 else self.n_jobs
-        results = Parallel(n_jobs=jobs)(
+        results = Parallel(n_jobs=jobs, prefer="threads")(
             delayed(_mine_area)(xyz[idx], bw, self.min_bin_freq, self.max_iter, workers, name)
             for idx, name in zip(parts, area_names))
         labels = np.empty(len(gps), dtype=np.int64)

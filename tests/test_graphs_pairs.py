@@ -116,3 +116,54 @@ def test_duplicate_gps_one_poi():
         P, Q, poi = build_geo_graphs(X, gps, k1=40, k2=2, device="cpu")
     assert (poi == 0).all() and Q.nnz == 0
     assert (np.diff(P.indptr) == 29).all()  # k1 larger than the POI: all other members
+
+
+def assert_valid_q(Q, lab, k2):
+    """Every row: k2 distinct photos (or all available), none in the row's own POI."""
+    rows = np.repeat(np.arange(Q.shape[0]), np.diff(Q.indptr))
+    assert (lab[rows] != lab[Q.indices]).all()
+    other = len(lab) - np.bincount(lab)[lab]
+    np.testing.assert_array_equal(np.diff(Q.indptr), np.minimum(k2, other))
+
+
+def recall(Q, exact):
+    return Q.multiply(exact).nnz / exact.nnz
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_anchor_recall(seed):
+    X, lab = clustered(600, 16, 12, seed=seed)
+    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu")
+    Q = easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=10, device="cpu",
+                             random_state=seed)
+    assert_valid_q(Q, lab, 5)
+    assert recall(Q, exact) >= 0.9
+
+
+def test_anchor_with_all_anchors_is_exact():
+    # k3 >= number of anchors: every other-POI photo is a candidate, so the result is exact
+    X, lab = clustered(200, 6, 5, seed=3)
+    lab[:2] = [50, 51]  # singleton POIs are their own anchors
+    exact = easy_confusing_pairs(X, lab, k2=7, device="cpu")
+    Q = easy_confusing_pairs(X, lab, k2=7, method="anchor", k3=10_000, device="cpu",
+                             anchor_bandwidth=0.5, random_state=0)
+    np.testing.assert_array_equal(Q.toarray(), exact.toarray())
+
+
+def test_anchor_bandwidth_estimate_and_clusters():
+    from dgae.graphs._anchor import estimate_anchor_bandwidth, visual_anchors
+
+    rng = np.random.default_rng(0)
+    # two POIs, each made of two tight visual clusters 10 apart
+    X = np.concatenate([rng.normal(c, 0.1, size=(30, 3)) for c in (0, 10, 20, 30)])
+    lab = np.repeat([0, 1], 60)
+    bw = estimate_anchor_bandwidth(X, lab, random_state=0)
+    assert 0.05 < bw < 10
+    anchor_of, anchors, anchor_poi = visual_anchors(X.astype(np.float32), lab, bw, np,
+                                                    np.random.RandomState(0))
+    assert len(anchors) == 4 and sorted(anchor_poi.tolist()) == [0, 0, 1, 1]
+    blocks = anchor_of.reshape(4, 30)
+    assert (blocks == blocks[:, :1]).all() and len(np.unique(blocks[:, 0])) == 4
+    np.testing.assert_array_equal(anchor_poi[anchor_of], lab)
+    for a in range(4):
+        np.testing.assert_allclose(anchors[a], X[anchor_of == a].mean(axis=0), atol=1e-5)

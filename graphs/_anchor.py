@@ -1,0 +1,150 @@
+"""fDGAE's fast easy-confusing graph (§4.2.1): visual anchors inside POIs.
+
+1. Inside each POI, flat-kernel mean-shift on the visual features (the same
+   engine as POI mining, GEMM neighbour backend, many POIs per batch) gives
+   visual clusters; their centroids are the anchors.
+2. Each photo finds its ``k3`` nearest anchors outside its own POI (exact,
+   with :func:`~dgae.graphs.nearest_neighbors`' engine).
+3. Exact distances to the members of those ``k3`` clusters give the top
+   ``k2``.
+"""
+import numpy as np
+from sklearn.utils import check_random_state
+
+from dgae._backend import get_xp, to_device
+from dgae._progress import progress
+
+from ._knn import LabelMask, knn_search
+from ._meanshift import DenseNeighbors, mean_shift
+from ._pairs import _poi_groups
+
+#: Mean-shift seeds per POI (random members); the paper sees 1 to 5 visual clusters per POI.
+MAX_SEEDS = 16
+#: POIs batched into one visual mean-shift block up to this many photos.
+_GROUP = 512
+#: Queries whose candidate sets are merged into one GEMM block.
+_QUERY_BLOCK = 64
+
+
+def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", random_state=None,
+                   verbose=0):
+    """Easy-confusing neighbour table (n, k2) by the anchor method, -1 padded."""
+    xp = get_xp(device)
+    rng = check_random_state(random_state)
+    if bandwidth is None:
+        bandwidth = estimate_anchor_bandwidth(X, labels, random_state=rng)
+    anchor_of, anchors, anchor_poi = visual_anchors(X, labels, bandwidth, xp, rng, verbose)
+    mask = LabelMask(labels, anchor_poi, "same", False, xp)
+    _, near = knn_search(X, anchors, min(k3, len(anchors)), xp, mask=mask, verbose=verbose)
+    return _search_members(X, k2, near, anchor_of, len(anchors), labels, xp, verbose)
+
+
+def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):
+    """Visual mean-shift bandwidth from the data.
+
+    scikit-learn's :func:`~sklearn.cluster.estimate_bandwidth` rule applied
+    inside POIs: for up to ``n_samples`` random photos of POIs with >= 2
+    photos, the distance to the ``ceil(quantile * (m - 1))``-th nearest other
+    member of its POI (``m`` = POI size, at most 200 random members looked
+    at); the bandwidth is the median of these distances.  A kernel of this
+    radius covers about ``quantile`` of a POI, so a POI splits into a few
+    visual clusters, as the paper reports (1 to 5).
+
+    Returns
+    -------
+    bandwidth : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [2.0], [10.0], [12.0], [14.0]])
+    >>> float(estimate_anchor_bandwidth(X, [0, 0, 0, 1, 1, 1], random_state=0))
+    1.5
+    """
+    rng = check_random_state(random_state)
+    labels = np.asarray(labels)
+    _, inv, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    eligible = np.flatnonzero(sizes[inv] >= 2)
+    if eligible.size == 0:
+        return 1.0
+    pick = rng.choice(eligible, size=min(n_samples, eligible.size), replace=False)
+    dists = []
+    for s in pick:
+        members = np.flatnonzero(labels == labels[s])
+        members = members[members != s]
+        if members.size > 200:
+            members = rng.choice(members, size=200, replace=False)
+        d = np.sort(np.linalg.norm(X[members] - X[s], axis=1))
+        dists.append(d[int(np.ceil(quantile * members.size)) - 1])
+    bw = float(np.median(dists))
+    return bw if bw > 0 else 1.0
+
+
+def visual_anchors(X, labels, bandwidth, xp, rng, verbose=0):
+    """Visual clusters inside each POI.
+
+    Returns
+    -------
+    anchor_of : ndarray of shape (n,), int64
+        Cluster of each photo.
+    anchors : ndarray of shape (a, d), float32
+        Cluster centroids (mean of the members).
+    anchor_poi : ndarray of shape (a,), int64
+        POI of each anchor.
+    """
+    n = X.shape[0]
+    anchor_of = np.empty(n, dtype=np.int64)
+    _, inv, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    single = np.flatnonzero(sizes[inv] == 1)
+    anchor_of[single] = np.arange(single.size)
+    n_anchors = single.size
+    for g in progress(list(_poi_groups(labels, _GROUP)), verbose=verbose, desc="visual anchors"):
+        seeds = _sample_seeds(labels[g], rng)
+        backend = DenseNeighbors(X[g], bandwidth, xp, groups=labels[g], seed_groups=labels[g][seeds])
+        centers, lab, _, _ = mean_shift(backend, X[g][seeds], bandwidth,
+                                        seed_groups=labels[g][seeds])
+        anchor_of[g] = lab + n_anchors
+        n_anchors += len(centers)
+    counts = np.bincount(anchor_of, minlength=n_anchors).astype(np.float64)
+    anchors = np.stack([np.bincount(anchor_of, weights=X[:, c].astype(np.float64),
+                                    minlength=n_anchors) for c in range(X.shape[1])], axis=1)
+    anchors = (anchors / counts[:, None]).astype(np.float32)
+    anchor_poi = np.empty(n_anchors, dtype=np.int64)
+    anchor_poi[anchor_of] = labels
+    return anchor_of, anchors, anchor_poi
+
+
+def _sample_seeds(group_labels, rng):
+    """Positions of up to MAX_SEEDS random members of each POI in a batch."""
+    order = rng.permutation(group_labels.size)
+    lab = group_labels[order]
+    order = order[np.argsort(lab, kind="stable")]
+    lab = group_labels[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    rank = np.arange(lab.size) - np.repeat(starts, np.diff(np.r_[starts, lab.size]))
+    return np.sort(order[rank < MAX_SEEDS])
+
+
+def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose):
+    """Exact top-k2 among the members of each photo's ``near`` anchors."""
+    n = X.shape[0]
+    members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
+    bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
+    table = np.full((n, k2), -1, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")  # photos of one POI pick similar anchors
+    for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc="anchor search",
+                       total=-(-n // _QUERY_BLOCK)):
+        rows = order[b0:b0 + _QUERY_BLOCK]
+        picked = near[rows]
+        used = np.unique(picked[picked >= 0])
+        if used.size == 0:
+            continue
+        cand = np.sort(np.concatenate([members[bounds[a]:bounds[a + 1]] for a in used]))
+        sel = np.zeros((rows.size, used.size), dtype=bool)
+        r, j = np.nonzero(picked >= 0)
+        sel[r, np.searchsorted(used, picked[r, j])] = True
+        excluded = to_device(~sel[:, np.searchsorted(used, anchor_of[cand])], xp)
+        _, local = knn_search(X[rows], X[cand], k2, xp, batch_size=rows.size,
+                              mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
+        table[rows] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
+    return table

@@ -1,0 +1,60 @@
+"""Approximate easy-confusing graph with pynndescent.
+
+NN-descent gives each photo ``n_neighbors`` (more than ``k2``) approximate
+neighbours; same-POI hits are dropped and the first ``k2`` others kept.
+
+Rows left with fewer than ``k2`` others (photos whose whole neighbourhood
+lies in their own, visually uniform POI) are *not* widened by asking
+pynndescent for more neighbours: that was tried and is unreliable, because
+the k-NN graph then has no edge leaving the POI and the search returns
+arbitrary far-away photos (recall 0.61 on the uniform-POI test case).  Those
+rows are finished by the exact blocked search instead, which is correct and
+cheap as long as they are few; ``ann_q_table(..., return_info=True)``
+reports how many there were.
+"""
+import numpy as np
+
+from ._pairs import exact_q_table
+
+
+def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None, verbose=0,
+                n_neighbors=None, return_info=False):
+    """Easy-confusing neighbour table (n, k2) by pynndescent, -1 padded.
+
+    ``n_neighbors`` defaults to ``max(30, 3 * k2)``.  With ``return_info``,
+    also returns ``{"n_exact_rows": ...}``.
+    """
+    from pynndescent import NNDescent
+
+    n = X.shape[0]
+    n_neighbors = min(n - 1, n_neighbors or max(30, 3 * k2))
+    index = NNDescent(X, n_neighbors=n_neighbors + 1, random_state=random_state,
+                      n_jobs=n_jobs if n_jobs is not None else 1, verbose=bool(verbose),
+                      low_memory=True)
+    table = np.full((n, k2), -1, dtype=np.int64)
+    rows = _take_other_poi(table, np.arange(n), index.neighbor_graph[0], labels, k2)
+    if rows.size:
+        table[rows] = exact_q_table(X, labels, k2, device=device, rows=rows)
+    if return_info:
+        return table, {"n_exact_rows": int(rows.size)}
+    return table
+
+
+def _take_other_poi(table, rows, hits, labels, k2):
+    """Fill ``table[rows]`` with the first k2 other-POI hits; return the rows still short."""
+    other = (hits >= 0) & (labels[np.maximum(hits, 0)] != labels[rows][:, None])
+    other &= ~_repeats(hits)
+    first = np.argsort(~other, axis=1, kind="stable")[:, :k2]  # kept hits, in hit order
+    got = np.take_along_axis(other, first, axis=1)
+    table[rows] = np.where(got, np.take_along_axis(hits, first, axis=1), -1)
+    return rows[got.sum(axis=1) < k2]
+
+
+def _repeats(hits):
+    """Later occurrences of an index within a row (an approximate graph may repeat hits)."""
+    order = np.argsort(hits, axis=1, kind="stable")
+    srt = np.take_along_axis(hits, order, axis=1)
+    rep = np.zeros(hits.shape, dtype=bool)
+    r, c = np.nonzero(srt[:, 1:] == srt[:, :-1])
+    rep[r, order[r, c + 1]] = True
+    return rep
