@@ -341,52 +341,60 @@ def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad):
 
 
 # ------------------------------------------------------------ mini-batches
-def sample_partners(A, rows, rng):
-    """One partner per row, drawn with probability ``A_st / sum_t A_st``.
+class PartnerSampler:
+    """Draws one partner per row of a sparse pair matrix, ``t ~ A_st / sum_t A_st``.
 
-    Returns
-    -------
-    partners : int64 array of shape (len(rows),)
-        The row itself where ``A`` has no pair in that row.
-    weights : float64 array of shape (len(rows),)
-        The row sums ``sum_t A_st`` (0 where the row is empty), so that
-        ``E[weights * ||h_s - h_partner||^2] = sum_t A_st ||h_s - h_t||^2``.
+    The cumulative weights are computed once (not per batch), so a draw
+    costs O(batch) whatever ``nnz(A)``.
+
+    Parameters
+    ----------
+    A : sparse (N, N) or None
 
     Examples
     --------
     >>> A = sp.csr_matrix(np.array([[0, 2.0, 2.0], [0, 0, 0], [1.0, 0, 0]]))
-    >>> t, w = sample_partners(A, np.array([0, 1, 2]), np.random.default_rng(0))
+    >>> t, w = PartnerSampler(A).sample(np.array([0, 1, 2]), np.random.default_rng(0))
     >>> t[1:].tolist(), w.tolist()
     ([1, 0], [4.0, 0.0, 1.0])
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    partners, weights = rows.copy(), np.zeros(len(rows))
-    if A is None or A.nnz == 0:
+
+    def __init__(self, A):
+        self.empty = A is None or A.nnz == 0
+        if not self.empty:
+            A = sp.csr_matrix(A)
+            self.indptr, self.indices = A.indptr, A.indices
+            self.cum = np.concatenate([[0.0], np.cumsum(A.data, dtype=np.float64)])
+
+    def sample(self, rows, rng):
+        """Partners (the row itself where the row is empty) and row sums (0 there).
+
+        ``E[weights * ||h_s - h_partner||^2] = sum_t A_st ||h_s - h_t||^2``.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        partners, weights = rows.copy(), np.zeros(len(rows))
+        if self.empty:
+            return partners, weights
+        start, stop = self.indptr[rows], self.indptr[rows + 1]
+        has = stop > start
+        # inverse-CDF sampling inside each row's slice of the cumulative weights
+        lo, hi = self.cum[start[has]], self.cum[stop[has]]
+        u = lo + rng.random(int(has.sum())) * (hi - lo)
+        pos = np.clip(np.searchsorted(self.cum, u, side="right") - 1, start[has], stop[has] - 1)
+        partners[has] = self.indices[pos]
+        weights[has] = hi - lo
         return partners, weights
-    A = sp.csr_matrix(A)
-    indptr, indices, data = A.indptr, A.indices, np.asarray(A.data, dtype=np.float64)
-    start, stop = indptr[rows], indptr[rows + 1]
-    has = stop > start
-    # inverse-CDF sampling inside each row's slice of data (vectorised)
-    cum = np.concatenate([[0.0], np.cumsum(data)])
-    lo, hi = cum[start[has]], cum[stop[has]]
-    u = lo + rng.random(int(has.sum())) * (hi - lo)
-    pos = np.searchsorted(cum, u, side="right") - 1
-    pos = np.clip(pos, start[has], stop[has] - 1)
-    partners[has] = indices[pos]
-    weights[has] = hi - lo
-    return partners, weights
 
 
-def batch_problem(X, anchors, P, Q, rng, xp, dtype):
+def batch_problem(X, anchors, samplers, rng, xp, dtype):
     """The sampled-partner problem of one mini-batch (see the module docstring).
 
     Rows are ``[anchors, P-partners, Q-partners]`` (duplicates allowed: each
     copy is a separate row of the forward pass, which sums correctly).
+    ``X`` may already live on ``xp`` (it is gathered there).
     """
     b = len(anchors)
-    t, wp = sample_partners(P, anchors, rng)
-    u, wq = sample_partners(Q, anchors, rng)
+    (t, wp), (u, wq) = (s.sample(anchors, rng) for s in samplers)
     rows = np.concatenate([anchors, t, u])
     laps = []
     for offset, w in ((b, wp), (2 * b, wq)):
@@ -397,7 +405,8 @@ def batch_problem(X, anchors, P, Q, rng, xp, dtype):
         i = np.flatnonzero(keep)
         A = sp.csr_matrix((w[keep], (i, offset + i)), shape=(3 * b, 3 * b))
         laps.append(_sparse_to(pair_laplacian(A), xp, dtype))
-    return Problem(to_device(X[rows], xp, dtype), b, *laps)
+    X_rows = X[rows] if array_module(X) is np else X[xp.asarray(rows)]
+    return Problem(to_device(X_rows, xp, dtype), b, *laps)
 
 
 # ---------------------------------------------------------------- training
@@ -547,13 +556,16 @@ def _full_batch_steps(problem, hyper):
 def _sgd_steps(X, P, Q, anchors, batch_size, hyper, rng, xp, dtype):
     """One epoch of mini-batch SGD over ``anchors`` (sampled partners, unbiased)."""
     batch_size = max(1, min(batch_size, len(anchors)))
+    samplers = (PartnerSampler(P), PartnerSampler(Q))
+    if xp is not np:
+        X = to_device(X, xp, dtype)  # gather batches on the device
 
     def epoch(coefs, intercepts, lr, momentum, velocity, best, it):
         order = rng.permutation(anchors)
         acc = dict.fromkeys(LOSS_FIELDS, 0.0)
         for r0 in range(0, len(order), batch_size):
             batch = order[r0:r0 + batch_size]
-            problem = batch_problem(X, batch, P, Q, rng, xp, dtype)
+            problem = batch_problem(X, batch, samplers, rng, xp, dtype)
             terms, gW, gb = objective(coefs, intercepts, problem, **hyper)
             if not np.isfinite(terms["J"]):
                 return terms

@@ -94,7 +94,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         Fields ``J, J1, J2, J3, R`` per iteration (SGD: |B|/N-weighted epoch
         means); :meth:`partial_fit` appends its epochs.
     best_iter_ : int
-        Iteration whose weights were kept (the lowest J seen).
+        Iteration whose weights were kept (the lowest J seen; for SGD the
+        weights at the end of the epoch with the lowest epoch-mean J).
     n_iter_ : int
     learning_rate_ : float
         The decayed step after training (where :meth:`partial_fit` goes on).
@@ -128,7 +129,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         **HEAD_CONSTRAINTS,
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="left")],

@@ -5,13 +5,13 @@ import scipy.sparse as sp
 
 from dgae._autoencoder import (
     LOSS_FIELDS,
+    PartnerSampler,
     Problem,
     batch_problem,
     encode,
     init_params,
     objective,
     pair_laplacian,
-    sample_partners,
     sigmoid,
     train,
 )
@@ -115,7 +115,7 @@ def test_sigmoid_is_stable():
 
 def test_sample_partners_distribution():
     A = sp.csr_matrix(np.array([[0, 1.0, 3.0], [0, 0, 0], [2.0, 0, 0]]))
-    t, w = sample_partners(A, np.zeros(20000, dtype=int), np.random.default_rng(0))
+    t, w = PartnerSampler(A).sample(np.zeros(20000, dtype=int), np.random.default_rng(0))
     assert set(np.unique(t)) == {1, 2} and np.all(w == 4.0)
     assert abs(np.mean(t == 2) - 0.75) < 0.02
 
@@ -174,7 +174,7 @@ def test_minibatch_monte_carlo_mean_approaches_full_gradient(tiny):
     n_draws, acc = 2000, np.zeros_like(full)
     for _ in range(n_draws):
         batch = rng.permutation(9)  # all anchors: only the partner draws are random
-        _, gW, gb = objective(coefs, ints, batch_problem(X, batch, P, Q, rng, np, np.float64), **hyper)
+        _, gW, gb = objective(coefs, ints, batch_problem(X, batch, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64), **hyper)
         acc += np.concatenate([g.ravel() for g in gW + gb])
     mean = acc / n_draws
     # the pair terms' share of the gradient is recovered to within 10 % (Monte Carlo noise)
