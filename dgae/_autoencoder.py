@@ -330,8 +330,9 @@ def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad):
     n = len(acts) - 1
     for i in range(n - 1, -1, -1):
         l, out = first_layer + i, acts[i + 1]
-        delta = g_out * out
-        delta *= 1.0 - out  # sigmoid' = s (1 - s)
+        delta = 1.0 - out  # sigmoid' = s (1 - s); one temporary, in-place products
+        delta *= out
+        delta *= g_out
         dW, db = acts[i].T @ delta, delta.sum(axis=0)
         gW[l] = dW if gW[l] is None else gW[l].__iadd__(dW)
         gb[l] = db if gb[l] is None else gb[l].__iadd__(db)
