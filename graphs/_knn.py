@@ -85,7 +85,7 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
     ([[2, 3], [2, 3], [1, 0], [1, 0]], [3.0, 4.0])
     """
     Q = check_features(queries, "queries")
-    X = check_features(index, "index")
+    X = Q if index is queries else check_features(index, "index")
     if Q.shape[1] != X.shape[1]:
         raise ValueError(f"queries have {Q.shape[1]} features but index has {X.shape[1]}")
     k = _check_k(k, "k")
@@ -143,14 +143,17 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
     """
     kind = "cpu" if xp is np else "gpu"
     nq, nx = Q.shape[0], X.shape[0]
-    Qd, Xd = to_device(Q, xp, np.float32), to_device(X, xp, np.float32)
+    same = Q is X  # one device copy when the queries are the index
+    Xd = to_device(X, xp, np.float32)
+    Qd = Xd if same else to_device(Q, xp, np.float32)
     if center and nx:
         # centring on the (integer-rounded) index mean cuts the cancellation in
         # ||q||^2 - 2 q.x + ||x||^2 for data far from 0 and keeps integer data exact
         mu = xp.rint(Xd.mean(axis=0, dtype=np.float64)).astype(np.float32)
-        Qd, Xd = Qd - mu, Xd - mu
-    qn = (Qd * Qd).sum(axis=1)
+        Xd = Xd - mu
+        Qd = Xd if same else Qd - mu
     xn = (Xd * Xd).sum(axis=1)
+    qn = xn if same else (Qd * Qd).sum(axis=1)
     bq = int(batch_size or _DEFAULT_QUERY_BLOCK[kind])
     bq = max(1, min(bq, nq))
     bx = max(min(nx, _TILE_ELEMENTS[kind] // bq), min(nx, 4 * k), 1)

@@ -60,7 +60,8 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", verbose=0):
     groups = list(_poi_groups(labels, _P_GROUP))
     for g in progress(groups, verbose=verbose, desc="P (per POI)"):
         mask = LabelMask(labels[g], labels[g], "different", True, xp)
-        _, local = knn_search(X[g], X[g], k1, xp, mask=mask)
+        Xg = X[g]
+        _, local = knn_search(Xg, Xg, k1, xp, mask=mask)
         table[g] = np.where(local >= 0, g[np.maximum(local, 0)], -1)
     return neighbors_to_csr(table, n)
 
@@ -159,7 +160,7 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None):
     ``rows`` restricts the queries to those photos (default: all).
     """
     xp = get_xp(device)
-    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
-    mask = LabelMask(labels[rows], labels, "same", False, xp)
-    _, idx = knn_search(X[rows], X, k2, xp, mask=mask, verbose=verbose)
+    Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
+    mask = LabelMask(lq, labels, "same", False, xp)
+    _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
     return idx

@@ -2,6 +2,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -109,7 +110,10 @@ class POIMiner(ClusterMixin, BaseEstimator):
         -------
         self : POIMiner
         """
+        if sp.issparse(X):
+            raise TypeError("POIMiner needs dense [lat, lon] coordinates; sparse input is not supported")
         gps = check_gps(X, "gps")
+        self.n_features_in_ = 2
         xyz = to_unit_vectors(gps)
         bw = self._chord()
         parts, area_names = _split_areas(areas, len(gps))

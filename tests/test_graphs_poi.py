@@ -126,3 +126,25 @@ def test_duplicate_gps_and_single_photo():
     assert miner.n_clusters_ == 1 and (miner.labels_ == 0).all()
     np.testing.assert_allclose(miner.cluster_centers_, [[10.0, 20.0]])
     assert POIMiner().fit([[1.0, 2.0]]).n_clusters_ == 1
+
+
+def test_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    shape = ("input is GPS: [lat, lon] of shape (n, 2) with |lat| <= 90; this generic check "
+             "feeds another number of columns or latitudes beyond 90")
+    expected = dict.fromkeys([
+        "check_fit_score_takes_y", "check_dont_overwrite_parameters",
+        "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
+        "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
+        "check_estimators_empty_data_messages", "check_pipeline_consistency",
+        "check_estimators_pickle", "check_f_contiguous_array_estimator",
+        "check_non_transformer_estimators_n_iter", "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
+        "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+        "check_n_features_in", "check_fit2d_predict1d"], shape)
+    expected["check_clustering"] = ("the bandwidth is geographic (0.005 deg of arc): generic "
+                                    "blobs with unit spread split into one POI per point")
+    expected["check_estimators_nan_inf"] = ("dgae._geo.check_gps rejects NaN / inf with 'gps row "
+                                            "i is not finite', not sklearn's wording")
+    check_estimator(POIMiner(), expected_failed_checks=expected)
