@@ -48,8 +48,13 @@ def describe(images, gallery, n_textons=512, n_jobs=None, random_state=0, verbos
     t = time.perf_counter()
     desc = Im2GPSDescriptor(n_textons=n_textons, n_jobs=n_jobs, random_state=random_state,
                             verbose=verbose)
-    desc.fit([images[i] for i in gallery])
-    X = desc.transform(images)
+    gallery = np.asarray(gallery)
+    rest = np.setdiff1d(np.arange(len(images)), gallery)
+    Xg = desc.fit_transform([images[i] for i in gallery])  # each photo is described once
+    X = np.empty((len(images), Xg.shape[1]), Xg.dtype)
+    X[gallery] = Xg
+    if len(rest):
+        X[rest] = desc.transform([images[i] for i in rest])
     return X, time.perf_counter() - t
 
 

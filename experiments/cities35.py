@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, cached, cnn_available, parse_layers, report  # noqa: E402
+from _common import base_parser, cached, cnn_available, report, training_params  # noqa: E402
 
 PAPER_LEVELS = (1, 25, 200, 750, 2500)
 #: Fig. 8 layer settings of the paper (scaled by --fig8-scale).
@@ -143,8 +143,7 @@ def main(argv=None):
         C, sec = cached(out / "cache" / f"cnn_{tag}_{len(gps)}_{args.seed}.npy", lambda: CNNDescriptor(
             n_jobs=args.n_jobs, verbose=verbose).fit().transform(images))
         extra = {"CNN": (C[g], C[q])}
-    base = dict(hidden_layer_sizes=parse_layers(args.layers), max_iter=args.max_iter,
-                alpha=args.alpha, beta=args.beta, device=args.device, random_state=args.seed)
+    base = dict(training_params(args), alpha=args.alpha, beta=args.beta)
     res = evaluate_methods(standard_methods(**base), X[g], gps[g], X[q], gps[q], heads=heads,
                            areas=areas[g], features=extra, verbose=verbose)
     report(res, out, f"{what}: Tables 2/3 analogue (layers {list(base['hidden_layer_sizes'])})",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, cached, cnn_available, parse_layers, report  # noqa: E402
+from _common import base_parser, cached, cnn_available, report, training_params  # noqa: E402
 
 from dgae.datasets import heading_holdout_split, load_croatia_streetview, place_holdout_split  # noqa: E402
 
@@ -111,8 +111,7 @@ def main(argv=None):
     grid = {"alpha": [float(a) for a in args.alphas.split(",")],
             "beta": [float(b) for b in args.betas.split(",")],
             "include_input": [s.strip().lower() == "true" for s in args.include_input.split(",")]}
-    base = dict(hidden_layer_sizes=parse_layers(args.layers), max_iter=args.max_iter,
-                device=args.device, random_state=args.seed)
+    base = training_params(args)
     for proto in protocols:
         if proto == "heading":
             q, g = heading_holdout_split(loc, seed=0)

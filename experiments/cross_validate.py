@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import base_parser, cached, parse_layers  # noqa: E402
+from _common import base_parser, cached, training_params  # noqa: E402
 from cities35 import load_data  # noqa: E402
 
 
@@ -125,8 +125,7 @@ def main(argv=None):
     groups = poi_groups(gps, areas)
     print(f"{what}: {X.shape[0]} photos, {len(np.unique(groups))} POIs, "
           f"{args.n_folds} folds grouped by POI")
-    base = dict(hidden_layer_sizes=parse_layers(args.layers), max_iter=args.max_iter,
-                device=args.device, random_state=args.seed)
+    base = training_params(args)
     values = ([round(0.05 * i, 2) for i in range(21)] if args.full_grid
               else [float(v) for v in args.grid.split(",")])
     t = time.perf_counter()
