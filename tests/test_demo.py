@@ -50,7 +50,7 @@ def test_demo_cli_tiny(tmp_path, capsys):
     out = tmp_path / "demo"
     code = main(["demo", "--out", str(out), "--n-images", "70", "--n-test", "12",
                  "--image-size", "32", "--layers", "8", "--max-iter", "2", "--n-textons", "8",
-                 "--quiet"])
+                 "--n-jobs", "1", "--quiet"])
     assert code == 0
     text = capsys.readouterr().out
     assert "not the paper's" in text and "[1nn head]" in text and "[meanshift head]" in text
