@@ -21,9 +21,9 @@ from ._pairs import _poi_groups
 #: Mean-shift seeds per POI (random members); the paper sees 1 to 5 visual clusters per POI.
 MAX_SEEDS = 16
 #: POIs batched into one visual mean-shift block up to this many photos.
-_GROUP = 512
+_GROUP = 48
 #: Queries whose candidate sets are merged into one GEMM block.
-_QUERY_BLOCK = 64
+_QUERY_BLOCK = 32
 
 
 def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", random_state=None,
@@ -131,7 +131,9 @@ def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose):
     members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
     bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
     table = np.full((n, k2), -1, dtype=np.int64)
-    order = np.argsort(labels, kind="stable")  # photos of one POI pick similar anchors
+    # queries with the same nearest outside anchors share most candidates: blocks of them
+    # waste little of the GEMM on candidates only some of them picked
+    order = np.lexsort((near[:, min(1, near.shape[1] - 1)], near[:, 0]))
     for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc="anchor search",
                        total=-(-n // _QUERY_BLOCK)):
         rows = order[b0:b0 + _QUERY_BLOCK]

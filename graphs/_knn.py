@@ -14,6 +14,9 @@ Tie-breaking: each candidate is encoded as one int64 key
 like their bit patterns, so sorting / partitioning the keys orders by
 distance and then by lower index, exactly, with one ``partition`` call.
 """
+import contextlib
+import functools
+
 import numpy as np
 
 from dgae._backend import get_xp, to_device, to_host
@@ -26,6 +29,27 @@ _TILE_ELEMENTS = {"cpu": 1 << 23, "gpu": 1 << 28}
 _DEFAULT_QUERY_BLOCK = {"cpu": 512, "gpu": 8192}
 _INF_BITS = int(np.float32(np.inf).view(np.int32))
 _LOW32 = (1 << 32) - 1
+#: Products below this many multiply-adds run on one BLAS thread.
+_SMALL_GEMM = 1 << 26
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def small_gemm_context(work, xp):
+    """One BLAS thread for a small product on the CPU, else a no-op context.
+
+    OpenBLAS's thread hand-off dominates small products and collapses when the
+    cores are oversubscribed (measured: a 32 x 330 x 2971 product took 130 ms
+    on 2 threads vs 1.6 ms on 1 thread on a loaded 2-core machine).
+    """
+    if xp is not np or work >= _SMALL_GEMM:
+        return contextlib.nullcontext()
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None,
@@ -164,7 +188,8 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
         best = None
         for x0 in range(0, nx, bx):
             x1 = min(x0 + bx, nx)
-            d2 = Qd[q0:q1] @ Xd[x0:x1].T
+            with small_gemm_context((q1 - q0) * (x1 - x0) * Xd.shape[1], xp):
+                d2 = Qd[q0:q1] @ Xd[x0:x1].T
             d2 *= -2.0
             d2 += qn[q0:q1, None]
             d2 += xn[None, x0:x1]

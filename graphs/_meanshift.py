@@ -25,7 +25,10 @@ from scipy.spatial import cKDTree
 
 from dgae._backend import to_device, to_host
 
-from ._knn import LabelMask, knn_search
+from ._knn import LabelMask, knn_search, small_gemm_context
+
+#: Coordinates used to break intensity ties when ranking centres (see select_centers).
+_TIE_COORDS = 8
 
 
 def bin_seeds(X, bin_size, min_bin_freq=1):
@@ -85,22 +88,18 @@ def shift_seeds(seeds, bandwidth, stats, max_iter=300):
 def select_centers(means, intensity, pairs_within, groups=None):
     """scikit-learn's duplicate removal: returns indices of the kept centres, in rank order.
 
-    ``pairs_within(C) -> (i, j)`` lists the pairs of rows of ``C`` at most a
-    bandwidth apart; ``groups`` (optional) keeps centres of different groups
-    from suppressing each other.
+    ``pairs_within(C, groups) -> (i, j)`` lists the pairs of rows of ``C`` at
+    most a bandwidth apart; ``groups`` (optional) keeps centres of different
+    groups from suppressing each other.  scikit-learn ranks centres by
+    ``(intensity, tuple(centre))`` descending; ties in intensity are broken
+    here by the first ``_TIE_COORDS`` coordinates, which differs only for
+    centres equal in all of them (in practice identical centres, which
+    suppress each other whichever comes first).
     """
     ok = np.flatnonzero(intensity > 0)
-    # sorted(key=(intensity, tuple(centre)), reverse=True); exact duplicates collapse
-    keys = [means[ok, c] for c in range(means.shape[1] - 1, -1, -1)]
-    gkeys = [] if groups is None else [groups[ok]]
-    order = ok[np.lexsort(keys + [intensity[ok]] + gkeys)[::-1]]
+    keys = [means[ok, c] for c in range(min(means.shape[1], _TIE_COORDS) - 1, -1, -1)]
+    order = ok[np.lexsort(keys + [intensity[ok]])[::-1]]
     C = means[order]
-    first = np.ones(len(order), dtype=bool)
-    same = (C[1:] == C[:-1]).all(axis=1)
-    if groups is not None:
-        same &= groups[order][1:] == groups[order][:-1]
-    first[1:] = ~same
-    order, C = order[first], C[first]
     i, j = pairs_within(C, None if groups is None else groups[order])
     adj = sp.csr_matrix((np.ones(i.size, dtype=bool), (i, j)), shape=(len(C), len(C)))
     unique = np.ones(len(C), dtype=bool)
@@ -181,19 +180,22 @@ class DenseNeighbors:
     def stats(self, means, active):
         xp = self.xp
         M = to_device(means, xp, np.float32)
-        d2 = (M * M).sum(axis=1)[:, None] - 2.0 * (M @ self.Xd.T) + self.xn[None, :]
+        with small_gemm_context(M.shape[0] * self.Xd.shape[0] * self.Xd.shape[1], xp):
+            d2 = (M * M).sum(axis=1)[:, None] - 2.0 * (M @ self.Xd.T) + self.xn[None, :]
         within = d2 <= self.bandwidth ** 2
         sg = None if self.seed_groups is None else self.seed_groups[active]
         m = self._mask(sg, self.groups)
         if m is not None:
             within &= ~m
         w = within.astype(np.float32)
-        sums = to_host(w @ self.Xd).astype(np.float64)
+        with small_gemm_context(M.shape[0] * self.Xd.shape[0] * self.Xd.shape[1], xp):
+            sums = to_host(w @ self.Xd).astype(np.float64)
         return sums, to_host(w.sum(axis=1)).astype(np.float64)
 
     def pairs_within(self, C, groups=None):
         sq = (C * C).sum(axis=1)
-        d2 = sq[:, None] - 2.0 * C @ C.T + sq[None, :]
+        with small_gemm_context(C.shape[0] ** 2 * C.shape[1], np):
+            d2 = sq[:, None] - 2.0 * C @ C.T + sq[None, :]
         ok = d2 <= self.bandwidth ** 2
         if groups is not None:
             ok &= groups[:, None] == groups[None, :]
