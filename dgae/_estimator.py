@@ -1,4 +1,5 @@
 """DGAE: the Deep Geo-constrained Auto-Encoder as a scikit-learn estimator."""
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,6 +20,8 @@ AUTO_FULL_BATCH_MAX = 2048
 AUTO_BATCH_SIZE = 256
 #: ``learning_rate="auto"``: initial step of full-batch GD / of SGD with momentum.
 AUTO_LR = {"full": 2.0, "sgd": 0.05}
+#: Mean per-unit standard deviation of the gallery codes under which fit warns.
+COLLAPSE_STD = 1e-3
 
 
 class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -274,9 +277,26 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         return result
 
     def _index_gallery(self):
+        codes = self.transform(self.X_fit_)
+        self._warn_if_collapsed(codes)
         self.knn_ = GeoKNN(index=self.index, device=self.device,
-                           random_state=self.random_state).fit(self.transform(self.X_fit_),
-                                                              self.gallery_gps_)
+                           random_state=self.random_state).fit(codes, self.gallery_gps_)
+
+    def _warn_if_collapsed(self, codes):
+        """Warn when the learned codes barely vary across the gallery.
+
+        The paper's gamma = 0.05 on the unnormalised ``||W||^2 + ||b||^2``
+        can outweigh the reconstruction on real features and shrink every
+        unit to a constant; retrieval then runs on the scaled input alone.
+        """
+        n_learned = int(np.sum(self._hidden()))
+        spread = float(codes[:, codes.shape[1] - n_learned:].std(axis=0).mean())
+        if len(codes) > 1 and spread < COLLAPSE_STD:
+            warnings.warn(
+                f"the learned codes barely vary across the gallery (mean std {spread:.2g}); "
+                f"retrieval then rests on the scaled input alone. The weight decay "
+                f"gamma={self.gamma} may dominate the reconstruction: try gamma=1e-4.",
+                UserWarning, stacklevel=3)
 
     # ------------------------------------------------------------- encode
     def transform(self, X):

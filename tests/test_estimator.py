@@ -227,3 +227,15 @@ def test_gpu_and_cpu_agree():
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(cpu.loss_curve_["J"], gpu.loss_curve_["J"], rtol=1e-4)
     np.testing.assert_allclose(cpu.transform(X), gpu.transform(X), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("gamma, collapses", [(1.0, True), (1e-4, False)])
+def test_warns_when_weight_decay_collapses_the_codes(gamma, collapses):
+    X, gps, _ = _places()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = DGAE(**dict(SMALL, gamma=gamma)).fit(X, gps)
+    spread = _top_code(model, X).std(axis=0).mean()
+    warned = any("barely vary" in str(w.message) for w in caught)
+    assert warned == collapses
+    assert (spread < 1e-3) == collapses  # the warning tells the truth about the codes
