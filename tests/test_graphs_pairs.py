@@ -167,3 +167,16 @@ def test_anchor_bandwidth_estimate_and_clusters():
     np.testing.assert_array_equal(anchor_poi[anchor_of], lab)
     for a in range(4):
         np.testing.assert_allclose(anchors[a], X[anchor_of == a].mean(axis=0), atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["exact", "anchor"])
+def test_gpu_graphs_match_cpu(method):
+    X, lab = clustered(800, 32, 20, seed=5)
+    P_cpu = same_area_pairs(X, lab, 5, device="cpu")
+    P_gpu = same_area_pairs(X, lab, 5, device="gpu")
+    assert (P_cpu != P_gpu).nnz <= 0.001 * P_cpu.nnz
+    kw = dict(k2=5, method=method, random_state=0, anchor_bandwidth=3.0)
+    Q_cpu = easy_confusing_pairs(X, lab, device="cpu", **kw)
+    Q_gpu = easy_confusing_pairs(X, lab, device="gpu", **kw)
+    assert recall(Q_gpu, Q_cpu) >= 0.99
