@@ -22,6 +22,8 @@ def base_parser(description, out_default):
     p.add_argument("--learning-rate", default="auto", help="initial step ('auto' or a float)")
     p.add_argument("--lr-decay", type=float, default=0.95, help="step multiplier per iteration")
     p.add_argument("--tol", type=float, default=1e-6, help="stop when |J_k - J_k-1| < tol")
+    p.add_argument("--batch-size", default="auto",
+                   help="'auto', 'full' (Algorithm 1, full batch) or a mini-batch size")
     p.add_argument("--heads", default="1nn,meanshift", help="retrieval heads, comma-separated")
     p.add_argument("--n-jobs", type=int, default=None, help="workers (descriptors, grid search)")
     p.add_argument("--seed", type=int, default=0)
@@ -32,9 +34,11 @@ def base_parser(description, out_default):
 def training_params(args):
     """The DGAE training keywords every experiment passes (from the shared flags)."""
     lr = args.learning_rate if args.learning_rate == "auto" else float(args.learning_rate)
+    batch = {"auto": "auto", "full": None}.get(args.batch_size)
+    batch = int(args.batch_size) if batch is None and args.batch_size != "full" else batch
     return dict(hidden_layer_sizes=parse_layers(args.layers), max_iter=args.max_iter,
                 gamma=args.gamma, learning_rate=lr, lr_decay=args.lr_decay, tol=args.tol,
-                device=args.device, random_state=args.seed)
+                batch_size=batch, device=args.device, random_state=args.seed)
 
 
 def parse_layers(text):

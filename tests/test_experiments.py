@@ -80,3 +80,19 @@ def test_cities35_tiny_end_to_end(exp, tmp_path, capsys):
     rows = [line.split()[2:] for line in text.splitlines() if line.startswith("top ")]
     acc = np.array(rows, dtype=float)
     assert np.all(np.diff(acc, axis=0) >= 0)
+
+
+@pytest.mark.parametrize("flags,expected", [
+    ([], {"batch_size": "auto", "learning_rate": "auto", "gamma": 0.05}),
+    (["--batch-size", "full", "--learning-rate", "0.3", "--gamma", "0"],
+     {"batch_size": None, "learning_rate": 0.3, "gamma": 0.0}),
+    (["--batch-size", "64", "--layers", "32,16"], {"batch_size": 64, "hidden_layer_sizes": (32, 16)}),
+])
+def test_training_flags(exp, flags, expected):
+    import _common
+
+    params = _common.training_params(_common.base_parser("x", "out").parse_args(flags))
+    assert {k: params[k] for k in expected} == expected
+    from dgae import DGAE
+
+    DGAE(**params)._validate_params()  # every flag maps onto a valid DGAE parameter
