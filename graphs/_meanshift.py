@@ -142,9 +142,8 @@ class TreeNeighbors:
         p = cKDTree(C).query_pairs(self.bandwidth, output_type="ndarray")
         return np.concatenate([p[:, 0], p[:, 1]]), np.concatenate([p[:, 1], p[:, 0]])
 
-    def nearest(self, C, groups=None, X=None):
-        X = self.X if X is None else X
-        dist, idx = cKDTree(C).query(X, k=1, workers=self.workers)
+    def nearest(self, C, groups=None):
+        dist, idx = cKDTree(C).query(self.X, k=1, workers=self.workers)
         return idx.astype(np.int64), dist
 
 
@@ -203,12 +202,11 @@ class DenseNeighbors:
         i, j = np.nonzero(ok)
         return i, j
 
-    def nearest(self, C, groups=None, X=None):
-        X = self.X if X is None else X
+    def nearest(self, C, groups=None):
         mask = None
         if groups is not None:
             mask = LabelMask(self.groups, groups, "different", False, self.xp)
-        dist, idx = knn_search(X, C.astype(np.float32), 1, self.xp, mask=mask)
+        dist, idx = knn_search(self.X, C.astype(np.float32), 1, self.xp, mask=mask)
         return idx[:, 0], dist[:, 0]
 
 

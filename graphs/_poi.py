@@ -3,6 +3,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.spatial import cKDTree
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -185,9 +186,8 @@ class POIMiner(ClusterMixin, BaseEstimator):
         return labels, dist
 
     def _nearest(self, xyz, candidates):
-        backend = TreeNeighbors(self.cluster_centers_xyz_[candidates], self.bandwidth_chord_,
-                                1 if self.n_jobs is None else self.n_jobs)
-        idx, _ = backend.nearest(self.cluster_centers_xyz_[candidates], X=xyz)
+        tree = cKDTree(self.cluster_centers_xyz_[candidates])
+        _, idx = tree.query(xyz, k=1, workers=1 if self.n_jobs is None else self.n_jobs)
         return candidates[idx]
 
 
