@@ -298,6 +298,8 @@ def objective(coefs, intercepts, problem, alpha, beta, gamma, k1, k2, chunk_size
             g_dec = _backward(coefs, dec, err, gW, gb, n_enc, need_input_grad=True)
             g_top = g_dec if g_top is None else _add_rows(g_top, g_dec)
         if g_top is not None:
+            # without pair gradients only the anchor rows carry a gradient
+            acts = [a[: g_top.shape[0]] for a in acts]
             _backward(coefs, acts, g_top, gW, gb, 0, need_input_grad=False)
     xp = array_module(X)
     for l, (W, b) in enumerate(zip(coefs, intercepts)):

@@ -222,3 +222,22 @@ def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
         res = train(X, None, None, hidden_layer_sizes=(3,), alpha=0, beta=0, gamma=0, k1=1, k2=1,
                     learning_rate=1.0, max_iter=10, tol=0.0, random_state=0)
     assert res["interrupted"] and res["n_iter"] == 3 and res["best_iter"] == 2
+
+
+@pytest.mark.parametrize("P_empty, Q_empty", [(True, True), (True, False), (False, True)])
+def test_batch_without_pairs_equals_reconstruction_of_the_anchors(tiny, P_empty, Q_empty):
+    """Rows without partners (the AE baseline, alpha = beta = 0) carry no gradient."""
+    X, coefs, ints = tiny
+    P = sp.csr_matrix((9, 9)) if P_empty else _pairs(9, 0.3, 1, True)
+    Q = sp.csr_matrix((9, 9)) if Q_empty else _pairs(9, 0.3, 2, True)
+    hyper = dict(alpha=0.5 * (not P_empty), beta=0.5 * (not Q_empty), gamma=0.01, k1=3, k2=2)
+    anchors = np.array([4, 0, 7])
+    rng = np.random.default_rng(0)
+    batch = batch_problem(X, anchors, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64)
+    terms, gW, gb = objective(coefs, ints, batch, **hyper)
+    if P_empty and Q_empty:
+        ref_terms, rW, rb = objective(coefs, ints, Problem(X[anchors], 3), **hyper)
+        assert terms == pytest.approx(ref_terms)
+        for a, b in zip(gW + gb, rW + rb):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert all(np.isfinite(g).all() for g in gW + gb)
