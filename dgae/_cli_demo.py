@@ -24,6 +24,10 @@ def add_parser(subparsers):
                    help="hidden layer sizes, comma-separated (small for the demo; the paper: "
                         "2000,1000,500)")
     p.add_argument("--max-iter", type=int, default=_D["max_iter"], help="training iterations")
+    p.add_argument("--gamma", type=float, default=_D["gamma"],
+                   help="weight decay (the paper: 0.05, which collapses the codes at demo scale)")
+    p.add_argument("--learning-rate", type=float, default=_D["learning_rate"],
+                   help="constant full-batch step")
     p.add_argument("--n-textons", type=int, default=_D["n_textons"])
     p.add_argument("--n-jobs", type=int, default=-1, help="descriptor workers (-1: all cores)")
     p.add_argument("--seed", type=int, default=_D["random_state"])

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-#: Demo defaults: small enough for < 5 minutes on 2 CPU cores.
+#: Demo defaults: small enough for < 5 minutes on 2 CPU cores.  No weight decay and a
+#: constant step: with the paper's gamma=0.05 (on an un-normalised R) the codes collapse within
+#: the demo's 40 iterations (docs/experiments.md, "What we learned").
 DEMO_DEFAULTS = dict(n_images=2000, n_test=200, image_size=96, hidden_layer_sizes=(256, 128),
-                     max_iter=40, n_textons=128, random_state=0)
+                     max_iter=40, gamma=0.0, learning_rate=0.3, lr_decay=1.0, n_textons=128,
+                     random_state=0)
 
 
 def query_split(n, n_test, random_state=0):
@@ -187,7 +190,8 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
         Overrides of :data:`DEMO_DEFAULTS`: ``n_images``, ``n_test`` (random
         queries held out of the gallery), ``image_size``,
         ``hidden_layer_sizes`` (small by default; the paper's are
-        (2000, 1000, 500)), ``max_iter``, ``n_textons``, ``random_state``.
+        (2000, 1000, 500)), ``max_iter``, ``gamma``, ``learning_rate``,
+        ``lr_decay``, ``n_textons``, ``random_state``.
 
     Returns
     -------
@@ -217,7 +221,8 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     say(f"[3/4] training AE, DGAE, fDGAE (layers {list(p['hidden_layer_sizes'])}) and "
         "retrieving ...", flush=True)
     t = time.perf_counter()
-    methods = standard_methods(p["hidden_layer_sizes"], max_iter=p["max_iter"],
+    methods = standard_methods(p["hidden_layer_sizes"], max_iter=p["max_iter"], gamma=p["gamma"],
+                               learning_rate=p["learning_rate"], lr_decay=p["lr_decay"],
                                random_state=random_state, verbose=verbose)
     res = evaluate_methods(methods, X[g], world.gps[g], X[q], world.gps[q], heads=heads,
                            areas=world.area[g], verbose=verbose)
@@ -238,7 +243,8 @@ def _run(args):
     t = time.perf_counter()
     res = run_demo(out_dir=args.out, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
                    n_images=args.n_images, n_test=args.n_test, image_size=args.image_size,
-                   hidden_layer_sizes=layers, max_iter=args.max_iter, n_textons=args.n_textons,
+                   hidden_layer_sizes=layers, max_iter=args.max_iter, gamma=args.gamma,
+                   learning_rate=args.learning_rate, n_textons=args.n_textons,
                    random_state=args.seed)
     print()
     print("Accuracy (% of queries within each distance) on the SYNTHETIC replica — "
