@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import Bunch, check_random_state
 
 from ._geo import EARTH_RADIUS_KM, to_unit_vectors
@@ -370,7 +371,7 @@ def _as_float32(bunch):
 
 def make_city_world(n_images=3000, image_size=128, areas="cities35", random_state=None,
                     out_dir=None, render_size=64, photos_per_poi=30,
-                    scatter_fraction=0.15, batch_size=256, verbose=0):
+                    scatter_fraction=0.15, batch_size=256, n_jobs=None, verbose=0):
     """Generate a synthetic replica of the DGAE paper's 35-area photo set.
 
     Numbers measured on this replica are **not** the paper's numbers: the
@@ -413,6 +414,9 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
         Fraction of photos that belong to no POI.
     batch_size : int, default=256
         Photos rendered per vectorised batch.
+    n_jobs : int, default=None
+        Threads rendering batches (-1: all cores); the result does not
+        depend on it.
     verbose : int, default=0
         Progress bar when non-zero.
 
@@ -455,12 +459,21 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
     prm = _as_float32(_photo_params(area, poi, styles, looks, gen))
     styles = _as_float32(styles)
     images = np.empty((n_images, image_size, image_size, 3), np.uint8)
-    for s in progress(range(0, n_images, batch_size), verbose=verbose, desc="rendering",
-                      unit="batch"):
+    starts = range(0, n_images, batch_size)
+    seeds = gen.integers(2**63 - 1, size=len(starts))  # one noise stream per batch: any order
+
+    def render(s, seed):
         idx = slice(s, s + batch_size)
         bp = _take(prm, idx)
         batch = _render_batch(bp, _take(styles, area[idx]), looks, poi[idx], render_size)
-        images[idx] = _finish(batch, bp, image_size, gen)
+        images[idx] = _finish(batch, bp, image_size, np.random.default_rng(seed))
+        return idx.stop - s
+
+    # NumPy and OpenCV release the GIL, so threads share the batches
+    with progress(total=n_images, verbose=verbose, desc="rendering", unit="photo") as bar:
+        for done in Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+                delayed(render)(s, seed) for s, seed in zip(starts, seeds)):
+            bar.update(done)
     data = Bunch(
         images=images, gps=gps, area=table.name[area], area_id=area, poi=poi,
         poi_gps=poi_gps, poi_area=poi_area, scene=np.array(SCENES)[prm.scene],

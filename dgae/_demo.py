@@ -212,7 +212,7 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     t = time.perf_counter()
     say(f"[1/4] generating {n_images} synthetic photos of 35 areas ...", flush=True)
     world = make_city_world(n_images=n_images, image_size=p["image_size"],
-                            random_state=random_state, verbose=verbose)
+                            random_state=random_state, n_jobs=n_jobs, verbose=verbose)
     stages["generate"] = time.perf_counter() - t
     q, g = query_split(n_images, n_test, random_state)
     say(f"[2/4] Im2GPS descriptors of {n_images} photos ...", flush=True)

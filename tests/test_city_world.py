@@ -78,6 +78,12 @@ def test_deterministic_for_a_random_state():
     assert not np.array_equal(a.images, c.images)
 
 
+def test_threads_do_not_change_the_result():
+    kw = dict(n_images=90, image_size=24, render_size=16, batch_size=16, random_state=5)
+    np.testing.assert_array_equal(make_city_world(**kw).images,
+                                  make_city_world(n_jobs=2, **kw).images)
+
+
 def _mean_pair_distance(X, pairs):
     return np.mean(np.linalg.norm(X[pairs[:, 0]] - X[pairs[:, 1]], axis=1))
 
