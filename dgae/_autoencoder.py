@@ -47,8 +47,10 @@ one epoch (the permutation splits all ``N`` rows into batches)
 depend on the weights, so the same holds for the gradients.  The encoder then
 runs on ``3|B|`` rows per batch (not ``|B|(1 + k1 + k2)``).
 """
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +61,77 @@ from ._progress import progress
 #: Fields of ``loss_curve_`` (one record per iteration / epoch).
 LOSS_FIELDS = ("J", "J1", "J2", "J3", "R")
 LOSS_DTYPE = np.dtype([(name, np.float64) for name in LOSS_FIELDS])
+
+
+# ------------------------------------------------------ element-wise kernels
+#: Elements per cache block of the fused element-wise kernels (256 KiB of float32).
+_BLOCK_ELEMS = 1 << 16
+#: Below this many elements the kernels run in the calling thread only.
+_THREAD_MIN_ELEMS = 1 << 18
+_POOL = []
+
+
+def _n_threads():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _row_map(kernel, n_rows, n_cols, xp, block_rows=None):
+    """``[kernel(r0, r1) for each row block]``, in row order.
+
+    Hand-written because NumPy's ufuncs are single-threaded and each one makes
+    a full pass through memory: a chain of them on an ``(N, 2000)`` array is
+    memory-bound and uses one core.  Here the chain runs on cache-sized row
+    blocks (``block_rows``, default about :data:`_BLOCK_ELEMS` elements), the
+    blocks split in contiguous spans over a thread per core (ufuncs and BLAS
+    release the GIL).  CuPy: one call on all rows (the device parallelises).
+    """
+    if xp is not np:
+        return [kernel(0, n_rows)]
+    step = block_rows or max(1, _BLOCK_ELEMS // max(1, n_cols))
+    blocks = [(r0, min(r0 + step, n_rows)) for r0 in range(0, n_rows, step)]
+    n_threads = min(_n_threads(), len(blocks))
+    if n_threads < 2 or n_rows * n_cols < _THREAD_MIN_ELEMS:
+        return [kernel(r0, r1) for r0, r1 in blocks]
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(_n_threads(), thread_name_prefix="dgae"))
+    spans = np.array_split(np.arange(len(blocks)), n_threads)
+    parts = _POOL[0].map(lambda span: [kernel(*blocks[i]) for i in span], spans)
+    return [r for part in parts for r in part]
+
+
+def _sigmoid_delta(out, g):
+    """``g *= out * (1 - out)`` in place (dJ/dz from dJ/d out of a sigmoid layer).
+
+    Returns the column sums of the result (the bias gradient).
+    """
+    xp = array_module(g)
+
+    def kernel(r0, r1):
+        o, d = out[r0:r1], g[r0:r1]
+        s = xp.subtract(1.0, o)  # sigmoid' = s (1 - s)
+        s *= o
+        d *= s
+        return d.sum(axis=0)
+
+    parts = _row_map(kernel, *g.shape, xp)
+    return parts[0] if len(parts) == 1 else xp.stack(parts).sum(axis=0)
+
+
+def _output_error(out, x, scale):
+    """``(out - x) * scale`` (a new array) and ``sum((out - x) ** 2)``."""
+    xp = array_module(out)
+    err = xp.empty_like(out)
+
+    def kernel(r0, r1):
+        e = xp.subtract(out[r0:r1], x[r0:r1], out=err[r0:r1])
+        sse = float(xp.square(e).sum())
+        e *= scale
+        return sse
+
+    return err, sum(_row_map(kernel, *out.shape, xp))
 
 
 # --------------------------------------------------------------------- network
@@ -133,10 +206,16 @@ def init_params(n_features, hidden_layer_sizes, random_state, dtype=np.float32):
 
 
 def _layer(a, W, b):
-    """``sigmoid(a @ W + b)``, in place on the product."""
+    """``sigmoid(a @ W + b)``, in place on the product (cache-blocked, threaded)."""
     z = a @ W
-    z += b
-    return sigmoid(z, out=z)
+
+    def kernel(r0, r1):
+        blk = z[r0:r1]
+        blk += b
+        sigmoid(blk, out=blk)
+
+    _row_map(kernel, *z.shape, array_module(z))
+    return z
 
 
 def encode(coefs, intercepts, X, chunk_size=65536):
@@ -204,8 +283,17 @@ def _pair_term(L, H):
     """Value ``tr(H^T L H)`` and gradient ``2 L H`` (L is None: no pairs)."""
     if L is None or L.nnz == 0:
         return 0.0, None
-    LH = L @ H
-    return float((H * LH).sum()), 2.0 * LH
+    xp = array_module(H)
+    G = xp.empty_like(H)
+
+    def kernel(r0, r1):  # one span of rows per thread
+        LH = L @ H if r1 - r0 == H.shape[0] else L[r0:r1] @ H
+        value = float((H[r0:r1] * LH).sum())
+        xp.multiply(LH, 2.0, out=G[r0:r1])
+        return value
+
+    n = H.shape[0]
+    return sum(_row_map(kernel, n, H.shape[1], xp, block_rows=-(-n // _n_threads()))), G
 
 
 # ---------------------------------------------------------------- objective
@@ -287,14 +375,13 @@ def objective(coefs, intercepts, problem, alpha, beta, gamma, k1, k2, chunk_size
         acts = [X[r0:r1]] + [a[r0:r1] for a in enc]
         # decoder (reconstruction) on the anchor rows of this block
         n_rec = max(0, min(r1, n_recon) - r0)
-        g_top = None if G_H is None else G_H[r0:r1].copy()
+        g_top = None if G_H is None else G_H[r0:r1]  # each row block once: no copy
         if n_rec:
             dec = [acts[-1][:n_rec]]
             for W, b in zip(coefs[n_enc:], intercepts[n_enc:]):
                 dec.append(_layer(dec[-1], W, b))
-            err = dec[-1] - X[r0:r0 + n_rec]
-            sse += float((err * err).sum())
-            err *= 1.0 / n_recon  # dJ1 / d output
+            err, sse_blk = _output_error(dec[-1], X[r0:r0 + n_rec], 1.0 / n_recon)  # dJ1 / d output
+            sse += sse_blk
             g_dec = _backward(coefs, dec, err, gW, gb, n_enc, need_input_grad=True)
             g_top = g_dec if g_top is None else _add_rows(g_top, g_dec)
         if g_top is not None:
@@ -327,15 +414,15 @@ def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad):
 
     ``acts`` are the activations ``[input, out_1, ..., out_n]`` of the layers
     ``first_layer ... first_layer + n - 1``; gradients are accumulated into
-    ``gW`` / ``gb``.  Returns dJ/d input when ``need_input_grad``.
+    ``gW`` / ``gb``.  Returns dJ/d input when ``need_input_grad``.  ``g_out``
+    is overwritten (it becomes dJ/dz of the last layer).
     """
     n = len(acts) - 1
     for i in range(n - 1, -1, -1):
         l, out = first_layer + i, acts[i + 1]
-        delta = 1.0 - out  # sigmoid' = s (1 - s); one temporary, in-place products
-        delta *= out
-        delta *= g_out
-        dW, db = acts[i].T @ delta, delta.sum(axis=0)
+        delta = g_out
+        db = _sigmoid_delta(out, delta)
+        dW = acts[i].T @ delta
         gW[l] = dW if gW[l] is None else gW[l].__iadd__(dW)
         gb[l] = db if gb[l] is None else gb[l].__iadd__(db)
         if i or need_input_grad:

@@ -69,6 +69,28 @@ def test_gradient_matches_central_differences(tiny, alpha, beta, gamma, weighted
         assert rel < 1e-6
 
 
+@pytest.mark.parametrize("n_threads,block_elems", [(1, 7), (2, 1), (3, 11)])
+def test_blocked_threaded_kernels_match_whole_array(tiny, monkeypatch, n_threads, block_elems):
+    """Cache-blocked, threaded element-wise / sparse kernels give the whole-array results."""
+    import dgae._autoencoder as ae
+
+    X, coefs, ints = tiny
+    problem = Problem.full(X, _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False))
+    hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=4)
+    ref_terms, ref_gW, ref_gb = objective(coefs, ints, problem, **hyper)
+    monkeypatch.setattr(ae, "_THREAD_MIN_ELEMS", 0)
+    monkeypatch.setattr(ae, "_BLOCK_ELEMS", block_elems)  # 1 .. 3 rows per block
+    monkeypatch.setattr(ae, "_n_threads", lambda: n_threads)
+    blocks = ae._row_map(lambda r0, r1: (r0, r1), 9, 4, np)
+    assert blocks[0][0] == 0 and blocks[-1][1] == 9 and len(blocks) > 2
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))  # in row order, no gap
+    terms, gW, gb = objective(coefs, ints, problem, **hyper)
+    for f in LOSS_FIELDS:
+        np.testing.assert_allclose(terms[f], ref_terms[f], rtol=1e-12)
+    for g, ref in zip(gW + gb, ref_gW + ref_gb):
+        np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-14)
+
+
 def test_pair_terms_against_direct_sums(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
