@@ -91,6 +91,31 @@ def test_blocked_threaded_kernels_match_whole_array(tiny, monkeypatch, n_threads
         np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("hidden", [(4, 3), (5, 5)])  # (5, 5): every work array has one shape
+def test_shared_buffers_give_the_same_results(tiny, hidden):
+    """Work arrays recycled across evaluations (as train does) never corrupt a result."""
+    import dgae._autoencoder as ae
+
+    X = tiny[0]
+    coefs, ints = init_params(5, hidden, 1, dtype=np.float64)
+    coefs = [3.0 * W for W in coefs]
+    ints = [b + 0.1 * np.arange(b.size) for b in ints]
+    P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False)
+    batch = batch_problem(X, np.array([0, 3, 5]), (PartnerSampler(P), PartnerSampler(Q)),
+                          np.random.default_rng(0), np, np.float64)
+    cases = [(Problem.full(X, P, Q), 65536), (Problem.full(X, P, None), 4), (batch, 65536),
+             (Problem.full(X, None, None), 4)]
+    buffers = ae.Buffers()
+    for problem, chunk in cases * 2:
+        hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=chunk)
+        fresh = objective(coefs, ints, problem, **hyper)
+        shared = objective(coefs, ints, problem, buffers=buffers, **hyper)
+        assert shared[0] == fresh[0]
+        for a, b in zip(shared[1] + shared[2], fresh[1] + fresh[2]):
+            np.testing.assert_array_equal(a, b)
+    assert buffers._free  # arrays really went back to the pool
+
+
 def test_pair_terms_against_direct_sums(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
