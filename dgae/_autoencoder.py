@@ -129,36 +129,37 @@ class Buffers:
                 self._free.setdefault((a.shape, np.dtype(a.dtype)), []).append(a)
 
 
-def _sigmoid_delta(out, g):
-    """``g *= out * (1 - out)`` in place (dJ/dz from dJ/d out of a sigmoid layer).
+def _sigmoid_delta(out, g, target=None, scale=None):
+    """dJ/dz of a sigmoid layer, in place in ``g``: ``g *= out * (1 - out)``.
 
-    Returns the column sums of the result (the bias gradient).
+    With ``target`` (the reconstruction's output layer) ``g`` is ``out``
+    itself, overwritten by ``(out - target) * scale * out * (1 - out)``: the
+    error, its scaling and the derivative in one pass, no error array.
+
+    Returns
+    -------
+    db : ndarray
+        Column sums of the result (the bias gradient).
+    sse : float
+        ``sum((out - target) ** 2)`` (0 without ``target``).
     """
     xp = array_module(g)
 
     def kernel(r0, r1):
         o, d = out[r0:r1], g[r0:r1]
-        s = xp.subtract(1.0, o)  # sigmoid' = s (1 - s)
+        s = xp.subtract(1.0, o)  # sigmoid' = s (1 - s), before d (maybe o) is overwritten
         s *= o
+        sse = 0.0
+        if target is not None:
+            xp.subtract(o, target[r0:r1], out=d)
+            sse = float(xp.square(d).sum())
+            d *= scale
         d *= s
-        return d.sum(axis=0)
+        return d.sum(axis=0), sse
 
     parts = _row_map(kernel, *g.shape, xp)
-    return parts[0] if len(parts) == 1 else xp.stack(parts).sum(axis=0)
-
-
-def _output_error(out, x, scale, buffers):
-    """``(out - x) * scale`` (a new array) and ``sum((out - x) ** 2)``."""
-    xp = array_module(out)
-    err = buffers.take(out.shape, out.dtype, xp)
-
-    def kernel(r0, r1):
-        e = xp.subtract(out[r0:r1], x[r0:r1], out=err[r0:r1])
-        sse = float(xp.square(e).sum())
-        e *= scale
-        return sse
-
-    return err, sum(_row_map(kernel, *out.shape, xp))
+    db = parts[0][0] if len(parts) == 1 else xp.stack([p[0] for p in parts]).sum(axis=0)
+    return db, sum(p[1] for p in parts)
 
 
 # --------------------------------------------------------------------- network
@@ -420,9 +421,11 @@ def objective(coefs, intercepts, problem, alpha, beta, gamma, k1, k2, chunk_size
             dec = [acts[-1][:n_rec]]
             for W, b in zip(coefs[n_enc:], intercepts[n_enc:]):
                 dec.append(_layer(dec[-1], W, b, buffers))
-            err, sse_blk = _output_error(dec[-1], X[r0:r0 + n_rec], 1.0 / n_recon, buffers)
-            sse += sse_blk  # err: dJ1 / d output
-            g_dec = _backward(coefs, dec, err, gW, gb, n_enc, True, buffers)
+            # dJ1 / dz of the output layer, in place in its activations
+            top = dec[-1]
+            db_top, sse_blk = _sigmoid_delta(top, top, X[r0:r0 + n_rec], 1.0 / n_recon)
+            sse += sse_blk
+            g_dec = _backward(coefs, dec, top, gW, gb, n_enc, True, buffers, db_top)
             if g_top is None:
                 g_top = g_dec
             else:
@@ -454,13 +457,14 @@ def _add_rows(g, g_head):
     return g
 
 
-def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad, buffers):
+def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad, buffers, top_db=None):
     """Back-propagate ``g_out`` (dJ/d of the last activation) through sigmoid layers.
 
     ``acts`` are the activations ``[input, out_1, ..., out_n]`` of the layers
     ``first_layer ... first_layer + n - 1``; gradients are accumulated into
     ``gW`` / ``gb``.  Returns dJ/d input when ``need_input_grad``.  ``g_out``
-    is overwritten (it becomes dJ/dz of the last layer).  Work arrays that
+    is overwritten (it becomes dJ/dz of the last layer); with ``top_db`` it
+    already is dJ/dz and ``top_db`` its column sums.  Work arrays that
     own their memory (``g_out``, the deltas, activations other than the
     input) are given to ``buffers`` once dead; the returned gradient is not.
     """
@@ -469,14 +473,14 @@ def _backward(coefs, acts, g_out, gW, gb, first_layer, need_input_grad, buffers)
     for i in range(n - 1, -1, -1):
         l, out = first_layer + i, acts[i + 1]
         delta = g_out
-        db = _sigmoid_delta(out, delta)
+        db = top_db if i == n - 1 and top_db is not None else _sigmoid_delta(out, delta)[0]
         dW = acts[i].T @ delta
         gW[l] = dW if gW[l] is None else gW[l].__iadd__(dW)
         gb[l] = db if gb[l] is None else gb[l].__iadd__(db)
         if i or need_input_grad:
             W = coefs[l]
             g_out = xp.matmul(delta, W.T, out=buffers.take((delta.shape[0], W.shape[0]), W.dtype, xp))
-        buffers.give(delta, out)
+        buffers.give(delta, None if out is delta else out)
     return g_out if need_input_grad else None
 
 
