@@ -68,7 +68,7 @@ LOSS_DTYPE = np.dtype([(name, np.float64) for name in LOSS_FIELDS])
 _BLOCK_ELEMS = 1 << 16
 #: Below this many elements the kernels run in the calling thread only.
 _THREAD_MIN_ELEMS = 1 << 18
-_POOL = []
+_POOLS = {}  # by process id: a forked child must not use its parent's (absent) threads
 
 
 def _n_threads():
@@ -95,10 +95,11 @@ def _row_map(kernel, n_rows, n_cols, xp, block_rows=None):
     n_threads = min(_n_threads(), len(blocks))
     if n_threads < 2 or n_rows * n_cols < _THREAD_MIN_ELEMS:
         return [kernel(r0, r1) for r0, r1 in blocks]
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(_n_threads(), thread_name_prefix="dgae"))
+    pool = _POOLS.get(os.getpid())
+    if pool is None:
+        pool = _POOLS[os.getpid()] = ThreadPoolExecutor(_n_threads(), thread_name_prefix="dgae")
     spans = np.array_split(np.arange(len(blocks)), n_threads)
-    parts = _POOL[0].map(lambda span: [kernel(*blocks[i]) for i in span], spans)
+    parts = pool.map(lambda span: [kernel(*blocks[i]) for i in span], spans)
     return [r for part in parts for r in part]
 
 

@@ -116,6 +116,33 @@ def test_shared_buffers_give_the_same_results(tiny, hidden):
     assert buffers._free  # arrays really went back to the pool
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_threaded_kernels_work_in_a_forked_child():
+    """A child forked after the parent used the thread pool gets its own (no hang)."""
+    import os
+    import signal
+    import time
+
+    import dgae._autoencoder as ae
+
+    z = np.ones((2000, 1000), dtype=np.float32)
+    assert sum(ae._row_map(lambda r0, r1: float(z[r0:r1].sum()), *z.shape, np)) == z.size
+    pid = os.fork()
+    if pid == 0:  # child: exit status 0 when the kernels ran and were right
+        ok = sum(ae._row_map(lambda r0, r1: float(z[r0:r1].sum()), *z.shape, np)) == z.size
+        os._exit(0 if ok else 1)
+    for _ in range(200):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in the thread pool")
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_pair_terms_against_direct_sums(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
