@@ -40,15 +40,18 @@ def add_parser(subparsers):
 
 
 def _paths(args):
+    # the stdlib reader: pandas is not a dependency of dgae
+    import csv
     import os
 
-    import pandas as pd
-
-    table = pd.read_csv(args.csv)
-    if args.path_column not in table:
-        raise SystemExit(f"{args.csv} has no column {args.path_column!r} (columns: {list(table.columns)})")
+    with open(args.csv, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        columns = reader.fieldnames or []
+        if args.path_column not in columns:
+            raise SystemExit(f"{args.csv} has no column {args.path_column!r} (columns: {columns})")
+        names = [row[args.path_column] for row in reader]
     root = args.root if args.root is not None else os.path.dirname(os.path.abspath(args.csv))
-    return [os.path.join(root, str(p)) for p in table[args.path_column]]
+    return [os.path.join(root, p) for p in names]
 
 
 def run(args):
