@@ -26,21 +26,20 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from dgae.features import Im2GPSDescriptor, load_image  # noqa: E402
 from dgae.features._blocks import BLOCKS, WORK, Views  # noqa: E402
 from dgae.features._descriptor import block_scales, hellinger_map  # noqa: E402
-from dgae.geo import great_circle_km  # noqa: E402
+from dgae.datasets import heading_holdout_split, load_geotagged  # noqa: E402
+from dgae.graphs import nearest_neighbors  # noqa: E402
+from dgae.metrics import geolocation_errors_km  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "croatia_streetview"
 THRESHOLDS_KM = (1, 25, 200, 750)
 
 
 def load_table(data):
-    df = pd.read_csv(data / "photos.csv")
-    paths = [str(data / p) for p in df["path"]]
-    return df, paths
+    return load_geotagged(data, "photos.csv", check_images=False)
 
 
 def speed(paths, n_jobs_list, fit_n):
@@ -94,19 +93,9 @@ def stage_times(paths, textons):
     return {k: 1e3 * v / len(paths) for k, v in totals.items()}
 
 
-def heading_holdout(df):
-    """Query / gallery row indices of the README's heading hold-out protocol."""
-    rng = np.random.default_rng(0)
-    groups = df.groupby("location_id").indices
-    query = np.array([rng.choice(groups[loc]) for loc in sorted(groups)])
-    gallery = np.setdiff1d(np.arange(len(df)), query)
-    return query, gallery
-
-
 def one_nn_accuracy(Xq, Xg, gps_q, gps_g):
-    d2 = (Xq * Xq).sum(1)[:, None] - 2 * Xq @ Xg.T + (Xg * Xg).sum(1)[None]
-    pred = gps_g[np.argmin(d2, axis=1)]
-    err = great_circle_km(gps_q, pred)
+    _, nn = nearest_neighbors(Xq.astype(np.float32), Xg.astype(np.float32), 1, device="cpu")
+    err = geolocation_errors_km(gps_q, gps_g[nn[:, 0]])
     return [100 * np.mean(err <= t) for t in THRESHOLDS_KM] + [float(np.median(err))]
 
 
@@ -129,10 +118,10 @@ def variants(names):
     return rows
 
 
-def accuracy(df, paths, n_jobs):
+def accuracy(data, n_jobs):
     """LF 1-NN rows; raw blocks are computed once, variants re-weight them."""
-    query, gallery = heading_holdout(df)
-    gps = df[["lat", "lon"]].to_numpy(np.float64)
+    query, gallery = heading_holdout_split(data.frame["location_id"])
+    paths, gps = data.paths, data.gps
     desc = Im2GPSDescriptor(random_state=0, n_jobs=n_jobs, hellinger=False, normalize_blocks=False)
     raw_g = desc.fit_transform([paths[i] for i in gallery])  # fitted on the gallery only
     raw_q = desc.transform([paths[i] for i in query])
@@ -161,7 +150,8 @@ def main():
     ap.add_argument("--skip-accuracy", action="store_true")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    df, paths = load_table(args.data)
+    data = load_table(args.data)
+    paths = data.paths
     print(f"{len(paths)} photos in {args.data}; {os.cpu_count()} CPUs (shared machine: timings noisy)")
     if not args.skip_speed:
         desc, rows = speed(paths[:args.n_photos], [int(j) for j in args.jobs.split(",")], args.fit_photos)
@@ -178,7 +168,7 @@ def main():
         print(f"  {'total':<14} {wall:7.2f} {cpu:7.2f}  ({1e3 / wall:.1f} photos/s wall, "
               f"{1e3 / cpu:.1f} per CPU-second)")
     if not args.skip_accuracy:
-        rows = accuracy(df, paths, n_jobs=max(int(j) for j in args.jobs.split(",")))
+        rows = accuracy(data, n_jobs=max(int(j) for j in args.jobs.split(",")))
         print("\nLF 1-NN, croatia heading hold-out (200 queries / 600 gallery); "
               "README crude tiny+Lab reference: 22.0 % @ 1 km")
         print(f"{'features':<40}" + "".join(f"{f'@{t} km':>9}" for t in THRESHOLDS_KM) + f"{'median km':>11}")
