@@ -27,16 +27,26 @@ _QUERY_BLOCK = 32
 
 
 def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", random_state=None,
-                   verbose=0):
-    """Easy-confusing neighbour table (n, k2) by the anchor method, -1 padded."""
+                   verbose=0, floor=None):
+    """Easy-confusing neighbour table (n, k2) by the anchor method, -1 padded.
+
+    With ``floor`` (a :class:`~dgae.graphs._knn.GeoFloor` of the photos),
+    anchors whose members' spherical mean lies within the floor are not
+    searched, and members within it are never picked.
+    """
     xp = get_xp(device)
     rng = check_random_state(random_state)
     if bandwidth is None:
         bandwidth = estimate_anchor_bandwidth(X, labels, random_state=rng)
     anchor_of, anchors, anchor_poi = visual_anchors(X, labels, bandwidth, xp, rng, verbose)
-    mask = LabelMask(labels, anchor_poi, "same", False, xp)
+    anchor_floor = None
+    if floor is not None:
+        centres = np.stack([np.bincount(anchor_of, weights=floor.ux[:, c], minlength=len(anchors))
+                            for c in range(3)], axis=1)
+        anchor_floor = floor.against(centres / np.linalg.norm(centres, axis=1, keepdims=True))
+    mask = LabelMask(labels, anchor_poi, "same", False, xp, floor=anchor_floor)
     _, near = knn_search(X, anchors, min(k3, len(anchors)), xp, mask=mask, verbose=verbose)
-    return _search_members(X, k2, near, anchor_of, len(anchors), labels, xp, verbose)
+    return _search_members(X, k2, near, anchor_of, len(anchors), labels, xp, verbose, floor)
 
 
 def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):
@@ -125,8 +135,8 @@ def _sample_seeds(group_labels, rng):
     return np.sort(order[rank < MAX_SEEDS])
 
 
-def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose):
-    """Exact top-k2 among the members of each photo's ``near`` anchors."""
+def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose, floor=None):
+    """Exact top-k2 among the members of each photo's ``near`` anchors (beyond ``floor``)."""
     n = X.shape[0]
     members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
     bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
@@ -145,7 +155,10 @@ def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose):
         sel = np.zeros((rows.size, used.size), dtype=bool)
         r, j = np.nonzero(picked >= 0)
         sel[r, np.searchsorted(used, picked[r, j])] = True
-        excluded = to_device(~sel[:, np.searchsorted(used, anchor_of[cand])], xp)
+        excluded = ~sel[:, np.searchsorted(used, anchor_of[cand])]
+        if floor is not None:
+            excluded |= floor.near_pairs(rows, np.broadcast_to(cand, (rows.size, cand.size)))
+        excluded = to_device(excluded, xp)
         _, local = knn_search(X[rows], X[cand], k2, xp, batch_size=rows.size,
                               mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
         table[rows] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)

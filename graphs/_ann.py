@@ -18,11 +18,12 @@ from ._pairs import exact_q_table
 
 
 def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None, verbose=0,
-                n_neighbors=None, return_info=False):
+                n_neighbors=None, return_info=False, floor=None):
     """Easy-confusing neighbour table (n, k2) by pynndescent, -1 padded.
 
     ``n_neighbors`` defaults to ``max(30, 3 * k2)``.  With ``return_info``,
-    also returns ``{"n_exact_rows": ...}``.
+    also returns ``{"n_exact_rows": ...}``.  ``floor`` (a
+    :class:`~dgae.graphs._knn.GeoFloor`) drops hits within its distance.
     """
     from pynndescent import NNDescent
 
@@ -32,17 +33,22 @@ def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None,
                       n_jobs=n_jobs if n_jobs is not None else 1, verbose=bool(verbose),
                       low_memory=True)
     table = np.full((n, k2), -1, dtype=np.int64)
-    rows = _take_other_poi(table, np.arange(n), index.neighbor_graph[0], labels, k2)
+    rows = _take_other_poi(table, np.arange(n), index.neighbor_graph[0], labels, k2, floor)
     if rows.size:
-        table[rows] = exact_q_table(X, labels, k2, device=device, rows=rows)
+        table[rows] = exact_q_table(X, labels, k2, device=device, rows=rows, floor=floor)
     if return_info:
         return table, {"n_exact_rows": int(rows.size)}
     return table
 
 
-def _take_other_poi(table, rows, hits, labels, k2):
-    """Fill ``table[rows]`` with the first k2 other-POI hits; return the rows still short."""
+def _take_other_poi(table, rows, hits, labels, k2, floor=None):
+    """Fill ``table[rows]`` with the first k2 admissible hits; return the rows still short.
+
+    Admissible: another POI, and beyond ``floor`` when one is given.
+    """
     other = (hits >= 0) & (labels[np.maximum(hits, 0)] != labels[rows][:, None])
+    if floor is not None:
+        other &= ~floor.near_pairs(rows, np.maximum(hits, 0))
     other &= ~_repeats(hits)
     first = np.argsort(~other, axis=1, kind="stable")[:, :k2]  # kept hits, in hit order
     got = np.take_along_axis(other, first, axis=1)

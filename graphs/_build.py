@@ -6,7 +6,8 @@ from ._poi import POIMiner
 
 
 def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
-                     device="auto", random_state=None, n_jobs=None, verbose=0, **q_kwargs):
+                     q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
+                     **q_kwargs):
     """POIs, same-area graph P and easy-confusing graph Q in one call (DGAE §4.2).
 
     Parameters
@@ -23,6 +24,8 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
         How Q is built (see :func:`easy_confusing_pairs`).
     poi_bandwidth : float, default=0.005
         POI mean-shift bandwidth in degrees of arc.
+    q_min_km : float, default=0
+        Distance floor of Q in km (see :func:`easy_confusing_pairs`; 0 is the paper).
     device : {"auto", "cpu", "gpu"}, default="auto"
     random_state : int, RandomState instance or None
     n_jobs : int, optional
@@ -53,5 +56,6 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
     poi = miner.labels_
     P = same_area_pairs(X, poi, k1, device=device, verbose=verbose)
     Q = easy_confusing_pairs(X, poi, k2, method=method, device=device, n_jobs=n_jobs,
-                             random_state=random_state, verbose=verbose, **q_kwargs)
+                             random_state=random_state, verbose=verbose, gps=gps,
+                             min_km=q_min_km, **q_kwargs)
     return P, Q, poi

@@ -20,6 +20,7 @@ import functools
 import numpy as np
 
 from dgae._backend import get_xp, to_device, to_host
+from dgae._geo import EARTH_RADIUS_KM, check_gps, to_unit_vectors
 from dgae._progress import progress
 from dgae._validation import check_features, check_labels
 
@@ -53,8 +54,8 @@ def small_gemm_context(work, xp):
 
 
 def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None,
-                      exclude=None, exclude_self=False, device="auto",
-                      batch_size=None, verbose=0):
+                      exclude=None, exclude_self=False, query_gps=None, index_gps=None,
+                      exclude_within_km=0.0, device="auto", batch_size=None, verbose=0):
     """Exact Euclidean k nearest neighbours of ``queries`` among ``index``.
 
     Blocked brute force: GEMM-based distances tile by tile (NumPy or CuPy),
@@ -77,6 +78,11 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
     exclude_self : bool, default=False
         ``queries`` and ``index`` are the same set: query ``i`` never returns
         index ``i``.
+    query_gps, index_gps : array-like of shape (n_queries, 2) and (n_index, 2)
+        ``[lat, lon]`` degrees, used by ``exclude_within_km``.
+    exclude_within_km : float, default=0
+        Drop index points closer than this great-circle distance to the
+        query (the easy-confusing graph's distance floor).
     device : {"auto", "cpu", "gpu"}, default="auto"
     batch_size : int, optional
         Queries per block (default 512 on CPU, 8192 on GPU).
@@ -107,6 +113,10 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
     ...                          index_labels=[0, 0, 1, 1], exclude="same", device="cpu")
     >>> i.tolist(), d[0].tolist()
     ([[2, 3], [2, 3], [1, 0], [1, 0]], [3.0, 4.0])
+    >>> gps = [[45.0, 15.0], [45.0, 15.01], [46.0, 15.0], [47.0, 15.0]]
+    >>> nearest_neighbors(X, X, 1, exclude_self=True, query_gps=gps, index_gps=gps,
+    ...                   exclude_within_km=5.0, device="cpu")[1].ravel().tolist()
+    [2, 2, 3, 2]
     """
     Q = check_features(queries, "queries")
     X = Q if index is queries else check_features(index, "index")
@@ -124,9 +134,74 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
     if exclude_self and Q.shape[0] != X.shape[0]:
         raise ValueError(f"exclude_self needs queries and index of equal length, got "
                          f"{Q.shape[0]} and {X.shape[0]}")
+    floor = None
+    if exclude_within_km:
+        if query_gps is None or index_gps is None:
+            raise ValueError("exclude_within_km needs query_gps and index_gps")
+        floor = GeoFloor(_check_rows(query_gps, Q.shape[0], "query_gps"),
+                         _check_rows(index_gps, X.shape[0], "index_gps"), exclude_within_km)
     xp = get_xp(device)
-    mask = LabelMask(ql, xl, exclude, exclude_self, xp)
+    mask = LabelMask(ql, xl, exclude, exclude_self, xp, floor=floor)
     return knn_search(Q, X, k, xp, mask=mask, batch_size=batch_size, verbose=verbose)
+
+
+def _check_rows(gps, n, name):
+    gps = check_gps(gps, name)
+    if len(gps) != n:
+        raise ValueError(f"{name} has {len(gps)} rows, expected {n}")
+    return gps
+
+
+class GeoFloor:
+    """Pairs of points closer than ``min_km`` on the earth (great circle).
+
+    ``near(q0, q1, x0, x1, xp)`` is the boolean tile of query rows ``q0:q1``
+    against index rows ``x0:x1`` that lie within the floor.  The test is on
+    float64 unit vectors, ``u_q . u_x > cos(min_km / R)``: exact to well
+    under a metre, also for floors of a few metres.
+
+    Parameters
+    ----------
+    query_gps, index_gps : ndarray of shape (n, 2)
+        Validated ``[lat, lon]`` degrees.
+    min_km : float
+        Floor (> 0).
+
+    Examples
+    --------
+    >>> f = GeoFloor(np.array([[0.0, 0.0]]), np.array([[0.0, 0.001], [0.0, 1.0]]), 1.0)
+    >>> f.near(0, 1, 0, 2, np).tolist()
+    [[True, False]]
+    """
+
+    def __init__(self, query_gps, index_gps, min_km):
+        self.uq, self.ux = to_unit_vectors(query_gps), to_unit_vectors(index_gps)
+        self.max_dot = float(np.cos(min(float(min_km) / EARTH_RADIUS_KM, np.pi)))
+        self._device = {}
+
+    def subset(self, query_rows=None, index_rows=None):
+        """The floor between subsets of the queries and of the index."""
+        return self.against(self.ux if index_rows is None else self.ux[index_rows],
+                            self.uq if query_rows is None else self.uq[query_rows])
+
+    def against(self, index_unit_vectors, query_unit_vectors=None):
+        """The same floor from these queries to other points (unit vectors, (m, 3))."""
+        out = GeoFloor.__new__(GeoFloor)
+        out.uq = self.uq if query_unit_vectors is None else query_unit_vectors
+        out.ux = np.asarray(index_unit_vectors, dtype=np.float64)
+        out.max_dot, out._device = self.max_dot, {}
+        return out
+
+    def near_pairs(self, query_rows, index_rows):
+        """Whether ``index_rows[i, j]`` lies within the floor of ``query_rows[i]`` (NumPy)."""
+        dot = np.einsum("ic,ijc->ij", self.uq[query_rows], self.ux[index_rows])
+        return dot > self.max_dot
+
+    def near(self, q0, q1, x0, x1, xp):
+        if xp not in self._device:
+            self._device[xp] = (to_device(self.uq, xp, np.float64), to_device(self.ux, xp, np.float64))
+        uq, ux = self._device[xp]
+        return (uq[q0:q1] @ ux[x0:x1].T) > self.max_dot
 
 
 def _check_k(k, name):
@@ -138,11 +213,12 @@ def _check_k(k, name):
 class LabelMask:
     """Which (query, index) pairs of a tile are excluded; ``None`` when nothing is.
 
-    Called as ``mask(q0, q1, x0, x1)`` with the tile's row ranges.
+    Called as ``mask(q0, q1, x0, x1)`` with the tile's row ranges.  ``floor``
+    (a :class:`GeoFloor`) also excludes pairs closer than its distance.
     """
 
-    def __init__(self, query_labels, index_labels, exclude, exclude_self, xp):
-        self.exclude, self.exclude_self, self.xp = exclude, exclude_self, xp
+    def __init__(self, query_labels, index_labels, exclude, exclude_self, xp, floor=None):
+        self.exclude, self.exclude_self, self.xp, self.floor = exclude, exclude_self, xp, floor
         if exclude is not None:
             self.ql = to_device(query_labels, xp, np.int64)
             self.xl = to_device(index_labels, xp, np.int64)
@@ -155,6 +231,9 @@ class LabelMask:
         if self.exclude_self and q0 < x1 and x0 < q1:
             eye = xp.arange(q0, q1)[:, None] == xp.arange(x0, x1)[None, :]
             m = eye if m is None else (m | eye)
+        if self.floor is not None:
+            near = self.floor.near(q0, q1, x0, x1, xp)
+            m = near if m is None else (m | near)
         return m
 
 

@@ -8,7 +8,7 @@ from dgae._backend import get_xp
 from dgae._progress import progress
 from dgae._validation import check_features, check_labels
 
-from ._knn import LabelMask, _check_k, knn_search, neighbors_to_csr
+from ._knn import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
 
 Q_METHODS = ("exact", "anchor", "ann")
 #: POIs smaller than this are batched into one brute-force block for P.
@@ -90,8 +90,14 @@ def _poi_groups(labels, cap):
 
 
 def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_bandwidth=None,
-                         device="auto", n_jobs=None, random_state=None, verbose=0):
+                         device="auto", n_jobs=None, random_state=None, verbose=0, gps=None,
+                         min_km=0.0):
     """Easy-confusing graph Q: each photo's ``k2`` visually nearest photos of *other* POIs.
+
+    With ``min_km > 0`` only photos at least that far away (great circle)
+    qualify: a distance floor, so that Q pushes apart look-alikes of distant
+    places and not those of the next street (a deviation from the paper's
+    §4.2, which only excludes the photo's own POI; ``min_km=0`` is the paper).
 
     Parameters
     ----------
@@ -115,12 +121,17 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
     random_state : int, RandomState instance or None
         Seeds the anchor sampling and pynndescent.
     verbose : int, default=0
+    gps : array-like of shape (n, 2), optional
+        ``[lat, lon]`` degrees of the photos; needed when ``min_km > 0``.
+    min_km : float, default=0
+        Distance floor in km (0: the paper's rule).
 
     Returns
     -------
     Q : scipy.sparse.csr_matrix of shape (n, n), float32
         ``Q[s, t] = 1`` for the easy-confusing pairs; empty (with a
-        warning) when all photos share one POI.
+        warning) when all photos share one POI.  Rows with fewer than
+        ``k2`` admissible photos hold what there is.
 
     Examples
     --------
@@ -129,38 +140,55 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
     >>> Q = easy_confusing_pairs(X, [0, 0, 1, 1], k2=1, device="cpu")
     >>> Q.indices.tolist()
     [2, 2, 1, 1]
+    >>> gps = [[45.0, 15.0], [45.0, 15.0], [45.0, 15.1], [48.0, 15.0]]
+    >>> Q = easy_confusing_pairs(X, [0, 0, 1, 1], k2=1, device="cpu", gps=gps, min_km=25)
+    >>> [Q[s].indices.tolist() for s in range(4)]  # photo 2 has no photo 25 km away
+    [[3], [3], [], [1]]
     """
     X, labels = check_graph_inputs(X, poi_labels)
     k2 = _check_k(k2, "k2")
     if method not in Q_METHODS:
         raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
     n = X.shape[0]
+    floor = None
+    if min_km < 0:
+        raise ValueError(f"min_km must be >= 0, got {min_km!r}")
+    if min_km > 0:
+        if gps is None:
+            raise ValueError("min_km > 0 needs the photos' gps")
+        gps = _check_rows(gps, n, "gps")
+        floor = GeoFloor(gps, gps, min_km)
     if np.unique(labels).size < 2:
         warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
                       UserWarning, stacklevel=2)
         return sp.csr_matrix((n, n), dtype=np.float32)
     if method == "exact":
-        table = exact_q_table(X, labels, k2, device=device, verbose=verbose)
+        table = exact_q_table(X, labels, k2, device=device, verbose=verbose, floor=floor)
     elif method == "anchor":
         from ._anchor import anchor_q_table
 
         table = anchor_q_table(X, labels, k2, k3=_check_k(k3, "k3"), bandwidth=anchor_bandwidth,
-                               device=device, random_state=random_state, verbose=verbose)
+                               device=device, random_state=random_state, verbose=verbose,
+                               floor=floor)
     else:
         from ._ann import ann_q_table
 
         table = ann_q_table(X, labels, k2, device=device, n_jobs=n_jobs,
-                            random_state=random_state, verbose=verbose)
+                            random_state=random_state, verbose=verbose, floor=floor)
     return neighbors_to_csr(table, n)
 
 
-def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None):
+def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=None):
     """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
 
-    ``rows`` restricts the queries to those photos (default: all).
+    ``rows`` restricts the queries to those photos (default: all); ``floor``
+    (a :class:`~dgae.graphs._knn.GeoFloor` of all photos against all) also
+    excludes photos within its distance.
     """
     xp = get_xp(device)
     Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
-    mask = LabelMask(lq, labels, "same", False, xp)
+    if floor is not None and rows is not None:
+        floor = floor.subset(query_rows=rows)
+    mask = LabelMask(lq, labels, "same", False, xp, floor=floor)
     _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
     return idx

@@ -180,3 +180,59 @@ def test_gpu_graphs_match_cpu(method):
     Q_cpu = easy_confusing_pairs(X, lab, device="cpu", **kw)
     Q_gpu = easy_confusing_pairs(X, lab, device="gpu", **kw)
     assert recall(Q_gpu, Q_cpu) >= 0.99
+
+
+def _geo_photos(n, seed):
+    """Features, POIs and GPS of photos in towns a few km to a few hundred km apart."""
+    rng = np.random.default_rng(seed)
+    X, lab = clustered(n, 5, 12, seed=seed)
+    towns = np.column_stack([45 + rng.uniform(0, 3, 12), 15 + rng.uniform(0, 3, 12)])
+    gps = towns[lab] + rng.normal(scale=0.002, size=(n, 2))
+    return X, lab, gps
+
+
+def brute_q_with_floor(X, lab, gps, k, min_km):
+    """Float64 brute-force Q: other POI and at least ``min_km`` away (great circle)."""
+    from dgae.geo import great_circle_km
+
+    X = np.asarray(X, dtype=np.float64)
+    D = ((X[:, None] - X[None]) ** 2).sum(-1)
+    km = great_circle_km(np.repeat(gps, len(gps), axis=0), np.tile(gps, (len(gps), 1)))
+    D[(lab[:, None] == lab[None, :]) | (km.reshape(len(gps), -1) < min_km)] = np.inf
+    G = np.zeros(D.shape, dtype=np.float32)
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    for s in range(len(X)):
+        G[s, order[s][np.isfinite(D[s, order[s]])]] = 1
+    return G
+
+
+@pytest.mark.parametrize("min_km", [0.0, 1.0, 60.0, 250.0])
+@pytest.mark.parametrize("method", ["exact", "anchor"])
+def test_q_distance_floor_matches_brute_force(method, min_km):
+    X, lab, gps = _geo_photos(160, seed=int(min_km))
+    kw = dict(k3=10_000, anchor_bandwidth=0.5, random_state=0) if method == "anchor" else {}
+    Q = easy_confusing_pairs(X, lab, k2=6, method=method, device="cpu", gps=gps, min_km=min_km,
+                             **kw)
+    np.testing.assert_array_equal(Q.toarray(), brute_q_with_floor(X, lab, gps, 6, min_km))
+
+
+def test_q_floor_ann_and_anchor_stay_beyond_the_floor():
+    from dgae.geo import great_circle_km
+
+    X, lab, gps = _geo_photos(600, seed=3)
+    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, min_km=80)
+    for method in ("anchor", "ann"):
+        Q = easy_confusing_pairs(X, lab, k2=5, method=method, k3=20, device="cpu",
+                                 random_state=0, gps=gps, min_km=80)
+        s, t = Q.nonzero()
+        assert (lab[s] != lab[t]).all() and (great_circle_km(gps[s], gps[t]) >= 80).all()
+        np.testing.assert_array_equal(np.diff(Q.indptr), np.diff(exact.indptr))
+        assert recall(Q, exact) >= 0.9
+
+
+def test_q_floor_needs_gps():
+    X, lab = clustered(10, 2, 2, seed=0)
+    with pytest.raises(ValueError, match="gps"):
+        easy_confusing_pairs(X, lab, min_km=5)
+    with pytest.raises(ValueError, match="min_km"):
+        easy_confusing_pairs(X, lab, min_km=-1)
