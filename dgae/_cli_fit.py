@@ -15,7 +15,7 @@ def _hidden(text):
 
 
 def _batch(text):
-    return None if text.lower() in {"none", "full"} else ("auto" if text == "auto" else int(text))
+    return "full" if text.lower() in {"none", "full"} else ("auto" if text == "auto" else int(text))
 
 
 def add_parser(subparsers):
@@ -26,25 +26,31 @@ def add_parser(subparsers):
     >>> from dgae._cli import build_parser
     >>> args = build_parser().parse_args(["fit", "X.npy", "p.csv", "--out", "m.joblib",
     ...                                   "--hidden", "64,32", "--batch-size", "full"])
-    >>> args.hidden, args.batch_size
-    ((64, 32), None)
+    >>> args.hidden, args.batch_size, args.alpha
+    ((64, 32), 'full', None)
     """
     fit = subparsers.add_parser("fit", help="train a DGAE on FEATURES.npy + PHOTOS.csv",
                                 description="Train a DGAE (POIs, P and Q, autoencoder, gallery index).")
     fit.add_argument("features", help=".npy of shape (n, n_features), rows in PHOTOS.csv order")
     fit.add_argument("photos", help="CSV with path,lat,lon (and optional columns)")
     fit.add_argument("--out", required=True, help="where to write the model (joblib)")
-    fit.add_argument("--hidden", type=_hidden, default=(2000, 1000, 500), help="encoder widths, e.g. 2000,1000,500")
-    fit.add_argument("--alpha", type=float, default=0.2)
-    fit.add_argument("--beta", type=float, default=0.1)
-    fit.add_argument("--gamma", type=float, default=0.05)
-    fit.add_argument("--k1", type=int, default=20)
-    fit.add_argument("--k2", type=int, default=10)
-    fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default="exact")
-    fit.add_argument("--poi-bandwidth", type=float, default=0.005, help="degrees of arc")
-    fit.add_argument("--lr", default="auto", help='initial learning rate or "auto"')
-    fit.add_argument("--max-iter", type=int, default=100)
-    fit.add_argument("--batch-size", type=_batch, default="auto", help='int, "full" (Algorithm 1) or "auto"')
+    # model flags default to None: the DGAE default then applies (one source of defaults)
+    fit.add_argument("--hidden", type=_hidden, default=None,
+                     help="encoder widths, e.g. 512,128 (default: DGAE's)")
+    fit.add_argument("--objective", choices=("whitened", "paper"), default=None,
+                     help="'paper': Eq. 4 as written (default: DGAE's, 'whitened')")
+    fit.add_argument("--alpha", type=float, default=None)
+    fit.add_argument("--beta", type=float, default=None)
+    fit.add_argument("--gamma", type=float, default=None)
+    fit.add_argument("--k1", type=int, default=None)
+    fit.add_argument("--k2", type=int, default=None)
+    fit.add_argument("--q-min-km", type=float, default=None, help="distance floor of Q pairs")
+    fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None)
+    fit.add_argument("--poi-bandwidth", type=float, default=None, help="degrees of arc")
+    fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None)
+    fit.add_argument("--lr", default=None, help='initial learning rate or "auto"')
+    fit.add_argument("--max-iter", type=int, default=None)
+    fit.add_argument("--batch-size", type=_batch, default=None, help='int, "full" or "auto"')
     fit.add_argument("--head", choices=("1nn", "meanshift", "kde"), default="1nn")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")
     fit.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
@@ -87,11 +93,16 @@ def _fit(args):
         if args.areas_column not in photos.frame:
             raise ValueError(f"{args.photos} has no column {args.areas_column!r}")
         areas = photos.frame[args.areas_column]
-    model = DGAE(hidden_layer_sizes=args.hidden, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
-                 k1=args.k1, k2=args.k2, graph=args.graph, poi_bandwidth=args.poi_bandwidth,
-                 learning_rate=args.lr if args.lr == "auto" else float(args.lr),
-                 max_iter=args.max_iter, batch_size=args.batch_size, head=args.head,
-                 device=args.device, random_state=args.seed, verbose=args.verbose)
+    given = {"hidden_layer_sizes": args.hidden, "objective": args.objective, "alpha": args.alpha,
+             "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
+             "q_min_km": args.q_min_km, "graph": args.graph, "poi_bandwidth": args.poi_bandwidth,
+             "optimizer": args.optimizer, "max_iter": args.max_iter,
+             "learning_rate": None if args.lr is None else (args.lr if args.lr == "auto" else float(args.lr))}
+    params = {k: v for k, v in given.items() if v is not None}
+    if args.batch_size is not None:  # None is also a value: "full"
+        params["batch_size"] = None if args.batch_size == "full" else args.batch_size
+    model = DGAE(**params, head=args.head, device=args.device, random_state=args.seed,
+                 verbose=args.verbose)
     model.fit(np.asarray(X), photos.gps, areas=areas)
     joblib.dump(model, args.out)
     curve = model.loss_curve_

@@ -328,13 +328,17 @@ def heading_holdout_split(location_id, seed=0):
     return query, gallery
 
 
-def place_holdout_split(location_id, test_size=0.25, seed=0):
+def place_holdout_split(location_id, test_size=0.2, seed=0):
     """The *place hold-out* split: every photo of a held-out place is a query.
+
+    The shared data README's protocol: ``default_rng(seed).permutation`` of
+    the sorted unique ``location_id``s, the first ``int(test_size * n_places)``
+    (at least one) are held out.
 
     Parameters
     ----------
     location_id : array-like of shape (n,)
-    test_size : float, default=0.25
+    test_size : float, default=0.2
         Fraction of places held out.
     seed : int, default=0
 
@@ -351,8 +355,7 @@ def place_holdout_split(location_id, test_size=0.25, seed=0):
     """
     location_id = np.asarray(location_id)
     places = np.unique(location_id)
-    rng = np.random.default_rng(seed)
-    n_test = max(1, int(round(test_size * places.size)))
-    held = rng.choice(places, size=n_test, replace=False)
+    n_test = max(1, int(test_size * places.size))
+    held = np.random.default_rng(seed).permutation(places)[:n_test]
     is_query = np.isin(location_id, held)
     return np.flatnonzero(is_query), np.flatnonzero(~is_query)

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: Demo defaults: small enough for < 5 minutes on 2 CPU cores.  No weight decay and a
-#: constant step: with the paper's gamma=0.05 (on an un-normalised R) the codes collapse within
-#: the demo's 40 iterations (docs/experiments.md, "What we learned").
-DEMO_DEFAULTS = dict(n_images=2000, n_test=200, image_size=96, hidden_layer_sizes=(256, 128),
-                     max_iter=40, gamma=0.0, learning_rate=0.3, lr_decay=1.0, n_textons=128,
-                     random_state=0)
+#: Demo data: small enough for < 5 minutes on 2 CPU cores.  The models are DGAE's defaults
+#: (``None`` below: the estimator's own value), which the demo's flags may override.
+DEMO_DEFAULTS = dict(n_images=2000, n_test=200, image_size=96, hidden_layer_sizes=None,
+                     max_iter=None, gamma=None, learning_rate=None, n_textons=128, random_state=0)
 
 
 def query_split(n, n_test, random_state=0):
@@ -61,11 +59,11 @@ def describe(images, gallery, n_textons=512, n_jobs=None, random_state=0, verbos
     return X, time.perf_counter() - t
 
 
-def standard_methods(hidden_layer_sizes=(2000, 1000, 500), include=("LF", "AE", "DGAE", "fDGAE"),
-                     **dgae_params):
+def standard_methods(include=("LF", "AE", "DGAE", "fDGAE"), **dgae_params):
     """The paper's comparison rows: ``{name: estimator or None}`` (None: LF, raw features).
 
     AE is DGAE with ``alpha = beta = 0``; fDGAE is DGAE with the anchor graph.
+    ``dgae_params`` set to None are left at DGAE's defaults.
 
     Examples
     --------
@@ -74,7 +72,7 @@ def standard_methods(hidden_layer_sizes=(2000, 1000, 500), include=("LF", "AE", 
     """
     from . import DGAE
 
-    params = dict(hidden_layer_sizes=tuple(hidden_layer_sizes), **dgae_params)
+    params = {k: v for k, v in dgae_params.items() if v is not None}
     every = {
         "LF": None,
         "AE": DGAE(**{**params, "alpha": 0.0, "beta": 0.0}),
@@ -189,9 +187,8 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     **params
         Overrides of :data:`DEMO_DEFAULTS`: ``n_images``, ``n_test`` (random
         queries held out of the gallery), ``image_size``,
-        ``hidden_layer_sizes`` (small by default; the paper's are
-        (2000, 1000, 500)), ``max_iter``, ``gamma``, ``learning_rate``,
-        ``lr_decay``, ``n_textons``, ``random_state``.
+        ``hidden_layer_sizes``, ``max_iter``, ``gamma``, ``learning_rate``
+        (None: DGAE's defaults), ``n_textons``, ``random_state``.
 
     Returns
     -------
@@ -218,11 +215,10 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     say(f"[2/4] Im2GPS descriptors of {n_images} photos ...", flush=True)
     X, stages["describe"] = describe(world.images, g, n_textons=p["n_textons"], n_jobs=n_jobs,
                                      random_state=random_state, verbose=verbose)
-    say(f"[3/4] training AE, DGAE, fDGAE (layers {list(p['hidden_layer_sizes'])}) and "
-        "retrieving ...", flush=True)
+    say("[3/4] training AE, DGAE, fDGAE and retrieving ...", flush=True)
     t = time.perf_counter()
-    methods = standard_methods(p["hidden_layer_sizes"], max_iter=p["max_iter"], gamma=p["gamma"],
-                               learning_rate=p["learning_rate"], lr_decay=p["lr_decay"],
+    methods = standard_methods(hidden_layer_sizes=p["hidden_layer_sizes"], max_iter=p["max_iter"],
+                               gamma=p["gamma"], learning_rate=p["learning_rate"],
                                random_state=random_state, verbose=verbose)
     res = evaluate_methods(methods, X[g], world.gps[g], X[q], world.gps[q], heads=heads,
                            areas=world.area[g], verbose=verbose)
@@ -239,7 +235,7 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
 
 
 def _run(args):
-    layers = tuple(int(s) for s in args.layers.split(",") if s)
+    layers = tuple(int(s) for s in args.layers.split(",") if s) if args.layers else None
     t = time.perf_counter()
     res = run_demo(out_dir=args.out, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
                    n_images=args.n_images, n_test=args.n_test, image_size=args.image_size,

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -12,64 +13,116 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _autoencoder as ae
 from ._backend import get_xp, to_device, to_host
+from ._diagnostics import RetrievalMonitor, code_diagnostics, validation_split
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
 
-#: Largest gallery that ``batch_size="auto"`` trains full-batch (Algorithm 1).
-AUTO_FULL_BATCH_MAX = 2048
+#: Largest gallery that ``batch_size="auto"`` trains full-batch.
+AUTO_FULL_BATCH_MAX = 20000
 #: Mini-batch size that ``batch_size="auto"`` uses above that.
-AUTO_BATCH_SIZE = 256
-#: ``learning_rate="auto"``: initial step of full-batch GD / of SGD with momentum.
-AUTO_LR = {"full": 2.0, "sgd": 0.05}
-#: Mean per-unit standard deviation of the gallery codes under which fit warns.
+AUTO_BATCH_SIZE = 1024
+#: ``learning_rate="auto"``: initial step of each optimiser.
+AUTO_LR = {"gd": 2.0, "sgd": 0.05, "adam": 1e-3}
+#: ``lr_decay="auto"``: step multiplier per iteration / epoch (Algorithm 1's 0.95; none for Adam).
+AUTO_LR_DECAY = {"gd": 0.95, "sgd": 0.95, "adam": 1.0}
+#: ``q_min_km="auto"`` under the "whitened" objective (the paper's rule, 0, under "paper").
+AUTO_Q_MIN_KM = 25.0
+#: Mean per-unit standard deviation of a layer's gallery codes under which fit warns.
 COLLAPSE_STD = 1e-3
+#: Rows per block when encoding.
+ENCODE_CHUNK = 65536
+
+#: The paper's own setting in full (§6.4-6.5): ``DGAE(**PAPER_PARAMS)``.
+PAPER_PARAMS = dict(objective="paper", hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1,
+                    gamma=0.05, k1=20, k2=10, q_min_km=0.0, poi_bandwidth=0.005, optimizer="gd",
+                    batch_size=None, early_stopping=False, max_iter=100)
 
 
 class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     """Deep Geo-constrained Auto-Encoder (Jiang, Kong & Fu) with a retrieval head.
 
-    ``fit(X, gps)`` scales ``X`` into [0, 1], mines POIs on the GPS
-    coordinates, builds the same-area graph ``P`` and the easy-confusing
-    graph ``Q`` (:mod:`dgae.graphs`), trains the stacked sigmoid autoencoder
-    on Eq. 4::
+    ``fit(X, gps)`` mines POIs on the GPS coordinates, builds the same-area
+    graph ``P`` and the easy-confusing graph ``Q`` (:mod:`dgae.graphs`) on the
+    features, trains the stacked autoencoder with the geo-constraints on its
+    top encoder layer and indexes the gallery's codes for k-NN retrieval.
+    ``alpha = beta = 0`` is the paper's AE baseline (no graphs are built).
 
-        J = 1/(2N) sum ||x - g(f(x))||^2 + alpha/(N k1) sum P_st ||f(x_s) - f(x_t)||^2
-            - beta/(N k2) sum Q_st ||f(x_s) - f(x_t)||^2 + gamma (||W||^2 + ||b||^2)
+    Two objectives (formulas in :mod:`dgae._autoencoder`):
 
-    and indexes the gallery's codes (all encoder layers stacked, plus the
-    scaled input) for k-NN retrieval.  ``alpha = beta = 0`` is the paper's AE
-    baseline (no graphs are built).
+    - ``"whitened"`` (default): inputs PCA-whitened, sigmoid hidden layers and a
+      linear code layer, pair terms as distance ratios over random pairs
+      (``P`` and ``Q`` normalised per row), the easy-confusing push capped at
+      a random pair's distance, a penalty ``covariance_weight * K`` that keeps
+      the codes white (without it the pull collapses them), a scale-free weight
+      decay, and ``Q`` pairs at least ``q_min_km`` apart.  Trained by Adam with
+      early stopping on a held-out tenth of the gallery.  Retrieval uses the
+      code layer.
+    - ``"paper"``: Eq. 4 as written (sigmoid codes, ``1/k1`` and ``1/k2``
+      normalisers, ``gamma`` on the unnormalised ``||W||^2 + ||b||^2``,
+      min-max scaled inputs, codes ``[scaled X, h1, ..., hM]``).
+      ``DGAE(**PAPER_PARAMS)`` is the paper's setting in full (Algorithm 1,
+      full-batch gradient descent, no early stopping, no Q floor).  On real
+      photos it collapses the codes (see ``docs/estimator.md``).
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(2000, 1000, 500)
-        Encoder widths (the decoder mirrors them); the paper's best (§6.5.3).
-    alpha, beta, gamma : float, default=0.2, 0.1, 0.05
-        Weights of the same-area term, the easy-confusing term and the weight
-        decay (the paper's cross-validated values, §6.4).
+    hidden_layer_sizes : tuple of int, default=(512, 128)
+        Encoder widths (the decoder mirrors them); the last one is the code.
+    alpha, beta : float, default=4.0, 1.0
+        Weights of the same-area and easy-confusing terms.
+    gamma : float, default=0.0
+        Weight decay: on the mean squared weight (``"whitened"``) or on the
+        paper's unnormalised sum (``"paper"``; the paper's value is 0.05).
+    covariance_weight : float, default=1.0
+        Weight of the whitening penalty ``K`` (``"whitened"`` only).
     k1, k2 : int, default=20, 10
         Same-area / easy-confusing neighbours per photo (Table 4).
+    q_min_km : float or "auto", default="auto"
+        Distance floor of ``Q``: only look-alikes at least this far away count
+        (a deviation from §4.2, which excludes only the photo's own POI).
+        ``"auto"``: 25 km under ``"whitened"``, 0 (the paper) under ``"paper"``.
     graph : {"exact", "anchor", "ann"}, default="exact"
         How Q is built: exact search, the paper's anchor graph (fDGAE) or
         pynndescent.
-    poi_bandwidth : float, default=0.005
-        POI mean-shift bandwidth in degrees of arc (§6.5.1).
+    poi_bandwidth : float or "auto", default="auto"
+        POI mean-shift bandwidth in degrees of arc; ``"auto"``: the paper's
+        0.005 (§6.5.1), shrunk on galleries only a few km across
+        (:func:`dgae.graphs.auto_poi_bandwidth`).
+    objective : {"whitened", "paper"}, default="whitened"
+    n_components : int, default=256
+        PCA components of the whitened input (``"whitened"``; at most
+        ``n_samples - 1`` and ``n_features``).
+    optimizer : {"adam", "sgd", "gd"}, default="adam"
+        Adam, heavy-ball SGD, or plain gradient steps (with
+        ``batch_size=None``: the paper's Algorithm 1).
     learning_rate : float or "auto", default="auto"
-        Initial step; ``"auto"``: 2.0 for full-batch gradient descent
-        (Algorithm 1 decays it geometrically, so the total step budget is
-        ``lr / (1 - lr_decay)``) and 0.05 for SGD with momentum.
-    lr_decay : float, default=0.95
-        Step multiplier after every iteration (full batch) or epoch (SGD).
+        Initial step; ``"auto"``: 1e-3 (Adam), 0.05 (SGD), 2.0 (GD).
+    adam_betas : tuple of float, default=(0.9, 0.999)
+        Adam's moment decay rates.
+    lr_decay : float or "auto", default="auto"
+        Step multiplier after every iteration (full batch) or epoch;
+        ``"auto"``: 1.0 for Adam, 0.95 (Algorithm 1) otherwise.
     momentum : float, default=0.9
-        Heavy-ball momentum of SGD (full-batch steps are plain, as Algorithm 1).
-    max_iter : int, default=100
-        Iterations (full batch) or epochs (SGD).
+        Heavy-ball momentum of ``"sgd"``.
+    max_iter : int, default=300
+        Iterations (full batch) or epochs.
     tol : float, default=1e-6
         Stop when ``|J_k - J_{k-1}| < tol``.
     batch_size : int, None or "auto", default="auto"
-        ``None``: full-batch Algorithm 1.  An int: mini-batch SGD with
-        sampled partners (an unbiased gradient of Eq. 4, see
-        :mod:`dgae._autoencoder`).  ``"auto"``: full batch up to 2,048
-        photos, batches of 256 above.
+        ``None``: full batch.  An int: mini-batches with sampled partners (see
+        :mod:`dgae._autoencoder`).  ``"auto"``: full batch up to 20,000
+        photos, batches of 1,024 above.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the gallery (photos whose POI
+        keeps another photo in training), follow how soon each finds its POI
+        among the training codes (:class:`~dgae._diagnostics.RetrievalMonitor`)
+        and keep the best weights; stop after ``n_iter_no_change`` iterations
+        without a better score.  The held-out photos stay in the retrieval
+        gallery.  Without POIs of two or more photos it is skipped (warning).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=20
+    input_dropout : float, default=0
+        Share of input units dropped afresh at every step, the reconstruction
+        target staying clean (a denoising autoencoder, §4.5's reading of DGAE).
     head : {"1nn", "meanshift", "kde"}, default="1nn"
     n_neighbors : int or "auto", default="auto"
         Neighbours the head sees (``"auto"``: 1 / 120 / 100).
@@ -77,15 +130,21 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     min_votes : int, default=4
     kde_sigma_km : float, default=50
     kde_power : float, default=10
-    include_input : bool, default=True
-        Append the scaled input to the codes (paper §3).
+    include_input : bool or "auto", default="auto"
+        Prepend the (scaled) network input to the codes; ``"auto"``: yes
+        under ``"paper"`` (§3), no under ``"whitened"``.
+    code_layers : {"auto", "top", "all"}, default="auto"
+        Encoder layers in the codes: the code layer only, or all of them
+        stacked (the paper, §5); ``"auto"``: ``"all"`` under ``"paper"``,
+        ``"top"`` under ``"whitened"``.
     index : {"exact", "ann"}, default="exact"
         Retrieval index over the gallery codes (see :class:`GeoKNN`).
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-        Progress bars (graphs, training with the current loss terms).
+        Progress bars (graphs, training with the loss terms and the
+        validation score).
 
     Attributes
     ----------
@@ -94,21 +153,33 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         training); layers ``0 .. M-1`` encode, ``M .. 2M-1`` decode.
     intercepts_ : list of ndarray
     loss_curve_ : structured ndarray of shape (n_iter_,)
-        Fields ``J, J1, J2, J3, R`` per iteration (SGD: |B|/N-weighted epoch
-        means); :meth:`partial_fit` appends its epochs.
+        Fields ``J, J1, J2, J3, K, R`` per iteration (mini-batches:
+        |B|/N-weighted epoch means); :meth:`partial_fit` appends its epochs.
+    validation_scores_ : ndarray of shape (n_iter_,) or None
+        The early-stopping score per iteration (None without early stopping).
+    best_validation_score_ : float or None
     best_iter_ : int
-        Iteration whose weights were kept (the lowest J seen; for SGD the
-        weights at the end of the epoch with the lowest epoch-mean J).
+        Iteration whose weights were kept (best validation score; without
+        early stopping the lowest J seen).
     n_iter_ : int
     learning_rate_ : float
         The decayed step after training (where :meth:`partial_fit` goes on).
     batch_size_ : int or None
-    scaler_ : sklearn.preprocessing.MinMaxScaler
-        Min-max scaling of the gallery (``clip=True`` for queries).
+    scaler_ : PCA or MinMaxScaler
+        The network's input scaling, fitted on the gallery.
+    poi_bandwidth_ : float
+        The POI bandwidth used (degrees).
+    q_min_km_ : float
+        The Q distance floor used.
     poi_miner_ : dgae.graphs.POIMiner or None
     poi_labels_ : ndarray of shape (n_gallery,)
-        POI of each gallery photo (-1 everywhere for the AE baseline).
+        POI of each gallery photo (-1 everywhere when no POIs were mined).
     P_, Q_ : scipy.sparse.csr_matrix of shape (n_gallery, n_gallery)
+    diagnostics_ : dict of ndarray
+        Per layer (row 0: the network input, then each encoder layer) the
+        gallery codes' ``width``, ``spread``, ``effective_dim``, ``p_ratio``
+        and ``q_ratio`` (:func:`~dgae._diagnostics.code_diagnostics`), on the
+        training pairs.
     X_fit_ : ndarray of shape (n_gallery, n_features), float32
         The gallery's raw features (graph rows for new photos).
     gallery_gps_ : ndarray of shape (n_gallery, 2)
@@ -125,7 +196,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     >>> model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=20,
     ...              random_state=0).fit(X, gps)
     >>> model.transform(X).shape
-    (30, 18)
+    (30, 4)
     >>> model.predict(X[:2]).shape
     (2, 2)
     """
@@ -136,41 +207,66 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="left")],
+        "covariance_weight": [Interval(Real, 0, None, closed="left")],
         "k1": [Interval(Integral, 1, None, closed="left")],
         "k2": [Interval(Integral, 1, None, closed="left")],
+        "q_min_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "graph": [StrOptions({"exact", "anchor", "ann"})],
-        "poi_bandwidth": [Interval(Real, 0, None, closed="neither")],
+        "poi_bandwidth": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "objective": [StrOptions(set(ae.OBJECTIVES))],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(ae.OPTIMIZERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "lr_decay": [Interval(Real, 0, 1, closed="right")],
+        "adam_betas": ["array-like"],
+        "lr_decay": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
-        "include_input": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "include_input": [StrOptions({"auto"}), "boolean"],
+        "code_layers": [StrOptions({"auto", "top", "all"})],
         "index": [StrOptions({"exact", "ann"})],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1, gamma=0.05,
-                 k1=20, k2=10, graph="exact", poi_bandwidth=0.005, learning_rate="auto",
-                 lr_decay=0.95, momentum=0.9, max_iter=100, tol=1e-6, batch_size="auto",
-                 head="1nn", n_neighbors="auto", meanshift_bandwidth_km=500.0, min_votes=4,
-                 kde_sigma_km=50.0, kde_power=10.0, include_input=True, index="exact",
-                 device="auto", random_state=None, verbose=0):
+    def __init__(self, hidden_layer_sizes=(512, 128), alpha=4.0, beta=1.0, gamma=0.0,
+                 covariance_weight=1.0, k1=20, k2=10, q_min_km="auto", graph="exact",
+                 poi_bandwidth="auto", objective="whitened", n_components=256, optimizer="adam",
+                 learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
+                 max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="1nn",
+                 n_neighbors="auto",
+                 meanshift_bandwidth_km=500.0, min_votes=4, kde_sigma_km=50.0, kde_power=10.0,
+                 include_input="auto", code_layers="auto", index="exact", device="auto",
+                 random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.beta = beta
         self.gamma = gamma
+        self.covariance_weight = covariance_weight
         self.k1 = k1
         self.k2 = k2
+        self.q_min_km = q_min_km
         self.graph = graph
         self.poi_bandwidth = poi_bandwidth
+        self.objective = objective
+        self.n_components = n_components
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.adam_betas = adam_betas
         self.lr_decay = lr_decay
         self.momentum = momentum
         self.max_iter = max_iter
         self.tol = tol
         self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.input_dropout = input_dropout
         self.head = head
         self.n_neighbors = n_neighbors
         self.meanshift_bandwidth_km = meanshift_bandwidth_km
@@ -178,6 +274,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self.kde_sigma_km = kde_sigma_km
         self.kde_power = kde_power
         self.include_input = include_input
+        self.code_layers = code_layers
         self.index = index
         self.device = device
         self.random_state = random_state
@@ -210,17 +307,20 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.scaler_ = MinMaxScaler(clip=True).fit(X)
+        self.scaler_ = self._make_scaler(X, seed).fit(X)
+        Xs = self._scaled(X)
         self.X_fit_, self.gallery_gps_ = np.ascontiguousarray(X), gps
         self._build_graphs(X, gps, areas, seed)
         self.batch_size_ = self._resolve_batch_size(len(X))
-        self.learning_rate_ = self._initial_lr()
-        result = self._train(self._scaled(X), init=None, anchors=None, batch_size=self.batch_size_,
-                             max_iter=self.max_iter, seed=seed, hidden=hidden)
+        self.learning_rate_ = AUTO_LR[self.optimizer] if self.learning_rate == "auto" else float(self.learning_rate)
+        result = self._fit_weights(Xs, seed, hidden)
         self.loss_curve_ = result["loss_curve"]
         self.best_iter_ = result["best_iter"]
         self.n_iter_ = result["n_iter"]
-        self._index_gallery()
+        self.validation_scores_ = result["scores"] if len(result["scores"]) else None
+        self.best_validation_score_ = (float(result["scores"].max())
+                                       if self.validation_scores_ is not None else None)
+        self._index_gallery(Xs)
         return self
 
     def _hidden(self):
@@ -229,78 +329,163 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         return hidden
 
+    def _whitened(self):
+        return self.objective == "whitened"
+
+    def _loss(self):
+        return ae.Loss(alpha=self.alpha, beta=self.beta, gamma=self.gamma, k1=self.k1, k2=self.k2,
+                       objective=self.objective,
+                       covariance_weight=self.covariance_weight if self._whitened() else 0.0)
+
+    def _activations(self):
+        return ae.layer_activations(len(self._hidden()), self.objective)
+
+    def _make_scaler(self, X, seed):
+        """PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
+        if not self._whitened():
+            return MinMaxScaler(clip=True)
+        n_comp = min(int(self.n_components), X.shape[0] - 1, X.shape[1])
+        # components of (numerically) zero variance would be divided by ~0
+        var = np.var(X, axis=0, dtype=np.float64)
+        n_comp = max(1, min(n_comp, int(np.sum(var > 1e-12 * max(var.max(), 1e-300)))))
+        return PCA(n_components=n_comp, whiten=True, random_state=seed)
+
+    def _scaled(self, X):
+        # float64 projection: a float32 GEMM rounds a row differently with its position
+        # in the block, and the same photo must get the same code in any batch
+        X = np.asarray(X)
+        out = np.empty((len(X), self.scaler_.n_features_in_ if not self._whitened()
+                        else self.scaler_.n_components_), dtype=np.float32)
+        for r0 in range(0, len(X), ENCODE_CHUNK):
+            out[r0:r0 + ENCODE_CHUNK] = self.scaler_.transform(X[r0:r0 + ENCODE_CHUNK].astype(np.float64))
+        return out
+
     def _resolve_batch_size(self, n):
         if self.batch_size == "auto":
             return None if n <= AUTO_FULL_BATCH_MAX else AUTO_BATCH_SIZE
         return None if self.batch_size is None else int(self.batch_size)
 
-    def _initial_lr(self):
-        if self.learning_rate == "auto":
-            return AUTO_LR["full" if self.batch_size_ is None else "sgd"]
-        return float(self.learning_rate)
-
-    def _scaled(self, X):
-        return self.scaler_.transform(X).astype(np.float32, copy=False)
+    def _lr_decay(self):
+        return AUTO_LR_DECAY[self.optimizer] if self.lr_decay == "auto" else float(self.lr_decay)
 
     def _uses_graphs(self):
         return self.alpha > 0 or self.beta > 0
 
     def _build_graphs(self, X, gps, areas, seed):
-        """POIs (mean-shift on GPS), P and Q; nothing for the AE baseline."""
+        """POIs (mean-shift on GPS), P and Q (nothing for the AE baseline but the POIs
+        early stopping needs)."""
+        from dgae.graphs import POIMiner, auto_poi_bandwidth, easy_confusing_pairs, same_area_pairs
+
         n = len(X)
         empty = sp.csr_matrix((n, n), dtype=np.float32)
         self.poi_miner_, self.poi_labels_ = None, np.full(n, -1, dtype=np.int64)
         self.P_, self.Q_ = empty, empty.copy()
+        self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
+                               else float(self.poi_bandwidth))
+        self.q_min_km_ = ((AUTO_Q_MIN_KM if self._whitened() else 0.0) if self.q_min_km == "auto"
+                          else float(self.q_min_km))
+        if not (self._uses_graphs() or self.early_stopping):
+            return
+        self.poi_miner_ = POIMiner(bandwidth=self.poi_bandwidth_).fit(gps, areas=areas)
+        self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
         if not self._uses_graphs():
             return
-        from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
-
-        self.poi_miner_ = POIMiner(bandwidth=self.poi_bandwidth).fit(gps, areas=areas)
-        self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
-        if self.alpha > 0:
-            self.P_ = same_area_pairs(X, self.poi_labels_, self.k1, device=self.device,
-                                      verbose=self.verbose)
-        if self.beta > 0:
+        self.P_ = same_area_pairs(X, self.poi_labels_, self.k1, device=self.device,
+                                  verbose=self.verbose)
+        if self.poi_miner_.n_clusters_ > 1:
             self.Q_ = easy_confusing_pairs(X, self.poi_labels_, self.k2, method=self.graph,
                                            device=self.device, random_state=seed,
-                                           verbose=self.verbose)
+                                           verbose=self.verbose, gps=gps, min_km=self.q_min_km_)
 
-    def _train(self, Xs, init, anchors, batch_size, max_iter, seed, hidden):
+    def _fit_weights(self, Xs, seed, hidden):
+        """Train on the whole gallery, or on all but a held-out share with early stopping."""
+        rows = val = None
+        if self.early_stopping:
+            rows, val = validation_split(self.poi_labels_, self.validation_fraction, seed)
+            if val.size == 0:
+                warnings.warn("early stopping skipped: no POI has three photos to hold one out "
+                              "(set early_stopping=False to silence this)", UserWarning, stacklevel=3)
+                rows = val = None
+        monitor = None
+        P, Q = self.P_, self.Q_
+        if rows is not None:
+            P, Q = P[rows][:, rows], Q[rows][:, rows]
+            xp = get_xp(self.device)
+            monitor = RetrievalMonitor(to_device(Xs[rows], xp, np.float32),
+                                       to_device(Xs[val], xp, np.float32),
+                                       self.poi_labels_[rows], self.poi_labels_[val],
+                                       self._encode_device)
+        return self._train(Xs if rows is None else Xs[rows], P, Q, init=None, anchors=None,
+                           batch_size=self.batch_size_, max_iter=self.max_iter, seed=seed,
+                           hidden=hidden, monitor=monitor)
+
+    def _train(self, Xs, P, Q, init, anchors, batch_size, max_iter, seed, hidden, monitor=None):
         result = ae.train(
-            Xs, self.P_, self.Q_, hidden_layer_sizes=hidden, alpha=self.alpha, beta=self.beta,
-            gamma=self.gamma, k1=self.k1, k2=self.k2, learning_rate=self.learning_rate_,
-            lr_decay=self.lr_decay, momentum=self.momentum, max_iter=max_iter, tol=self.tol,
+            Xs, P, Q, hidden_layer_sizes=hidden, loss=self._loss(), optimizer=self.optimizer,
+            learning_rate=self.learning_rate_, lr_decay=self._lr_decay(), momentum=self.momentum,
+            adam_betas=tuple(self.adam_betas), max_iter=max_iter, tol=self.tol,
             batch_size=batch_size, xp=get_xp(self.device), init=init, anchors=anchors,
-            random_state=seed, verbose=self.verbose)
+            random_state=seed, monitor=monitor, n_iter_no_change=self.n_iter_no_change,
+            input_dropout=self.input_dropout, verbose=self.verbose)
         self.coefs_, self.intercepts_ = result["coefs"], result["intercepts"]
-        self.learning_rate_ *= self.lr_decay ** result["n_iter"]
+        self.learning_rate_ *= self._lr_decay() ** result["n_iter"]
         return result
 
-    def _index_gallery(self):
-        codes = self.transform(self.X_fit_)
-        self._warn_if_collapsed(codes)
+    def _index_gallery(self, Xs):
+        layers = self._layers(Xs)
+        self._diagnose(layers)
+        codes = self._codes(layers)
         self.knn_ = GeoKNN(index=self.index, device=self.device,
                            random_state=self.random_state).fit(codes, self.gallery_gps_)
 
-    def _warn_if_collapsed(self, codes):
-        """Warn when the learned codes barely vary across the gallery.
-
-        The paper's gamma = 0.05 on the unnormalised ``||W||^2 + ||b||^2``
-        can outweigh the reconstruction on real features and shrink every
-        unit to a constant; retrieval then runs on the scaled input alone.
-        """
-        n_learned = int(np.sum(self._hidden()))
-        spread = float(codes[:, codes.shape[1] - n_learned:].std(axis=0).mean())
-        if len(codes) > 1 and spread < COLLAPSE_STD:
-            warnings.warn(
-                f"the learned codes barely vary across the gallery (mean std {spread:.2g}); "
-                f"retrieval then rests on the scaled input alone. The weight decay "
-                f"gamma={self.gamma} may dominate the reconstruction: try gamma=1e-4.",
-                UserWarning, stacklevel=3)
+    def _diagnose(self, layers):
+        """``diagnostics_`` of the gallery codes; a warning per collapsed layer."""
+        P = self.P_ if self.P_.nnz else None
+        Q = self.Q_ if self.Q_.nnz else None
+        self.diagnostics_ = code_diagnostics(layers, P, Q)
+        for m, spread in enumerate(self.diagnostics_["spread"][1:], start=1):
+            if len(layers[0]) > 1 and spread < COLLAPSE_STD:
+                warnings.warn(
+                    f"layer {m}: the learned codes barely vary across the gallery (mean std "
+                    f"{spread:.2g}); retrieval on them is meaningless. With objective='paper' "
+                    f"the weight decay gamma={self.gamma} may dominate the reconstruction "
+                    f"(try gamma=1e-4), and nothing keeps the codes apart.",
+                    UserWarning, stacklevel=4)
 
     # ------------------------------------------------------------- encode
+    def _encode_device(self, coefs, intercepts, Xs):
+        """Retrieval codes of device inputs under given weights (device array)."""
+        xp = get_xp(self.device)
+        layers = ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK, activations=self._activations())
+        parts = ([Xs] if self._include_input() else []) + self._code_parts(layers)
+        return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
+
+    def _include_input(self):
+        return (not self._whitened()) if self.include_input == "auto" else bool(self.include_input)
+
+    def _code_parts(self, hidden):
+        stack = (not self._whitened()) if self.code_layers == "auto" else self.code_layers == "all"
+        return list(hidden) if stack else [hidden[-1]]
+
+    def _layers(self, Xs):
+        """``[network input, h1, ..., hM]`` of scaled rows (host, float32)."""
+        xp = get_xp(self.device)
+        coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
+        intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
+        blocks = []
+        for r0 in range(0, len(Xs), ENCODE_CHUNK):
+            part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
+            hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self._activations())
+            blocks.append([to_host(h) for h in [part] + hidden])
+        return [np.vstack([blk[m] for blk in blocks]).astype(np.float32, copy=False)
+                for m in range(len(blocks[0]))]
+
+    def _codes(self, layers):
+        parts = ([layers[0]] if self._include_input() else []) + self._code_parts(layers[1:])
+        return parts[0] if len(parts) == 1 else np.hstack(parts)
+
     def transform(self, X):
-        """Codes used for retrieval: all encoder layers stacked (+ scaled input).
+        """Codes used for retrieval.
 
         Parameters
         ----------
@@ -308,37 +493,31 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        codes : ndarray of shape (n, sum(hidden_layer_sizes) [+ n_features]), float32
-            ``[scaled X, h1, ..., hM]`` when ``include_input``, else ``[h1, ..., hM]``.
+        codes : ndarray of shape (n, n_codes), float32
+            ``[scaled X,] h1, ..., hM`` or ``[scaled X,] hM`` as
+            ``include_input`` and ``code_layers`` say (``"whitened"``
+            default: the code layer ``hM`` alone; ``"paper"``: all of them).
         """
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        Xs = self._scaled(X)
-        xp = get_xp(self.device)
-        coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
-        intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
-        blocks = []
-        for r0 in range(0, len(Xs), 65536):
-            part = to_device(Xs[r0:r0 + 65536], xp, np.float32)
-            hidden = ae.encode(coefs, intercepts, part)
-            blocks.append(np.hstack([to_host(h) for h in ([part] if self.include_input else []) + hidden]))
-        return np.vstack(blocks).astype(np.float32, copy=False)
+        return self._codes(self._layers(self._scaled(X)))
 
     def _neighbors(self, X, k):
         return self.knn_._neighbors(self.transform(X), k)
 
     # -------------------------------------------------------- new photos
     def partial_fit(self, X, y, areas=None):
-        """Add new photos (paper §4.6): POIs, P/Q rows, SGD steps, gallery.
+        """Add new photos (paper §4.6): POIs, P/Q rows, one epoch of steps, gallery.
 
         Each new photo joins the POI whose centre is nearest (a new POI,
         mined among the new photos, when no POI's bandwidth covers it); its
         P row (top-``k1`` visual neighbours in its POI) and Q row (top-``k2``
-        in other POIs) are searched among the old and new gallery; one epoch
-        of SGD runs with the new photos as anchors (their partners may be old
-        photos); then they join the gallery and its codes are recomputed.
-        Old photos' rows are not re-ranked (the paper re-mines and retrains
-        after each period).  An unfitted model is simply fitted.
+        in other POIs, beyond the Q floor) are searched among the old and new
+        gallery; one epoch of mini-batch steps runs with the new photos as
+        anchors (their partners may be old photos); then they join the
+        gallery and its codes are recomputed.  The input scaling and old
+        photos' rows are not updated (the paper re-mines and retrains after
+        each period).  An unfitted model is simply fitted.
 
         Parameters
         ----------
@@ -356,22 +535,24 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         gps = check_targets(y, len(X))
         n_old = len(self.X_fit_)
         X_all = np.concatenate([self.X_fit_, X])
+        gps_all = np.concatenate([self.gallery_gps_, gps])
         labels = self._assign_pois(gps, areas)
         labels_all = np.concatenate([self.poi_labels_, labels])
+        active = self._uses_graphs()
         self.P_ = self._extend_graph(self.P_, X, X_all, labels, labels_all, "different", self.k1,
-                                     self.alpha > 0)
+                                     active)
         self.Q_ = self._extend_graph(self.Q_, X, X_all, labels, labels_all, "same", self.k2,
-                                     self.beta > 0)
-        self.X_fit_, self.poi_labels_ = X_all, labels_all
-        self.gallery_gps_ = np.concatenate([self.gallery_gps_, gps])
+                                     active, gps, gps_all, self.q_min_km_)
+        self.X_fit_, self.poi_labels_, self.gallery_gps_ = X_all, labels_all, gps_all
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max) + self.n_iter_
         batch = min(self.batch_size_ or AUTO_BATCH_SIZE, len(X))
-        result = self._train(self._scaled(X_all), init=(self.coefs_, self.intercepts_),
+        Xs = self._scaled(X_all)
+        result = self._train(Xs, self.P_, self.Q_, init=(self.coefs_, self.intercepts_),
                              anchors=np.arange(n_old, len(X_all)), batch_size=batch, max_iter=1,
                              seed=seed, hidden=self._hidden())
         self.loss_curve_ = np.concatenate([self.loss_curve_, result["loss_curve"]])
         self.n_iter_ += result["n_iter"]
-        self._index_gallery()
+        self._index_gallery(Xs)
         return self
 
     def _assign_pois(self, gps, areas):
@@ -385,11 +566,12 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         if far.any():
             from dgae.graphs import POIMiner
 
-            fresh = POIMiner(bandwidth=self.poi_bandwidth).fit(gps[far]).labels_
+            fresh = POIMiner(bandwidth=self.poi_bandwidth_).fit(gps[far]).labels_
             labels[far] = fresh + self.poi_labels_.max() + 1
         return labels.astype(np.int64)
 
-    def _extend_graph(self, A, X_new, X_all, labels_new, labels_all, exclude, k, active):
+    def _extend_graph(self, A, X_new, X_all, labels_new, labels_all, exclude, k, active,
+                      gps_new=None, gps_all=None, min_km=0.0):
         """``A`` grown to the new gallery size, with rows for the new photos."""
         n_old, n_all, m = A.shape[0], len(X_all), len(X_new)
         rows = sp.csr_matrix((m, n_all), dtype=np.float32)
@@ -398,7 +580,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
 
             _, idx = nearest_neighbors(X_new, X_all, min(k + 1, n_all), query_labels=labels_new,
                                        index_labels=labels_all, exclude=exclude,
-                                       device=self.device)
+                                       query_gps=gps_new, index_gps=gps_all,
+                                       exclude_within_km=min_km, device=self.device)
             own = np.arange(n_old, n_all)[:, None]
             keep = (idx >= 0) & (idx != own)
             keep &= np.cumsum(keep, axis=1) <= k  # at most k, self dropped

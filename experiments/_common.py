@@ -10,20 +10,22 @@ from dgae._demo import by_head, head_tables, write_predictions
 
 
 def base_parser(description, out_default):
-    """argparse parser with the flags every experiment shares."""
+    """argparse parser with the flags every experiment shares.
+
+    The model flags default to None: DGAE's own defaults then apply.
+    """
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default=out_default, help="output folder (tables, PNGs, caches)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
-    p.add_argument("--layers", default="512,256,128",
-                   help="DGAE hidden layer sizes (the paper: 2000,1000,500)")
-    p.add_argument("--max-iter", type=int, default=60, help="training iterations / epochs")
-    p.add_argument("--gamma", type=float, default=0.05, help="weight decay (the paper: 0.05)")
-    p.add_argument("--learning-rate", default="auto", help="initial step ('auto' or a float)")
-    p.add_argument("--lr-decay", type=float, default=0.95, help="step multiplier per iteration")
-    p.add_argument("--tol", type=float, default=1e-6, help="stop when |J_k - J_k-1| < tol")
-    p.add_argument("--batch-size", default="auto",
-                   help="'auto', 'full' (Algorithm 1, full batch) or a mini-batch size")
+    p.add_argument("--layers", default=None, help="DGAE hidden layer sizes (default: DGAE's)")
+    p.add_argument("--max-iter", type=int, default=None, help="training iterations / epochs")
+    p.add_argument("--gamma", type=float, default=None, help="weight decay")
+    p.add_argument("--learning-rate", default=None, help="initial step ('auto' or a float)")
+    p.add_argument("--lr-decay", type=float, default=None, help="step multiplier per iteration")
+    p.add_argument("--tol", type=float, default=None, help="stop when |J_k - J_k-1| < tol")
+    p.add_argument("--batch-size", default=None,
+                   help="'auto', 'full' (full batch) or a mini-batch size")
     p.add_argument("--heads", default="1nn,meanshift", help="retrieval heads, comma-separated")
     p.add_argument("--n-jobs", type=int, default=None, help="workers (descriptors, grid search)")
     p.add_argument("--seed", type=int, default=0)
@@ -32,13 +34,20 @@ def base_parser(description, out_default):
 
 
 def training_params(args):
-    """The DGAE training keywords every experiment passes (from the shared flags)."""
-    lr = args.learning_rate if args.learning_rate == "auto" else float(args.learning_rate)
-    batch = {"auto": "auto", "full": None}.get(args.batch_size)
-    batch = int(args.batch_size) if batch is None and args.batch_size != "full" else batch
-    return dict(hidden_layer_sizes=parse_layers(args.layers), max_iter=args.max_iter,
-                gamma=args.gamma, learning_rate=lr, lr_decay=args.lr_decay, tol=args.tol,
-                batch_size=batch, device=args.device, random_state=args.seed)
+    """The DGAE keywords of the shared flags that were given (the rest stay DGAE's defaults)."""
+    params = dict(device=args.device, random_state=args.seed)
+    if args.layers is not None:
+        params["hidden_layer_sizes"] = parse_layers(args.layers)
+    for key in ("max_iter", "gamma", "lr_decay", "tol"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    if args.learning_rate is not None:
+        params["learning_rate"] = args.learning_rate if args.learning_rate == "auto" else float(args.learning_rate)
+    if args.batch_size is not None:
+        params["batch_size"] = {"auto": "auto", "full": None}.get(args.batch_size, None)
+        if args.batch_size not in ("auto", "full"):
+            params["batch_size"] = int(args.batch_size)
+    return params
 
 
 def parse_layers(text):

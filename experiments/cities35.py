@@ -119,8 +119,8 @@ def main(argv=None):
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--n-test", type=int, default=300, help="held-out queries (the paper: 300)")
     p.add_argument("--n-textons", type=int, default=512)
-    p.add_argument("--alpha", type=float, default=0.2)
-    p.add_argument("--beta", type=float, default=0.1)
+    p.add_argument("--alpha", type=float, default=None, help="default: DGAE's")
+    p.add_argument("--beta", type=float, default=None, help="default: DGAE's")
     p.add_argument("--fig8-scale", type=float, default=0.25,
                    help="scale of the paper's Fig. 8 layer sizes (0 skips Fig. 8)")
     p.add_argument("--cnn", default="auto", choices=["auto", "off"])
@@ -143,10 +143,12 @@ def main(argv=None):
         C, sec = cached(out / "cache" / f"cnn_{tag}_{len(gps)}_{args.seed}.npy", lambda: CNNDescriptor(
             n_jobs=args.n_jobs, verbose=verbose).fit().transform(images))
         extra = {"CNN": (C[g], C[q])}
-    base = dict(training_params(args), alpha=args.alpha, beta=args.beta)
+    base = training_params(args)
+    base.update({k: v for k, v in (("alpha", args.alpha), ("beta", args.beta)) if v is not None})
     res = evaluate_methods(standard_methods(**base), X[g], gps[g], X[q], gps[q], heads=heads,
                            areas=areas[g], features=extra, verbose=verbose)
-    report(res, out, f"{what}: Tables 2/3 analogue (layers {list(base['hidden_layer_sizes'])})",
+    layers = list(res["estimators"]["DGAE"].hidden_layer_sizes)
+    report(res, out, f"{what}: Tables 2/3 analogue (DGAE layers {layers})",
            heads, gps[q])
     print("\nTable 5 analogue: DGAE, best of the top-k retrieved GPS (% within)")
     print(topk_table(res["estimators"]["DGAE"], X[q], gps[q]))

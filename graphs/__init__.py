@@ -1,6 +1,7 @@
 """POI mining and the geo-constraint pair graphs P and Q (installed as ``dgae.graphs``).
 
-- :class:`POIMiner`: mean-shift POIs on GPS (scikit-learn semantics, fast).
+- :class:`POIMiner`: mean-shift POIs on GPS (scikit-learn semantics, fast);
+  :func:`auto_poi_bandwidth` picks its bandwidth for a gallery.
 - :func:`same_area_pairs`: graph P (top-k1 visual neighbours inside the POI).
 - :func:`easy_confusing_pairs`: graph Q (top-k2 visual neighbours in other
   POIs; exact, anchor (fDGAE) or ANN).
@@ -10,7 +11,7 @@
 from ._build import build_geo_graphs
 from ._knn import nearest_neighbors
 from ._pairs import easy_confusing_pairs, same_area_pairs
-from ._poi import POIMiner
+from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 
-__all__ = ["POIMiner", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
+__all__ = ["PAPER_POI_BANDWIDTH", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
            "same_area_pairs"]

@@ -5,16 +5,25 @@ import scipy.sparse as sp
 
 from dgae._autoencoder import (
     LOSS_FIELDS,
+    Loss,
+    Optimizer,
     PartnerSampler,
     Problem,
     batch_problem,
     encode,
     init_params,
+    layer_activations,
     objective,
     pair_laplacian,
+    row_normalize,
     sigmoid,
     train,
 )
+
+
+def _obj(coefs, ints, problem, chunk_size=65536, buffers=None, **weights):
+    """``objective`` with the weights as keywords (``alpha``, ..., ``objective=``)."""
+    return objective(coefs, ints, problem, Loss(**weights), chunk_size=chunk_size, buffers=buffers)
 
 
 def _pairs(n, density, seed, weighted):
@@ -41,9 +50,9 @@ def _numeric_grad(coefs, ints, problem, hyper, h=1e-5):
         for idx in np.ndindex(p.shape):
             old = p[idx]
             p[idx] = old + h
-            jp = objective(coefs, ints, problem, **hyper)[0]["J"]
+            jp = _obj(coefs, ints, problem, **hyper)[0]["J"]
             p[idx] = old - h
-            jm = objective(coefs, ints, problem, **hyper)[0]["J"]
+            jm = _obj(coefs, ints, problem, **hyper)[0]["J"]
             p[idx] = old
             g[idx] = (jp - jm) / (2 * h)
         out.append(g)
@@ -62,7 +71,7 @@ def test_gradient_matches_central_differences(tiny, alpha, beta, gamma, weighted
     assert P.nnz and Q.nnz
     problem = Problem.full(X, P, Q)
     hyper = dict(alpha=alpha, beta=beta, gamma=gamma, k1=3, k2=2, chunk_size=chunk)
-    terms, gW, gb = objective(coefs, ints, problem, **hyper)
+    terms, gW, gb = _obj(coefs, ints, problem, **hyper)
     assert terms["J2"] > 1e-3 and terms["J3"] > 1e-3  # the pair terms are really exercised
     for analytic, numeric in zip(gW + gb, _numeric_grad(coefs, ints, problem, hyper)):
         rel = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(numeric), 1e-12)
@@ -77,14 +86,14 @@ def test_blocked_threaded_kernels_match_whole_array(tiny, monkeypatch, n_threads
     X, coefs, ints = tiny
     problem = Problem.full(X, _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False))
     hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=4)
-    ref_terms, ref_gW, ref_gb = objective(coefs, ints, problem, **hyper)
+    ref_terms, ref_gW, ref_gb = _obj(coefs, ints, problem, **hyper)
     monkeypatch.setattr(ae, "_THREAD_MIN_ELEMS", 0)
     monkeypatch.setattr(ae, "_BLOCK_ELEMS", block_elems)  # 1 .. 3 rows per block
     monkeypatch.setattr(ae, "_n_threads", lambda: n_threads)
     blocks = ae._row_map(lambda r0, r1: (r0, r1), 9, 4, np)
     assert blocks[0][0] == 0 and blocks[-1][1] == 9 and len(blocks) > 2
     assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))  # in row order, no gap
-    terms, gW, gb = objective(coefs, ints, problem, **hyper)
+    terms, gW, gb = _obj(coefs, ints, problem, **hyper)
     for f in LOSS_FIELDS:
         np.testing.assert_allclose(terms[f], ref_terms[f], rtol=1e-12)
     for g, ref in zip(gW + gb, ref_gW + ref_gb):
@@ -108,8 +117,8 @@ def test_shared_buffers_give_the_same_results(tiny, hidden):
     buffers = ae.Buffers()
     for problem, chunk in cases * 2:
         hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=chunk)
-        fresh = objective(coefs, ints, problem, **hyper)
-        shared = objective(coefs, ints, problem, buffers=buffers, **hyper)
+        fresh = _obj(coefs, ints, problem, **hyper)
+        shared = _obj(coefs, ints, problem, buffers=buffers, **hyper)
         assert shared[0] == fresh[0]
         for a, b in zip(shared[1] + shared[2], fresh[1] + fresh[2]):
             np.testing.assert_array_equal(a, b)
@@ -146,7 +155,7 @@ def test_threaded_kernels_work_in_a_forked_child():
 def test_pair_terms_against_direct_sums(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
-    terms = objective(coefs, ints, Problem.full(X, P, Q), 0.3, 0.2, 0.1, 3, 2)[0]
+    terms = objective(coefs, ints, Problem.full(X, P, Q), Loss(0.3, 0.2, 0.1, 3, 2))[0]
     H = encode(coefs, ints, X)[-1]
     direct = [sum(A[s, t] * np.sum((H[s] - H[t]) ** 2) for s, t in zip(*A.nonzero())) for A in (P, Q)]
     np.testing.assert_allclose(terms["J2"], direct[0] / (9 * 3), rtol=1e-12)
@@ -163,8 +172,8 @@ def test_pair_gradient_reaches_encoder_only(tiny):
     """The pair terms move only the encoder's gradient (decoder: reconstruction only)."""
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, False), _pairs(9, 0.3, 2, False)
-    with_pairs = objective(coefs, ints, Problem.full(X, P, Q), 1.0, 1.0, 0.0, 3, 2)
-    without = objective(coefs, ints, Problem.full(X, None, None), 1.0, 1.0, 0.0, 3, 2)
+    with_pairs = objective(coefs, ints, Problem.full(X, P, Q), Loss(1.0, 1.0, 0.0, 3, 2))
+    without = objective(coefs, ints, Problem.full(X, None, None), Loss(1.0, 1.0, 0.0, 3, 2))
     for l in range(4):
         same = np.allclose(with_pairs[1][l], without[1][l], rtol=0, atol=1e-15)
         assert same == (l >= 2)
@@ -205,8 +214,8 @@ def _expected_batch_grad(X, coefs, ints, anchors, P, Q, hyper):
             prob = wt / pr.data.sum() * wu / qr.data.sum()
             Pd = sp.csr_matrix(([pr.data.sum()], ([0], [1])), shape=(3, 3))
             Qd = sp.csr_matrix(([qr.data.sum()], ([0], [2])), shape=(3, 3))
-            prob_problem = Problem(X[[s, t, u]], 1, pair_laplacian(Pd), pair_laplacian(Qd))
-            _, gW, gb = objective(coefs, ints, prob_problem, **hyper)
+            prob_problem = Problem(X[[s, t, u]], 1, Pd, Qd)
+            _, gW, gb = _obj(coefs, ints, prob_problem, **hyper)
             total = [a + prob * g for a, g in zip(total, gW + gb)]
     return total
 
@@ -223,14 +232,14 @@ def test_minibatch_gradient_is_unbiased(tiny):
     Q = sp.csr_matrix(Q.multiply(keep[:, None]))
     hyper = dict(alpha=0.7, beta=0.4, gamma=0.05, k1=3, k2=2)
     # gamma R is in every batch objective; the anchor-free rows still reconstruct
-    _, gW, gb = objective(coefs, ints, Problem.full(X, P, Q), **hyper)
+    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
     full = gW + gb
     epoch = [np.zeros_like(p) for p in coefs + ints]
     for s in range(9):  # batches of one anchor, the epoch covers every row once
         if keep[s]:
             g = _expected_batch_grad(X, coefs, ints, [s], P, Q, hyper)
         else:
-            _, gW, gb = objective(coefs, ints, Problem(X[[s]], 1), **hyper)
+            _, gW, gb = _obj(coefs, ints, Problem(X[[s]], 1), **hyper)
             g = gW + gb
         epoch = [a + g_ / 9 for a, g_ in zip(epoch, g)]
     for a, b in zip(epoch, full):
@@ -242,17 +251,17 @@ def test_minibatch_monte_carlo_mean_approaches_full_gradient(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, True)
     hyper = dict(alpha=3.0, beta=2.0, gamma=0.0, k1=3, k2=2)
-    _, gW, gb = objective(coefs, ints, Problem.full(X, P, Q), **hyper)
+    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
     full = np.concatenate([g.ravel() for g in gW + gb])
     rng = np.random.default_rng(0)
     n_draws, acc = 2000, np.zeros_like(full)
     for _ in range(n_draws):
         batch = rng.permutation(9)  # all anchors: only the partner draws are random
-        _, gW, gb = objective(coefs, ints, batch_problem(X, batch, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64), **hyper)
+        _, gW, gb = _obj(coefs, ints, batch_problem(X, batch, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64), **hyper)
         acc += np.concatenate([g.ravel() for g in gW + gb])
     mean = acc / n_draws
     # the pair terms' share of the gradient is recovered to within 10 % (Monte Carlo noise)
-    _, gW, gb = objective(coefs, ints, Problem.full(X, None, None), **hyper)
+    _, gW, gb = _obj(coefs, ints, Problem.full(X, None, None), **hyper)
     pair_part = full - np.concatenate([g.ravel() for g in gW + gb])
     assert np.linalg.norm(mean - full) < 0.1 * np.linalg.norm(pair_part)
 
@@ -262,9 +271,10 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
     rng = np.random.default_rng(0)
     X = rng.random((40, 6)).astype(np.float32)
     P, Q = _pairs(40, 0.1, 1, False), _pairs(40, 0.1, 2, False)
-    kw = dict(hidden_layer_sizes=(5, 3), alpha=0.2, beta=0.1, gamma=0.001, k1=4, k2=4,
+    kw = dict(hidden_layer_sizes=(5, 3), loss=Loss(0.2, 0.1, 0.001, 4, 4),
               learning_rate=1.0 if batch_size is None else 0.2, max_iter=15, tol=0.0,
-              batch_size=batch_size, random_state=3)
+              batch_size=batch_size, optimizer="gd" if batch_size is None else "sgd",
+              random_state=3)
     r1, r2 = train(X, P, Q, **kw), train(X, P, Q, **kw)
     curve = r1["loss_curve"]
     assert curve.dtype.names == LOSS_FIELDS and len(curve) == 15
@@ -273,7 +283,7 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
         np.testing.assert_array_equal(a, b)
     # the returned weights are the best ones seen
     if batch_size is None:
-        best = objective(r1["coefs"], r1["intercepts"], Problem.full(X, P, Q), 0.2, 0.1, 0.001, 4, 4)[0]
+        best = objective(r1["coefs"], r1["intercepts"], Problem.full(X, P, Q), kw["loss"])[0]
         np.testing.assert_allclose(best["J"], curve["J"].min(), rtol=1e-5)
 
 
@@ -293,8 +303,8 @@ def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
 
     monkeypatch.setattr(ae, "objective", flaky)
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        res = train(X, None, None, hidden_layer_sizes=(3,), alpha=0, beta=0, gamma=0, k1=1, k2=1,
-                    learning_rate=1.0, max_iter=10, tol=0.0, random_state=0)
+        res = train(X, None, None, hidden_layer_sizes=(3,), loss=Loss(), learning_rate=1.0,
+                    max_iter=10, tol=0.0, random_state=0)
     assert res["interrupted"] and res["n_iter"] == 3 and res["best_iter"] == 2
 
 
@@ -308,10 +318,152 @@ def test_batch_without_pairs_equals_reconstruction_of_the_anchors(tiny, P_empty,
     anchors = np.array([4, 0, 7])
     rng = np.random.default_rng(0)
     batch = batch_problem(X, anchors, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64)
-    terms, gW, gb = objective(coefs, ints, batch, **hyper)
+    terms, gW, gb = _obj(coefs, ints, batch, **hyper)
     if P_empty and Q_empty:
-        ref_terms, rW, rb = objective(coefs, ints, Problem(X[anchors], 3), **hyper)
+        ref_terms, rW, rb = _obj(coefs, ints, Problem(X[anchors], 3), **hyper)
         assert terms == pytest.approx(ref_terms)
         for a, b in zip(gW + gb, rW + rb):
             np.testing.assert_allclose(a, b, rtol=1e-12)
     assert all(np.isfinite(g).all() for g in gW + gb)
+
+
+# ------------------------------------------------------------ the "whitened" objective
+@pytest.fixture
+def tiny_whitened():
+    """9 rows, D=5, hidden (4, 3) with a linear code layer and output, float64."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(9, 5))
+    coefs, ints = init_params(5, (4, 3), 0, dtype=np.float64,
+                              activations=layer_activations(2, "whitened"))
+    coefs = [2.0 * W for W in coefs]
+    ints = [rng.normal(0, 0.5, b.shape) for b in ints]
+    P, Q = row_normalize(_pairs(9, 0.3, 1, True)), row_normalize(_pairs(9, 0.3, 2, True))
+    return X, coefs, ints, P, Q
+
+
+def _whitened_terms_brute(H, P, Q):
+    """J2, J3, K of the module docstring by direct sums (per-row normalised P, Q)."""
+    Hc = H - H.mean(axis=0)
+    C = Hc.T @ Hc / len(H)
+    T, d = np.trace(C), H.shape[1]
+    ratio = lambda s, t: np.sum((H[s] - H[t]) ** 2) / (2 * T)  # noqa: E731
+    J2 = sum(P[s, t] * ratio(s, t) for s, t in zip(*P.nonzero())) / len(H)
+    J3 = sum(Q[s, t] * min(1.0, ratio(s, t)) for s, t in zip(*Q.nonzero())) / len(H)
+    K = np.sum((C * d / T - np.eye(d)) ** 2) / d
+    return J2, J3, K, [ratio(s, t) for s, t in zip(*Q.nonzero())]
+
+
+@pytest.mark.parametrize("weights", [
+    dict(reconstruction=1.0),                                   # J1 alone
+    dict(reconstruction=0.0, alpha=1.0),                        # J2 alone
+    dict(reconstruction=0.0, beta=1.0),                         # capped J3 alone
+    dict(reconstruction=0.0, covariance_weight=1.0),            # K alone
+    dict(reconstruction=0.0, gamma=1.0),                        # R alone
+    dict(alpha=0.7, beta=0.4, covariance_weight=0.3, gamma=0.2, chunk_size=4),
+])
+def test_whitened_gradient_matches_central_differences(tiny_whitened, weights):
+    X, coefs, ints, P, Q = tiny_whitened
+    hyper = dict(weights, objective="whitened")
+    problem = Problem.full(X, P, Q)
+    *_, ratios = _whitened_terms_brute(encode(coefs, ints, X, activations=layer_activations(2, "whitened"))[-1], P, Q)
+    # the cap is exercised on both sides, and no pair sits at the kink
+    assert min(ratios) < 1 < max(ratios) and min(abs(np.array(ratios) - 1)) > 1e-3
+    _, gW, gb = _obj(coefs, ints, problem, **hyper)
+    analytic = np.concatenate([g.ravel() for g in gW + gb])
+    numeric = np.concatenate([g.ravel() for g in _numeric_grad(coefs, ints, problem, hyper)])
+    # one vector: the code layer's bias has no true gradient (every term is translation
+    # invariant), so its own relative error would compare finite-difference noise with 0
+    assert np.linalg.norm(analytic - numeric) < 1e-6 * np.linalg.norm(numeric)
+
+
+def test_whitened_terms_and_row_normalisation_against_direct_sums(tiny_whitened):
+    X, coefs, ints, P, Q = tiny_whitened
+    raw = _pairs(9, 0.3, 1, True)
+    rows = np.diff(raw.indptr) > 0
+    np.testing.assert_allclose(np.asarray(row_normalize(raw).sum(axis=1)).ravel(), rows * 1.0)
+    np.testing.assert_allclose(row_normalize(raw).toarray(),
+                               raw.toarray() / np.maximum(raw.toarray().sum(1, keepdims=True), 1e-300))
+    terms = _obj(coefs, ints, Problem.full(X, P, Q), objective="whitened", alpha=0.7, beta=0.4,
+                 covariance_weight=0.3, gamma=0.2)[0]
+    acts = layer_activations(2, "whitened")
+    H = encode(coefs, ints, X, activations=acts)[-1]
+    J2, J3, K, _ = _whitened_terms_brute(H, P, Q)
+    np.testing.assert_allclose([terms["J2"], terms["J3"], terms["K"]], [J2, J3, K], rtol=1e-12)
+    Xhat = H
+    for W, b, act in zip(coefs[2:], ints[2:], acts[2:]):
+        Xhat = Xhat @ W + b
+        Xhat = 1 / (1 + np.exp(-Xhat)) if act == "sigmoid" else Xhat
+    np.testing.assert_allclose(terms["J1"], np.sum((X - Xhat) ** 2) / (2 * X.size), rtol=1e-12)
+    R = np.mean(np.concatenate([W.ravel() for W in coefs]) ** 2)
+    np.testing.assert_allclose(terms["R"], R, rtol=1e-12)
+    np.testing.assert_allclose(terms["J"], terms["J1"] + 0.7 * J2 - 0.4 * J3 + 0.3 * K + 0.2 * R,
+                               rtol=1e-12)
+
+
+def test_whitened_minibatch_mean_approaches_full_gradient(tiny_whitened):
+    """With every row an anchor, the partner draws are unbiased for the whitened terms too."""
+    X, coefs, ints, P, Q = tiny_whitened
+    hyper = dict(objective="whitened", alpha=3.0, beta=2.0, covariance_weight=0.5)
+    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
+    full = np.concatenate([g.ravel() for g in gW + gb])
+    _, gW, gb = _obj(coefs, ints, Problem.full(X, None, None), **hyper)
+    pair_part = full - np.concatenate([g.ravel() for g in gW + gb])
+    rng, samplers = np.random.default_rng(0), (PartnerSampler(P), PartnerSampler(Q))
+    acc = np.zeros_like(full)
+    for _ in range(2000):
+        batch = batch_problem(X, rng.permutation(9), samplers, rng, np, np.float64)
+        _, gW, gb = _obj(coefs, ints, batch, **hyper)
+        acc += np.concatenate([g.ravel() for g in gW + gb])
+    assert np.linalg.norm(acc / 2000 - full) < 0.1 * np.linalg.norm(pair_part)
+
+
+def test_whitened_linear_code_spans_the_lda_subspace():
+    """Closed-form reference: J1 off, P = all same-class pairs, Q empty, a linear code layer.
+
+    Whatever the penalty weight, the objective depends on the codes' Gram matrix
+    only through K and T, and for a fixed Gram the pair term is smallest on the
+    bottom eigenvectors of the within-class scatter relative to the total one:
+    the optimum spans LDA's subspace (its K goes to 0 as the weight grows).
+    """
+    from scipy.linalg import subspace_angles
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 60)
+    X = rng.normal(scale=2.0, size=(3, 6))[y] + rng.normal(size=(180, 6)) @ rng.normal(size=(6, 6))
+    P = sp.csr_matrix((y[:, None] == y[None, :]) & ~np.eye(180, dtype=bool), dtype=np.float64)
+    loss = Loss(alpha=1.0, objective="whitened", covariance_weight=10.0, reconstruction=0.0)
+    res = train(X, P, None, hidden_layer_sizes=(2,), loss=loss, learning_rate=0.01,
+                optimizer="adam", lr_decay=1.0, max_iter=1500, tol=0.0, dtype=np.float64,
+                random_state=0)
+    lda = LinearDiscriminantAnalysis(solver="eigen").fit(X, y)
+    angles = np.degrees(subspace_angles(res["coefs"][0], lda.scalings_[:, :2]))
+    assert angles.max() < 1.0
+    assert res["loss_curve"]["K"][-1] < 1e-2
+
+
+@pytest.mark.parametrize("kind", ["gd", "sgd", "adam"])
+def test_optimizers_reduce_a_quadratic(kind):
+    target = np.array([3.0, -1.0])
+    p = [np.zeros(2)]
+    opt = Optimizer(kind, p, momentum=0.5)
+    for _ in range(300):
+        opt.step(p, [2 * (p[0] - target)], 0.05)
+    np.testing.assert_allclose(p[0], target, atol=1e-3)
+
+
+def test_train_with_a_monitor_keeps_the_best_scored_weights_and_stops_early():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    seen = []
+
+    def monitor(coefs, intercepts):  # peaks at the 4th iteration
+        seen.append([W.copy() for W in coefs])
+        return -abs(len(seen) - 4)
+
+    res = train(X, None, None, hidden_layer_sizes=(3,), loss=Loss(objective="whitened"),
+                learning_rate=0.01, optimizer="adam", max_iter=50, tol=0.0, dtype=np.float64,
+                random_state=0, monitor=monitor, n_iter_no_change=5)
+    assert res["n_iter"] == 9 and res["best_iter"] == 3 and len(res["scores"]) == 9
+    for a, b in zip(res["coefs"], seen[3]):
+        np.testing.assert_array_equal(a, b)

@@ -137,3 +137,14 @@ def test_load_shared_coordinates(shared_data):
     assert cells.gps.shape[0] == len(cells.frame["class_label"])
     with pytest.raises(FileNotFoundError):
         load_shared("no_such_set")
+
+
+def test_place_holdout_split_is_the_readme_protocol():
+    """``default_rng(0).permutation`` of the sorted unique places, the first 20 % held out."""
+    rng = np.random.default_rng(5)
+    loc = rng.choice([f"loc{i:03d}" for i in range(57)], size=400)
+    q, g = place_holdout_split(loc, test_size=0.2, seed=0)
+    places = np.unique(loc)
+    held = np.random.default_rng(0).permutation(places)[: int(0.2 * places.size)]
+    np.testing.assert_array_equal(q, np.flatnonzero(np.isin(loc, held)))
+    np.testing.assert_array_equal(g, np.flatnonzero(~np.isin(loc, held)))

@@ -36,7 +36,8 @@ def _blobs(n_per=8, seed=0):
 def test_evaluate_methods_against_brute_force():
     X, gps = _blobs()
     q, g = np.arange(0, 24, 4), np.setdiff1d(np.arange(24), np.arange(0, 24, 4))
-    methods = standard_methods((6,), include=("LF", "AE"), max_iter=3, random_state=0)
+    methods = standard_methods(include=("LF", "AE"), hidden_layer_sizes=(6,), max_iter=3,
+                               random_state=0)
     res = evaluate_methods(methods, X[g], gps[g], X[q], gps[q], heads=("1nn",),
                            features={"RAW": (X[g] * 2, X[q] * 2)})
     assert set(res["errors"]) == {"LF 1nn", "AE 1nn", "RAW 1nn"}

@@ -7,11 +7,16 @@ import pytest
 import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from dgae import DGAE
+from dgae import DGAE, GeoKNN
 from dgae._backend import gpu_available
 from dgae.metrics import geo_scorer
 
 SMALL = dict(hidden_layer_sizes=(12, 6), k1=4, k2=3, max_iter=40, random_state=0, device="cpu")
+#: The paper's objective and training on the small problem (Algorithm 1, no early stopping).
+PAPER = dict(SMALL, objective="paper", alpha=0.2, beta=0.1, gamma=0.05, optimizer="gd",
+             early_stopping=False)
+OBJECTIVES = {"whitened": dict(SMALL, early_stopping=False, learning_rate=0.01, max_iter=100),
+              "paper": PAPER}
 
 
 def _places(n_places=8, per_place=8, d=10, seed=0):
@@ -39,35 +44,38 @@ def _top_code(model, X):
     return model.transform(X)[:, -model.coefs_[len(model.coefs_) // 2 - 1].shape[1]:]
 
 
-def test_same_area_term_brings_p_pairs_closer():
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_same_area_term_brings_p_pairs_closer(objective):
     X, gps, _ = _places()
-    kw = dict(SMALL, include_input=False, beta=0.0, gamma=0.001)
-    on = DGAE(alpha=2.0, **kw).fit(X, gps)
-    off = DGAE(alpha=1e-12, **kw).fit(X, gps)  # same graphs, no pull
+    kw = dict(OBJECTIVES[objective], include_input=False, beta=0.0, gamma=0.001)
+    on = DGAE(**dict(kw, alpha=2.0)).fit(X, gps)
+    off = DGAE(**dict(kw, alpha=1e-12)).fit(X, gps)  # same graphs, no pull
     assert on.P_.nnz > 0 and (on.P_ != off.P_).nnz == 0
     assert _pair_ratio(_top_code(on, X), on.P_) < 0.8 * _pair_ratio(_top_code(off, X), on.P_)
 
 
-def test_easy_confusing_term_pushes_q_pairs_apart():
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_easy_confusing_term_pushes_q_pairs_apart(objective):
     X, gps, _ = _places()
-    kw = dict(SMALL, include_input=False, alpha=0.0, gamma=0.001)
-    on = DGAE(beta=2.0, **kw).fit(X, gps)
-    off = DGAE(beta=1e-12, **kw).fit(X, gps)
+    kw = dict(OBJECTIVES[objective], include_input=False, alpha=0.0, gamma=0.001)
+    on = DGAE(**dict(kw, beta=2.0)).fit(X, gps)
+    off = DGAE(**dict(kw, beta=1e-12)).fit(X, gps)
     assert on.Q_.nnz > 0
     assert _pair_ratio(_top_code(on, X), on.Q_) > 1.2 * _pair_ratio(_top_code(off, X), on.Q_)
 
 
 def test_fit_attributes_and_loss_curve():
     X, gps, place = _places()
-    model = DGAE(**SMALL).fit(X, gps)
+    model = DGAE(**PAPER).fit(X, gps)
     assert [W.shape for W in model.coefs_] == [(10, 12), (12, 6), (6, 12), (12, 10)]
     assert all(isinstance(W, np.ndarray) and W.dtype == np.float32 for W in model.coefs_)
     curve = model.loss_curve_
-    assert curve.dtype.names == ("J", "J1", "J2", "J3", "R") and len(curve) == model.n_iter_
+    assert curve.dtype.names == ("J", "J1", "J2", "J3", "K", "R") and len(curve) == model.n_iter_
     np.testing.assert_allclose(curve["J"], curve["J1"] + 0.2 * curve["J2"] - 0.1 * curve["J3"]
                                + 0.05 * curve["R"], rtol=1e-6)
     assert curve["J"].min() < curve["J"][0]
     assert model.best_iter_ == int(np.argmin(curve["J"]))
+    assert model.validation_scores_ is None and model.q_min_km_ == 0.0
     # P pairs live inside a POI, Q pairs across POIs; POIs follow the places
     r, c = model.P_.nonzero()
     assert np.all(model.poi_labels_[r] == model.poi_labels_[c])
@@ -78,7 +86,7 @@ def test_fit_attributes_and_loss_curve():
 
 def test_transform_codes_layout():
     X, gps, _ = _places()
-    model = DGAE(**SMALL).fit(X, gps)
+    model = DGAE(**PAPER).fit(X, gps)
     queries = np.vstack([X[:3], X[:1] + 100.0])  # the last row lies outside the gallery's range
     codes = model.transform(queries)
     assert codes.shape == (4, 10 + 12 + 6) and codes.dtype == np.float32
@@ -87,7 +95,7 @@ def test_transform_codes_layout():
     np.testing.assert_array_equal(codes[3, :10], 1.0)  # clipped into [0, 1]
     h1 = 1 / (1 + np.exp(-(codes[:, :10].astype(np.float64) @ model.coefs_[0] + model.intercepts_[0])))
     np.testing.assert_allclose(codes[:, 10:22], h1, rtol=1e-5)
-    no_input = DGAE(**SMALL, include_input=False).fit(X, gps).transform(X)
+    no_input = DGAE(**PAPER, include_input=False).fit(X, gps).transform(X)
     np.testing.assert_allclose(no_input, model.transform(X)[:, 10:], rtol=1e-6)
 
 
@@ -190,10 +198,13 @@ def test_partial_fit_adds_photos_to_pois_and_gallery():
     np.testing.assert_array_equal(model.predict(X[new]), model.gallery_gps_[n_old:])
 
 
-def test_ae_baseline_builds_no_graphs():
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_ae_baseline_builds_no_graphs(early_stopping):
     X, gps, _ = _places()
-    model = DGAE(**dict(SMALL, alpha=0.0, beta=0.0)).fit(X, gps)
-    assert model.P_.nnz == 0 and model.Q_.nnz == 0 and model.poi_miner_ is None
+    model = DGAE(**dict(SMALL, alpha=0.0, beta=0.0, early_stopping=early_stopping)).fit(X, gps)
+    assert model.P_.nnz == 0 and model.Q_.nnz == 0
+    # POIs are mined only for early stopping's held-out score
+    assert (model.poi_miner_ is None) == (not early_stopping)
     assert np.all(model.loss_curve_["J2"] == 0)
 
 
@@ -234,8 +245,109 @@ def test_warns_when_weight_decay_collapses_the_codes(gamma, collapses):
     X, gps, _ = _places()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = DGAE(**dict(SMALL, gamma=gamma)).fit(X, gps)
+        model = DGAE(**dict(PAPER, gamma=gamma)).fit(X, gps)
     spread = _top_code(model, X).std(axis=0).mean()
     warned = any("barely vary" in str(w.message) for w in caught)
     assert warned == collapses
     assert (spread < 1e-3) == collapses  # the warning tells the truth about the codes
+
+
+# ------------------------------------------------------------ the default objective
+def _split_views(n_places=24, n_views=4, d=24, seed=0):
+    """Places seen under strong nuisance (view, light) spanning a few shared directions.
+
+    Each photo: its place's signature + a random mix of 3 nuisance directions
+    (3x stronger) + noise.  Raw features retrieve photos of the same nuisance
+    (LF fails); what the geotags teach is to discount those directions.
+    Returns gallery (views 1..) and queries (view 0 of every place).
+    """
+    rng = np.random.default_rng(seed)
+    centres = np.column_stack([rng.uniform(-50, 50, n_places), rng.uniform(-170, 170, n_places)])
+    place = np.repeat(np.arange(n_places), n_views)
+    nuisance = rng.normal(size=(place.size, 3)) @ rng.normal(size=(3, d))
+    X = rng.normal(size=(n_places, d))[place] + 3.0 * nuisance + 0.3 * rng.normal(size=(place.size, d))
+    gps = centres[place] + rng.normal(0, 0.001, (place.size, 2))
+    query = np.arange(0, place.size, n_views)
+    gallery = np.setdiff1d(np.arange(place.size), query)
+    X = X.astype(np.float32)
+    return X[gallery], gps[gallery], X[query], gps[query]
+
+
+def test_default_dgae_beats_the_autoencoder_baseline():
+    """DGAE() as shipped (objective, optimiser, alpha/beta, early stopping), small layers."""
+    from dgae.metrics import geolocation_errors_km
+
+    Xg, gg, Xq, gq = _split_views()
+    small = dict(hidden_layer_sizes=(32, 8), random_state=0, device="cpu")
+    dgae = DGAE(**small).fit(Xg, gg)
+    ae = DGAE(**small, alpha=0.0, beta=0.0).fit(Xg, gg)
+    lf = GeoKNN().fit(Xg, gg)
+    hit = {name: np.mean(geolocation_errors_km(gq, m.predict(Xq)) <= 1) for name, m in
+           (("dgae", dgae), ("ae", ae), ("lf", lf))}
+    assert hit["dgae"] >= hit["ae"] + 0.2 and hit["dgae"] >= hit["lf"] + 0.5, hit
+    assert dgae.objective == "whitened" and dgae.optimizer == "adam"
+
+
+def test_diagnostics_show_the_pull_and_the_push():
+    """With all else fixed, alpha lowers the P-pair ratio and beta raises the Q-pair ratio."""
+    Xg, gg, _, _ = _split_views()
+    small = dict(hidden_layer_sizes=(32, 8), random_state=0, device="cpu", early_stopping=False,
+                 max_iter=100)
+    default = DGAE(**small).fit(Xg, gg).diagnostics_
+    no_pull = DGAE(**small, alpha=0.0).fit(Xg, gg).diagnostics_
+    no_push = DGAE(**small, beta=0.0).fit(Xg, gg).diagnostics_
+    assert list(default["width"]) == [Xg.shape[1], 32, 8]
+    assert default["p_ratio"][-1] < no_pull["p_ratio"][-1]
+    assert default["q_ratio"][-1] > no_push["q_ratio"][-1]
+    assert np.all(default["spread"] > 0) and np.all(default["effective_dim"] >= 1)
+
+
+def test_q_pairs_respect_the_distance_floor():
+    from dgae.geo import great_circle_km
+
+    X, gps, _ = _places()
+    gps[1::2] = gps[1::2] + [0.0, 0.1]  # half of each place's photos 8 km away: another POI
+    for floor, expected in (("auto", 25.0), (0.0, 0.0), (500.0, 500.0)):
+        model = DGAE(**dict(SMALL, q_min_km=floor, max_iter=2)).fit(X, gps)
+        s, t = model.Q_.nonzero()
+        assert model.q_min_km_ == expected and s.size
+        assert great_circle_km(gps[s], gps[t]).min() >= expected
+    close = DGAE(**dict(SMALL, q_min_km=0.0, max_iter=2)).fit(X, gps).Q_
+    s, t = close.nonzero()
+    assert great_circle_km(gps[s], gps[t]).min() < 25  # without a floor, the next POI is in Q
+
+
+def test_early_stopping_keeps_the_best_validated_weights():
+    Xg, gg, _, _ = _split_views()
+    model = DGAE(hidden_layer_sizes=(16, 8), random_state=0, device="cpu", max_iter=200,
+                 n_iter_no_change=5).fit(Xg, gg)
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_ == len(model.loss_curve_)
+    assert model.best_iter_ == int(np.argmax(scores)) and model.best_validation_score_ == scores.max()
+    assert model.n_iter_ - 1 - model.best_iter_ == 5 or model.n_iter_ == 200
+
+
+def test_early_stopping_needs_pois_of_three_photos():
+    X, gps, _ = _places(n_places=8, per_place=2)
+    with pytest.warns(UserWarning, match="early stopping skipped"):
+        model = DGAE(**SMALL).fit(X, gps)
+    assert model.validation_scores_ is None
+
+
+def test_whitened_codes_are_the_linear_code_layer_over_pca_whitened_inputs():
+    X, gps, _ = _places()
+    model = DGAE(**dict(SMALL, n_components=6, max_iter=5)).fit(X, gps)
+    Z = model.scaler_.transform(X)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=0.05)  # whitened
+    h1 = 1 / (1 + np.exp(-(Z @ model.coefs_[0] + model.intercepts_[0])))
+    np.testing.assert_allclose(model.transform(X), h1 @ model.coefs_[1] + model.intercepts_[1],
+                               rtol=1e-4, atol=1e-5)
+    assert model.transform(X).shape == (len(X), 6)
+
+
+def test_poi_bandwidth_auto_shrinks_on_a_small_extent():
+    X, gps, _ = _places()
+    assert DGAE(**dict(SMALL, max_iter=2)).fit(X, gps).poi_bandwidth_ == 0.005
+    town = 48.85 + (gps - gps.mean(axis=0)) * 1e-4  # the same layout squeezed into a few hundred m
+    model = DGAE(**dict(SMALL, max_iter=2)).fit(X, town)
+    assert model.poi_bandwidth_ < 0.005 and model.poi_miner_.n_clusters_ == 8

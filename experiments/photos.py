@@ -1,0 +1,197 @@
+"""Every method on a real photo collection, one table: LF, AE, DGAE, fDGAE and their peers.
+
+``--data DIR`` is a folder with ``photos.csv`` (``path,lat,lon,location_id``;
+paths relative to DIR), e.g. ``../shared/data/croatia_streetview`` or
+``../shared/data/world_streetview``.  Protocols (the shared data README's):
+
+* ``heading`` — ``rng = numpy.random.default_rng(0)``; for each ``location_id``
+  in sorted order ``rng.choice`` of that place's rows is a query, the rest is
+  the gallery (the query's place is in the gallery, seen from elsewhere);
+* ``place`` — ``default_rng(0).permutation`` of the sorted unique
+  ``location_id``s, the first 20 % are held out whole (never in the gallery).
+
+Rows, on every feature set available (``--features``):
+
+* ``im2gps`` — the Im2GPS descriptors, textons and block scales fitted on the
+  gallery only: LF (1-NN on the descriptors), AE (``DGAE(alpha=0, beta=0)``),
+  DGAE (``DGAE()`` defaults), fDGAE (``graph="anchor"``), PCA+LDA and PCA+NCA
+  (:mod:`_peers`: PCA(256, whiten), then scikit-learn's LDA / NCA on
+  ``POIMiner`` labels; NCA on a subsample of at most ``--nca-max`` photos);
+* ``cnn`` — EfficientNet-Lite0 features (the ``cnn`` extra): LF (= CNN 1-NN),
+  DGAE, PCA+LDA;
+* ``fused`` — both concatenated, each block scaled to unit total variance on
+  the gallery (equal weight): LF, DGAE, PCA+LDA.
+
+Every DGAE row runs with the library's defaults and ``random_state=--seed``;
+nothing is tuned on the query photos.  Also printed: the geo-constraint
+ablation (the gallery's P- and Q-pair / random-pair code-distance ratios of
+DGAE at the default alpha and beta, at alpha = 0 and at beta = 0) and the
+fit seconds of each row.  Features are cached under ``OUT/cache``.
+
+Example::
+
+    python experiments/photos.py --data ../shared/data/croatia_streetview --protocol heading \\
+        --out experiments_out/croatia_heading
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cached, cnn_available, report  # noqa: E402
+from _peers import LinearPeer  # noqa: E402
+
+FEATURE_SETS = ("im2gps", "cnn", "fused")
+#: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
+ROWS = {
+    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA"),
+    "cnn": ("LF", "DGAE", "PCA+LDA"),
+    "fused": ("LF", "DGAE", "PCA+LDA"),
+}
+
+
+def make_row(name, seed, nca_max):
+    """The estimator of a row (None: retrieval on the features themselves)."""
+    from dgae import DGAE
+
+    return {
+        "LF": lambda: None,
+        "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
+        "DGAE": lambda: DGAE(random_state=seed),
+        "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
+        "PCA+LDA": lambda: LinearPeer("lda", random_state=seed),
+        "PCA+NCA": lambda: LinearPeer("nca", max_samples=nca_max, random_state=seed),
+    }[name]()
+
+
+def split(location_id, protocol):
+    """(query rows, gallery rows) of the protocol (see the module docstring)."""
+    from dgae.datasets import heading_holdout_split, place_holdout_split
+
+    if protocol == "heading":
+        return heading_holdout_split(location_id, seed=0)
+    return place_holdout_split(location_id, test_size=0.2, seed=0)
+
+
+def equal_weight(blocks, gallery):
+    """Concatenate feature blocks, each scaled to unit total variance on the gallery rows.
+
+    Examples
+    --------
+    >>> a, b = np.arange(8.0).reshape(4, 2), 100 * np.arange(4.0)[:, None]
+    >>> F = equal_weight([a, b], np.arange(4))
+    >>> [round(float(F[:, s].var(axis=0).sum()), 6) for s in (slice(0, 2), slice(2, 3))]
+    [1.0, 1.0]
+    """
+    scaled = [B / np.sqrt(B[gallery].var(axis=0).sum()) for B in blocks]
+    return np.hstack(scaled).astype(np.float32)
+
+
+def features(paths, g, sets, out, tag, args):
+    """``{set: X}`` for the requested feature sets (cached), skipping what cannot run."""
+    from dgae.features import Im2GPSDescriptor
+
+    verbose = 0 if args.quiet else 1
+
+    def im2gps():
+        d = Im2GPSDescriptor(n_textons=args.n_textons, n_jobs=args.n_jobs, random_state=args.seed,
+                             verbose=verbose)
+        d.fit([paths[i] for i in g])  # textons and block scales from the gallery only
+        return d.transform(paths)
+
+    X, sec = cached(out / "cache" / f"{tag}_im2gps.npy", im2gps)
+    print(f"Im2GPS descriptors {X.shape} ({sec:.0f} s)", flush=True)
+    feats = {"im2gps": X}
+    if not ({"cnn", "fused"} & set(sets)):
+        return feats
+    if not cnn_available():
+        print("cnn and fused rows skipped: the 'cnn' extra (torch) is not installed")
+        return feats
+    from dgae.features import CNNDescriptor
+
+    C, sec = cached(out / "cache" / f"{Path(args.data).name}_cnn.npy", lambda: CNNDescriptor(
+        n_jobs=args.n_jobs, verbose=verbose).fit().transform(paths))
+    print(f"CNN features {C.shape} ({sec:.0f} s)", flush=True)
+    feats["cnn"] = C
+    feats["fused"] = equal_weight([X, C], g)
+    return {k: v for k, v in feats.items() if k in sets}
+
+
+def ablation(X, gps, seed):
+    """P / Q ratios of DGAE's code layer at the default alpha, beta and with each off."""
+    from dgae import DGAE
+
+    lines = ["setting              P ratio   Q ratio   (code layer, gallery pairs)"]
+    for label, kw in (("defaults", {}), ("alpha = 0", {"alpha": 0.0}), ("beta = 0", {"beta": 0.0})):
+        d = DGAE(random_state=seed, **kw).fit(X, gps).diagnostics_
+        lines.append(f"{label:<18} {d['p_ratio'][-1]:9.3f} {d['q_ratio'][-1]:9.3f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", required=True, help="folder with photos.csv (path,lat,lon,location_id)")
+    p.add_argument("--protocol", default="heading", choices=["heading", "place"])
+    p.add_argument("--out", default="experiments_out/photos", help="tables, predictions, PNGs, cache")
+    p.add_argument("--features", default=",".join(FEATURE_SETS),
+                   help="feature sets, comma-separated (cnn and fused need the cnn extra)")
+    p.add_argument("--rows", default="all", help="rows to run, comma-separated, or 'all'")
+    p.add_argument("--heads", default="1nn", help="retrieval heads, comma-separated")
+    p.add_argument("--nca-max", type=int, default=5000, help="NCA fits on at most this many photos")
+    p.add_argument("--n-textons", type=int, default=512, help="Im2GPS texton dictionary size")
+    p.add_argument("--no-ablation", action="store_true", help="skip the alpha / beta ablation")
+    p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    from dgae._demo import evaluate_methods
+    from dgae.datasets import load_geotagged
+
+    data_dir = Path(args.data)
+    data = load_geotagged(data_dir, data_dir / "photos.csv")
+    if "location_id" not in data.frame:
+        raise SystemExit(f"{data_dir / 'photos.csv'}: a location_id column is needed")
+    loc = np.asarray(data.frame["location_id"])
+    paths = [str(x) for x in data.paths]
+    q, g = split(loc, args.protocol)
+    out = Path(args.out)
+    tag = f"{data_dir.name}_{args.protocol}"
+    sets = [s for s in args.features.split(",") if s]
+    feats = features(paths, g, sets, out, tag, args)
+    heads = tuple(args.heads.split(","))
+    wanted = None if args.rows == "all" else set(args.rows.split(","))
+    methods = {}
+    for fs, X in feats.items():
+        for row in ROWS[fs]:
+            if wanted is not None and row not in wanted:
+                continue
+            name = row if fs == "im2gps" else f"{fs.upper() if fs == 'cnn' else fs} {row}"
+            est = make_row(row, args.seed, args.nca_max)
+            methods[name] = (est, X)
+    print(f"\n=== {data_dir.name}, {args.protocol} hold-out: {len(q)} queries, {len(g)} gallery",
+          flush=True)
+    result = None
+    for name, (est, X) in methods.items():
+        t = time.perf_counter()
+        res = evaluate_methods({name: est}, X[g], data.gps[g], X[q], data.gps[q], heads=heads,
+                               verbose=0)
+        print(f"  {name}: {time.perf_counter() - t:.1f} s", flush=True)
+        if result is None:
+            result = res
+        else:
+            for key in result:
+                result[key].update(res[key])
+    report(result, out, f"{data_dir.name}, {args.protocol} hold-out ({len(q)} queries, "
+           f"{len(g)} gallery photos); DGAE defaults, seed {args.seed}", heads, data.gps[q])
+    if "DGAE" in methods and not args.no_ablation:
+        print("\nGeo-constraint ablation (Im2GPS features):")
+        print(ablation(feats["im2gps"][g], data.gps[g], args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
