@@ -151,3 +151,24 @@ def code_diagnostics(layers, P, Q, random_state=0):
             s, t = A.nonzero()
             out[key].append(np.linalg.norm(H[s] - H[t], axis=1).mean() / rand)
     return {k: np.array(v) for k, v in out.items()}
+
+
+def format_diagnostics(diagnostics):
+    """The diagnostics as a small text table (one row per layer; layer 0 = the input).
+
+    Examples
+    --------
+    >>> d = {"width": np.array([4, 2]), "spread": np.array([1.0, 0.5]),
+    ...      "effective_dim": np.array([4.0, 1.9]), "p_ratio": np.array([0.9, 0.4]),
+    ...      "q_ratio": np.array([0.8, np.nan])}
+    >>> print(format_diagnostics(d))
+    layer  width   spread  eff.dim  P ratio  Q ratio
+        0      4    1.000      4.0    0.900    0.800
+        1      2    0.500      1.9    0.400      nan
+    """
+    lines = ["layer  width   spread  eff.dim  P ratio  Q ratio"]
+    for m in range(len(diagnostics["width"])):
+        lines.append(f"{m:5d} {diagnostics['width'][m]:6d} {diagnostics['spread'][m]:8.3f} "
+                     f"{diagnostics['effective_dim'][m]:8.1f} {diagnostics['p_ratio'][m]:8.3f} "
+                     f"{diagnostics['q_ratio'][m]:8.3f}")
+    return "\n".join(lines)

@@ -1,11 +1,11 @@
 """DGAE: the Deep Geo-constrained Auto-Encoder as a scikit-learn estimator."""
+import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -13,8 +13,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _autoencoder as ae
 from ._backend import get_xp, to_device, to_host
-from ._diagnostics import RetrievalMonitor, code_diagnostics, validation_split
+from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
+from ._progress import say
+from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
 AUTO_FULL_BATCH_MAX = 20000
@@ -35,6 +37,17 @@ ENCODE_CHUNK = 65536
 PAPER_PARAMS = dict(objective="paper", hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1,
                     gamma=0.05, k1=20, k2=10, q_min_km=0.0, poi_bandwidth=0.005, optimizer="gd",
                     batch_size=None, early_stopping=False, max_iter=100)
+
+
+class _Clock:
+    """Seconds between successive ``lap(name)`` calls, in ``laps``."""
+
+    def __init__(self):
+        self.laps, self._t = {}, time.perf_counter()
+
+    def lap(self, name):
+        now = time.perf_counter()
+        self.laps[name], self._t = now - self._t, now
 
 
 class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
@@ -67,12 +80,16 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of int, default=(512, 128)
         Encoder widths (the decoder mirrors them); the last one is the code.
-    alpha, beta : float, default=4.0, 1.0
-        Weights of the same-area and easy-confusing terms.
+    alpha, beta : float, default=8.0, 1.0
+        Weights of the same-area and easy-confusing terms.  The defaults of
+        this and of ``covariance_weight``, ``whiten_shrinkage``,
+        ``q_min_km`` and the layer sizes were chosen by cross-validation on
+        galleries only (``experiments/select_defaults.py``;
+        ``docs/estimator.md``); the paper's are in :data:`PAPER_PARAMS`.
     gamma : float, default=0.0
         Weight decay: on the mean squared weight (``"whitened"``) or on the
         paper's unnormalised sum (``"paper"``; the paper's value is 0.05).
-    covariance_weight : float, default=1.0
+    covariance_weight : float, default=0.3
         Weight of the whitening penalty ``K`` (``"whitened"`` only).
     k1, k2 : int, default=20, 10
         Same-area / easy-confusing neighbours per photo (Table 4).
@@ -91,6 +108,11 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     n_components : int, default=256
         PCA components of the whitened input (``"whitened"``; at most
         ``n_samples - 1`` and ``n_features``).
+    whiten_shrinkage : float, default=3.0
+        Component ``i`` of the input is scaled by ``1 / sqrt(l_i + s * mean(l))``
+        (:class:`~dgae._whitening.ShrunkWhitening`): 0 is plain PCA whitening,
+        which lets the weakest, noisiest components weigh as much as the
+        strongest on a small gallery.
     optimizer : {"adam", "sgd", "gd"}, default="adam"
         Adam, heavy-ball SGD, or plain gradient steps (with
         ``batch_size=None``: the paper's Algorithm 1).
@@ -113,11 +135,11 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         photos, batches of 1,024 above.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the gallery (photos whose POI
-        keeps another photo in training), follow how soon each finds its POI
+        keeps two photos in training), follow how soon each finds its POI
         among the training codes (:class:`~dgae._diagnostics.RetrievalMonitor`)
         and keep the best weights; stop after ``n_iter_no_change`` iterations
         without a better score.  The held-out photos stay in the retrieval
-        gallery.  Without POIs of two or more photos it is skipped (warning).
+        gallery.  Without POIs of three or more photos it is skipped (warning).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=20
     input_dropout : float, default=0
@@ -161,11 +183,15 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     best_iter_ : int
         Iteration whose weights were kept (best validation score; without
         early stopping the lowest J seen).
+    fit_times_ : dict
+        Seconds of the stages of the last ``fit``: ``scale`` (input scaling),
+        ``graphs`` (POIs, P and Q), ``train``, ``index`` (gallery codes,
+        diagnostics and the retrieval index).
     n_iter_ : int
     learning_rate_ : float
         The decayed step after training (where :meth:`partial_fit` goes on).
     batch_size_ : int or None
-    scaler_ : PCA or MinMaxScaler
+    scaler_ : ShrunkWhitening or MinMaxScaler
         The network's input scaling, fitted on the gallery.
     poi_bandwidth_ : float
         The POI bandwidth used (degrees).
@@ -215,6 +241,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         "poi_bandwidth": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "objective": [StrOptions(set(ae.OBJECTIVES))],
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "whiten_shrinkage": [Interval(Real, 0, None, closed="left")],
         "optimizer": [StrOptions(set(ae.OPTIMIZERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "adam_betas": ["array-like"],
@@ -233,9 +260,10 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, hidden_layer_sizes=(512, 128), alpha=4.0, beta=1.0, gamma=0.0,
-                 covariance_weight=1.0, k1=20, k2=10, q_min_km="auto", graph="exact",
-                 poi_bandwidth="auto", objective="whitened", n_components=256, optimizer="adam",
+    def __init__(self, hidden_layer_sizes=(512, 128), alpha=8.0, beta=1.0, gamma=0.0,
+                 covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
+                 poi_bandwidth="auto", objective="whitened", n_components=256, whiten_shrinkage=3.0,
+                 optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="1nn",
@@ -255,6 +283,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self.poi_bandwidth = poi_bandwidth
         self.objective = objective
         self.n_components = n_components
+        self.whiten_shrinkage = whiten_shrinkage
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.adam_betas = adam_betas
@@ -307,13 +336,17 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        clock = _Clock()
         self.scaler_ = self._make_scaler(X, seed).fit(X)
         Xs = self._scaled(X)
         self.X_fit_, self.gallery_gps_ = np.ascontiguousarray(X), gps
+        clock.lap("scale")
         self._build_graphs(X, gps, areas, seed)
+        clock.lap("graphs")
         self.batch_size_ = self._resolve_batch_size(len(X))
         self.learning_rate_ = AUTO_LR[self.optimizer] if self.learning_rate == "auto" else float(self.learning_rate)
         result = self._fit_weights(Xs, seed, hidden)
+        clock.lap("train")
         self.loss_curve_ = result["loss_curve"]
         self.best_iter_ = result["best_iter"]
         self.n_iter_ = result["n_iter"]
@@ -321,6 +354,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self.best_validation_score_ = (float(result["scores"].max())
                                        if self.validation_scores_ is not None else None)
         self._index_gallery(Xs)
+        clock.lap("index")
+        self.fit_times_ = clock.laps
         return self
 
     def _hidden(self):
@@ -341,21 +376,18 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         return ae.layer_activations(len(self._hidden()), self.objective)
 
     def _make_scaler(self, X, seed):
-        """PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
+        """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
         if not self._whitened():
             return MinMaxScaler(clip=True)
-        n_comp = min(int(self.n_components), X.shape[0] - 1, X.shape[1])
-        # components of (numerically) zero variance would be divided by ~0
-        var = np.var(X, axis=0, dtype=np.float64)
-        n_comp = max(1, min(n_comp, int(np.sum(var > 1e-12 * max(var.max(), 1e-300)))))
-        return PCA(n_components=n_comp, whiten=True, random_state=seed)
+        return ShrunkWhitening(n_components=self.n_components, shrinkage=self.whiten_shrinkage,
+                               random_state=seed)
 
     def _scaled(self, X):
         # float64 projection: a float32 GEMM rounds a row differently with its position
         # in the block, and the same photo must get the same code in any batch
         X = np.asarray(X)
-        out = np.empty((len(X), self.scaler_.n_features_in_ if not self._whitened()
-                        else self.scaler_.n_components_), dtype=np.float32)
+        width = self.scaler_.n_components_ if self._whitened() else self.scaler_.n_features_in_
+        out = np.empty((len(X), width), dtype=np.float32)
         for r0 in range(0, len(X), ENCODE_CHUNK):
             out[r0:r0 + ENCODE_CHUNK] = self.scaler_.transform(X[r0:r0 + ENCODE_CHUNK].astype(np.float64))
         return out
@@ -443,6 +475,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         P = self.P_ if self.P_.nnz else None
         Q = self.Q_ if self.Q_.nnz else None
         self.diagnostics_ = code_diagnostics(layers, P, Q)
+        say(f"DGAE gallery codes (layer 0: the network input; ratios: pair / random-pair "
+            f"distance):\n{format_diagnostics(self.diagnostics_)}", verbose=self.verbose)
         for m, spread in enumerate(self.diagnostics_["spread"][1:], start=1):
             if len(layers[0]) > 1 and spread < COLLAPSE_STD:
                 warnings.warn(

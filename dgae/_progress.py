@@ -25,3 +25,14 @@ def progress(iterable=None, *, verbose=0, desc=None, total=None, unit="it", **kw
     """
     return tqdm(iterable, desc=desc, total=total, unit=unit, disable=not verbose,
                 leave=False, dynamic_ncols=True, **kwargs)
+
+
+def say(text, *, verbose=0):
+    """Print a progress message (through tqdm, so bars stay intact) when ``verbose``.
+
+    Examples
+    --------
+    >>> say("hidden", verbose=0)
+    """
+    if verbose:
+        tqdm.write(text)

@@ -278,7 +278,7 @@ def test_default_dgae_beats_the_autoencoder_baseline():
     from dgae.metrics import geolocation_errors_km
 
     Xg, gg, Xq, gq = _split_views()
-    small = dict(hidden_layer_sizes=(32, 8), random_state=0, device="cpu")
+    small = dict(hidden_layer_sizes=(64, 16), random_state=0, device="cpu")
     dgae = DGAE(**small).fit(Xg, gg)
     ae = DGAE(**small, alpha=0.0, beta=0.0).fit(Xg, gg)
     lf = GeoKNN().fit(Xg, gg)
@@ -336,9 +336,9 @@ def test_early_stopping_needs_pois_of_three_photos():
 
 def test_whitened_codes_are_the_linear_code_layer_over_pca_whitened_inputs():
     X, gps, _ = _places()
-    model = DGAE(**dict(SMALL, n_components=6, max_iter=5)).fit(X, gps)
+    model = DGAE(**dict(SMALL, n_components=6, whiten_shrinkage=0.0, max_iter=5)).fit(X, gps)
     Z = model.scaler_.transform(X)
-    np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=0.05)  # whitened
+    np.testing.assert_allclose(Z.std(axis=0, ddof=1), 1.0, rtol=1e-6)  # whitened
     h1 = 1 / (1 + np.exp(-(Z @ model.coefs_[0] + model.intercepts_[0])))
     np.testing.assert_allclose(model.transform(X), h1 @ model.coefs_[1] + model.intercepts_[1],
                                rtol=1e-4, atol=1e-5)
@@ -351,3 +351,23 @@ def test_poi_bandwidth_auto_shrinks_on_a_small_extent():
     town = 48.85 + (gps - gps.mean(axis=0)) * 1e-4  # the same layout squeezed into a few hundred m
     model = DGAE(**dict(SMALL, max_iter=2)).fit(X, town)
     assert model.poi_bandwidth_ < 0.005 and model.poi_miner_.n_clusters_ == 8
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 1.0, 10.0])
+def test_shrunk_whitening_against_pca(shrinkage):
+    from sklearn.decomposition import PCA
+
+    from dgae._whitening import ShrunkWhitening
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)) @ rng.normal(size=(8, 8))
+    Z = ShrunkWhitening(n_components=6, shrinkage=shrinkage, random_state=0).fit_transform(X)
+    pca = PCA(n_components=6, random_state=0).fit(X)
+    ev = pca.explained_variance_
+    expected = pca.transform(X) / np.sqrt(ev + shrinkage * ev.mean())
+    expected *= np.sqrt(6 / np.sum(ev / (ev + shrinkage * ev.mean())))
+    np.testing.assert_allclose(Z, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(Z.var(axis=0, ddof=1).mean(), 1.0, rtol=1e-8)
+    if shrinkage == 0:
+        np.testing.assert_allclose(Z, PCA(6, whiten=True, random_state=0).fit_transform(X),
+                                   rtol=1e-8, atol=1e-10)
