@@ -23,6 +23,7 @@ from ._version import __version__
 # public name -> private module that defines it (loaded on first access)
 _LAZY = {
     "DGAE": "dgae._estimator",
+    "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs")

@@ -33,7 +33,8 @@ COLLAPSE_STD = 1e-3
 #: Rows per block when encoding.
 ENCODE_CHUNK = 65536
 
-#: The paper's own setting in full (§6.4-6.5): ``DGAE(**PAPER_PARAMS)``.
+#: The paper's own setting in full (§4.4, §6.4-6.5): ``DGAE(**PAPER_PARAMS)`` is Eq. 4 as
+#: written, trained by Algorithm 1, with the paper's layer sizes, weights and POI bandwidth.
 PAPER_PARAMS = dict(objective="paper", hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1,
                     gamma=0.05, k1=20, k2=10, q_min_km=0.0, poi_bandwidth=0.005, optimizer="gd",
                     batch_size=None, early_stopping=False, max_iter=100)

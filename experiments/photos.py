@@ -16,7 +16,9 @@ Rows, on every feature set available (``--features``):
   gallery only: LF (1-NN on the descriptors), AE (``DGAE(alpha=0, beta=0)``),
   DGAE (``DGAE()`` defaults), fDGAE (``graph="anchor"``), PCA+LDA and PCA+NCA
   (:mod:`_peers`: PCA(256, whiten), then scikit-learn's LDA / NCA on
-  ``POIMiner`` labels; NCA on a subsample of at most ``--nca-max`` photos);
+  ``POIMiner`` labels; NCA on a subsample of at most ``--nca-max`` photos), and
+  "DGAE paper" (``DGAE(**PAPER_PARAMS)``: Eq. 4, Algorithm 1, layers
+  (2000, 1000, 500); slow);
 * ``cnn`` — EfficientNet-Lite0 features (the ``cnn`` extra): LF (= CNN 1-NN),
   DGAE, PCA+LDA;
 * ``fused`` — both concatenated, each block scaled to unit total variance on
@@ -47,7 +49,7 @@ from _peers import LinearPeer  # noqa: E402
 FEATURE_SETS = ("im2gps", "cnn", "fused")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
-    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA"),
+    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA", "DGAE paper"),
     "cnn": ("LF", "DGAE", "PCA+LDA"),
     "fused": ("LF", "DGAE", "PCA+LDA"),
 }
@@ -55,10 +57,11 @@ ROWS = {
 
 def make_row(name, seed, nca_max):
     """The estimator of a row (None: retrieval on the features themselves)."""
-    from dgae import DGAE
+    from dgae import DGAE, PAPER_PARAMS
 
     return {
         "LF": lambda: None,
+        "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
         "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
         "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
