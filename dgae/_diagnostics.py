@@ -81,7 +81,6 @@ class RetrievalMonitor:
 
     def __init__(self, X_train, X_val, labels_train, labels_val, encode):
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
-        self.same = None
         self.labels_train = np.asarray(labels_train)
         self.labels_val = np.asarray(labels_val)
 

