@@ -47,7 +47,8 @@ def main(argv=None):
     from dgae import DGAE, GeoKNN
 
     X, gps = features(args.n, args.cache, args.seed)
-    print(f"{args.n} photos, Im2GPS descriptors {X.shape}; {os.cpu_count()} CPU core(s)", flush=True)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"{args.n} photos, Im2GPS descriptors {X.shape}; {cores} CPU core(s) usable", flush=True)
     t = time.perf_counter()
     model = DGAE(random_state=args.seed).fit(X, gps)
     total = time.perf_counter() - t

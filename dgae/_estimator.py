@@ -81,7 +81,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of int, default=(512, 128)
         Encoder widths (the decoder mirrors them); the last one is the code.
-    alpha, beta : float, default=8.0, 1.0
+    alpha, beta : float, default=16.0, 1.0
         Weights of the same-area and easy-confusing terms.  The defaults of
         this and of ``covariance_weight``, ``whiten_shrinkage``,
         ``q_min_km`` and the layer sizes were chosen by cross-validation on
@@ -261,7 +261,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, hidden_layer_sizes=(512, 128), alpha=8.0, beta=1.0, gamma=0.0,
+    def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
                  poi_bandwidth="auto", objective="whitened", n_components=256, whiten_shrinkage=3.0,
                  optimizer="adam",
@@ -437,7 +437,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
             rows, val = validation_split(self.poi_labels_, self.validation_fraction, seed)
             if val.size == 0:
                 warnings.warn("early stopping skipped: no POI has three photos to hold one out "
-                              "(set early_stopping=False to silence this)", UserWarning, stacklevel=3)
+                              "(set early_stopping=False to silence this)", UserWarning, stacklevel=4)
                 rows = val = None
         monitor = None
         P, Q = self.P_, self.Q_
@@ -485,7 +485,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
                     f"{spread:.2g}); retrieval on them is meaningless. With objective='paper' "
                     f"the weight decay gamma={self.gamma} may dominate the reconstruction "
                     f"(try gamma=1e-4), and nothing keeps the codes apart.",
-                    UserWarning, stacklevel=4)
+                    UserWarning, stacklevel=5)  # _diagnose < _index_gallery < fit < sklearn's wrapper
 
     # ------------------------------------------------------------- encode
     def _encode_device(self, coefs, intercepts, Xs):

@@ -40,7 +40,7 @@ from _common import cached  # noqa: E402
 #: One change at a time from the defaults (the built-in list).
 SETTINGS = (
     "{}",
-    "{'alpha': 4.0}", "{'alpha': 16.0}",
+    "{'alpha': 8.0}", "{'alpha': 32.0}",
     "{'beta': 0.0}", "{'beta': 2.0}",
     "{'q_min_km': 0.0}",
     "{'covariance_weight': 0.1}", "{'covariance_weight': 1.0}",

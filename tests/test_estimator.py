@@ -84,6 +84,7 @@ def test_fit_attributes_and_loss_curve():
     assert len(np.unique(model.poi_labels_)) == len(np.unique(place))
 
 
+@pytest.mark.filterwarnings("ignore:layer 2. the learned codes barely vary")  # the paper's gamma
 def test_transform_codes_layout():
     X, gps, _ = _places()
     model = DGAE(**PAPER).fit(X, gps)
