@@ -1,6 +1,8 @@
 """GeoKNN: photo geolocation by nearest-neighbour retrieval on any features."""
 from numbers import Integral, Real
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -86,10 +88,15 @@ class GeoEstimatorMixin:
         Returns
         -------
         gps : ndarray of shape (n, k, 2)
-            Nearest first; ``k`` is capped at the gallery size.
+            Nearest first; ``k`` is capped at the gallery size (with a
+            ``UserWarning``).
         """
         check_is_fitted(self)
-        _, idx = self._neighbors(X, resolve_k(self.head, int(k), len(self.gallery_gps_)))
+        n_gallery = len(self.gallery_gps_)
+        if int(k) > n_gallery:
+            warnings.warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
+                          f"returning {n_gallery} candidates per query", UserWarning, stacklevel=2)
+        _, idx = self._neighbors(X, resolve_k(self.head, int(k), n_gallery))
         return self.gallery_gps_[idx]
 
     def score(self, X, y, sample_weight=None):

@@ -52,7 +52,8 @@ def _take_other_poi(table, rows, hits, labels, k2, floor=None):
     other &= ~_repeats(hits)
     first = np.argsort(~other, axis=1, kind="stable")[:, :k2]  # kept hits, in hit order
     got = np.take_along_axis(other, first, axis=1)
-    table[rows] = np.where(got, np.take_along_axis(hits, first, axis=1), -1)
+    # fewer hits than k2 (k2 >= n): fill what there is; the short rows go to the exact search
+    table[rows, :first.shape[1]] = np.where(got, np.take_along_axis(hits, first, axis=1), -1)
     return rows[got.sum(axis=1) < k2]
 
 

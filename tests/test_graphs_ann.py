@@ -1,5 +1,6 @@
 """The pynndescent easy-confusing graph (its first use pays numba's JIT compile, ~30-90 s)."""
 import numpy as np
+import pytest
 
 from dgae.graphs import easy_confusing_pairs
 from dgae.graphs._ann import _repeats, ann_q_table
@@ -30,3 +31,15 @@ def test_ann_recall_and_exact_finish():
 def test_repeated_hits_are_dropped():
     hits = np.array([[3, 1, 3, 2, 1], [0, 0, 0, 4, -1]])
     np.testing.assert_array_equal(_repeats(hits), [[0, 0, 1, 0, 1], [0, 1, 1, 0, 0]])
+
+
+@pytest.mark.filterwarnings("ignore:Failed to correctly find n_neighbors")  # pynndescent, tiny n
+@pytest.mark.parametrize("method", ["exact", "anchor", "ann"])
+def test_k2_above_the_photo_count_gives_every_other_poi_photo(method):
+    """k2 >= n: all three builders return the same complete graph (ann used to crash)."""
+    rng = np.random.default_rng(0)
+    lab = np.repeat(np.arange(4), 3)
+    X = rng.normal(size=(12, 5)).astype(np.float32)
+    Q = easy_confusing_pairs(X, lab, k2=20, method=method, device="cpu", random_state=0)
+    expected = (lab[:, None] != lab[None, :]).astype(float)
+    np.testing.assert_array_equal(Q.toarray() > 0, expected > 0)

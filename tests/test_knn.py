@@ -1,4 +1,6 @@
 """GeoKNN against brute-force neighbours and the heads."""
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
@@ -68,10 +70,14 @@ def test_ann_index_wiring(gallery, monkeypatch):
 def test_topk_and_caps(gallery):
     X, gps, Xq = gallery
     knn = GeoKNN(device="cpu").fit(X[:4], gps[:4])
-    top = knn.predict_topk(Xq, k=10)
+    with pytest.warns(UserWarning, match="k=10 exceeds the gallery's 4 photos"):
+        top = knn.predict_topk(Xq, k=10)
     assert top.shape == (25, 4, 2)  # capped at the gallery size
     np.testing.assert_array_equal(top[:, 0], knn.predict(Xq))
     assert knn.score(X[:4], gps[:4]) == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert knn.predict_topk(Xq, k=4).shape == (25, 4, 2)  # no cap, no warning
 
 
 def test_input_errors(gallery):
