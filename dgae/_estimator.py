@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
@@ -334,7 +334,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self : DGAE
         """
         hidden = self._hidden()
-        X = validate_data(self, X, dtype=np.float32, reset=True, ensure_min_samples=2)
+        X = self._check_X(X, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         clock = _Clock()
@@ -533,7 +533,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
             default: the code layer ``hM`` alone; ``"paper"``: all of them).
         """
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._check_X(X, reset=False)
         return self._codes(self._layers(self._scaled(X)))
 
     def _neighbors(self, X, k):
@@ -565,7 +565,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "coefs_"):
             return self.fit(X, y, areas=areas)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = self._check_X(X, reset=False)
         gps = check_targets(y, len(X))
         n_old = len(self.X_fit_)
         X_all = np.concatenate([self.X_fit_, X])

@@ -58,6 +58,12 @@ class GeoEstimatorMixin:
         tags.target_tags.single_output = False
         return tags
 
+    def _check_X(self, X, reset, **kwargs):
+        """scikit-learn's checks (feature count and names), then ours: NaN / inf named by row."""
+        X = validate_data(self, X, dtype=np.float32, reset=reset, ensure_all_finite=False,
+                          **kwargs)
+        return check_features(X, "X")
+
     def predict(self, X):
         """Estimated ``[lat, lon]`` of each query, from the ``head``.
 
@@ -207,8 +213,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self : GeoKNN
         """
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float32, reset=True)
-        X = check_features(X, "X")
+        X = self._check_X(X, reset=True)
         self.gallery_gps_ = check_targets(y, len(X))
         self.features_ = np.ascontiguousarray(X)
         self.index_ = None
@@ -221,8 +226,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         return self
 
     def _neighbors(self, X, k):
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        X = check_features(X, "X")
+        X = self._check_X(X, reset=False)
         if self.index_ is not None:
             idx, dist = self.index_.query(X, k=k)
             return dist.astype(np.float32), idx.astype(np.int64)

@@ -71,7 +71,7 @@ def _torch_threads(torch, n):
 def _prepare(src, index, size):
     """One photo → (3, size, size) float32 in [-1, 1] (the Lite models' input scaling)."""
     try:
-        rgb = load_image(src, min_side=size)
+        rgb = load_image(src)
     except ValueError as exc:
         raise ValueError(f"image #{index}: {exc}") from None
     rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from dgae._progress import progress
 
-from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, WORK, Views, block_dims
+from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, Views, block_dims
 from ._io import describe_source, load_image
 
 #: the default descriptor set, in the order of the concatenation
@@ -75,7 +75,7 @@ def _batches(n, n_jobs):
 def _load_views(src, index):
     """(Views, None) or (None, (index, name, reason)) for one source."""
     try:
-        return Views(load_image(src, min_side=WORK)), None
+        return Views(load_image(src)), None
     except Exception as exc:  # every failure is reported, none loses the batch
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         return None, (index, describe_source(src, index), reason)

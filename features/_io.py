@@ -1,9 +1,11 @@
-"""Robust photo loading: paths or arrays -> ``uint8`` RGB, decoded small.
+"""Robust photo loading: paths or arrays -> ``uint8`` RGB.
 
-OpenCV decodes (fast, libjpeg-turbo, with DCT-domain reduced-size decoding
-for JPEGs much larger than needed); Pillow reads only the header (format,
-size, EXIF orientation) and is the fallback decoder for what OpenCV refuses,
-which also gives the human-readable reason for a broken file.
+OpenCV decodes (libjpeg-turbo) at full size by default, so a path and its
+decoded array give the same pixels and hence the same descriptors; a
+DCT-domain reduced-size decode is opt-in (``min_side``).  Pillow reads only
+the header (format, size, EXIF orientation) and is the fallback decoder for
+what OpenCV refuses, which also gives the human-readable reason for a broken
+file.
 """
 import io
 import os
@@ -187,7 +189,16 @@ def _read_path(path, min_side):
     if data.size == 0:
         raise ValueError("empty file (0 bytes)")
     fmt, (width, height), orientation = _read_header(data.tobytes())
-    factor = reduce_factor(width, height, min_side) if fmt in ("JPEG", "MPO", "HUGE") else 1
+    factor = 1
+    if fmt == "HUGE":  # past twice Pillow's decompression-bomb limit: never at full size
+        factor = 8
+    elif fmt in ("JPEG", "MPO"):
+        if min_side is not None:
+            factor = reduce_factor(width, height, min_side)
+        # past Pillow's limit (~89 Mpx): the smallest reduction that fits under it
+        limit = Image.MAX_IMAGE_PIXELS or np.inf
+        while factor < 8 and (width // factor) * (height // factor) > limit:
+            factor *= 2
     with warnings.catch_warnings():
         bgr = cv2.imdecode(data, _REDUCED_FLAGS[factor] | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
@@ -197,8 +208,8 @@ def _read_path(path, min_side):
     return _orient(rgb, orientation)
 
 
-def load_image(src, min_side=256):
-    """Read one photo as ``uint8`` RGB, decoding JPEGs at reduced size.
+def load_image(src, min_side=None):
+    """Read one photo as ``uint8`` RGB.
 
     Parameters
     ----------
@@ -206,9 +217,16 @@ def load_image(src, min_side=256):
         A file path (any format OpenCV or Pillow reads: JPEG incl. CMYK and
         EXIF-rotated, PNG incl. 16-bit, grey, RGBA, ...) or an array accepted
         by :func:`to_rgb_uint8`.
-    min_side : int, default=256
-        JPEGs are decoded at 1/2, 1/4 or 1/8 size (in the DCT domain, which
-        is much faster) as long as both sides stay at least this large.
+    min_side : int, optional
+        Opt-in fast path: JPEGs are decoded at 1/2, 1/4 or 1/8 size (in the
+        DCT domain, much faster for large photos) as long as both sides stay
+        at least this large.  The pixels then differ from a full decode, and
+        so do the descriptors (the edge histogram by ~50 % relative on
+        Croatia photos), so the default (None) decodes at full size: a path
+        and the array any standard decoder makes of it give the same pixels.
+        JPEGs past Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``,
+        ~89 Mpx) are decoded at the smallest reduction that fits under it,
+        and at 1/8 past twice the limit.
 
     Returns
     -------

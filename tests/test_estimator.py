@@ -122,9 +122,15 @@ def test_minibatch_sgd_fit_and_auto_batch_size():
 def test_non_finite_input_is_a_clear_error(bad):
     X, gps, _ = _places()
     X[5, 2] = bad
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match="X row 5 contains NaN or inf"):
         DGAE(**SMALL).fit(X, gps)
     X[5, 2] = 0
+    model = DGAE(**SMALL).fit(X, gps)
+    Xq = X[:10].copy()
+    Xq[3, 0] = bad
+    for method in (model.predict, model.transform, model.predict_topk):
+        with pytest.raises(ValueError, match="X row 3 contains NaN or inf"):
+            method(Xq)
     gps = gps.copy()
     gps[7, 0] = bad
     with pytest.raises(ValueError, match="row 7"):

@@ -127,3 +127,31 @@ def test_dask_backend_in_process_cluster(photos):
             got = d.transform(photos * 3)
     assert len(stream.data) > 0  # the work went through the Dask scheduler
     np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("side", [640, 1100])  # both large enough for the old reduced decode
+def test_a_path_and_its_decoded_pixels_give_the_same_descriptor(tmp_path, side):
+    """The same pixels give the same descriptor whether passed as a JPEG path or as an array.
+
+    Reference: the file decoded by OpenCV and by Pillow (libjpeg-turbo both); the
+    arrays then go through no file at all.
+    """
+    import cv2
+    from PIL import Image
+
+    rng = np.random.default_rng(side)
+    paths = []
+    for k in range(3):
+        base = rng.integers(0, 256, (12, 16, 3)).astype(np.float32)
+        img = np.kron(base, np.ones((side // 12, side // 12, 1), np.float32))
+        img = np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)
+        path = tmp_path / f"p{k}.jpg"
+        Image.fromarray(img).save(path, quality=90)
+        paths.append(str(path))
+    d = Im2GPSDescriptor(descriptors=SMALL, n_textons=16, random_state=0).fit(paths)
+    from_paths = d.transform(paths)
+    from_cv2 = d.transform([cv2.imread(p)[..., ::-1] for p in paths])
+    from_pil = d.transform([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+    np.testing.assert_allclose(from_paths, from_cv2, rtol=0, atol=1e-6)
+    # another decoder build may round a few pixels differently: within 1e-3 relative
+    assert np.linalg.norm(from_paths - from_pil) <= 1e-3 * np.linalg.norm(from_paths)

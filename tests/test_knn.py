@@ -87,7 +87,9 @@ def test_input_errors(gallery):
     knn = GeoKNN(device="cpu").fit(X, gps)
     bad = Xq.copy()
     bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="X row 3 contains NaN"):
         knn.predict(bad)
+    with pytest.raises(ValueError, match="X row 3 contains NaN"):
+        GeoKNN().fit(bad, gps[:len(bad)])
     with pytest.raises(ValueError, match="features"):
         knn.predict(Xq[:, :5])
