@@ -16,7 +16,11 @@ _COMMAND_MODULES = (
     "dgae._cli_evaluate",
     "dgae._cli_demo",
     "dgae._cli_fit",
+    "dgae._cli_predict",
 )
+
+#: What a user's input can raise: reported in one line, exit status 2.
+_USER_ERRORS = (ValueError, OSError, ImportError, KeyError, EOFError)
 
 
 def build_parser():
@@ -32,6 +36,8 @@ def build_parser():
         description="Photo geolocation with the Deep Geo-constrained Auto-Encoder.",
     )
     parser.add_argument("--version", action="version", version=f"dgae {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (default: one line, exit 2)")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for mod in _COMMAND_MODULES:
         importlib.import_module(mod).add_parser(sub)
@@ -44,13 +50,38 @@ def main(argv=None):
     Examples
     --------
     >>> main(["--help"])  # doctest: +SKIP
+
+    Errors in the user's input (a missing file, a bad CSV, ...) print one line
+    ``dgae: error: ...`` on stderr and return 2; ``--debug`` re-raises them.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except _USER_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"dgae: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc):
+    """An exception as one line (its type when the message does not say much).
+
+    Examples
+    --------
+    >>> _one_line(FileNotFoundError(2, "No such file or directory", "m.joblib"))
+    "[Errno 2] No such file or directory: 'm.joblib'"
+    >>> _one_line(KeyError("path"))
+    "KeyError: 'path'"
+    """
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) or not text:
+        text = f"{type(exc).__name__}: {text}".rstrip(": ")
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

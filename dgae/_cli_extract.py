@@ -1,4 +1,5 @@
 """``dgae extract PHOTOS.csv --out features.npy``: resumable Im2GPS descriptor extraction."""
+from ._cli_common import HelpFormatter, add_seed, add_verbosity, load_fitted_descriptor, note_resume, verbosity
 
 
 def add_parser(subparsers):
@@ -12,7 +13,7 @@ def add_parser(subparsers):
     True
     """
     p = subparsers.add_parser(
-        "extract",
+        "extract", formatter_class=HelpFormatter,
         help="describe the photos of a CSV into a .npy file (resumable)",
         description="Compute Im2GPS descriptors for every photo listed in a CSV and stream them "
                     "into a .npy file, chunk by chunk.  Run the same command again after an "
@@ -20,21 +21,25 @@ def add_parser(subparsers):
     )
     p.add_argument("csv", help="CSV with a column of photo paths (relative to --root)")
     p.add_argument("--out", required=True, help="output .npy file")
-    p.add_argument("--path-column", default="path", help="column holding the paths (default: path)")
-    p.add_argument("--root", default=None, help="folder relative paths start from (default: the CSV's folder)")
+    p.add_argument("--path-column", default="path", help="column holding the paths")
+    p.add_argument("--root", default=None, help="folder relative paths start from (None: the CSV's folder)")
     p.add_argument("--chunk-size", type=int, default=1024, help="rows flushed and marked done together")
     p.add_argument("--fit-size", type=int, default=2000, help="photos the textons and block scales are fitted on")
     p.add_argument("--n-textons", type=int, default=512)
     p.add_argument("--descriptors", default=None,
-                   help="comma-separated blocks (default: tiny5,tiny16,lab_hist,texton,edge_hist,gist)")
+                   help="comma-separated blocks (None: tiny5,tiny16,lab_hist,texton,edge_hist,gist)")
+    p.add_argument("--descriptor-from", default=None, metavar="FITTED",
+                   help="reuse a fitted descriptor: a model from dgae fit, a features .npy made by "
+                        "dgae extract, or a joblib file of an Im2GPSDescriptor (then --descriptors, "
+                        "--n-textons and --fit-size do not apply)")
     p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
-                   help="skip: NaN row + OUT.errors.jsonl (default); raise: stop at the first bad photo")
+                   help="skip: NaN row + OUT.errors.jsonl; raise: stop at the first bad photo")
     p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default 1; -1: all cores)")
     p.add_argument("--dask-scheduler", default=None,
                    help="address of a Dask scheduler (tcp://host:8786): run the workers on that cluster")
-    p.add_argument("--random-state", type=int, default=0)
+    add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="start again even if OUT holds a run")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbosity(p)
     p.set_defaults(func=run)
     return p
 
@@ -48,7 +53,7 @@ def _paths(args):
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         if args.path_column not in columns:
-            raise SystemExit(f"{args.csv} has no column {args.path_column!r} (columns: {columns})")
+            raise ValueError(f"{args.csv} has no column {args.path_column!r} (columns: {columns})")
         names = [row[args.path_column] for row in reader]
     root = args.root if args.root is not None else os.path.dirname(os.path.abspath(args.csv))
     return [os.path.join(root, p) for p in names]
@@ -63,9 +68,16 @@ def run(args):
 
     from dgae.features import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, extract_to_npy
 
-    names = DEFAULT_DESCRIPTORS if args.descriptors is None else tuple(args.descriptors.split(","))
-    descriptor = Im2GPSDescriptor(descriptors=names, n_textons=args.n_textons, on_error=args.on_error,
-                                  random_state=args.random_state)
+    if args.descriptor_from:
+        descriptor = load_fitted_descriptor(args.descriptor_from)
+        descriptor.set_params(on_error=args.on_error)
+    else:
+        names = DEFAULT_DESCRIPTORS if args.descriptors is None else tuple(args.descriptors.split(","))
+        descriptor = Im2GPSDescriptor(descriptors=names, n_textons=args.n_textons,
+                                      on_error=args.on_error, random_state=args.seed)
+    paths = _paths(args)
+    if not args.overwrite:
+        note_resume(args.out, len(paths), "photos", verbosity(args))
     context = contextlib.nullcontext()
     if args.dask_scheduler:
         from distributed import Client
@@ -73,9 +85,9 @@ def run(args):
         client = Client(args.dask_scheduler)
         context = joblib.parallel_config(backend="dask", n_jobs=args.n_jobs or -1)
     with context:
-        X = extract_to_npy(_paths(args), args.out, descriptor, chunk_size=args.chunk_size,
+        X = extract_to_npy(paths, args.out, descriptor, chunk_size=args.chunk_size,
                            fit_size=args.fit_size, n_jobs=args.n_jobs, overwrite=args.overwrite,
-                           verbose=0 if args.quiet else 1, random_state=args.random_state)
+                           verbose=verbosity(args), random_state=args.seed)
     if args.dask_scheduler:
         client.close()
     bad = int((~np.isfinite(X).all(axis=1)).sum())

@@ -1,17 +1,22 @@
-"""``dgae fit`` and ``dgae predict``: train a DGAE on a feature file, geolocate with it.
+"""``dgae fit``: describe a gallery of geotagged photos and train a DGAE on it.
 
-``dgae fit FEATURES.npy PHOTOS.csv --out model.joblib [params]``: rows of
-FEATURES.npy are the photos of PHOTOS.csv (``path,lat,lon`` and optional
-columns such as ``area``), in the same order.
+``dgae fit PHOTOS.csv --out model.joblib [params]`` describes the photos of
+PHOTOS.csv (``path,lat,lon`` and optional columns such as ``area``) with an
+:class:`~dgae.features.Im2GPSDescriptor` (fitted on them, as ``dgae extract``
+does; cached in ``--cache``, default ``OUT.features.npy``, and resumable),
+trains the DGAE and writes a scikit-learn ``Pipeline(descriptor, dgae)``:
+``joblib.load(model).predict(paths)`` geolocates photo files, and
+``dgae predict`` uses the model's own descriptor for the queries.
 
-``dgae predict MODEL FEATURES.npy --out predictions.csv [--photos PHOTOS.csv]``
-writes ``path,pred_lat,pred_lon`` (``path`` from ``--photos``, else the row
-number), which ``dgae evaluate --truth PHOTOS.csv`` reads.
+``--features FEATURES.npy`` (or the older two-positional form ``dgae fit
+FEATURES.npy PHOTOS.csv``) reuses extracted features, rows in PHOTOS.csv
+order; when they come from ``dgae extract`` the model is again a Pipeline
+with that extraction's descriptor, otherwise the bare DGAE.
+
+Photos that could not be described (NaN rows) are left out with a warning
+that counts them and names the error log.
 """
-
-
-def _hidden(text):
-    return tuple(int(v) for v in text.split(",") if v.strip())
+from ._cli_common import HelpFormatter, add_model_flags, add_seed, add_verbosity, describe, failed_rows, verbosity
 
 
 def _batch(text):
@@ -19,116 +24,146 @@ def _batch(text):
 
 
 def add_parser(subparsers):
-    """Register ``fit`` and ``predict``.
+    """Register ``fit``.
 
     Examples
     --------
     >>> from dgae._cli import build_parser
     >>> args = build_parser().parse_args(["fit", "X.npy", "p.csv", "--out", "m.joblib",
     ...                                   "--hidden", "64,32", "--batch-size", "full"])
-    >>> args.hidden, args.batch_size, args.alpha
-    ((64, 32), 'full', None)
+    >>> args.layers, args.batch_size, args.alpha, args.inputs
+    ((64, 32), 'full', None, ['X.npy', 'p.csv'])
     """
-    fit = subparsers.add_parser("fit", help="train a DGAE on FEATURES.npy + PHOTOS.csv",
-                                description="Train a DGAE (POIs, P and Q, autoencoder, gallery index).")
-    fit.add_argument("features", help=".npy of shape (n, n_features), rows in PHOTOS.csv order")
-    fit.add_argument("photos", help="CSV with path,lat,lon (and optional columns)")
+    fit = subparsers.add_parser(
+        "fit", help="describe PHOTOS.csv and train a DGAE on it (writes a Pipeline)",
+        usage="dgae fit PHOTOS.csv --out MODEL [options]\n"
+              "       dgae fit FEATURES.npy PHOTOS.csv --out MODEL [options]",
+        formatter_class=HelpFormatter,
+        description="Describe the photos of PHOTOS.csv (path,lat,lon) and train a DGAE on them "
+                    "(POIs, P and Q, autoencoder, gallery index). Model flags left out take "
+                    "DGAE's defaults.")
+    fit.add_argument("inputs", nargs="+", metavar="PHOTOS.csv",
+                     help="the gallery CSV (path,lat,lon[,area,...]); the older form "
+                          "FEATURES.npy PHOTOS.csv is accepted")
     fit.add_argument("--out", required=True, help="where to write the model (joblib)")
+    fit.add_argument("--features", default=None,
+                     help=".npy of extracted features (rows in PHOTOS.csv order) instead of describing")
+    fit.add_argument("--cache", default=None,
+                     help="resumable feature file of the gallery (None: OUT.features.npy)")
+    fit.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
     # model flags default to None: the DGAE default then applies (one source of defaults)
-    fit.add_argument("--hidden", type=_hidden, default=None,
-                     help="encoder widths, e.g. 512,128 (default: DGAE's)")
+    add_model_flags(fit)
     fit.add_argument("--objective", choices=("whitened", "paper"), default=None,
-                     help="'paper': Eq. 4 as written (default: DGAE's, 'whitened')")
-    fit.add_argument("--alpha", type=float, default=None)
-    fit.add_argument("--beta", type=float, default=None)
-    fit.add_argument("--gamma", type=float, default=None)
-    fit.add_argument("--k1", type=int, default=None)
-    fit.add_argument("--k2", type=int, default=None)
-    fit.add_argument("--q-min-km", type=float, default=None, help="distance floor of Q pairs")
-    fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None)
-    fit.add_argument("--poi-bandwidth", type=float, default=None, help="degrees of arc")
-    fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None)
-    fit.add_argument("--lr", default=None, help='initial learning rate or "auto"')
-    fit.add_argument("--max-iter", type=int, default=None)
-    fit.add_argument("--batch-size", type=_batch, default=None, help='int, "full" or "auto"')
-    fit.add_argument("--head", choices=("1nn", "meanshift", "kde"), default="1nn")
+                     help="'paper': Eq. 4 as written (None: DGAE's, 'whitened')")
+    for flag, kind, what in (("--alpha", float, "weight of the same-area pull"),
+                             ("--beta", float, "weight of the easy-confusing push"),
+                             ("--k1", int, "same-area neighbours per photo"),
+                             ("--k2", int, "easy-confusing neighbours per photo"),
+                             ("--q-min-km", float, "distance floor of Q pairs, km"),
+                             ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees")):
+        fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
+    fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None,
+                     help="Q builder; anchor = fDGAE (None: DGAE's)")
+    fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None,
+                     help="(None: DGAE's)")
+    fit.add_argument("--batch-size", type=_batch, default=None,
+                     help='int, "full" or "auto" (None: DGAE\'s)')
+    fit.add_argument("--head", choices=("1nn", "meanshift", "kde"), default="1nn",
+                     help="location head")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")
-    fit.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("-v", "--verbose", action="count", default=0)
+    fit.add_argument("--compact", action="store_true",
+                     help="keep only what prediction needs (no decoder, no training features)")
+    fit.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                     help="where training runs")
+    add_seed(fit)
+    add_verbosity(fit)
     fit.set_defaults(func=_fit)
-
-    pred = subparsers.add_parser("predict", help="geolocate FEATURES.npy with a fitted model",
-                                 description="Write path,pred_lat,pred_lon for each row of FEATURES.npy.")
-    pred.add_argument("model", help="a model written by dgae fit (or joblib.dump of DGAE/GeoKNN)")
-    pred.add_argument("features", help=".npy of shape (n, n_features)")
-    pred.add_argument("--out", required=True, help="predictions CSV")
-    pred.add_argument("--photos", default=None, help="CSV whose path column names the rows")
-    pred.add_argument("--head", choices=("1nn", "meanshift", "kde"), default=None,
-                      help="override the model's head")
-    pred.set_defaults(func=_predict)
+    return fit
 
 
-def _read_photos(path, n_rows, what):
+def _inputs(args):
+    """(features path or None, photos CSV) from the positional arguments and ``--features``."""
+    if len(args.inputs) == 2:
+        if args.features:
+            raise ValueError("give the features either as the first argument or as --features")
+        return args.inputs[0], args.inputs[1]
+    if len(args.inputs) != 1:
+        raise ValueError(f"expected PHOTOS.csv (or FEATURES.npy PHOTOS.csv), got {args.inputs}")
+    if args.inputs[0].endswith(".npy"):
+        raise ValueError(f"{args.inputs[0]}: a feature file needs its PHOTOS.csv as well")
+    return args.features, args.inputs[0]
+
+
+def read_photos(path, n_rows=None, what=None):
+    """``load_geotagged`` on a CSV (files not opened); checks the row count when given."""
     from pathlib import Path
 
     from dgae.datasets import load_geotagged
 
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
     data = load_geotagged(Path(path).parent, csv=path, check_images=False)
-    if len(data.gps) != n_rows:
+    if n_rows is not None and len(data.gps) != n_rows:
         raise ValueError(f"{path} lists {len(data.gps)} photos but {what} has {n_rows} rows")
     return data
+
+
+def _features(args, features, photos_csv):
+    """(X, photos, descriptor or None, cache or None) for the gallery."""
+    import os
+
+    import joblib
+    import numpy as np
+
+    from dgae.features import Im2GPSDescriptor
+    from dgae.features._extract import state_paths
+
+    if features is not None:
+        X = np.load(features, mmap_mode="r")
+        side = state_paths(features)["descriptor"]
+        descriptor = joblib.load(side) if os.path.exists(side) else None
+        return X, read_photos(photos_csv, X.shape[0], features), descriptor, features
+    photos = read_photos(photos_csv)
+    cache = args.cache or args.out + ".features.npy"
+    X, descriptor = describe(photos.paths, cache, Im2GPSDescriptor(random_state=args.seed),
+                             args, what="gallery photos")
+    return X, photos, descriptor, cache
 
 
 def _fit(args):
     import joblib
     import numpy as np
+    from sklearn.pipeline import Pipeline
 
     from dgae import DGAE
+    from dgae.features._extract import state_paths
 
-    X = np.load(args.features, mmap_mode="r")
-    photos = _read_photos(args.photos, X.shape[0], args.features)
+    X, photos, descriptor, cache = _features(args, *_inputs(args))
     areas = None
     if args.areas_column:
         if args.areas_column not in photos.frame:
-            raise ValueError(f"{args.photos} has no column {args.areas_column!r}")
-        areas = photos.frame[args.areas_column]
-    given = {"hidden_layer_sizes": args.hidden, "objective": args.objective, "alpha": args.alpha,
+            raise ValueError(f"{args.inputs[-1]} has no column {args.areas_column!r}")
+        areas = np.asarray(photos.frame[args.areas_column])
+    keep = ~failed_rows(X, "gallery photos", state_paths(cache)["errors"])
+    given = {"hidden_layer_sizes": args.layers, "objective": args.objective, "alpha": args.alpha,
              "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
              "q_min_km": args.q_min_km, "graph": args.graph, "poi_bandwidth": args.poi_bandwidth,
              "optimizer": args.optimizer, "max_iter": args.max_iter,
-             "learning_rate": None if args.lr is None else (args.lr if args.lr == "auto" else float(args.lr))}
+             "learning_rate": args.learning_rate}
     params = {k: v for k, v in given.items() if v is not None}
     if args.batch_size is not None:  # None is also a value: "full"
         params["batch_size"] = None if args.batch_size == "full" else args.batch_size
     model = DGAE(**params, head=args.head, device=args.device, random_state=args.seed,
-                 verbose=args.verbose)
-    model.fit(np.asarray(X), photos.gps, areas=areas)
+                 verbose=max(0, verbosity(args) - 1))
+    model.fit(np.asarray(X)[keep], photos.gps[keep], areas=None if areas is None else areas[keep])
+    if args.compact:
+        model.compact()
+    if descriptor is not None:
+        descriptor.set_params(on_error="raise", verbose=0, n_jobs=None)
+        model = Pipeline([("descriptor", descriptor), ("dgae", model)])
     joblib.dump(model, args.out)
-    curve = model.loss_curve_
-    print(f"trained {model.n_iter_} iterations, J {curve['J'][0]:.4g} -> {curve['J'].min():.4g}; "
-          f"wrote {args.out}")
-    return 0
-
-
-def _predict(args):
-    import csv
-
-    import joblib
-    import numpy as np
-
-    model = joblib.load(args.model)
-    if args.head is not None:
-        model.set_params(head=args.head)
-    X = np.load(args.features, mmap_mode="r")
-    names = list(range(X.shape[0]))
-    if args.photos:
-        names = _read_photos(args.photos, X.shape[0], args.features).paths
-    pred = model.predict(np.asarray(X))
-    with open(args.out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "pred_lat", "pred_lon"])
-        for name, (lat, lon) in zip(names, pred):
-            w.writerow([name, f"{lat:.6f}", f"{lon:.6f}"])
-    print(f"wrote {len(pred)} predictions to {args.out}")
+    dgae = model[-1] if descriptor is not None else model
+    curve = dgae.loss_curve_
+    print(f"trained on {int(keep.sum())} photos, {dgae.n_iter_} iterations, "
+          f"J {curve['J'][0]:.4g} -> {curve['J'].min():.4g}; wrote {args.out}")
     return 0

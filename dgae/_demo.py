@@ -235,7 +235,7 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
 
 
 def _run(args):
-    layers = tuple(int(s) for s in args.layers.split(",") if s) if args.layers else None
+    layers = args.layers  # parsed by the CLI (a tuple) or None
     t = time.perf_counter()
     res = run_demo(out_dir=args.out, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
                    n_images=args.n_images, n_test=args.n_test, image_size=args.image_size,

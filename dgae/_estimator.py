@@ -208,7 +208,11 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         and ``q_ratio`` (:func:`~dgae._diagnostics.code_diagnostics`), on the
         training pairs.
     X_fit_ : ndarray of shape (n_gallery, n_features), float32
-        The gallery's raw features (graph rows for new photos).
+        The gallery's raw features (graph rows for new photos); None after
+        :meth:`compact`.
+    compacted_ : bool
+        Whether :meth:`compact` dropped the decoder, ``X_fit_``, ``P_`` and
+        ``Q_``.
     gallery_gps_ : ndarray of shape (n_gallery, 2)
     knn_ : GeoKNN
         The index over the gallery codes.
@@ -341,6 +345,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self.scaler_ = self._make_scaler(X, seed).fit(X)
         Xs = self._scaled(X)
         self.X_fit_, self.gallery_gps_ = np.ascontiguousarray(X), gps
+        self.compacted_ = False
         clock.lap("scale")
         self._build_graphs(X, gps, areas, seed)
         clock.lap("graphs")
@@ -539,6 +544,38 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     def _neighbors(self, X, k):
         return self.knn_._neighbors(self.transform(X), k)
 
+    def compact(self):
+        """Drop what prediction does not use: the decoder, the training features and graphs.
+
+        Predictions, ``transform`` and ``predict_topk`` are unchanged; the
+        model gets much smaller (see ``docs/estimator.md``), and
+        ``partial_fit`` is no longer possible.
+
+        Returns
+        -------
+        self : DGAE
+
+        Examples
+        --------
+        >>> import numpy as np, pickle
+        >>> rng = np.random.default_rng(0)
+        >>> gps = np.repeat([[45.0, 15.0], [45.0, 16.0], [10.0, 10.0]], 10, axis=0)
+        >>> X = rng.random((30, 6)) + np.repeat(np.eye(3, 6), 10, axis=0)
+        >>> model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, random_state=0).fit(X, gps)
+        >>> before = model.predict(X)
+        >>> np.array_equal(model.compact().predict(X), before), model.compacted_
+        (True, True)
+        """
+        check_is_fitted(self, "coefs_")
+        n_enc = len(self.coefs_) // 2
+        empty = np.empty((0, 0), np.float32)
+        # the list keeps its length: encode() takes the first half as the encoder
+        self.coefs_ = list(self.coefs_[:n_enc]) + [empty] * n_enc
+        self.intercepts_ = list(self.intercepts_[:n_enc]) + [np.empty(0, np.float32)] * n_enc
+        self.X_fit_ = self.P_ = self.Q_ = None
+        self.compacted_ = True
+        return self
+
     # -------------------------------------------------------- new photos
     def partial_fit(self, X, y, areas=None):
         """Add new photos (paper §4.6): POIs, P/Q rows, one epoch of steps, gallery.
@@ -565,6 +602,9 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "coefs_"):
             return self.fit(X, y, areas=areas)
+        if self.compacted_:
+            raise ValueError("this model was compacted (compact() / dgae fit --compact): it keeps "
+                             "no decoder nor training features, so partial_fit cannot extend it")
         X = self._check_X(X, reset=False)
         gps = check_targets(y, len(X))
         n_old = len(self.X_fit_)

@@ -15,6 +15,11 @@ from ._validation import check_features
 #: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
 SCORE_THRESHOLD_KM = 200.0
 
+#: ``predict_details``' confidence: the share of this many nearest gallery photos ...
+CONFIDENCE_VOTES = 10
+#: ... that lie within this distance of the prediction.
+CONFIDENCE_RADIUS_KM = 25.0
+
 #: Parameters of the heads, shared by GeoKNN and DGAE.
 HEAD_CONSTRAINTS = {
     "head": [StrOptions(set(HEADS))],
@@ -78,10 +83,63 @@ class GeoEstimatorMixin:
         check_is_fitted(self)
         k = resolve_k(self.head, self.n_neighbors, len(self.gallery_gps_))
         dist, idx = self._neighbors(X, k)
-        return apply_head(self.head, self.gallery_gps_[idx], dist,
-                          meanshift_bandwidth_km=self.meanshift_bandwidth_km,
+        return self._apply_head(self.gallery_gps_[idx], dist)
+
+    def _apply_head(self, gps, dist):
+        return apply_head(self.head, gps, dist, meanshift_bandwidth_km=self.meanshift_bandwidth_km,
                           min_votes=self.min_votes, kde_sigma_km=self.kde_sigma_km,
                           kde_power=self.kde_power)
+
+    def predict_details(self, X, top_k=0, verbose=0, batch_size=1024):
+        """``predict`` with what a person reading the result wants to know.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        top_k : int, default=0
+            Also return the locations of the ``top_k`` nearest gallery photos.
+        verbose : int, default=0
+            Progress bar over batches of ``batch_size`` queries.
+        batch_size : int, default=1024
+
+        Returns
+        -------
+        details : sklearn.utils.Bunch
+            ``gps`` (n, 2): exactly :meth:`predict`; ``match_distance`` (n,):
+            distance to the nearest gallery photo in the retrieval space
+            (features or codes; smaller = a closer match); ``confidence``
+            (n,): the share of the 10 nearest gallery photos within 25 km of
+            the prediction (``CONFIDENCE_VOTES``, ``CONFIDENCE_RADIUS_KM``);
+            ``topk`` (n, top_k, 2).
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [0.1], [5.0]]); gps = [[45, 15], [45, 15.01], [10, 10]]
+        >>> d = GeoKNN().fit(X, gps).predict_details([[0.05], [4.0]], top_k=1)
+        >>> d.confidence.round(2).tolist(), d.topk.shape
+        ([0.67, 0.33], (2, 1, 2))
+        """
+        from sklearn.utils import Bunch
+
+        from ._geo import great_circle_km
+        from ._progress import progress
+
+        check_is_fitted(self)
+        n_gallery = len(self.gallery_gps_)
+        k_head = resolve_k(self.head, self.n_neighbors, n_gallery)
+        k = min(max(k_head, CONFIDENCE_VOTES, int(top_k)), n_gallery)
+        X = self._check_X(X, reset=False)
+        parts = []
+        for s in progress(range(0, len(X), batch_size), verbose=verbose, desc="predict",
+                          unit="batch"):
+            dist, idx = self._neighbors(X[s:s + batch_size], k)
+            gps = self.gallery_gps_[idx]
+            pred = self._apply_head(gps[:, :k_head], dist[:, :k_head])
+            votes = great_circle_km(gps[:, :CONFIDENCE_VOTES], pred[:, None, :])
+            parts.append((pred, dist[:, 0], (votes <= CONFIDENCE_RADIUS_KM).mean(axis=1),
+                          gps[:, :int(top_k)]))
+        cols = [np.concatenate(c) for c in zip(*parts)]
+        return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3])
 
     def predict_topk(self, X, k=5):
         """Locations of the ``k`` nearest gallery photos (the paper's Table 5 oracle).

@@ -86,15 +86,39 @@ def _start(sources, out, descriptor, fit_size, random_state, verbose):
     return descriptor
 
 
-def _resume(sources, out):
-    """Load the saved state; check it describes the same photos."""
+def _resume(sources, out, descriptor=None):
+    """Load the saved state; check it describes the same photos (with ``descriptor`` if fitted)."""
     files = state_paths(out)
     with open(files["manifest"]) as f:
         manifest = json.load(f)
     if manifest["n_images"] != len(sources) or manifest["sources_sha1"] != _digest(sources):
         raise ValueError(f"{out} was started on other photos ({manifest['n_images']} rows); "
                          "pass overwrite=True to start again")
-    return joblib.load(files["descriptor"])
+    saved = joblib.load(files["descriptor"])
+    if hasattr(descriptor, "block_scales_") and not same_descriptor(saved, descriptor):
+        raise ValueError(f"{out} was started with another fitted descriptor; its rows would be "
+                         "in another feature space (pass overwrite=True to start again)")
+    return saved
+
+
+def same_descriptor(a, b):
+    """Whether two fitted descriptors map photos to the same features.
+
+    Examples
+    --------
+    >>> photos = [np.full((8, 8, 3), v, np.uint8) for v in (0, 90, 200)]
+    >>> a = Im2GPSDescriptor(descriptors=("tiny5",)).fit(photos)
+    >>> same_descriptor(a, Im2GPSDescriptor(descriptors=("tiny5",), n_jobs=2).fit(photos))
+    True
+    >>> same_descriptor(a, Im2GPSDescriptor(descriptors=("tiny5",)).fit(photos[:2]))
+    False
+    """
+    ignore = {"n_jobs", "verbose", "on_error", "random_state"}
+    pa = {k: v for k, v in a.get_params().items() if k not in ignore}
+    pb = {k: v for k, v in b.get_params().items() if k not in ignore}
+    return (type(a) is type(b) and pa == pb and a.feature_slices_ == b.feature_slices_
+            and a.block_scales_ == b.block_scales_
+            and np.array_equal(getattr(a, "textons_", None), getattr(b, "textons_", None)))
 
 
 def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=2000, n_jobs=None,
@@ -117,7 +141,8 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
         Fitted or not.  Not fitted: fitted on ``fit_size`` photos drawn at
         random (``random_state``).  Default:
         ``Im2GPSDescriptor(on_error="skip", random_state=random_state)``.
-        Ignored when resuming (the saved one is used).
+        When resuming, the saved one is used (a fitted ``descriptor`` that
+        differs from it is refused).
     chunk_size : int, default=1024
         Rows computed, flushed and marked done together.
     fit_size : int, default=2000
@@ -160,7 +185,7 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     if os.path.exists(out) and not (overwrite or resumable or ours):
         raise ValueError(f"{out} exists and holds no resumable run; pass overwrite=True")
     if resumable and not overwrite:
-        descriptor = _resume(sources, out)
+        descriptor = _resume(sources, out, descriptor)
     else:
         descriptor = _start(sources, out, descriptor, fit_size, random_state, verbose)
     descriptor.set_params(verbose=0, **({} if n_jobs is None else {"n_jobs": n_jobs}))

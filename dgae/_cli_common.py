@@ -1,0 +1,167 @@
+"""Flags and steps shared by the ``dgae`` subcommands (one spelling for each shared flag).
+
+* ``--seed`` (``--random-state`` is accepted as an old spelling, not listed);
+* ``-q/--quiet`` (no progress bars) and ``-v/--verbose`` (more detail);
+* ``--layers`` (``--hidden``) and ``--learning-rate`` (``--lr``) for the model flags.
+"""
+import argparse
+import os
+import warnings
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default, unless it is None / False (said in the text)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+#: Photo file extensions ``dgae predict FOLDER`` picks up (case-insensitive).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def add_seed(p, default=0):
+    """``--seed`` (and the hidden old spelling ``--random-state``)."""
+    p.add_argument("--seed", type=int, default=default, help="random seed")
+    p.add_argument("--random-state", type=int, dest="seed", help=argparse.SUPPRESS)
+
+
+def add_verbosity(p):
+    """``-q/--quiet`` and ``-v/--verbose``; read them with :func:`verbosity`."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail (repeatable)")
+
+
+def verbosity(args):
+    """0 when ``--quiet``, else 1 + the number of ``-v``.
+
+    Examples
+    --------
+    >>> verbosity(argparse.Namespace(quiet=False, verbose=2)), verbosity(argparse.Namespace(quiet=True, verbose=1))
+    (3, 0)
+    """
+    return 0 if args.quiet else 1 + args.verbose
+
+
+def layers(text):
+    """``"512,128"`` -> ``(512, 128)``.
+
+    Examples
+    --------
+    >>> layers("64, 32")
+    (64, 32)
+    """
+    try:
+        out = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one layer width")
+    return out
+
+
+def add_model_flags(p, layers_default=None):
+    """``--layers`` (``--hidden``), ``--max-iter``, ``--gamma``, ``--learning-rate`` (``--lr``)."""
+    p.add_argument("--layers", "--hidden", dest="layers", type=layers, default=layers_default,
+                   help="encoder widths, comma-separated, e.g. 512,128 (None: DGAE's)")
+    p.add_argument("--max-iter", type=int, default=None, help="training iterations (None: DGAE's)")
+    p.add_argument("--gamma", type=float, default=None, help="weight decay (None: DGAE's)")
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", default=None,
+                   type=_learning_rate, help='initial step or "auto" (None: DGAE\'s)')
+
+
+def _learning_rate(text):
+    return text if text == "auto" else float(text)
+
+
+def list_images(folder):
+    """Photo files under ``folder`` (recursively), sorted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.JPG", "a.png", "notes.txt"):
+    ...     _ = (d / name).write_bytes(b"")
+    >>> [os.path.basename(p) for p in list_images(d)]
+    ['a.png', 'b.JPG']
+    """
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+    if not found:
+        raise ValueError(f"{folder}: no photo files ({', '.join(IMAGE_EXTENSIONS)})")
+    return sorted(found)
+
+
+def describe(paths, cache, descriptor, args, what="photos"):
+    """Describe ``paths`` into the resumable ``cache`` (.npy); returns ``(X, descriptor)``.
+
+    ``descriptor`` fitted: used as is (a cache made with another one is
+    refused); not fitted: fitted on the photos (as ``dgae extract`` does).
+    Says so when a cache is resumed.
+    """
+    import copy
+
+    import joblib
+
+    from dgae.features import extract_to_npy
+    from dgae.features._extract import state_paths
+
+    verbose = verbosity(args)
+    note_resume(cache, len(paths), what, verbose)
+    descriptor = copy.deepcopy(descriptor)
+    descriptor.set_params(on_error="skip")
+    with warnings.catch_warnings():  # failed_rows says it, naming what the caller keeps
+        warnings.filterwarnings("ignore", "\\d+ photos could not be read", UserWarning)
+        X = extract_to_npy(paths, cache, descriptor, random_state=args.seed, verbose=verbose,
+                           n_jobs=getattr(args, "n_jobs", None))
+    return X, joblib.load(state_paths(cache)["descriptor"])
+
+
+def note_resume(cache, n, what, verbose):
+    """Say so when ``cache`` holds an unfinished or finished extraction to resume."""
+    import numpy as np
+
+    from dgae._progress import say
+    from dgae.features._extract import state_paths
+
+    done_file = state_paths(cache)["done"]
+    if os.path.exists(done_file) and os.path.exists(cache):
+        done = int(np.load(done_file).sum())
+        say(f"resuming {cache}: {done} of {n} {what} already described", verbose=verbose)
+
+
+def load_fitted_descriptor(path):
+    """The fitted descriptor of a ``dgae fit`` model, a ``dgae extract`` .npy or a joblib file."""
+    import joblib
+
+    from dgae.features._extract import state_paths
+
+    if os.fspath(path).endswith(".npy"):
+        side = state_paths(path)["descriptor"]
+        if not os.path.exists(side):
+            raise ValueError(f"{path}: no {side} beside it (not made by dgae extract)")
+        return joblib.load(side)
+    obj = joblib.load(path)
+    if hasattr(obj, "steps"):  # a Pipeline(descriptor, estimator) from dgae fit
+        obj = obj.steps[0][1]
+    if not hasattr(obj, "block_scales_"):
+        raise ValueError(f"{path}: holds no fitted Im2GPSDescriptor (found {type(obj).__name__})")
+    return obj
+
+
+def failed_rows(X, what, reasons):
+    """Rows of ``X`` that could not be described, with a warning that counts them.
+
+    ``reasons`` says where the reasons are (e.g. the extraction's error log).
+    """
+    import numpy as np
+
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        warnings.warn(f"{int(bad.sum())} of {len(X)} {what} could not be described and are left "
+                      f"out (reasons: {reasons})", UserWarning, stacklevel=2)
+    return bad
