@@ -10,6 +10,7 @@ rows are joined on ``path``.
 The table helpers here are shared with ``dgae demo`` and ``experiments/``.
 """
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,11 @@ def read_predictions(path, truth=None):
         have = sorted(rows[0]) if rows else []
         raise ValueError(f"{path}: needs columns {sorted(needed)} (and a row), has {have}")
     pairs = {}
+    skipped = 0
     for i, row in enumerate(rows, start=2):  # line numbers, header is line 1
+        if not all((row.get(c) or "").strip() for c in needed):
+            skipped += 1  # a photo dgae predict could not read, or one without a truth
+            continue
         try:
             t = [float(row["lat"]), float(row["lon"])]
             p = [float(row["pred_lat"]), float(row["pred_lon"])]
@@ -67,6 +72,11 @@ def read_predictions(path, truth=None):
         true, pred = pairs.setdefault(row.get(_METHOD) or Path(path).stem, ([], []))
         true.append(t)
         pred.append(p)
+    if skipped:
+        warnings.warn(f"{path}: {skipped} row(s) without a prediction or a truth are left out",
+                      UserWarning, stacklevel=2)
+    if not pairs:
+        raise ValueError(f"{path}: no row has both a prediction and a truth")
     return {k: (np.array(t), np.array(p)) for k, (t, p) in pairs.items()}
 
 
@@ -147,7 +157,29 @@ def _run(args):
     print(accuracy_table(errors))
     out = args.out or Path(args.predictions).with_suffix(".curve.png")
     print(f"error curves: {save_error_curves(errors, out, title=Path(args.predictions).name)}")
+    if not args.no_map:
+        out = args.map or Path(args.predictions).with_suffix(".map.png")
+        print(f"map: {save_prediction_map(pairs, out, title=Path(args.predictions).name)}")
     return 0
+
+
+def save_prediction_map(pairs, path, title=None):
+    """Write truth → prediction lines on a map (one panel per method) as a PNG; returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_prediction_map
+
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(8, 4.5 * len(pairs)), squeeze=False)
+    for ax, (name, (true, pred)) in zip(axes[:, 0], pairs.items()):
+        plot_prediction_map(true, pred, ax=ax, title=name if len(pairs) > 1 else title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def add_parser(subparsers):
@@ -158,5 +190,7 @@ def add_parser(subparsers):
     p.add_argument("predictions", help="CSV with lat,lon,pred_lat,pred_lon [,method] [,path]")
     p.add_argument("--truth", help="CSV with path,lat,lon to join when PREDICTIONS has no lat,lon")
     p.add_argument("--out", help="PNG for the error curves (default: PREDICTIONS.curve.png)")
+    p.add_argument("--map", help="PNG of truth -> prediction lines (default: PREDICTIONS.map.png)")
+    p.add_argument("--no-map", action="store_true", help="do not draw the map")
     p.set_defaults(func=_run)
     return p

@@ -25,6 +25,7 @@ def test_evaluate_prints_table_and_writes_png(tmp_path, capsys):
     assert [float(c) for c in cells[2:7]] == pytest.approx([33.3, 33.3, 66.7, 66.7, 66.7])
     assert float(cells[7]) == pytest.approx(float(great_circle_km([0, 0], [1, 0])), abs=0.1)
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "pred.map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_methods_column_and_join_on_path(tmp_path):
@@ -58,3 +59,28 @@ def test_accuracy_table_extra_columns():
     assert lines[0].split()[-2:] == ["fit", "s"]
     assert lines[1].split() == ["A", "2", "100.0", "1.5", "1.5"]
     assert lines[2].split() == ["B", "2", "0.0", "3500.0", "2.5"]
+
+
+def test_rows_without_a_prediction_are_left_out_with_a_warning(tmp_path):
+    """dgae predict leaves the columns of an unreadable photo empty; evaluate counts them."""
+    p = _write(tmp_path / "p.csv", "path,pred_lat,pred_lon,error\na.jpg,0,0,\nb.jpg,,,empty file\n")
+    t = _write(tmp_path / "t.csv", "path,lat,lon\na.jpg,0,1\nb.jpg,5,5\n")
+    with pytest.warns(UserWarning, match="1 row"):
+        pairs = read_predictions(p, truth=t)
+    np.testing.assert_array_equal(pairs["p"][0], [[0, 1]])
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no row has both"):
+        read_predictions(_write(tmp_path / "q.csv", "path,pred_lat,pred_lon\nb.jpg,,\n"), truth=t)
+
+
+def test_prediction_map_lines_join_truth_to_prediction():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dgae.plotting import plot_prediction_map
+
+    true, pred = np.array([[45.0, 15.0], [10.0, 20.0]]), np.array([[46.0, 15.0], [10.0, 30.0]])
+    ax = plot_prediction_map(true, pred)
+    segments = ax.collections[0].get_segments()
+    np.testing.assert_allclose(segments[1], [[20.0, 10.0], [30.0, 10.0]])  # lon, lat
+    np.testing.assert_allclose(ax.collections[0].get_array(),
+                               great_circle_km(true, pred), rtol=1e-9)
