@@ -150,9 +150,10 @@ def _write(path, names, rows, details, errors, truth, top_k):
             if i in at:
                 j = at[i]
                 lat, lon = details.gps[j]
-                line += [f"{lat:.6f}", f"{lon:.6f}", f"{details.match_distance[j]:.6g}",
+                # repr: the shortest text that reads back as the same float (exact round trip)
+                line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[j]:.6g}",
                          f"{details.confidence[j]:.3f}"]
-                line += [f"{v:.6f}" for v in details.topk[j].ravel()] if top_k else []
+                line += [repr(float(v)) for v in details.topk[j].ravel()] if top_k else []
             else:
                 line += [""] * (4 + 2 * top_k)
             if truth is not None:

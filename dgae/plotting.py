@@ -115,7 +115,7 @@ def plot_prediction_map(y_true, y_pred, ax=None, title=None, margin_deg=2.0):
     both = np.vstack([t, p])
     ax.set_xlim(max(-180, both[:, 1].min() - margin_deg), min(180, both[:, 1].max() + margin_deg))
     ax.set_ylim(max(-90, both[:, 0].min() - margin_deg), min(90, both[:, 0].max() + margin_deg))
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     ax.figure.colorbar(lines, ax=ax, label="error (km)")
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")
