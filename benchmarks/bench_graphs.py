@@ -28,7 +28,7 @@ import numpy as np
 
 from dgae._geo import deg_to_chord, to_unit_vectors
 from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
-from dgae.graphs._pairs import exact_q_table
+from dgae.graphs._tables import exact_q_table
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -16,7 +16,7 @@ from dgae._progress import progress
 
 from ._knn import LabelMask, knn_search
 from ._meanshift import DenseNeighbors, mean_shift
-from ._pairs import _poi_groups
+from ._tables import _poi_groups
 
 #: Mean-shift seeds per POI (random members); the paper sees 1 to 5 visual clusters per POI.
 MAX_SEEDS = 16

@@ -14,7 +14,7 @@ reports how many there were.
 """
 import numpy as np
 
-from ._pairs import exact_q_table
+from ._tables import exact_q_table
 
 
 def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None, verbose=0,

@@ -9,6 +9,7 @@ from dgae._progress import progress
 from dgae._validation import check_features, check_labels
 
 from ._knn import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
+from ._tables import _poi_groups, exact_q_table
 
 Q_METHODS = ("exact", "anchor", "ann")
 #: POIs smaller than this are batched into one brute-force block for P.
@@ -64,29 +65,6 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", verbose=0):
         _, local = knn_search(Xg, Xg, k1, xp, mask=mask)
         table[g] = np.where(local >= 0, g[np.maximum(local, 0)], -1)
     return neighbors_to_csr(table, n)
-
-
-def _poi_groups(labels, cap):
-    """Member index arrays (ascending) of POIs batched so each batch has <= max(cap, |POI|) rows.
-
-    POIs are taken largest first so a batch holds POIs of similar size
-    (little wasted brute force); singleton POIs are skipped (no pairs).
-    """
-    order = np.argsort(labels, kind="stable")
-    _, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
-    by_size = np.argsort(-counts, kind="stable")
-    batch, total = [], 0
-    for p in by_size:
-        c = int(counts[p])
-        if c < 2:
-            break
-        if batch and total + c > cap:
-            yield np.sort(np.concatenate(batch))
-            batch, total = [], 0
-        batch.append(order[starts[p]:starts[p] + c])
-        total += c
-    if batch:
-        yield np.sort(np.concatenate(batch))
 
 
 def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_bandwidth=None,
@@ -176,19 +154,3 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
         table = ann_q_table(X, labels, k2, device=device, n_jobs=n_jobs,
                             random_state=random_state, verbose=verbose, floor=floor)
     return neighbors_to_csr(table, n)
-
-
-def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=None):
-    """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
-
-    ``rows`` restricts the queries to those photos (default: all); ``floor``
-    (a :class:`~dgae.graphs._knn.GeoFloor` of all photos against all) also
-    excludes photos within its distance.
-    """
-    xp = get_xp(device)
-    Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
-    if floor is not None and rows is not None:
-        floor = floor.subset(query_rows=rows)
-    mask = LabelMask(lq, labels, "same", False, xp, floor=floor)
-    _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
-    return idx

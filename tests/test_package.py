@@ -48,6 +48,27 @@ def test_lower_layers_import_only_base_modules(folder, package, allowed):
             pytest.fail(f"{path.relative_to(ROOT)} imports {name}: lower layers must not import higher ones")
 
 
+@pytest.mark.parametrize("folder, package", [("features", "dgae.features"),
+                                             ("graphs", "dgae.graphs")])
+def test_no_import_cycle_inside_a_package(folder, package):
+    """Module-level and deferred imports alike: a package's modules form a DAG."""
+    edges = {}
+    for path in (ROOT / folder).glob("*.py"):
+        mod = f"{package}.{path.stem}" if path.stem != "__init__" else package
+        edges[mod] = {name for name in _imports(path, package)
+                      if name.startswith(package + ".") and name != mod}
+    edges.pop(package, None)  # __init__ re-exports; nothing imports it back
+
+    def visit(node, stack):
+        if node in stack:
+            pytest.fail("import cycle: " + " -> ".join(stack[stack.index(node):] + [node]))
+        for nxt in edges.get(node, ()):
+            visit(nxt, stack + [node])
+
+    for mod in edges:
+        visit(mod, [])
+
+
 def test_importing_features_does_not_load_the_estimator():
     code = "import sys, dgae.features, dgae.graphs; print('dgae._estimator' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

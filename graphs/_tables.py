@@ -1,0 +1,49 @@
+"""Building blocks shared by the P and Q builders (exact search per POI, exact Q rows).
+
+A module of its own so that ``_pairs`` (the public builders) and the
+``_anchor`` / ``_ann`` variants all import from it and none imports back.
+"""
+import numpy as np
+
+from dgae._backend import get_xp
+
+from ._knn import LabelMask, knn_search
+
+
+def _poi_groups(labels, cap):
+    """Member index arrays (ascending) of POIs batched so each batch has <= max(cap, |POI|) rows.
+
+    POIs are taken largest first so a batch holds POIs of similar size
+    (little wasted brute force); singleton POIs are skipped (no pairs).
+    """
+    order = np.argsort(labels, kind="stable")
+    _, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    by_size = np.argsort(-counts, kind="stable")
+    batch, total = [], 0
+    for p in by_size:
+        c = int(counts[p])
+        if c < 2:
+            break
+        if batch and total + c > cap:
+            yield np.sort(np.concatenate(batch))
+            batch, total = [], 0
+        batch.append(order[starts[p]:starts[p] + c])
+        total += c
+    if batch:
+        yield np.sort(np.concatenate(batch))
+
+
+def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=None):
+    """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
+
+    ``rows`` restricts the queries to those photos (default: all); ``floor``
+    (a :class:`~dgae.graphs._knn.GeoFloor` of all photos against all) also
+    excludes photos within its distance.
+    """
+    xp = get_xp(device)
+    Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
+    if floor is not None and rows is not None:
+        floor = floor.subset(query_rows=rows)
+    mask = LabelMask(lq, labels, "same", False, xp, floor=floor)
+    _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
+    return idx
