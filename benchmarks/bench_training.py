@@ -33,6 +33,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from dgae._autoencoder import ROW_CHUNK
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -45,7 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--mode", choices=("full", "sgd"), default="full")
     p.add_argument("--batch-size", type=int, default=256, help="SGD anchors per batch")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--chunk", type=int, default=65536, help="rows per GEMM block (full batch)")
+    p.add_argument("--chunk", type=int, default=ROW_CHUNK, help="rows per GEMM block (full batch)")
     p.add_argument("--tf32", action="store_true", help="CuPy: allow TF32 tensor-core GEMMs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     p.add_argument("--seed", type=int, default=0)

@@ -93,6 +93,9 @@ import scipy.sparse as sp
 from ._backend import array_module, to_device, to_host
 from ._progress import progress
 
+#: Rows per GEMM block (bounds the memory of full-batch passes and of encoding).
+ROW_CHUNK = 65536
+
 OBJECTIVES = ("whitened", "paper")
 OPTIMIZERS = ("adam", "sgd", "gd")
 #: Fields of ``loss_curve_`` (one record per iteration / epoch); ``K`` is 0 for "paper".
@@ -326,7 +329,7 @@ def _layer(a, W, b, buffers=None, activation="sigmoid"):
     return z
 
 
-def encode(coefs, intercepts, X, chunk_size=65536, buffers=None, activations=None):
+def encode(coefs, intercepts, X, chunk_size=ROW_CHUNK, buffers=None, activations=None):
     """All encoder hidden layers of ``X`` (the first ``M = len(coefs) // 2`` layers).
 
     Parameters
@@ -577,7 +580,7 @@ class Problem:
 
 
 # ---------------------------------------------------------------- objective
-def objective(coefs, intercepts, problem, loss, chunk_size=65536, buffers=None):
+def objective(coefs, intercepts, problem, loss, chunk_size=ROW_CHUNK, buffers=None):
     """Value of the objective, its terms and the analytic gradient.
 
     Parameters
@@ -919,7 +922,7 @@ class _Best:
 def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", lr_decay=0.95,
           momentum=0.9, adam_betas=(0.9, 0.999), max_iter=100, tol=1e-5, batch_size=None,
           xp=np, dtype=np.float32, init=None, anchors=None, random_state=None,
-          chunk_size=65536, monitor=None, n_iter_no_change=10, input_dropout=0.0, verbose=0):
+          chunk_size=ROW_CHUNK, monitor=None, n_iter_no_change=10, input_dropout=0.0, verbose=0):
     """Minimise the objective by full-batch or mini-batch descent.
 
     Parameters

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._metrics import DEFAULT_THRESHOLDS_KM
+
 _METHOD = "method"
 
 
@@ -95,7 +97,7 @@ def _join_truth(rows, truth_rows, path, truth):
     return out
 
 
-def accuracy_table(errors_by_method, thresholds_km=(1, 25, 200, 750, 2500), extra=None):
+def accuracy_table(errors_by_method, thresholds_km=DEFAULT_THRESHOLDS_KM, extra=None):
     """A plain-text table: % within each threshold and the median error, a row per method.
 
     Parameters

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._metrics import DEFAULT_THRESHOLDS_KM
+
 #: Demo data: small enough for < 5 minutes on 2 CPU cores.  The models are DGAE's defaults
 #: (``None`` below: the estimator's own value), which the demo's flags may override.
 DEMO_DEFAULTS = dict(n_images=2000, n_test=200, image_size=96, hidden_layer_sizes=None,
@@ -157,7 +159,7 @@ def by_head(errors, head):
     return {k.rsplit(" ", 1)[0]: v for k, v in errors.items() if k.endswith(" " + head)}
 
 
-def head_tables(result, heads, thresholds_km=(1, 25, 200, 750, 2500)):
+def head_tables(result, heads, thresholds_km=DEFAULT_THRESHOLDS_KM):
     """One accuracy table per head (the paper's Tables 2 and 3), with fit / predict seconds."""
     from ._cli_evaluate import accuracy_table
 

@@ -31,7 +31,7 @@ AUTO_Q_MIN_KM = 25.0
 #: Mean per-unit standard deviation of a layer's gallery codes under which fit warns.
 COLLAPSE_STD = 1e-3
 #: Rows per block when encoding.
-ENCODE_CHUNK = 65536
+ENCODE_CHUNK = ae.ROW_CHUNK
 
 #: The paper's own setting in full (§4.4, §6.4-6.5): ``DGAE(**PAPER_PARAMS)`` is Eq. 4 as
 #: written, trained by Algorithm 1, with the paper's layer sizes, weights and POI bandwidth.

@@ -25,7 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, cached, cnn_available, report, training_params  # noqa: E402
 
-PAPER_LEVELS = (1, 25, 200, 750, 2500)
+from dgae._metrics import DEFAULT_THRESHOLDS_KM  # noqa: E402
+
+PAPER_LEVELS = DEFAULT_THRESHOLDS_KM
 #: Fig. 8 layer settings of the paper (scaled by --fig8-scale).
 FIG8_SETTINGS = ((100,), (2000, 1000), (2000, 1000, 500), (2000, 1500, 1000, 500),
                  (2000, 1600, 1200, 800, 500))
