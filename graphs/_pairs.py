@@ -86,8 +86,8 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
     method : {"exact", "anchor", "ann"}, default="exact"
         ``"exact"``: blocked GEMM brute force (NumPy or CuPy), exact.
         ``"anchor"``: the paper's fast solution (fDGAE, §4.2.1), see
-        :func:`anchor_pairs`.  ``"ann"``: pynndescent approximate search, see
-        :func:`ann_pairs`.
+        ``dgae.graphs._anchor.anchor_q_table``.  ``"ann"``: pynndescent
+        approximate search, see ``dgae.graphs._ann.ann_q_table``.
     k3 : int, default=50
         Anchors searched per photo (``"anchor"`` only).
     anchor_bandwidth : float, optional
