@@ -161,7 +161,7 @@ def by_head(errors, head):
 
 def head_tables(result, heads, thresholds_km=DEFAULT_THRESHOLDS_KM):
     """One accuracy table per head (the paper's Tables 2 and 3), with fit / predict seconds."""
-    from ._cli_evaluate import accuracy_table
+    from ._report import accuracy_table
 
     parts = []
     for head in heads:
@@ -197,7 +197,7 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     result : dict
         As :func:`evaluate_methods`, plus ``stage_seconds`` and ``table``.
     """
-    from ._cli_evaluate import save_error_curves
+    from ._report import save_error_curves
     from .datasets import make_city_world
 
     unknown = set(params) - set(DEMO_DEFAULTS)
@@ -234,23 +234,3 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     res["table"] = head_tables(res, heads)
     res["stage_seconds"] = stages
     return res
-
-
-def _run(args):
-    layers = args.layers  # parsed by the CLI (a tuple) or None
-    t = time.perf_counter()
-    res = run_demo(out_dir=args.out, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
-                   n_images=args.n_images, n_test=args.n_test, image_size=args.image_size,
-                   hidden_layer_sizes=layers, max_iter=args.max_iter, gamma=args.gamma,
-                   learning_rate=args.learning_rate, n_textons=args.n_textons,
-                   random_state=args.seed)
-    print()
-    print("Accuracy (% of queries within each distance) on the SYNTHETIC replica — "
-          "not the paper's data or numbers:")
-    print(res["table"])
-    st = res["stage_seconds"]
-    print(f"\ntimings: generate {st['generate']:.1f} s, descriptors {st['describe']:.1f} s, "
-          f"methods {st['methods']:.1f} s, total {time.perf_counter() - t:.1f} s")
-    print(f"outputs: {Path(args.out) / 'predictions.csv'} (try: dgae evaluate it), "
-          f"{Path(args.out)}/error_curves_*.png")
-    return 0

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dgae._cli_evaluate import save_error_curves
+from dgae._report import save_error_curves
 from dgae._demo import by_head, head_tables, write_predictions
 
 

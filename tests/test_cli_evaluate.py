@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from dgae._cli import main
-from dgae._cli_evaluate import accuracy_table, read_predictions
+from dgae._report import accuracy_table, read_predictions
 from dgae._geo import great_circle_km
 
 

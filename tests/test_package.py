@@ -69,6 +69,16 @@ def test_no_import_cycle_inside_a_package(folder, package):
         visit(mod, [])
 
 
+@pytest.mark.parametrize("folder, package", [("dgae", "dgae"), ("experiments", "experiments"),
+                                             ("benchmarks", "benchmarks")])
+def test_library_code_does_not_import_the_command_line(folder, package):
+    for path in (ROOT / folder).glob("*.py"):
+        if path.stem.startswith("_cli") or path.stem == "__main__":
+            continue
+        bad = [n for n in _imports(path, package) if n.startswith("dgae._cli")]
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: the CLI sits on top of the library"
+
+
 def test_importing_features_does_not_load_the_estimator():
     code = "import sys, dgae.features, dgae.graphs; print('dgae._estimator' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
