@@ -1,5 +1,5 @@
 """``python -m dgae`` runs the ``dgae`` command line."""
-from ._cli import main
+from .cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

@@ -1,8 +1,8 @@
-"""Tests of ``dgae evaluate`` (dgae._cli_evaluate)."""
+"""Tests of ``dgae evaluate`` (dgae.cli._evaluate)."""
 import numpy as np
 import pytest
 
-from dgae._cli import main
+from dgae.cli import main
 from dgae._report import accuracy_table, read_predictions
 from dgae._geo import great_circle_km
 

@@ -13,7 +13,7 @@ from PIL import Image
 from sklearn.pipeline import Pipeline
 
 from dgae import DGAE
-from dgae._cli import main
+from dgae.cli import main
 from dgae.datasets import make_city_world
 from dgae.features import Im2GPSDescriptor
 
@@ -190,7 +190,7 @@ def test_help_shows_defaults(command, shown, capsys):
                                      (["--lr", "0.01"], ["--learning-rate", "0.01"]),
                                      (["--random-state", "3"], ["--seed", "3"])])
 def test_old_flag_spellings_still_parse(old, new):
-    from dgae._cli import build_parser
+    from dgae.cli import build_parser
 
     parse = build_parser().parse_args
     assert vars(parse(["fit", "p.csv", "--out", "m", *old])) == vars(parse(["fit", "p.csv", "--out", "m", *new]))

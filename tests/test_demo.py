@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dgae._cli import main
+from dgae.cli import main
 from dgae._report import read_predictions
 from dgae._demo import by_head, evaluate_methods, query_split, standard_methods
 from dgae.metrics import geolocation_errors_km

@@ -16,9 +16,11 @@ PUBLIC = ["dgae", "dgae.geo", "dgae.metrics", "dgae.datasets", "dgae.plotting", 
 
 def _modules():
     names = set(PUBLIC)
-    for pkg in ("dgae", "dgae.features", "dgae.graphs"):
+    # the folders under dgae/ (dgae.cli, ...) and the packages mapped in from elsewhere
+    names.update(m.name for m in pkgutil.walk_packages(dgae.__path__, "dgae."))
+    for pkg in ("dgae.features", "dgae.graphs"):
         mod = importlib.import_module(pkg)
-        names.update(m.name for m in pkgutil.iter_modules(mod.__path__, pkg + "."))
+        names.update(m.name for m in pkgutil.walk_packages(mod.__path__, pkg + "."))
     return sorted(names)
 
 

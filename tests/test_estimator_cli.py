@@ -4,7 +4,7 @@ import csv
 import joblib
 import numpy as np
 
-from dgae._cli import main
+from dgae.cli import main
 
 
 def test_fit_then_predict_cli(tmp_path, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dgae._cli import main
+from dgae.cli import main
 from dgae.features import Im2GPSDescriptor, extract_to_npy, read_errors
 from dgae.features._extract import state_paths
 

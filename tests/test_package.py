@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import dgae
-from dgae._cli import build_parser, main
+from dgae.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 # what features/ and graphs/ may use from the dgae package
@@ -72,10 +72,11 @@ def test_no_import_cycle_inside_a_package(folder, package):
 @pytest.mark.parametrize("folder, package", [("dgae", "dgae"), ("experiments", "experiments"),
                                              ("benchmarks", "benchmarks")])
 def test_library_code_does_not_import_the_command_line(folder, package):
-    for path in (ROOT / folder).glob("*.py"):
-        if path.stem.startswith("_cli") or path.stem == "__main__":
+    for path in (ROOT / folder).rglob("*.py"):
+        if "cli" in path.relative_to(ROOT).parts or path.stem == "__main__":
             continue
-        bad = [n for n in _imports(path, package) if n.startswith("dgae._cli")]
+        pkg = ".".join([package, *path.parent.relative_to(ROOT / folder).parts])
+        bad = [n for n in _imports(path, pkg) if n == "dgae.cli" or n.startswith("dgae.cli.")]
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}: the CLI sits on top of the library"
 
 

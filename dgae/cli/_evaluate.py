@@ -11,12 +11,12 @@ The reading, table and plotting helpers live in :mod:`dgae._report`.
 """
 from pathlib import Path
 
-from ._cli_common import HelpFormatter
-from ._report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
+from ._common import HelpFormatter
+from .._report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
 
 
 def _run(args):
-    from .metrics import geolocation_errors_km
+    from ..metrics import geolocation_errors_km
 
     pairs = read_predictions(args.predictions, truth=args.truth)
     errors = {m: geolocation_errors_km(t, p) for m, (t, p) in pairs.items()}

@@ -1,5 +1,5 @@
 """``dgae extract PHOTOS.csv --out features.npy``: resumable Im2GPS descriptor extraction."""
-from ._cli_common import HelpFormatter, add_seed, add_verbosity, load_fitted_descriptor, note_resume, verbosity
+from ._common import HelpFormatter, add_seed, add_verbosity, load_fitted_descriptor, note_resume, verbosity
 
 
 def add_parser(subparsers):

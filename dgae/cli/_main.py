@@ -8,15 +8,15 @@ import argparse
 import importlib
 import sys
 
-from ._version import __version__
+from .._version import __version__
 
 # subcommand modules, in the order --help lists them
 _COMMAND_MODULES = (
-    "dgae._cli_extract",
-    "dgae._cli_evaluate",
-    "dgae._cli_demo",
-    "dgae._cli_fit",
-    "dgae._cli_predict",
+    "dgae.cli._extract",
+    "dgae.cli._evaluate",
+    "dgae.cli._demo",
+    "dgae.cli._fit",
+    "dgae.cli._predict",
 )
 
 #: What a user's input can raise: reported in one line, exit status 2.

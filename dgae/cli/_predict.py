@@ -12,7 +12,7 @@ error_km`` from each photo's EXIF GPS where present.
 ``dgae predict MODEL FEATURES.npy --out predictions.csv [--photos PHOTOS.csv]``
 (the older form) predicts rows of extracted features.
 """
-from ._cli_common import HelpFormatter, add_seed, add_verbosity, describe, failed_rows, list_images, verbosity
+from ._common import HelpFormatter, add_seed, add_verbosity, describe, failed_rows, list_images, verbosity
 
 
 def add_parser(subparsers):
@@ -20,7 +20,7 @@ def add_parser(subparsers):
 
     Examples
     --------
-    >>> from dgae._cli import build_parser
+    >>> from dgae.cli import build_parser
     >>> build_parser().parse_args(["predict", "m.joblib", "q.csv", "--out", "p.csv"]).top_k
     0
     """
@@ -63,7 +63,7 @@ def _query_paths(queries):
 
     if os.path.isdir(queries):
         return list_images(queries)
-    from ._cli_fit import read_photos
+    from ._fit import read_photos
 
     return read_photos(queries).paths
 
@@ -81,7 +81,7 @@ def _query_features(args, descriptor):
         X = np.load(args.queries, mmap_mode="r")
         names = list(range(X.shape[0]))
         if args.photos:
-            from ._cli_fit import read_photos
+            from ._fit import read_photos
 
             names = read_photos(args.photos, X.shape[0], args.queries).paths
         return names, X, failed_rows(X, "feature rows", "not finite"), {}

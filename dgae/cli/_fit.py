@@ -16,7 +16,7 @@ with that extraction's descriptor, otherwise the bare DGAE.
 Photos that could not be described (NaN rows) are left out with a warning
 that counts them and names the error log.
 """
-from ._cli_common import HelpFormatter, add_model_flags, add_seed, add_verbosity, describe, failed_rows, verbosity
+from ._common import HelpFormatter, add_model_flags, add_seed, add_verbosity, describe, failed_rows, verbosity
 
 
 def _batch(text):
@@ -28,7 +28,7 @@ def add_parser(subparsers):
 
     Examples
     --------
-    >>> from dgae._cli import build_parser
+    >>> from dgae.cli import build_parser
     >>> args = build_parser().parse_args(["fit", "X.npy", "p.csv", "--out", "m.joblib",
     ...                                   "--hidden", "64,32", "--batch-size", "full"])
     >>> args.layers, args.batch_size, args.alpha, args.inputs
