@@ -41,7 +41,7 @@ def mp16(n):
 
 def replica_gps(n, seed=0):
     """GPS and area of ``n`` photos of the synthetic 35-area replica (dgae's own generator)."""
-    from dgae._city_world import _place_photos, load_areas, proportional_counts
+    from dgae.datasets._city_world import _place_photos, load_areas, proportional_counts
 
     table = load_areas()
     counts = proportional_counts(table["n_images"], n)

@@ -1,11 +1,11 @@
-"""Tests of the synthetic 35-area replica (dgae._city_world.make_city_world)."""
+"""Tests of the synthetic 35-area replica (dgae.datasets._city_world.make_city_world)."""
 import csv
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dgae._city_world import SCENES, load_areas, make_city_world, proportional_counts
+from dgae.datasets._city_world import SCENES, load_areas, make_city_world, proportional_counts
 from dgae._geo import great_circle_km
 
 

@@ -17,8 +17,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-#: Photo file extensions ``dgae predict FOLDER`` picks up (case-insensitive).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def add_seed(p, default=0):
@@ -87,6 +85,8 @@ def list_images(folder):
     >>> [os.path.basename(p) for p in list_images(d)]
     ['a.png', 'b.JPG']
     """
+    from dgae.datasets import IMAGE_EXTENSIONS  # the photo files picked up
+
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()

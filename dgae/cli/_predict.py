@@ -121,7 +121,7 @@ def _predict(args):
 
 def _exif_truth(paths):
     """``{row: (lat, lon)}`` of the photos with EXIF GPS."""
-    from dgae._datasets import read_exif_gps
+    from dgae.datasets import read_exif_gps
 
     out = {}
     for i, p in enumerate(paths):

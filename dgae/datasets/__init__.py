@@ -1,4 +1,7 @@
-"""Geotagged data: photo folders with a CSV or EXIF GPS, the shared sets, splits.
+"""Geotagged data: photo folders with a CSV or EXIF GPS, the shared sets, splits, the replica.
+
+Modules: ``_loading`` (folders, CSVs, EXIF, the shared sets), ``_splits`` (the
+shared collections' protocols), ``_city_world`` (the synthetic 35-area replica).
 
 Examples
 --------
@@ -7,17 +10,16 @@ Examples
 >>> len(q)
 2
 """
-from ._datasets import (
+from ._city_world import make_city_world
+from ._loading import (
     IMAGE_EXTENSIONS,
-    heading_holdout_split,
     load_croatia_streetview,
     load_geotagged,
     load_shared,
-    place_holdout_split,
     read_exif_gps,
     shared_data_dir,
 )
-from ._city_world import make_city_world
+from ._splits import heading_holdout_split, place_holdout_split
 
 __all__ = [
     "IMAGE_EXTENSIONS",
