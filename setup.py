@@ -55,7 +55,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["dgae", "dgae.cli", "dgae.datasets", "dgae.features", "dgae.graphs"],
+    packages=["dgae", "dgae._autoencoder", "dgae.cli", "dgae.datasets", "dgae.features", "dgae.graphs"],
     package_dir={"dgae": "dgae", "dgae.features": "features", "dgae.graphs": "graphs"},
     package_data={"dgae": ["data/*.csv"]},
     install_requires=INSTALL_REQUIRES,

@@ -81,7 +81,7 @@ def test_gradient_matches_central_differences(tiny, alpha, beta, gamma, weighted
 @pytest.mark.parametrize("n_threads,block_elems", [(1, 7), (2, 1), (3, 11)])
 def test_blocked_threaded_kernels_match_whole_array(tiny, monkeypatch, n_threads, block_elems):
     """Cache-blocked, threaded element-wise / sparse kernels give the whole-array results."""
-    import dgae._autoencoder as ae
+    import dgae._autoencoder._network as ae
 
     X, coefs, ints = tiny
     problem = Problem.full(X, _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False))
@@ -132,7 +132,7 @@ def test_threaded_kernels_work_in_a_forked_child():
     import signal
     import time
 
-    import dgae._autoencoder as ae
+    import dgae._autoencoder._network as ae
 
     z = np.ones((2000, 1000), dtype=np.float32)
     assert sum(ae._row_map(lambda r0, r1: float(z[r0:r1].sum()), *z.shape, np)) == z.size
@@ -288,7 +288,7 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
 
 
 def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
-    import dgae._autoencoder as ae
+    import dgae._autoencoder._training as ae
 
     rng = np.random.default_rng(0)
     X = rng.random((20, 4)).astype(np.float32)

@@ -216,7 +216,7 @@ def test_ae_baseline_builds_no_graphs(early_stopping):
 
 
 def test_keyboard_interrupt_keeps_best_weights(monkeypatch):
-    import dgae._autoencoder as ae
+    import dgae._autoencoder._training as ae
 
     X, gps, _ = _places()
     calls = {"n": 0}

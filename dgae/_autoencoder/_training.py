@@ -1,0 +1,344 @@
+"""Training: partner sampling for mini-batches, the optimisers (Adam, heavy-ball SGD, Algorithm 1's
+gradient descent), early stopping on a monitor, input dropout."""
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._backend import array_module, to_device, to_host
+from .._progress import progress
+from ._network import ROW_CHUNK, Buffers, init_params
+from ._objective import LOSS_DTYPE, LOSS_FIELDS, Problem, objective, row_normalize
+
+
+OPTIMIZERS = ("adam", "sgd", "gd")
+
+
+# ------------------------------------------------------------ mini-batches
+class PartnerSampler:
+    """Draws one partner per row of a sparse pair matrix, ``t ~ A_st / sum_t A_st``.
+
+    The cumulative weights are computed once (not per batch), so a draw
+    costs O(batch) whatever ``nnz(A)``.
+
+    Parameters
+    ----------
+    A : sparse (N, N) or None
+
+    Examples
+    --------
+    >>> A = sp.csr_matrix(np.array([[0, 2.0, 2.0], [0, 0, 0], [1.0, 0, 0]]))
+    >>> t, w = PartnerSampler(A).sample(np.array([0, 1, 2]), np.random.default_rng(0))
+    >>> t[1:].tolist(), w.tolist()
+    ([1, 0], [4.0, 0.0, 1.0])
+    """
+
+    def __init__(self, A):
+        self.empty = A is None or A.nnz == 0
+        if not self.empty:
+            A = sp.csr_matrix(A)
+            self.indptr, self.indices = A.indptr, A.indices
+            self.cum = np.concatenate([[0.0], np.cumsum(A.data, dtype=np.float64)])
+
+    def sample(self, rows, rng):
+        """Partners (the row itself where the row is empty) and row sums (0 there).
+
+        ``E[weights * ||h_s - h_partner||^2] = sum_t A_st ||h_s - h_t||^2``.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        partners, weights = rows.copy(), np.zeros(len(rows))
+        if self.empty:
+            return partners, weights
+        start, stop = self.indptr[rows], self.indptr[rows + 1]
+        has = stop > start
+        # inverse-CDF sampling inside each row's slice of the cumulative weights
+        lo, hi = self.cum[start[has]], self.cum[stop[has]]
+        u = lo + rng.random(int(has.sum())) * (hi - lo)
+        pos = np.clip(np.searchsorted(self.cum, u, side="right") - 1, start[has], stop[has] - 1)
+        partners[has] = self.indices[pos]
+        weights[has] = hi - lo
+        return partners, weights
+
+
+def batch_problem(X, anchors, samplers, rng, xp, dtype):
+    """The sampled-partner problem of one mini-batch (see the module docstring).
+
+    Rows are ``[anchors, P-partners, Q-partners]`` (duplicates allowed: each
+    copy is a separate row of the forward pass, which sums correctly).
+    ``X`` may already live on ``xp`` (it is gathered there).
+    """
+    b = len(anchors)
+    (t, wp), (u, wq) = (s.sample(anchors, rng) for s in samplers)
+    rows = np.concatenate([anchors, t, u])
+    pairs = []
+    for offset, w in ((b, wp), (2 * b, wq)):
+        i = np.flatnonzero(w > 0)
+        pairs.append(sp.csr_matrix((w[i], (i, offset + i)), shape=(3 * b, 3 * b)) if i.size else None)
+    X_rows = X[rows] if array_module(X) is np else X[xp.asarray(rows)]
+    return Problem(to_device(X_rows, xp, dtype), b, *pairs)
+
+
+# ---------------------------------------------------------------- optimisers
+class Optimizer:
+    """In-place parameter updates: plain steps (``"gd"``), heavy-ball momentum
+    (``"sgd"``) or Adam (Kingma & Ba 2015, with bias correction).
+
+    Parameters
+    ----------
+    kind : {"gd", "sgd", "adam"}
+    params : list of arrays
+        The parameters the state is shaped after.
+    momentum : float
+        ``"sgd"``'s momentum.
+    adam_betas : (float, float)
+        Adam's decay rates of the first and second moment estimates.
+    adam_epsilon : float
+
+    Examples
+    --------
+    >>> p = [np.array([1.0, -2.0])]
+    >>> opt = Optimizer("adam", p)
+    >>> opt.step(p, [np.array([0.5, -0.1])], 0.1)
+    >>> p[0].round(6).tolist()   # Adam's first step has size lr in every coordinate
+    [0.9, -1.9]
+    """
+
+    def __init__(self, kind, params, momentum=0.9, adam_betas=(0.9, 0.999), adam_epsilon=1e-8):
+        if kind not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
+        self.kind, self.momentum = kind, float(momentum)
+        self.b1, self.b2 = (float(b) for b in adam_betas)
+        self.eps, self.t = float(adam_epsilon), 0
+        xp = array_module(params[0])
+        moments = kind == "adam" or (kind == "sgd" and self.momentum)
+        self.m = [xp.zeros_like(p) for p in params] if moments else None
+        self.v = [xp.zeros_like(p) for p in params] if kind == "adam" else None
+
+    def step(self, params, grads, lr):
+        """Update ``params`` in place from ``grads`` (which may be overwritten)."""
+        self.t += 1
+        if self.kind == "adam":
+            xp = array_module(params[0])
+            c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
+            for p, g, m, v in zip(params, grads, self.m, self.v):
+                m *= self.b1
+                m += (1.0 - self.b1) * g
+                v *= self.b2
+                g *= g
+                v += (1.0 - self.b2) * g
+                denom = xp.sqrt(v / c2)
+                denom += self.eps
+                p -= (lr / c1) * m / denom
+        elif self.m is None:  # plain gradient steps (Algorithm 1 on full batches)
+            for p, g in zip(params, grads):
+                g *= lr
+                p -= g
+        else:  # heavy ball: v = mu v - lr g; p += v
+            for p, g, v in zip(params, grads, self.m):
+                v *= self.momentum
+                v -= lr * g
+                p += v
+
+
+# ---------------------------------------------------------------- training
+class _Best:
+    """The best weights seen so far (device copies): the highest score, else the lowest J."""
+
+    def __init__(self):
+        self.key, self.params, self.iteration = np.inf, None, -1
+
+    def offer(self, key, coefs, intercepts, iteration):
+        """Keep these weights when ``key`` (lower is better) beats the best so far."""
+        if np.isfinite(key) and key < self.key:
+            self.key, self.iteration = key, iteration
+            # device copies: no host transfer per improvement
+            self.params = ([W.copy() for W in coefs], [b.copy() for b in intercepts])
+            return True
+        return False
+
+
+def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", lr_decay=0.95,
+          momentum=0.9, adam_betas=(0.9, 0.999), max_iter=100, tol=1e-5, batch_size=None,
+          xp=np, dtype=np.float32, init=None, anchors=None, random_state=None,
+          chunk_size=ROW_CHUNK, monitor=None, n_iter_no_change=10, input_dropout=0.0, verbose=0):
+    """Minimise the objective by full-batch or mini-batch descent.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+        Network inputs (host array; moved to ``xp`` here).
+    P, Q : sparse (N, N) or None
+        Same-area and easy-confusing pair matrices (row-normalised here for
+        ``"whitened"``).
+    hidden_layer_sizes : tuple of int
+    loss : Loss
+    learning_rate : float
+        Initial step; multiplied by ``lr_decay`` after every iteration (full
+        batch, Algorithm 1 line 11) or every epoch (mini-batches).
+    optimizer : {"gd", "sgd", "adam"}, default="gd"
+        Plain steps (with ``batch_size=None``: Algorithm 1), heavy-ball
+        momentum, or Adam.
+    lr_decay, momentum, adam_betas
+        See :class:`Optimizer`.
+    max_iter : int
+        Iterations (full batch) or epochs (mini-batches).
+    tol : float
+        Stop when ``|J_k - J_{k-1}| < tol`` (epoch means for mini-batches).
+    batch_size : int or None
+        ``None``: full batch.
+    xp : module
+        ``numpy`` or ``cupy``.
+    init : (coefs, intercepts), optional
+        Start from these weights (host arrays) instead of a fresh init.
+    anchors : int array, optional
+        Mini-batches only: the rows drawn as anchors (all rows by default;
+        :meth:`DGAE.partial_fit` passes the new rows).
+    random_state : int, Generator or None
+    chunk_size : int
+        Rows per GEMM block in the full-batch pass.
+    monitor : callable, optional
+        ``monitor(coefs, intercepts) -> score`` (higher is better), called
+        after every iteration (epoch) on the device weights.  Given one, the
+        weights of the best score are returned and training stops after
+        ``n_iter_no_change`` iterations without a better one (early
+        stopping); otherwise the weights of the lowest ``J``.
+    n_iter_no_change : int
+    input_dropout : float, default=0
+        Share of input units zeroed (and the rest scaled by ``1 / (1 - rate)``)
+        afresh for every step, the reconstruction target staying clean: a
+        denoising autoencoder (the paper's §4.5 reading of DGAE), which keeps
+        a small gallery's POIs from being memorised.
+    verbose : int
+        tqdm bar with the current loss terms (and score).
+
+    Returns
+    -------
+    result : dict
+        ``coefs``, ``intercepts`` (host, the best weights), ``loss_curve``
+        (structured array of :data:`LOSS_FIELDS`), ``scores`` (the monitor's,
+        one per iteration; empty without one), ``n_iter``, ``best_iter``,
+        ``interrupted``, ``times`` (seconds per iteration).
+    """
+    rng = np.random.default_rng(random_state)
+    activations = loss.activations(len(hidden_layer_sizes))
+    if init is None:
+        init = init_params(X.shape[1], hidden_layer_sizes, rng, dtype, activations,
+                           sigmoid_gain=1.0 if loss.whitened else 4.0)
+    coefs = [to_device(W, xp, dtype) for W in init[0]]
+    intercepts = [to_device(b, xp, dtype) for b in init[1]]
+    if loss.whitened:
+        P, Q = row_normalize(P), row_normalize(Q)
+    hyper = dict(loss=loss, chunk_size=chunk_size)
+    full = batch_size is None
+    corrupt = _Dropout(input_dropout, rng)
+    if full:
+        steps = _full_batch_steps(Problem.full(to_device(X, xp, dtype), P, Q), hyper, corrupt)
+    else:
+        anchors = np.arange(X.shape[0]) if anchors is None else np.asarray(anchors)
+        steps = _batch_steps(X, P, Q, anchors, int(batch_size), hyper, rng, xp, dtype, corrupt)
+    opt = Optimizer(optimizer, coefs + intercepts, momentum, adam_betas)
+    best, curve, scores, times = _Best(), [], [], []
+    lr, prev_J, interrupted, since_best = float(learning_rate), np.inf, False, 0
+    bar = progress(range(int(max_iter)), verbose=verbose, desc="DGAE", unit="it" if full else "epoch")
+    try:
+        for it in bar:
+            t0 = time.perf_counter()
+            terms = steps(coefs, intercepts, lr, opt, None if monitor else best, it)
+            _sync(xp)
+            times.append(time.perf_counter() - t0)
+            curve.append(tuple(terms[f] for f in LOSS_FIELDS))
+            post = {f: f"{terms[f]:.4g}" for f in LOSS_FIELDS}
+            if not np.isfinite(terms["J"]):
+                warnings.warn(f"the objective became {terms['J']} at iteration {it}; "
+                              "keeping the best weights (lower learning_rate)", RuntimeWarning, stacklevel=3)
+                break
+            if monitor is not None:
+                scores.append(float(monitor(coefs, intercepts)))
+                post["score"] = f"{scores[-1]:.4g}"
+                since_best = 0 if best.offer(-scores[-1], coefs, intercepts, it) else since_best + 1
+            elif not full:
+                best.offer(terms["J"], coefs, intercepts, it)
+            bar.set_postfix(post, refresh=False)
+            lr *= lr_decay
+            if abs(prev_J - terms["J"]) < tol or (monitor is not None and since_best >= n_iter_no_change):
+                break
+            prev_J = terms["J"]
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
+                      "best weights so far", RuntimeWarning, stacklevel=3)
+    finally:
+        bar.close()
+    if best.params is None:  # interrupted before any evaluation
+        best.params = (coefs, intercepts)
+    return {
+        "coefs": [to_host(W) for W in best.params[0]],
+        "intercepts": [to_host(b) for b in best.params[1]],
+        "loss_curve": np.array(curve, dtype=LOSS_DTYPE), "scores": np.array(scores),
+        "n_iter": len(curve), "best_iter": best.iteration, "interrupted": interrupted,
+        "times": np.array(times),
+    }
+
+
+def _sync(xp):
+    if xp is not np:
+        xp.cuda.get_current_stream().synchronize()
+
+
+class _Dropout:
+    """Input dropout: ``problem.X_in`` = the inputs with a random share zeroed (inverted scaling)."""
+
+    def __init__(self, rate, rng):
+        self.rate, self.rng = float(rate), rng
+
+    def __call__(self, problem):
+        if not self.rate:
+            return problem
+        X = problem.X
+        keep = self.rng.random(X.shape, dtype=np.float32) >= self.rate
+        xp = array_module(X)
+        problem.X_in = X * to_device(keep, xp, X.dtype) * (1.0 / (1.0 - self.rate))
+        return problem
+
+
+def _full_batch_steps(problem, hyper, corrupt):
+    """One exact gradient step per iteration (Algorithm 1 with ``"gd"``)."""
+
+    buffers = Buffers()  # the work arrays of one iteration serve the next
+
+    def step(coefs, intercepts, lr, opt, best, it):
+        terms, gW, gb = objective(coefs, intercepts, corrupt(problem), buffers=buffers, **hyper)
+        # J_k is the value at the weights *before* this step: keep them if best
+        if best is not None:
+            best.offer(terms["J"], coefs, intercepts, it)
+        if np.isfinite(terms["J"]):
+            opt.step(coefs + intercepts, gW + gb, lr)
+        return terms
+
+    return step
+
+
+def _batch_steps(X, P, Q, anchors, batch_size, hyper, rng, xp, dtype, corrupt):
+    """One epoch of mini-batch steps over ``anchors`` (sampled partners)."""
+    batch_size = max(1, min(batch_size, len(anchors)))
+    samplers = (PartnerSampler(P), PartnerSampler(Q))
+    if xp is not np:
+        X = to_device(X, xp, dtype)  # gather batches on the device
+    buffers = Buffers()
+
+    def epoch(coefs, intercepts, lr, opt, best, it):
+        order = rng.permutation(anchors)
+        acc = dict.fromkeys(LOSS_FIELDS, 0.0)
+        for r0 in range(0, len(order), batch_size):
+            batch = order[r0:r0 + batch_size]
+            problem = corrupt(batch_problem(X, batch, samplers, rng, xp, dtype))
+            terms, gW, gb = objective(coefs, intercepts, problem, buffers=buffers, **hyper)
+            if not np.isfinite(terms["J"]):
+                return terms
+            opt.step(coefs + intercepts, gW + gb, lr)
+            for f in LOSS_FIELDS:  # |B|/N-weighted: an estimate of J over the epoch
+                acc[f] += terms[f] * len(batch) / len(order)
+        return acc
+
+    return epoch
