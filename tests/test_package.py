@@ -118,6 +118,9 @@ def test_wheel_maps_features_and_graphs_into_dgae(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "dgae/features/__init__.py" in names
     assert "dgae/graphs/__init__.py" in names
+    # every sub-package of the source tree ships (setup.py lists them one by one)
+    for init in (ROOT / "dgae").rglob("__init__.py"):
+        assert f"dgae/{init.relative_to(ROOT / 'dgae').as_posix()}" in names, init
     tops = {n.split("/")[0] for n in names}
     assert "features" not in tops and "graphs" not in tops
     assert any(n.startswith("dgae-") and n.endswith("entry_points.txt") for n in names)
