@@ -412,7 +412,8 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
     def _build_graphs(self, X, gps, areas, seed):
         """POIs (mean-shift on GPS), P and Q (nothing for the AE baseline but the POIs
         early stopping needs)."""
-        from dgae.graphs import POIMiner, auto_poi_bandwidth, easy_confusing_pairs, same_area_pairs
+        from dgae.graphs import auto_poi_bandwidth
+        from dgae.graphs._build import geo_graphs
 
         n = len(X)
         empty = sp.csr_matrix((n, n), dtype=np.float32)
@@ -424,16 +425,12 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
                           else float(self.q_min_km))
         if not (self._uses_graphs() or self.early_stopping):
             return
-        self.poi_miner_ = POIMiner(bandwidth=self.poi_bandwidth_).fit(gps, areas=areas)
+        # X and gps were validated at fit's entry: the graphs take them as they are
+        self.P_, self.Q_, self.poi_miner_ = geo_graphs(
+            X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
+            poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device,
+            random_state=seed, verbose=self.verbose, pairs=self._uses_graphs())
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
-        if not self._uses_graphs():
-            return
-        self.P_ = same_area_pairs(X, self.poi_labels_, self.k1, device=self.device,
-                                  verbose=self.verbose)
-        if self.poi_miner_.n_clusters_ > 1:
-            self.Q_ = easy_confusing_pairs(X, self.poi_labels_, self.k2, method=self.graph,
-                                           device=self.device, random_state=seed,
-                                           verbose=self.verbose, gps=gps, min_km=self.q_min_km_)
 
     def _fit_weights(self, Xs, seed, hidden):
         """Train on the whole gallery, or on all but a held-out share with early stopping."""
@@ -542,7 +539,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         return self._codes(self._layers(self._scaled(X)))
 
     def _neighbors(self, X, k):
-        return self.knn_._neighbors(self.transform(X), k)
+        return self.knn_.kneighbors(self.transform(X), n_neighbors=k)
 
     def compact(self):
         """Drop what prediction does not use: the decoder, the training features and graphs.

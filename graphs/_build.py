@@ -1,7 +1,13 @@
 """One call from (features, GPS) to the estimator's inputs ``(P, Q, poi_labels)``."""
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
 from dgae._geo import check_gps
 
-from ._pairs import check_graph_inputs, easy_confusing_pairs, same_area_pairs
+from ._knn import _check_k
+from ._pairs import Q_METHODS, _easy_confusing_pairs, _same_area_pairs, check_graph_inputs
 from ._poi import POIMiner
 
 
@@ -52,10 +58,52 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
     gps = check_gps(gps)
     if len(gps) != len(X):
         raise ValueError(f"X has {len(X)} rows but gps has {len(gps)}")
+    k1, k2 = _check_k(k1, "k1"), _check_k(k2, "k2")
+    if method not in Q_METHODS:
+        raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
+    if q_min_km < 0:
+        raise ValueError(f"q_min_km must be >= 0, got {q_min_km!r}")
+    P, Q, miner = geo_graphs(X, gps, areas=areas, k1=k1, k2=k2, method=method,
+                             poi_bandwidth=poi_bandwidth, q_min_km=q_min_km, device=device,
+                             random_state=random_state, n_jobs=n_jobs, verbose=verbose, **q_kwargs)
+    if miner.n_clusters_ < 2:
+        warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
+                      UserWarning, stacklevel=2)
+    return P, Q, miner.labels_
+
+
+def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
+               q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
+               pairs=True, **q_kwargs):
+    """:func:`build_geo_graphs` on validated inputs, returning the fitted ``POIMiner``.
+
+    The one path from (features, GPS) to the graphs, used by
+    :func:`build_geo_graphs` and by ``DGAE.fit`` (which validated its input
+    once, at its own entry).  With ``pairs=False`` only the POIs are mined
+    (P and Q empty).
+
+    Returns
+    -------
+    P, Q : scipy.sparse.csr_matrix of shape (n, n), float32
+    miner : POIMiner
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [0.2], [5.0]], np.float32)
+    >>> gps = np.array([[10.0, 20.0], [10.0, 20.001], [30.0, 40.0], [30.0, 40.001]])
+    >>> P, Q, miner = geo_graphs(X, gps, k1=1, k2=1, device="cpu")
+    >>> miner.labels_.tolist(), P.nnz, Q.nnz
+    ([0, 0, 1, 1], 4, 4)
+    """
     miner = POIMiner(bandwidth=poi_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas)
-    poi = miner.labels_
-    P = same_area_pairs(X, poi, k1, device=device, verbose=verbose)
-    Q = easy_confusing_pairs(X, poi, k2, method=method, device=device, n_jobs=n_jobs,
-                             random_state=random_state, verbose=verbose, gps=gps,
-                             min_km=q_min_km, **q_kwargs)
-    return P, Q, poi
+    labels = miner.labels_.astype(np.int64, copy=False)
+    n = len(X)
+    if not pairs:
+        empty = sp.csr_matrix((n, n), dtype=np.float32)
+        return empty, empty.copy(), miner
+    P = _same_area_pairs(X, labels, k1, device=device, verbose=verbose)
+    Q = _easy_confusing_pairs(X, labels, k2, method, device=device, n_jobs=n_jobs,
+                              random_state=random_state, verbose=verbose, gps=gps,
+                              min_km=q_min_km, **q_kwargs)
+    return P, Q, miner

@@ -54,7 +54,11 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", verbose=0):
     [[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     """
     X, labels = check_graph_inputs(X, poi_labels)
-    k1 = _check_k(k1, "k1")
+    return _same_area_pairs(X, labels, _check_k(k1, "k1"), device=device, verbose=verbose)
+
+
+def _same_area_pairs(X, labels, k1, *, device="auto", verbose=0):
+    """:func:`same_area_pairs` on validated inputs (float32 X, int64 labels, k1 >= 1)."""
     xp = get_xp(device)
     n = X.shape[0]
     table = np.full((n, k1), -1, dtype=np.int64)
@@ -127,19 +131,27 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
     k2 = _check_k(k2, "k2")
     if method not in Q_METHODS:
         raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
-    n = X.shape[0]
-    floor = None
     if min_km < 0:
         raise ValueError(f"min_km must be >= 0, got {min_km!r}")
     if min_km > 0:
         if gps is None:
             raise ValueError("min_km > 0 needs the photos' gps")
-        gps = _check_rows(gps, n, "gps")
-        floor = GeoFloor(gps, gps, min_km)
+        gps = _check_rows(gps, X.shape[0], "gps")
     if np.unique(labels).size < 2:
         warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
                       UserWarning, stacklevel=2)
+    return _easy_confusing_pairs(X, labels, k2, method, k3=k3, anchor_bandwidth=anchor_bandwidth,
+                                 device=device, n_jobs=n_jobs, random_state=random_state,
+                                 verbose=verbose, gps=gps, min_km=min_km)
+
+
+def _easy_confusing_pairs(X, labels, k2, method, *, k3=50, anchor_bandwidth=None, device="auto",
+                          n_jobs=None, random_state=None, verbose=0, gps=None, min_km=0.0):
+    """:func:`easy_confusing_pairs` on validated inputs; empty (silently) for a single POI."""
+    n = X.shape[0]
+    if np.unique(labels).size < 2:
         return sp.csr_matrix((n, n), dtype=np.float32)
+    floor = GeoFloor(gps, gps, min_km) if min_km > 0 else None
     if method == "exact":
         table = exact_q_table(X, labels, k2, device=device, verbose=verbose, floor=floor)
     elif method == "anchor":
