@@ -85,7 +85,7 @@ class RetrievalMonitor:
         self.labels_val = np.asarray(labels_val)
 
     def __call__(self, coefs, intercepts):
-        from dgae.graphs._knn import knn_search
+        from dgae.graphs._search import knn_search
 
         xp = array_module(self.X_train)
         train = self.encode(coefs, intercepts, self.X_train)

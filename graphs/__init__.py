@@ -9,7 +9,7 @@
 - :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
 """
 from ._build import build_geo_graphs
-from ._knn import nearest_neighbors
+from ._search import nearest_neighbors
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 

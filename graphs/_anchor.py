@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from dgae._backend import get_xp, to_device
 from dgae._progress import progress
 
-from ._knn import LabelMask, knn_search
+from ._search import LabelMask, knn_search
 from ._meanshift import DenseNeighbors, mean_shift
 from ._tables import _poi_groups
 
@@ -30,7 +30,7 @@ def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", rando
                    verbose=0, floor=None):
     """Easy-confusing neighbour table (n, k2) by the anchor method, -1 padded.
 
-    With ``floor`` (a :class:`~dgae.graphs._knn.GeoFloor` of the photos),
+    With ``floor`` (a :class:`~dgae.graphs._search.GeoFloor` of the photos),
     anchors whose members' spherical mean lies within the floor are not
     searched, and members within it are never picked.
     """

@@ -23,7 +23,7 @@ def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None,
 
     ``n_neighbors`` defaults to ``max(30, 3 * k2)``.  With ``return_info``,
     also returns ``{"n_exact_rows": ...}``.  ``floor`` (a
-    :class:`~dgae.graphs._knn.GeoFloor`) drops hits within its distance.
+    :class:`~dgae.graphs._search.GeoFloor`) drops hits within its distance.
     """
     from pynndescent import NNDescent
 

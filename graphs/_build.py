@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from dgae._geo import check_gps
 
-from ._knn import _check_k
+from ._search import _check_k
 from ._pairs import Q_METHODS, _easy_confusing_pairs, _same_area_pairs, check_graph_inputs
 from ._poi import POIMiner
 

@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from dgae._backend import to_device, to_host
 
-from ._knn import LabelMask, knn_search, small_gemm_context
+from ._search import LabelMask, knn_search, small_gemm_context
 
 #: Coordinates used to break intensity ties when ranking centres (see select_centers).
 _TIE_COORDS = 8

@@ -8,7 +8,7 @@ from dgae._backend import get_xp
 from dgae._progress import progress
 from dgae._validation import check_features, check_labels
 
-from ._knn import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
+from ._search import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
 from ._tables import _poi_groups, exact_q_table
 
 Q_METHODS = ("exact", "anchor", "ann")

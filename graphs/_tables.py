@@ -7,7 +7,7 @@ import numpy as np
 
 from dgae._backend import get_xp
 
-from ._knn import LabelMask, knn_search
+from ._search import LabelMask, knn_search
 
 
 def _poi_groups(labels, cap):
@@ -37,7 +37,7 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
 
     ``rows`` restricts the queries to those photos (default: all); ``floor``
-    (a :class:`~dgae.graphs._knn.GeoFloor` of all photos against all) also
+    (a :class:`~dgae.graphs._search.GeoFloor` of all photos against all) also
     excludes photos within its distance.
     """
     xp = get_xp(device)

@@ -4,7 +4,7 @@ import pytest
 
 from dgae.graphs import easy_confusing_pairs
 from dgae.graphs._ann import _repeats, ann_q_table
-from dgae.graphs._knn import neighbors_to_csr
+from dgae.graphs._search import neighbors_to_csr
 from test_graphs_pairs import assert_valid_q, clustered, recall
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dgae.graphs import _knn, nearest_neighbors
+from dgae.graphs import _search, nearest_neighbors
 
 
 def brute_knn(Q, X, k, ql=None, xl=None, exclude=None, exclude_self=False):
@@ -27,7 +27,7 @@ def brute_knn(Q, X, k, ql=None, xl=None, exclude=None, exclude_self=False):
 @pytest.fixture
 def small_tiles(monkeypatch):
     """Force many query and index blocks so the running merge is exercised."""
-    monkeypatch.setitem(_knn._TILE_ELEMENTS, "cpu", 64)
+    monkeypatch.setitem(_search._TILE_ELEMENTS, "cpu", 64)
 
 
 @pytest.mark.parametrize("exclude", [None, "same", "different"])
