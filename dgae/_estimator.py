@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
 from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
-from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
+from ._knn import HEAD_CONSTRAINTS, RUN_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
 from ._progress import say
 from ._whitening import ShrunkWhitening
 
@@ -234,6 +234,7 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         **HEAD_CONSTRAINTS,
+        **RUN_CONSTRAINTS,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],

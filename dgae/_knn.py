@@ -28,6 +28,10 @@ HEAD_CONSTRAINTS = {
     "min_votes": [Interval(Integral, 1, None, closed="left")],
     "kde_sigma_km": [Interval(Real, 0, None, closed="neither")],
     "kde_power": [Interval(Real, 0, None, closed="left")],
+}
+
+#: Where the work runs and how much it says: shared by every estimator of the package.
+RUN_CONSTRAINTS = {
     "device": [StrOptions({"auto", "cpu", "gpu"})],
     "verbose": ["verbose"],
 }
@@ -238,6 +242,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
     _parameter_constraints = {
         **HEAD_CONSTRAINTS,
+        **RUN_CONSTRAINTS,
         "index": [StrOptions({"exact", "ann"})],
         "random_state": ["random_state"],
     }
