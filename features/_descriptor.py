@@ -302,7 +302,7 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
                              f"got {self.descriptors!r}")
         return names
 
-    def _map(self, func, sources, args, desc):
+    def _run_batches(self, func, sources, args, desc):
         """Run ``func(batch, start, *args(start, stop))`` over batches; (results, errors)."""
         spans = _batches(len(sources), self.n_jobs)
         tasks = (delayed(func)(sources[a:b], a, *args(a, b)) for a, b in spans)
@@ -323,9 +323,10 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
             warnings.warn(f"{len(errors)} of {n} images could not be read; their rows are NaN "
                           "(see errors_)", UserWarning, stacklevel=3)
 
-    def _raw(self, sources, names):
+    def _raw_blocks(self, sources, names):
+        """The blocks as computed, concatenated (errors recorded in ``errors_``)."""
         n_out = sum(block_dims(n, len(self.textons_)) for n in names)
-        blocks, errors = self._map(_describe_batch, sources,
+        blocks, errors = self._run_batches(_describe_batch, sources,
                                    lambda a, b: (names, self.textons_, n_out), "descriptors")
         self._record_errors(errors, len(sources))
         return np.concatenate(blocks)
@@ -335,7 +336,7 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
             return np.zeros((0, N_TEXTON_FEATURES), np.float32)
         seeds = rng.randint(2 ** 31, size=len(sources))
         per_image = max(-(-_TEXTON_SAMPLE_BUDGET // len(sources)), -(-4 * self.n_textons // len(sources)))
-        parts, _ = self._map(_texton_sample_batch, sources,
+        parts, _ = self._run_batches(_texton_sample_batch, sources,
                              lambda a, b: (seeds[a:b], per_image), "texton sample")
         sample = [s for part in parts for s in part]
         if not sample:
@@ -358,12 +359,13 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
                              f"got {bad!r}")
         return weights
 
-    def _mapped(self, sources, names):
-        """Raw blocks, Hellinger-mapped if set (not scaled)."""
-        X = self._raw(sources, names)
+    def _unscaled_features(self, sources, names):
+        """Raw blocks, Hellinger-mapped if set; the block scales are not applied yet."""
+        X = self._raw_blocks(sources, names)
         return hellinger_map(X, self.feature_slices_) if self.hellinger else X
 
-    def _scaled(self, X):
+    def _apply_block_scales(self, X):
+        """Multiply each block by its fitted scale, in place."""
         for n, s in self.block_scales_.items():
             X[:, self.feature_slices_[n]] *= np.float32(s)
         return X
@@ -380,10 +382,10 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
         ends = np.cumsum(dims)
         self.feature_slices_ = {n: slice(int(e - d), int(e)) for n, d, e in zip(names, dims, ends)}
         self.n_features_out_ = int(ends[-1])
-        X = self._mapped(sources, names)
+        X = self._unscaled_features(sources, names)
         self.block_scales_ = (block_scales(X, self.feature_slices_, weights) if self.normalize_blocks
                               else {n: 1.0 for n in names})
-        return self._scaled(X)
+        return self._apply_block_scales(X)
 
     def fit(self, images, y=None):
         """Learn the texton dictionary and the block scales.
@@ -424,7 +426,8 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
             NaN rows for unreadable photos when ``on_error="skip"``.
         """
         check_is_fitted(self, "block_scales_")
-        return self._scaled(self._mapped(as_sources(images), tuple(self.feature_slices_)))
+        X = self._unscaled_features(as_sources(images), tuple(self.feature_slices_))
+        return self._apply_block_scales(X)
 
     def get_feature_names_out(self, input_features=None):
         """Output column names, ``"<block>_<i>"``.
