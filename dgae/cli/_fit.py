@@ -102,7 +102,7 @@ def read_photos(path, n_rows=None, what=None):
 
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such file")
-    data = load_geotagged(Path(path).parent, csv=path, check_images=False)
+    data = load_geotagged(Path(path).parent, table=path, check_images=False)
     if n_rows is not None and len(data.gps) != n_rows:
         raise ValueError(f"{path} lists {len(data.gps)} photos but {what} has {n_rows} rows")
     return data

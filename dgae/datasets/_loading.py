@@ -139,7 +139,7 @@ def _scan_exif(root):
     return paths, check_gps(np.array(gps, dtype=np.float64).reshape(-1, 2)), {}
 
 
-def load_geotagged(root, csv=None, check_images=True):
+def load_geotagged(root, table=None, check_images=True):
     """Load a folder of geotagged photos.
 
     With a CSV (columns ``path,lat,lon`` and any extra ones such as ``area``,
@@ -152,8 +152,8 @@ def load_geotagged(root, csv=None, check_images=True):
     ----------
     root : str or PathLike
         Folder of the photos.
-    csv : str or PathLike, optional
-        The CSV; a bare file name is looked up in ``root``.
+    table : str or PathLike, optional
+        The photo table (a CSV); a bare file name is looked up in ``root``.
     check_images : bool, default=True
         Open each listed file's header to check it is an image (cheap; no
         decoding).
@@ -185,12 +185,12 @@ def load_geotagged(root, csv=None, check_images=True):
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder")
-    if csv is not None:
-        csv_path = Path(csv)
+    if table is not None:
+        csv_path = Path(table)
         if not csv_path.is_file() and (root / csv_path).is_file():
             csv_path = root / csv_path
         if not csv_path.is_file():
-            raise ValueError(f"{csv}: CSV file not found")
+            raise ValueError(f"{table}: CSV file not found")
         paths, gps, frame = _read_csv(csv_path, root, check_images)
     else:
         paths, gps, frame = _scan_exif(root)
