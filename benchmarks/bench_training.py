@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dgae._autoencoder import ROW_CHUNK
+from dgae._table import comma_ints
 
 
 def parse_args(argv=None):
@@ -187,7 +188,7 @@ def main(argv=None):
     if args.tf32:
         os.environ["CUPY_TF32"] = "1"  # read by CuPy at import
     n = args.n or (20000 if args.device == "cpu" else 664720)
-    hidden = tuple(int(h) for h in args.hidden.split(","))
+    hidden = comma_ints(args.hidden)
     from dgae._autoencoder import layer_sizes
     from dgae._backend import get_xp
 

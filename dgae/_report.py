@@ -8,13 +8,13 @@ optional ``method`` column holds several methods in one file.  The output of
 ``dgae predict`` (``path,pred_lat,pred_lon,...``) is read together with a
 truth CSV (``path,lat,lon``), joined on ``path``.
 """
-import csv
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._metrics import DEFAULT_THRESHOLDS_KM
+from ._table import read_table
 
 _METHOD = "method"
 
@@ -82,8 +82,7 @@ def read_predictions(path, truth=None):
 
 
 def _read_rows(path):
-    with open(path, newline="") as f:
-        return [{k.strip(): v for k, v in r.items() if k} for r in csv.DictReader(f)]
+    return read_table(path)[1]
 
 
 def _join_truth(rows, truth_rows, path, truth):

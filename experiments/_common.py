@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from dgae._report import save_error_curves
+from dgae._table import comma_ints
 from dgae._demo import by_head, head_tables, write_predictions
 
 
@@ -51,7 +52,7 @@ def training_params(args):
 
 
 def parse_layers(text):
-    return tuple(int(s) for s in text.split(",") if s.strip())
+    return comma_ints(text)
 
 
 def cached(path, compute):

@@ -148,4 +148,4 @@ def test_cli_extract_names_a_missing_path_column(tmp_path, monkeypatch, capsys):
     csv = tmp_path / "photos.csv"
     csv.write_text("file,lat,lon\na.jpg,0,0\n")
     assert main(["extract", str(csv), "--out", str(tmp_path / "x.npy"), "--quiet"]) == 2
-    assert "has no column 'path' (columns: ['file', 'lat', 'lon'])" in capsys.readouterr().err
+    assert "missing column(s) ['path'] (columns: ['file', 'lat', 'lon'])" in capsys.readouterr().err

@@ -8,6 +8,8 @@ import argparse
 import os
 import warnings
 
+from dgae._table import comma_ints
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows each flag's default, unless it is None / False (said in the text)."""
 
@@ -51,7 +53,7 @@ def layers(text):
     (64, 32)
     """
     try:
-        out = tuple(int(v) for v in text.split(",") if v.strip())
+        out = comma_ints(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not out:

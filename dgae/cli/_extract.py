@@ -45,16 +45,12 @@ def add_parser(subparsers):
 
 
 def _paths(args):
-    # the stdlib reader: pandas is not a dependency of dgae
-    import csv
     import os
 
-    with open(args.csv, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        if args.path_column not in columns:
-            raise ValueError(f"{args.csv} has no column {args.path_column!r} (columns: {columns})")
-        names = [row[args.path_column] for row in reader]
+    from dgae._table import read_table
+
+    _, rows = read_table(args.csv, required=[args.path_column])
+    names = [row[args.path_column] for row in rows]
     root = args.root if args.root is not None else os.path.dirname(os.path.abspath(args.csv))
     return [os.path.join(root, p) for p in names]
 

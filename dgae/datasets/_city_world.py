@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import Bunch, check_random_state
 
 from .._geo import EARTH_RADIUS_KM, to_unit_vectors
+from .._table import read_table
 
 SCENES = ("park", "beach", "street", "skyline", "temple", "market", "mountain", "night_street")
 _ROOFS = ("flat", "gable", "dome", "stepped")
@@ -52,10 +53,9 @@ def load_areas(areas="cities35"):
     """
     if isinstance(areas, str) and areas == "cities35":
         text = resources.files("dgae").joinpath("data", "cities35.csv").read_text()
-        rows = list(csv.DictReader(text.splitlines()))
+        _, rows = read_table(text.splitlines(), name="cities35.csv")
     elif isinstance(areas, (str, os.PathLike)):
-        with open(areas, newline="") as f:
-            rows = list(csv.DictReader(f))
+        _, rows = read_table(areas)
     else:
         table = load_areas("cities35")
         index = {n: i for i, n in enumerate(table.name)}

@@ -1,5 +1,4 @@
 """Loading geotagged photo collections (CSV or EXIF) and the shared data sets."""
-import csv
 import os
 import warnings
 from pathlib import Path
@@ -8,6 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._geo import check_gps
+from .._table import read_table
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 _GPS_IFD = 0x8825
@@ -95,12 +95,7 @@ def _column(values):
 
 
 def _read_csv(csv_path, root, check_images):
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"path", "lat", "lon"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{csv_path}: missing column(s) {sorted(missing)}; need path,lat,lon")
-        rows = list(reader)
+    columns, rows = read_table(csv_path, required=("path", "lat", "lon"))
     paths, gps = [], []
     for i, row in enumerate(rows):
         where = f"{csv_path} row {i + 2}"  # line number, header is line 1
@@ -117,7 +112,7 @@ def _read_csv(csv_path, root, check_images):
         gps = check_gps(np.array(gps, dtype=np.float64).reshape(-1, 2))
     except ValueError as exc:
         raise ValueError(f"{csv_path}: {exc} (data row numbering from 0)") from None
-    extra = [c for c in reader.fieldnames if c not in ("path", "lat", "lon")]
+    extra = [c for c in columns if c not in ("path", "lat", "lon")]
     frame = {c: _column([r[c] for r in rows]) for c in extra}
     return paths, gps, frame
 
@@ -223,7 +218,7 @@ def _coordinates_csv(path):
     with open(path, newline="", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     start = next(i for i, ln in enumerate(lines) if "lat" in ln.lower())  # skip preambles
-    rows = list(csv.DictReader(lines[start:]))
+    _, rows = read_table(lines[start:], name=str(path))
     cols = {c.lower(): c for c in rows[0]} if rows else {}
     lat = cols.get("lat") or cols.get("latitude_mean") or cols.get("latitude")
     lon = cols.get("lon") or cols.get("longitude_mean") or cols.get("longitude")

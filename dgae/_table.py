@@ -1,0 +1,59 @@
+"""Reading CSV tables: the one place that opens a CSV (a base module: imports nothing from dgae).
+
+The standard library's reader (pandas is not a dependency); UTF-8, header names stripped.
+"""
+import csv
+import os
+
+
+def read_table(source, required=(), name=None):
+    """``(columns, rows)`` of a CSV with a header.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or list of str
+        A file, or the table's lines.
+    required : sequence of str
+        Columns that must be present.
+    name : str, optional
+        How errors name the table (default: the file name).
+
+    Returns
+    -------
+    columns : list of str
+    rows : list of dict (column -> str)
+
+    Raises
+    ------
+    ValueError
+        A required column is missing (naming the table and its columns).
+
+    Examples
+    --------
+    >>> read_table(["path, lat ,lon", "a.jpg,1,2"], required=["lat"])
+    (['path', 'lat', 'lon'], [{'path': 'a.jpg', 'lat': '1', 'lon': '2'}])
+    """
+    if isinstance(source, (str, bytes, os.PathLike)):
+        name = name or os.fspath(source)
+        with open(source, newline="", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    else:
+        name, lines = name or "table", list(source)
+    reader = csv.DictReader(lines)
+    columns = [c.strip() for c in reader.fieldnames or []]
+    rows = [{k.strip(): v for k, v in r.items() if k} for r in reader]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {missing} (columns: {columns})")
+    return columns, rows
+
+
+def comma_ints(text):
+    """``"512, 128"`` -> ``(512, 128)`` (layer widths and the like).
+
+    Examples
+    --------
+    >>> comma_ints("512, 128,")
+    (512, 128)
+    """
+    return tuple(int(v) for v in str(text).split(",") if v.strip())
