@@ -26,6 +26,8 @@ INSTALL_REQUIRES = [
     "tqdm>=4.60",
     "matplotlib>=3.7",
     "Pillow>=10.0",
+    # Google's S2 geometry (the cells of dgae.cells.S2Cells)
+    "s2geometry>=0.14",
 ]
 
 EXTRAS_REQUIRE = {
@@ -55,8 +57,10 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["dgae", "dgae._autoencoder", "dgae.cli", "dgae.datasets", "dgae.features", "dgae.graphs"],
-    package_dir={"dgae": "dgae", "dgae.features": "features", "dgae.graphs": "graphs"},
+    packages=["dgae", "dgae._autoencoder", "dgae.cells", "dgae.cli", "dgae.datasets", "dgae.features",
+              "dgae.graphs"],
+    package_dir={"dgae": "dgae", "dgae.cells": "cells", "dgae.features": "features",
+                 "dgae.graphs": "graphs"},
     package_data={"dgae": ["data/*.csv"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

@@ -26,7 +26,7 @@ _LAZY = {
     "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
 }
-_SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs")
+_SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

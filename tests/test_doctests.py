@@ -11,14 +11,15 @@ matplotlib.use("Agg")
 
 import dgae  # noqa: E402
 
-PUBLIC = ["dgae", "dgae.geo", "dgae.metrics", "dgae.datasets", "dgae.plotting", "dgae.features", "dgae.graphs"]
+PUBLIC = ["dgae", "dgae.geo", "dgae.metrics", "dgae.datasets", "dgae.plotting", "dgae.features", "dgae.graphs",
+          "dgae.cells"]
 
 
 def _modules():
     names = set(PUBLIC)
     # the folders under dgae/ (dgae.cli, ...) and the packages mapped in from elsewhere
     names.update(m.name for m in pkgutil.walk_packages(dgae.__path__, "dgae."))
-    for pkg in ("dgae.features", "dgae.graphs"):
+    for pkg in ("dgae.features", "dgae.graphs", "dgae.cells"):
         mod = importlib.import_module(pkg)
         names.update(m.name for m in pkgutil.walk_packages(mod.__path__, pkg + "."))
     return sorted(names)

@@ -37,6 +37,7 @@ def _imports(path, package):
 @pytest.mark.parametrize("folder, package, allowed", [
     ("features", "dgae.features", BASE_MODULES),
     ("graphs", "dgae.graphs", BASE_MODULES | {"dgae.features"}),
+    ("cells", "dgae.cells", BASE_MODULES | {"dgae._table"}),
 ])
 def test_lower_layers_import_only_base_modules(folder, package, allowed):
     for path in (ROOT / folder).rglob("*.py"):
@@ -49,7 +50,7 @@ def test_lower_layers_import_only_base_modules(folder, package, allowed):
 
 
 @pytest.mark.parametrize("folder, package", [("features", "dgae.features"),
-                                             ("graphs", "dgae.graphs")])
+                                             ("graphs", "dgae.graphs"), ("cells", "dgae.cells")])
 def test_no_import_cycle_inside_a_package(folder, package):
     """Module-level and deferred imports alike: a package's modules form a DAG."""
     edges = {}
@@ -118,9 +119,10 @@ def test_wheel_maps_features_and_graphs_into_dgae(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "dgae/features/__init__.py" in names
     assert "dgae/graphs/__init__.py" in names
+    assert "dgae/cells/__init__.py" in names
     # every sub-package of the source tree ships (setup.py lists them one by one)
     for init in (ROOT / "dgae").rglob("__init__.py"):
         assert f"dgae/{init.relative_to(ROOT / 'dgae').as_posix()}" in names, init
     tops = {n.split("/")[0] for n in names}
-    assert "features" not in tops and "graphs" not in tops
+    assert not {"features", "graphs", "cells"} & tops
     assert any(n.startswith("dgae-") and n.endswith("entry_points.txt") for n in names)
