@@ -8,12 +8,15 @@ of mass"), ``counts_``, ``n_cells_`` and ``plot(gps)``.
 
 * :class:`S2Cells` -- PlaNet's adaptive S2 cells (``S2Cells.from_table`` loads
   a published partition);
-* :class:`LatLonCells` -- Vo et al.'s latitude / longitude splits.
+* :class:`LatLonCells` -- Vo et al.'s latitude / longitude splits;
+* :class:`DelaunayMesh` -- the mesh paper's adaptive spherical triangles
+  (``DelaunayMesh.preset("coarse" | "fine" | "fineP", n_photos)``).
 
 This package may import only dgae's base modules (geodesy, array backend,
 validation, progress, tables).
 """
+from ._delaunay import DelaunayMesh
 from ._latlon import LatLonCells
 from ._s2 import S2Cells
 
-__all__ = ["S2Cells", "LatLonCells"]
+__all__ = ["S2Cells", "LatLonCells", "DelaunayMesh"]

@@ -6,7 +6,9 @@ names; the correlation between the published per-cell counts and the counts of
 ``mp16_coordinates_100k.csv`` (a random 100k of the same photos) assigned to
 those cells; and the number of cells ``S2Cells`` makes from the 100k with both
 thresholds scaled by 100k / 4.72 M (t_min at least 1), against the published
-count.
+count.  Then the mesh paper's three presets (Table 1), thresholds scaled by
+100k over the photos each mesh was made from (2 M / 14 M YFCC photos — another
+collection, so the paper's cell counts are for orientation only).
 
 Example::
 
@@ -44,6 +46,21 @@ def main(argv=None):
         print(f"{t_max:>6} {pub.n_cells_:>7} {100 * own:>20.1f}% {100 * np.mean(labels >= 0):>13.1f}% "
               f"{corr:>12.3f} {f'{hi}/{lo}':>18} {ours.n_cells_:>12} "
               f"{100 * (ours.n_cells_ / pub.n_cells_ - 1):>+6.1f}% {sec:>6.1f}")
+    from dgae.cells import DelaunayMesh
+    from dgae.cells._delaunay import PRESETS
+
+    paper_cells = {"coarse": 538, "fine": 6565, "fineP": 4771}
+    print(f"\n{'mesh':>7} {'paper limit/min':>16} {'scaled':>9} {'cells':>7} {'paper cells':>12} "
+          f"{'photos kept':>12} {'fit s':>6}")
+    for name, (limit, minimum, _) in PRESETS.items():
+        mesh = DelaunayMesh.preset(name, n_photos=len(sample))
+        t = time.perf_counter()
+        mesh.fit(sample)
+        sec = time.perf_counter() - t
+        kept = np.mean(mesh.predict(sample) >= 0)
+        print(f"{name:>7} {f'{limit}/{minimum}':>16} "
+              f"{f'{mesh.refinement_limit}/{mesh.min_examples}':>9} {mesh.n_cells_:>7} "
+              f"{paper_cells[name]:>12} {100 * kept:>11.1f}% {sec:>6.1f}")
     return 0
 
 

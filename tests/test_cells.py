@@ -113,3 +113,54 @@ def test_published_s2_partitions(t_max):
     scale = len(sample) / 4723695
     ours = S2Cells(max_per_cell=round(t_max * scale), min_per_cell=max(1, round(50 * scale)))
     assert abs(ours.fit(sample).n_cells_ / published.n_cells_ - 1) <= 0.2
+
+
+def _spherical_area(a, b, c):
+    """Area of spherical triangles (unit sphere), Van Oosterom & Strackee."""
+    num = np.abs(np.einsum("ij,ij->i", a, np.cross(b, c)))
+    den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
+    return 2 * np.arctan2(num, den)
+
+
+def test_initial_mesh_covers_the_sphere_with_near_equal_triangles():
+    from dgae.cells._delaunay import initial_mesh
+
+    v, t = initial_mesh()
+    area = _spherical_area(v[t[:, 0]], v[t[:, 1]], v[t[:, 2]])
+    assert area.sum() == pytest.approx(4 * np.pi, rel=1e-9)  # no gap, no overlap
+    assert area.max() / area.min() < 3.0  # near-equal (exactly equal quads, split in two)
+
+
+@pytest.mark.parametrize("limit,minimum", [(60, 5), (300, 1), (20, 10)])
+def test_delaunay_mesh_against_brute_force(limit, minimum):
+    from dgae.cells import DelaunayMesh
+    from dgae.cells._delaunay import _inside
+    from dgae.geo import to_unit_vectors
+
+    gps = _photos(2)
+    mesh = DelaunayMesh(refinement_limit=limit, min_examples=minimum).fit(gps)
+    labels = mesh.predict(gps)
+    p = to_unit_vectors(gps)
+    tri = mesh.vertices_[mesh.triangles_[mesh.cell_triangles_]]
+    for i in range(0, len(gps), 3):
+        inside = np.flatnonzero(_inside(np.broadcast_to(p[i], tri[:, 0].shape),
+                                        tri[:, 0], tri[:, 1], tri[:, 2], tol=1e-12))
+        assert (labels[i] in inside) if labels[i] >= 0 else inside.size == 0
+    assert (mesh.counts_ >= minimum).all()
+    leaves = mesh.children_[:, 0] < 0
+    assert leaves[mesh.cell_triangles_].all()
+    over = mesh.counts_ > limit  # only duplicates (120 photos at one point) may stay over
+    assert over.sum() <= 1
+    kept = labels >= 0
+    area = _spherical_area(tri[:, 0], tri[:, 1], tri[:, 2])
+    assert area.sum() <= 4 * np.pi + 1e-9 and kept.mean() > 0.5
+
+
+def test_delaunay_presets_scale_with_the_gallery():
+    from dgae.cells import DelaunayMesh
+
+    assert DelaunayMesh.preset("coarse").get_params()["refinement_limit"] == 8000
+    small = DelaunayMesh.preset("fineP", n_photos=140_000).get_params()
+    assert (small["refinement_limit"], small["min_examples"]) == (100, 1)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        DelaunayMesh.preset("medium")
