@@ -30,7 +30,9 @@ class LatLonCells(PartitionMixin, BaseEstimator):
     two, along latitude or longitude, whichever side is longer (in km, at
     the cell's mid-latitude), while it holds more than ``max_per_cell``
     photos (their t_img) and its area is at least ``min_area_km2`` (their
-    t_area).  Every cell with a photo is kept (empty ones are dropped).
+    t_area).  Every cell with a photo is kept (empty ones are dropped).  A cell
+    whose photos all share one coordinate is not split (no split could
+    separate them).
 
     Parameters
     ----------
@@ -78,14 +80,16 @@ class LatLonCells(PartitionMixin, BaseEstimator):
             box, members = todo.pop()
             if not members.size:
                 continue
-            if members.size <= self.max_per_cell or box_area_km2(box) < self.min_area_km2:
+            pts = gps[members]
+            same = (pts == pts[0]).all()  # duplicates: no split can separate them
+            if members.size <= self.max_per_cell or box_area_km2(box) < self.min_area_km2 or same:
                 boxes.append(box)
                 continue
             lat0, lat1, lon0, lon1 = box
             tall = (lat1 - lat0) >= (lon1 - lon0) * np.cos(np.radians((lat0 + lat1) / 2))
             axis, lo, hi = (0, lat0, lat1) if tall else (1, lon0, lon1)
             mid = (lo + hi) / 2
-            low = gps[members, axis] < mid
+            low = pts[:, axis] < mid
             first, second = box.copy(), box.copy()
             first[2 * axis + 1], second[2 * axis] = mid, mid
             todo += [(second, members[~low]), (first, members[low])]

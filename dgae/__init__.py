@@ -25,6 +25,7 @@ _LAZY = {
     "DGAE": "dgae._estimator",
     "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
+    "CellClassifier": "dgae._cell_classifier",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 

@@ -91,7 +91,9 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
     Parameters
     ----------
     methods : dict of str -> estimator or None
-        DGAE-like estimators (``fit(X, gps, areas=)``, ``transform``) or None
+        DGAE-like estimators (``fit(X, gps, areas=)``, ``transform``), direct
+        predictors without ``transform`` (``fit(X, gps)``, ``predict``: a
+        :class:`~dgae.CellClassifier`; the same row under every head), or None
         for retrieval on the input features themselves (the LF row).
     X_gallery, gps_gallery, X_query, gps_query : arrays
         Features (n, d) and ``[lat, lon]`` (n, 2) of gallery and queries.
@@ -118,6 +120,18 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
     rows.update({name: ("precomputed", f) for name, f in (features or {}).items()})
     for name, est in rows.items():
         t = time.perf_counter()
+        if est is not None and not isinstance(est, tuple) and not hasattr(est, "transform"):
+            est.fit(X_gallery, gps_gallery)
+            fit_s = time.perf_counter() - t
+            t = time.perf_counter()
+            pred = est.predict(X_query)
+            pred_s, err = time.perf_counter() - t, geolocation_errors_km(gps_query, pred)
+            for head in heads:  # the head does not apply: the same row in every table
+                key = f"{name} {head}"
+                out["predict_seconds"][key], out["fit_seconds"][key] = pred_s, fit_s
+                out["predictions"][key], out["errors"][key] = pred, err
+            out["estimators"][name] = est
+            continue
         if est is None:
             codes_g, codes_q = X_gallery, X_query
         elif isinstance(est, tuple):

@@ -52,11 +52,11 @@ def check_targets(y, n):
     return gps
 
 
-class GeoEstimatorMixin:
-    """``score``, ``predict_topk`` and tags shared by :class:`GeoKNN` and :class:`DGAE`.
+class GeoRegressorMixin:
+    """What every estimator from features to ``[lat, lon]`` shares: tags (y is (n, 2) GPS),
+    the input check that names the first bad row, and ``score`` (share within 200 km).
 
-    Subclasses provide ``_neighbors(X, k) -> (distances, indices)`` on the
-    gallery and ``gallery_gps_``.
+    Subclasses provide ``predict``.
     """
 
     def __sklearn_tags__(self):
@@ -72,6 +72,36 @@ class GeoEstimatorMixin:
         X = validate_data(self, X, dtype=np.float32, reset=reset, ensure_all_finite=False,
                           **kwargs)
         return check_features(X, "X")
+
+    def score(self, X, y, sample_weight=None):
+        """Fraction of queries located within 200 km (the paper's cross-validation metric).
+
+        Use :func:`dgae.metrics.geo_scorer` for other thresholds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        y : array-like of shape (n, 2)
+            True ``[lat, lon]``.
+        sample_weight : array-like of shape (n,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        from .metrics import geolocation_errors_km
+
+        err = geolocation_errors_km(y, self.predict(X))
+        return float(np.average(err <= SCORE_THRESHOLD_KM, weights=sample_weight))
+
+
+class GeoEstimatorMixin(GeoRegressorMixin):
+    """``predict`` by a head, ``predict_topk`` and ``predict_details``, shared by :class:`GeoKNN`
+    and :class:`DGAE`.
+
+    Subclasses provide ``_neighbors(X, k) -> (distances, indices)`` on the
+    gallery and ``gallery_gps_``.
+    """
 
     def predict(self, X):
         """Estimated ``[lat, lon]`` of each query, from the ``head``.
@@ -166,27 +196,6 @@ class GeoEstimatorMixin:
                           f"returning {n_gallery} candidates per query", UserWarning, stacklevel=2)
         _, idx = self._neighbors(X, resolve_k(self.head, int(k), n_gallery))
         return self.gallery_gps_[idx]
-
-    def score(self, X, y, sample_weight=None):
-        """Fraction of queries located within 200 km (the paper's cross-validation metric).
-
-        Use :func:`dgae.metrics.geo_scorer` for other thresholds.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, n_features)
-        y : array-like of shape (n, 2)
-            True ``[lat, lon]``.
-        sample_weight : array-like of shape (n,), optional
-
-        Returns
-        -------
-        score : float
-        """
-        from .metrics import geolocation_errors_km
-
-        err = geolocation_errors_km(y, self.predict(X))
-        return float(np.average(err <= SCORE_THRESHOLD_KM, weights=sample_weight))
 
 
 class GeoKNN(GeoEstimatorMixin, BaseEstimator):

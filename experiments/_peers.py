@@ -78,3 +78,25 @@ class LinearPeer(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         return self.model_.transform(self.pca_.transform(np.asarray(X, dtype=np.float64))).astype(np.float32)
+
+
+class ChanceBaseline(BaseEstimator):
+    """A random gallery photo's location for every query (the table's floor).
+
+    Examples
+    --------
+    >>> gps = np.array([[45.0, 15.0], [40.0, 10.0]])
+    >>> ChanceBaseline(random_state=0).fit(np.zeros((2, 1)), gps).predict(np.zeros((3, 1))).shape
+    (3, 2)
+    """
+
+    def __init__(self, random_state=0):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.gallery_gps_ = np.asarray(y, dtype=np.float64)
+        return self
+
+    def predict(self, X):
+        rng = np.random.default_rng(self.random_state)
+        return self.gallery_gps_[rng.integers(0, len(self.gallery_gps_), len(X))]

@@ -44,20 +44,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cached, cnn_available, report  # noqa: E402
-from _peers import LinearPeer  # noqa: E402
+from _peers import ChanceBaseline, LinearPeer  # noqa: E402
 
 FEATURE_SETS = ("im2gps", "cnn", "fused")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
-    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA", "DGAE paper"),
-    "cnn": ("LF", "DGAE", "PCA+LDA"),
+    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA", "DGAE paper", "S2 cells",
+               "S2 cells (centre)", "Chance"),
+    "cnn": ("LF", "DGAE", "PCA+LDA", "S2 cells"),
     "fused": ("LF", "DGAE", "PCA+LDA"),
 }
 
 
 def make_row(name, seed, nca_max):
     """The estimator of a row (None: retrieval on the features themselves)."""
-    from dgae import DGAE, PAPER_PARAMS
+    from dgae import DGAE, PAPER_PARAMS, CellClassifier
 
     return {
         "LF": lambda: None,
@@ -67,6 +68,9 @@ def make_row(name, seed, nca_max):
         "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
         "PCA+LDA": lambda: LinearPeer("lda", random_state=seed),
         "PCA+NCA": lambda: LinearPeer("nca", max_samples=nca_max, random_state=seed),
+        "S2 cells": lambda: CellClassifier(),
+        "S2 cells (centre)": lambda: CellClassifier(label_location="cell_center"),
+        "Chance": lambda: ChanceBaseline(random_state=seed),
     }[name]()
 
 

@@ -164,3 +164,9 @@ def test_delaunay_presets_scale_with_the_gallery():
     assert (small["refinement_limit"], small["min_examples"]) == (100, 1)
     with pytest.raises(ValueError, match="preset must be one of"):
         DelaunayMesh.preset("medium")
+
+
+def test_latlon_duplicates_stop_splitting():
+    gps = np.vstack([np.tile([[10.0, 20.0]], (50, 1)), [[10.0, 20.5]]])
+    cells = LatLonCells(max_per_cell=5, min_area_km2=0.0).fit(gps)
+    assert sorted(cells.counts_.tolist()) == [1, 50]

@@ -14,7 +14,8 @@ real code.
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from dgae import DGAE, GeoKNN
+from dgae import DGAE, CellClassifier, GeoKNN
+from dgae.cells import LatLonCells
 
 TINY = dict(hidden_layer_sizes=(4,), k1=2, k2=2, max_iter=3, device="cpu")
 
@@ -80,4 +81,30 @@ class DGAE1D(DGAE):
 
 @parametrize_with_checks([DGAE1D(**TINY), GeoKNN1D()])
 def test_sklearn_checks_with_1d_target_adapter(estimator, check):
+    check(estimator)
+
+
+class CellClassifier1D(CellClassifier):
+    """CellClassifier with a 1-D target mapped to GPS (checks only)."""
+
+    def fit(self, X, y):
+        return super().fit(X, _as_gps(y))
+
+    def score(self, X, y, sample_weight=None):
+        return super().score(X, _as_gps(y), sample_weight)
+
+
+def _cell_expected_failures(estimator):
+    return {check: _Y_REASON.format("CellClassifier")
+            for check in _FITTING_CHECKS + ("check_fit2d_1sample",)}
+
+
+@parametrize_with_checks([CellClassifier(partition=LatLonCells(max_per_cell=5, min_area_km2=0))],
+                         expected_failed_checks=_cell_expected_failures)
+def test_cell_classifier_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([CellClassifier1D(partition=LatLonCells(max_per_cell=5, min_area_km2=0))])
+def test_cell_classifier_sklearn_checks_on_a_1d_adapter(estimator, check):
     check(estimator)
