@@ -208,3 +208,16 @@ def test_pipeline_names_the_unreadable_photo(photos, tmp_path):
     pipe.set_params(descriptor__on_error="skip")
     with pytest.raises(ValueError, match="X row 10 contains NaN"):
         pipe.fit(gallery, gps[:11])
+
+
+def test_split_model_shapes():
+    from sklearn.preprocessing import StandardScaler
+
+    from dgae.cli._common import split_model
+
+    d, e = Im2GPSDescriptor(), DGAE()
+    assert split_model(e) == (None, e)
+    assert split_model(Pipeline([("d", d), ("e", e)])) == (d, e)
+    assert split_model(Pipeline([("e", e)])) == (None, e)
+    with pytest.raises(ValueError, match="3 steps"):
+        split_model(Pipeline([("d", d), ("s", StandardScaler()), ("e", e)]))

@@ -10,6 +10,7 @@ import warnings
 
 from dgae._table import comma_ints
 
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows each flag's default, unless it is None / False (said in the text)."""
 
@@ -17,8 +18,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or action.required:
             return action.help
         return super()._get_help_string(action)
-
-
 
 
 def add_seed(p, default=0):
@@ -136,6 +135,21 @@ def note_resume(cache, n, what, verbose):
         say(f"resuming {cache}: {done} of {n} {what} already described", verbose=verbose)
 
 
+def split_model(model, name="the model"):
+    """``(descriptor or None, geolocating estimator)`` of a loaded model.
+
+    A model ``dgae fit`` writes is ``Pipeline(descriptor, estimator)``; a bare
+    estimator (fitted on a feature file) has no descriptor.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline):
+        return None, model
+    if len(model) > 2:
+        raise ValueError(f"{name}: expected a Pipeline(descriptor, estimator), got {len(model)} steps")
+    return (model[0] if len(model) == 2 else None), model[-1]
+
+
 def load_fitted_descriptor(path):
     """The fitted descriptor of a ``dgae fit`` model, a ``dgae extract`` .npy or a joblib file."""
     import joblib
@@ -149,7 +163,7 @@ def load_fitted_descriptor(path):
         return joblib.load(side)
     obj = joblib.load(path)
     if hasattr(obj, "steps"):  # a Pipeline(descriptor, estimator) from dgae fit
-        obj = obj.steps[0][1]
+        obj = split_model(obj, path)[0]
     if not hasattr(obj, "block_scales_"):
         raise ValueError(f"{path}: holds no fitted Im2GPSDescriptor (found {type(obj).__name__})")
     return obj

@@ -16,7 +16,16 @@ with that extraction's descriptor, otherwise the bare DGAE.
 Photos that could not be described (NaN rows) are left out with a warning
 that counts them and names the error log.
 """
-from ._common import HelpFormatter, add_model_flags, add_seed, add_verbosity, describe, failed_rows, verbosity
+from ._common import (
+    HelpFormatter,
+    add_model_flags,
+    add_seed,
+    add_verbosity,
+    describe,
+    failed_rows,
+    load_fitted_descriptor,
+    verbosity,
+)
 
 
 def _batch(text):
@@ -112,7 +121,6 @@ def _features(args, features, photos_csv):
     """(X, photos, descriptor or None, cache or None) for the gallery."""
     import os
 
-    import joblib
     import numpy as np
 
     from dgae.features import Im2GPSDescriptor
@@ -120,8 +128,8 @@ def _features(args, features, photos_csv):
 
     if features is not None:
         X = np.load(features, mmap_mode="r")
-        side = state_paths(features)["descriptor"]
-        descriptor = joblib.load(side) if os.path.exists(side) else None
+        made_by_extract = os.path.exists(state_paths(features)["descriptor"])
+        descriptor = load_fitted_descriptor(features) if made_by_extract else None
         return X, read_photos(photos_csv, X.shape[0], features), descriptor, features
     photos = read_photos(photos_csv)
     cache = args.cache or args.out + ".features.npy"

@@ -12,7 +12,16 @@ error_km`` from each photo's EXIF GPS where present.
 ``dgae predict MODEL FEATURES.npy --out predictions.csv [--photos PHOTOS.csv]``
 (the older form) predicts rows of extracted features.
 """
-from ._common import HelpFormatter, add_seed, add_verbosity, describe, failed_rows, list_images, verbosity
+from ._common import (
+    HelpFormatter,
+    add_seed,
+    add_verbosity,
+    describe,
+    failed_rows,
+    list_images,
+    split_model,
+    verbosity,
+)
 
 
 def add_parser(subparsers):
@@ -48,16 +57,6 @@ def add_parser(subparsers):
     return p
 
 
-def _split(model):
-    """(descriptor or None, geolocating estimator) of a loaded model."""
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        front = model[:-1]
-        return (front if len(model) > 1 else None), model[-1]
-    return None, model
-
-
 def _query_paths(queries):
     import os
 
@@ -88,12 +87,10 @@ def _query_features(args, descriptor):
     if descriptor is None:
         raise ValueError(f"{args.model} holds no descriptor (it was fitted on a feature file); "
                          "give the queries as FEATURES.npy made with the same descriptor")
-    if len(descriptor) != 1:
-        raise ValueError(f"{args.model}: expected a Pipeline(descriptor, estimator)")
     names = _query_paths(args.queries)
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or os.path.join(tmp, "queries.npy")
-        X, _ = describe(names, cache, descriptor[0], args, what="query photos")
+        X, _ = describe(names, cache, descriptor, args, what="query photos")
         X = np.array(X)
         bad = failed_rows(X, "query photos", f"the error column of {args.out}")
         errors = {i: reason for i, (_, reason) in read_errors(cache).items()}
@@ -105,7 +102,7 @@ def _predict(args):
     import numpy as np
 
     model = joblib.load(args.model)
-    descriptor, estimator = _split(model)
+    descriptor, estimator = split_model(model, args.model)
     if args.head is not None:
         estimator.set_params(head=args.head)
     names, X, bad, errors = _query_features(args, descriptor)
