@@ -116,6 +116,11 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
 
     out = {"errors": {}, "predictions": {}, "fit_seconds": {}, "predict_seconds": {},
            "estimators": {}}
+    def record(key, pred, fit_s, pred_s):
+        out["predict_seconds"][key], out["fit_seconds"][key] = pred_s, fit_s
+        out["predictions"][key] = pred
+        out["errors"][key] = geolocation_errors_km(gps_query, pred)
+
     rows = {name: est for name, est in methods.items()}
     rows.update({name: ("precomputed", f) for name, f in (features or {}).items()})
     for name, est in rows.items():
@@ -125,11 +130,9 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
             fit_s = time.perf_counter() - t
             t = time.perf_counter()
             pred = est.predict(X_query)
-            pred_s, err = time.perf_counter() - t, geolocation_errors_km(gps_query, pred)
+            pred_s = time.perf_counter() - t
             for head in heads:  # the head does not apply: the same row in every table
-                key = f"{name} {head}"
-                out["predict_seconds"][key], out["fit_seconds"][key] = pred_s, fit_s
-                out["predictions"][key], out["errors"][key] = pred, err
+                record(f"{name} {head}", pred, fit_s, pred_s)
             out["estimators"][name] = est
             continue
         if est is None:
@@ -144,14 +147,9 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
             out["estimators"][name] = est
         fit_s = time.perf_counter() - t
         for head in heads:
-            key = f"{name} {head}"
             t = time.perf_counter()
-            knn = GeoKNN(head=head).fit(codes_g, gps_gallery)
-            pred = knn.predict(codes_q)
-            out["predict_seconds"][key] = time.perf_counter() - t
-            out["fit_seconds"][key] = fit_s
-            out["predictions"][key] = pred
-            out["errors"][key] = geolocation_errors_km(gps_query, pred)
+            pred = GeoKNN(head=head).fit(codes_g, gps_gallery).predict(codes_q)
+            record(f"{name} {head}", pred, fit_s, time.perf_counter() - t)
     return out
 
 
