@@ -166,11 +166,8 @@ class S2Cells(PartitionMixin, BaseEstimator):
 
         from dgae._table import read_table
 
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-        start = next(i for i, line in enumerate(lines) if "hex_id" in line)
-        _, rows = read_table(lines[start:], required=("hex_id", "imgs_per_cell", "latitude_mean",
-                                                      "longitude_mean"), name=str(path))
+        _, rows = read_table(path, required=("hex_id", "imgs_per_cell", "latitude_mean",
+                                             "longitude_mean"), header_marker="hex_id")
         ids = np.array([s2.S2CellId.FromToken(r["hex_id"]).id() for r in rows], dtype=np.uint64)
         order = np.argsort(ids)
         cells = cls()

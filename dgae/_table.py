@@ -6,7 +6,7 @@ import csv
 import os
 
 
-def read_table(source, required=(), name=None):
+def read_table(source, required=(), name=None, header_marker=None):
     """``(columns, rows)`` of a CSV with a header.
 
     Parameters
@@ -17,6 +17,9 @@ def read_table(source, required=(), name=None):
         Columns that must be present.
     name : str, optional
         How errors name the table (default: the file name).
+    header_marker : str, optional
+        Lines before the first one containing this (case-insensitive) are a
+        preamble and skipped (tables that start with notes).
 
     Returns
     -------
@@ -32,6 +35,8 @@ def read_table(source, required=(), name=None):
     --------
     >>> read_table(["path, lat ,lon", "a.jpg,1,2"], required=["lat"])
     (['path', 'lat', 'lon'], [{'path': 'a.jpg', 'lat': '1', 'lon': '2'}])
+    >>> read_table(["n: 3", "id,LAT", "7,1.5"], header_marker="lat")[1]
+    [{'id': '7', 'LAT': '1.5'}]
     """
     if isinstance(source, (str, bytes, os.PathLike)):
         name = name or os.fspath(source)
@@ -39,6 +44,12 @@ def read_table(source, required=(), name=None):
             lines = fh.read().splitlines()
     else:
         name, lines = name or "table", list(source)
+    if header_marker is not None:
+        marker = header_marker.lower()
+        start = next((i for i, line in enumerate(lines) if marker in line.lower()), None)
+        if start is None:
+            raise ValueError(f"{name}: no header line containing {header_marker!r}")
+        lines = lines[start:]
     reader = csv.DictReader(lines)
     columns = [c.strip() for c in reader.fieldnames or []]
     rows = [{k.strip(): v for k, v in r.items() if k} for r in reader]

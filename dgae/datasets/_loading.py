@@ -215,10 +215,7 @@ def shared_data_dir():
 
 def _coordinates_csv(path):
     """A coordinates table (``LAT,LON`` / ``lat,lon`` columns, any others kept)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    start = next(i for i, ln in enumerate(lines) if "lat" in ln.lower())  # skip preambles
-    _, rows = read_table(lines[start:], name=str(path))
+    _, rows = read_table(path, header_marker="lat")  # skip preambles
     cols = {c.lower(): c for c in rows[0]} if rows else {}
     lat = cols.get("lat") or cols.get("latitude_mean") or cols.get("latitude")
     lon = cols.get("lon") or cols.get("longitude_mean") or cols.get("longitude")
