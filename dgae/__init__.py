@@ -26,6 +26,7 @@ _LAZY = {
     "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
     "CellClassifier": "dgae._cell_classifier",
+    "MvMFRegressor": "dgae._mvmf",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 

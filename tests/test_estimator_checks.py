@@ -14,7 +14,7 @@ real code.
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from dgae import DGAE, CellClassifier, GeoKNN
+from dgae import DGAE, CellClassifier, GeoKNN, MvMFRegressor
 from dgae.cells import LatLonCells
 
 TINY = dict(hidden_layer_sizes=(4,), k1=2, k2=2, max_iter=3, device="cpu")
@@ -84,27 +84,37 @@ def test_sklearn_checks_with_1d_target_adapter(estimator, check):
     check(estimator)
 
 
-class CellClassifier1D(CellClassifier):
-    """CellClassifier with a 1-D target mapped to GPS (checks only)."""
+def _adapted(cls):
+    """``cls`` with a 1-D target mapped to GPS in fit and score (checks only)."""
 
     def fit(self, X, y):
-        return super().fit(X, _as_gps(y))
+        return cls.fit(self, X, _as_gps(y))
 
     def score(self, X, y, sample_weight=None):
-        return super().score(X, _as_gps(y), sample_weight)
+        return cls.score(self, X, _as_gps(y), sample_weight)
+
+    return type(f"{cls.__name__}1D", (cls,), {"fit": fit, "score": score})
+
+
+CellClassifier1D = _adapted(CellClassifier)      # module-level names: the pickle checks
+MvMFRegressor1D = _adapted(MvMFRegressor)
+_CELLS = dict(partition=LatLonCells(max_per_cell=5, min_area_km2=0))
+_CELL_ESTIMATORS = [(CellClassifier, CellClassifier1D, _CELLS),
+                    (MvMFRegressor, MvMFRegressor1D,
+                     dict(_CELLS, max_iter=3, device="cpu", random_state=0))]
 
 
 def _cell_expected_failures(estimator):
-    return {check: _Y_REASON.format("CellClassifier")
+    return {check: _Y_REASON.format(type(estimator).__name__)
             for check in _FITTING_CHECKS + ("check_fit2d_1sample",)}
 
 
-@parametrize_with_checks([CellClassifier(partition=LatLonCells(max_per_cell=5, min_area_km2=0))],
+@parametrize_with_checks([cls(**kw) for cls, _, kw in _CELL_ESTIMATORS],
                          expected_failed_checks=_cell_expected_failures)
-def test_cell_classifier_sklearn_checks(estimator, check):
+def test_cell_estimators_sklearn_checks(estimator, check):
     check(estimator)
 
 
-@parametrize_with_checks([CellClassifier1D(partition=LatLonCells(max_per_cell=5, min_area_km2=0))])
-def test_cell_classifier_sklearn_checks_on_a_1d_adapter(estimator, check):
+@parametrize_with_checks([cls1d(**kw) for _, cls1d, kw in _CELL_ESTIMATORS])
+def test_cell_estimators_sklearn_checks_on_a_1d_adapter(estimator, check):
     check(estimator)
