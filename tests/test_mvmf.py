@@ -168,3 +168,12 @@ def test_frozen_centres_and_kappas_stay_put():
     np.testing.assert_allclose(model.kappa_, 50.0)
     np.testing.assert_allclose(great_circle_km(model.centers_, model.partition_.centers_), 0,
                                atol=1e-6)
+
+
+def test_early_stopping_keeps_the_best_epoch_of_the_held_out_error():
+    model, X, gps = _fitted(early_stopping=True, n_iter_no_change=3, max_iter=50)
+    scores = np.asarray(model.validation_scores_)
+    assert len(scores) == model.n_iter_ == len(model.loss_curve_)
+    assert model.best_iter_ == 1 + int(np.argmin(scores)) or \
+        scores[model.best_iter_ - 1] <= scores.min() + model.tol
+    assert _fitted()[0].validation_scores_ is None
