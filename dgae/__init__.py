@@ -27,6 +27,7 @@ _LAZY = {
     "GeoKNN": "dgae._knn",
     "CellClassifier": "dgae._cell_classifier",
     "MvMFRegressor": "dgae._mvmf",
+    "ClassificationRetrieval": "dgae._cell_retrieval",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 

@@ -6,28 +6,42 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._knn import GeoRegressorMixin, check_targets
+from ._knn import CodesTransformerMixin, GeoRegressorMixin, check_targets
 
 #: The stated rule for the default partition: about this many photos per cell
 #: (S2 cells split above twice that, dropped under a fifth of it).
 PHOTOS_PER_CELL = 25
 
 
-def default_partition():
-    """``S2Cells(max_per_cell=2 * PHOTOS_PER_CELL, min_per_cell=PHOTOS_PER_CELL // 5)``.
+def default_partition(kind="s2"):
+    """A partition by the one stated rule: about ``PHOTOS_PER_CELL`` (25) photos per cell.
 
-    One rule for every gallery, not tuned per set: a cell is split while it
-    holds more than 50 photos and dropped under 5, so a gallery of n photos
-    gets on the order of n / 25 cells.
+    A cell is split while it holds more than 50 photos and dropped under 5
+    (lat/lon boxes: kept down to 1 km^2), so a gallery of n photos gets on
+    the order of n / 25 cells -- for every gallery, not tuned per set.
+
+    Parameters
+    ----------
+    kind : {"s2", "latlon", "delaunay"}, default="s2"
+        ``S2Cells`` (PlaNet), ``LatLonCells`` (Vo et al.) or ``DelaunayMesh``
+        (the mesh paper).
 
     Examples
     --------
     >>> default_partition().get_params()["max_per_cell"]
     50
+    >>> default_partition("delaunay").get_params()["refinement_limit"]
+    50
     """
-    from dgae.cells import S2Cells
+    from dgae.cells import DelaunayMesh, LatLonCells, S2Cells
 
-    return S2Cells(max_per_cell=2 * PHOTOS_PER_CELL, min_per_cell=PHOTOS_PER_CELL // 5)
+    split, drop = 2 * PHOTOS_PER_CELL, PHOTOS_PER_CELL // 5
+    kinds = {"s2": lambda: S2Cells(max_per_cell=split, min_per_cell=drop),
+             "latlon": lambda: LatLonCells(max_per_cell=split, min_area_km2=1.0),
+             "delaunay": lambda: DelaunayMesh(refinement_limit=split, min_examples=drop)}
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
+    return kinds[kind]()
 
 
 def default_classifier():
@@ -49,7 +63,7 @@ def default_classifier():
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=300))
 
 
-class CellClassifier(GeoRegressorMixin, BaseEstimator):
+class CellClassifier(GeoRegressorMixin, CodesTransformerMixin, BaseEstimator):
     """Features -> probabilities of the cells of a partition; the location of the likeliest cell.
 
     The partition (``dgae.cells``) is fitted on the training photos' GPS;
@@ -58,9 +72,14 @@ class CellClassifier(GeoRegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    partition : a dgae.cells partition or None, default=None
+    partition : a dgae.cells partition, a list of them, or None, default=None
         Unfitted (it is cloned and fitted on the training GPS).  None:
-        :func:`default_partition` (S2 cells, about 25 photos each).
+        :func:`default_partition` (S2 cells, about 25 photos each).  A list:
+        Vo et al.'s "Multi" -- one classifier per partition, each an output
+        of its own (:meth:`predict_each`); ``predict`` and the fitted
+        attributes below are those of the partition with the most cells.
+        (Vo et al. train one network with a loss per partition; on fixed
+        features the classifiers are independent.)
     classifier : scikit-learn classifier or None, default=None
         Cloned and fitted.  None: :func:`default_classifier`.
     label_location : {"imagery_centroid", "cell_center"}, default="imagery_centroid"
@@ -75,6 +94,9 @@ class CellClassifier(GeoRegressorMixin, BaseEstimator):
         Cell indices (of ``partition_``) that the classifier knows.
     locations_ : ndarray of shape (n_classes, 2)
         The point predicted for each of ``classes_``.
+    estimators_ : list of CellClassifier
+        One fitted single-partition model per partition (a list ``partition``
+        only; else ``[]``).
     n_features_in_ : int
 
     Examples
@@ -90,7 +112,7 @@ class CellClassifier(GeoRegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "partition": [None, HasMethods(["fit", "predict"])],
+        "partition": [None, HasMethods(["fit", "predict"]), list, tuple],
         "classifier": [None, HasMethods(["fit", "predict_proba"])],
         "label_location": [StrOptions({"imagery_centroid", "cell_center"})],
     }
@@ -116,6 +138,9 @@ class CellClassifier(GeoRegressorMixin, BaseEstimator):
         self._validate_params()
         X = self._check_X(X, reset=True)
         gps = check_targets(y, len(X))
+        self.estimators_ = []
+        if isinstance(self.partition, (list, tuple)):
+            return self._fit_each(X, gps)
         self.partition_ = clone(self.partition) if self.partition is not None else default_partition()
         cells = self.partition_.fit(gps).predict(gps)
         kept = cells >= 0
@@ -132,6 +157,45 @@ class CellClassifier(GeoRegressorMixin, BaseEstimator):
                 else default_classifier()
             self.classifier_.fit(X[kept], cells[kept])
         return self
+
+    def _fit_each(self, X, gps):
+        if not self.partition:
+            raise ValueError("partition is an empty list; give at least one partition")
+        self.estimators_ = [clone(self).set_params(partition=p).fit(X, gps)
+                            for p in self.partition]
+        finest = max(self.estimators_, key=lambda e: len(e.classes_))
+        for name in ("partition_", "classes_", "locations_", "classifier_"):
+            setattr(self, name, getattr(finest, name))
+        return self
+
+    def predict_each(self, X):
+        """Every partition's prediction (Vo et al.'s "Multi" outputs), shape (n_partitions, n, 2).
+
+        One partition: ``predict(X)[None]``.
+        """
+        check_is_fitted(self, "classes_")
+        models = self.estimators_ or [self]
+        return np.stack([m.predict(X) for m in models])
+
+    def transform(self, X):
+        """The representation the classifiers learned: centred log cell probabilities.
+
+        Each partition's ``log predict_proba`` (floored at 1e-12) minus its
+        row mean -- for logistic regression exactly the centred decision
+        function -- concatenated over the partitions.  Retrieval on it is
+        Vo et al.'s classification-trained retrieval
+        (:class:`dgae.ClassificationRetrieval`).
+
+        Returns
+        -------
+        Z : ndarray of shape (n, total classes over the partitions), float32
+        """
+        check_is_fitted(self, "classes_")
+        blocks = []
+        for m in self.estimators_ or [self]:
+            logp = np.log(np.maximum(m.predict_proba(X), 1e-12))
+            blocks.append(logp - logp.mean(axis=1, keepdims=True))
+        return np.hstack(blocks).astype(np.float32)
 
     def predict_proba(self, X):
         """Probability of each cell of ``classes_``, shape (n, n_classes)."""

@@ -84,6 +84,13 @@ def standard_methods(include=("LF", "AE", "DGAE", "fDGAE"), **dgae_params):
     return {k: v for k, v in every.items() if k in include}
 
 
+def _retrieval_codes(est):
+    """Whether ``est`` is DGAE-like: a ``transform`` and a ``fit`` that takes ``areas``."""
+    import inspect
+
+    return hasattr(est, "transform") and "areas" in inspect.signature(est.fit).parameters
+
+
 def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=("1nn", "meanshift"),
                      areas=None, features=None, verbose=0):
     """Fit every method on the gallery, retrieve for the queries with every head.
@@ -91,9 +98,10 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
     Parameters
     ----------
     methods : dict of str -> estimator or None
-        DGAE-like estimators (``fit(X, gps, areas=)``, ``transform``), direct
-        predictors without ``transform`` (``fit(X, gps)``, ``predict``: a
-        :class:`~dgae.CellClassifier`; the same row under every head), or None
+        DGAE-like estimators (``fit(X, gps, areas=)``, ``transform``: retrieval
+        on their codes under every head), direct predictors (any other
+        ``fit(X, gps)``, ``predict``: :class:`~dgae.CellClassifier`,
+        :class:`~dgae.MvMFRegressor`; the same row under every head), or None
         for retrieval on the input features themselves (the LF row).
     X_gallery, gps_gallery, X_query, gps_query : arrays
         Features (n, d) and ``[lat, lon]`` (n, 2) of gallery and queries.
@@ -125,7 +133,7 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
     rows.update({name: ("precomputed", f) for name, f in (features or {}).items()})
     for name, est in rows.items():
         t = time.perf_counter()
-        if est is not None and not isinstance(est, tuple) and not hasattr(est, "transform"):
+        if est is not None and not isinstance(est, tuple) and not _retrieval_codes(est):
             est.fit(X_gallery, gps_gallery)
             fit_s = time.perf_counter() - t
             t = time.perf_counter()

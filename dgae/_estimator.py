@@ -5,7 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
 from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
-from ._knn import HEAD_CONSTRAINTS, RUN_CONSTRAINTS, GeoEstimatorMixin, GeoKNN, check_targets
+from ._knn import (HEAD_CONSTRAINTS, RUN_CONSTRAINTS, CodesTransformerMixin, GeoEstimatorMixin, GeoKNN,
+                   check_targets)
 from ._progress import say
 from ._whitening import ShrunkWhitening
 
@@ -51,7 +52,7 @@ class _Clock:
         self.laps[name], self._t = now - self._t, now
 
 
-class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
+class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     """Deep Geo-constrained Auto-Encoder (Jiang, Kong & Fu) with a retrieval head.
 
     ``fit(X, gps)`` mines POIs on the GPS coordinates, builds the same-area
@@ -314,11 +315,6 @@ class DGAE(GeoEstimatorMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # codes are float32
-        return tags
 
     # ----------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -93,6 +93,15 @@ class GeoRegressorMixin:
 
         err = geolocation_errors_km(y, self.predict(X))
         return float(np.average(err <= SCORE_THRESHOLD_KM, weights=sample_weight))
+
+
+class CodesTransformerMixin(TransformerMixin):
+    """``transform`` to float32 codes: scikit-learn's transformer mixin with that dtype tag."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # codes are float32
+        return tags
 
 
 class GeoEstimatorMixin(GeoRegressorMixin):

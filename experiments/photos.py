@@ -18,9 +18,15 @@ Rows, on every feature set available (``--features``):
   (:mod:`_peers`: PCA(256, whiten), then scikit-learn's LDA / NCA on
   ``POIMiner`` labels; NCA on a subsample of at most ``--nca-max`` photos), and
   "DGAE paper" (``DGAE(**PAPER_PARAMS)``: Eq. 4, Algorithm 1, layers
-  (2000, 1000, 500); slow);
+  (2000, 1000, 500); slow); LF Mean-Shift and LF KDE (``GeoKNN`` heads on the
+  descriptors); cell classification (``CellClassifier``) over S2, lat-lon and
+  Delaunay cells of the one stated size rule (``default_partition``: about 25
+  photos per cell), predicting imagery centroids or cell centres;
+  classification-trained retrieval (``ClassificationRetrieval``: KDE head on
+  the classifier's representation; "top-5": restricted to the 5 likeliest
+  cells); ``MvMFRegressor``; Chance (a random gallery photo's location);
 * ``cnn`` — EfficientNet-Lite0 features (the ``cnn`` extra): LF (= CNN 1-NN),
-  DGAE, PCA+LDA;
+  LF KDE, DGAE, PCA+LDA, S2 cells, Cls retrieval, MvMF;
 * ``fused`` — both concatenated, each block scaled to unit total variance on
   the gallery (equal weight): LF, DGAE, PCA+LDA.
 
@@ -49,27 +55,42 @@ from _peers import ChanceBaseline, LinearPeer  # noqa: E402
 FEATURE_SETS = ("im2gps", "cnn", "fused")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
-    "im2gps": ("LF", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA", "DGAE paper", "S2 cells",
-               "S2 cells (centre)", "Chance"),
-    "cnn": ("LF", "DGAE", "PCA+LDA", "S2 cells"),
+    "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA",
+               "DGAE paper", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
+               "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
+               "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance"),
+    "cnn": ("LF", "LF KDE", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
     "fused": ("LF", "DGAE", "PCA+LDA"),
 }
 
 
+def _cells(kind, location):
+    from dgae import CellClassifier
+    from dgae._cell_classifier import default_partition
+
+    return CellClassifier(partition=default_partition(kind), label_location=location)
+
+
 def make_row(name, seed, nca_max):
     """The estimator of a row (None: retrieval on the features themselves)."""
-    from dgae import DGAE, PAPER_PARAMS, CellClassifier
+    from dgae import DGAE, PAPER_PARAMS, ClassificationRetrieval, GeoKNN, MvMFRegressor
 
     return {
         "LF": lambda: None,
+        "LF Mean-Shift": lambda: GeoKNN(head="meanshift"),
+        "LF KDE": lambda: GeoKNN(head="kde"),
         "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
         "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
         "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
         "PCA+LDA": lambda: LinearPeer("lda", random_state=seed),
         "PCA+NCA": lambda: LinearPeer("nca", max_samples=nca_max, random_state=seed),
-        "S2 cells": lambda: CellClassifier(),
-        "S2 cells (centre)": lambda: CellClassifier(label_location="cell_center"),
+        **{f"{label} cells{suffix}": (lambda k=kind, loc=location: _cells(k, loc))
+           for kind, label in (("s2", "S2"), ("latlon", "Lat-lon"), ("delaunay", "Delaunay"))
+           for suffix, location in (("", "imagery_centroid"), (" (centre)", "cell_center"))},
+        "Cls retrieval": lambda: ClassificationRetrieval(),
+        "Cls retrieval top-5": lambda: ClassificationRetrieval(top_cells=5),
+        "MvMF": lambda: MvMFRegressor(random_state=seed),
         "Chance": lambda: ChanceBaseline(random_state=seed),
     }[name]()
 

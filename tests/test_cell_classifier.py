@@ -80,3 +80,48 @@ def test_evaluate_methods_takes_a_direct_predictor():
     expected = geolocation_errors_km(gps[1::2], res["estimators"]["cells"].predict(X[1::2]))
     for head in ("1nn", "kde"):
         np.testing.assert_allclose(res["errors"][f"cells {head}"], expected)
+
+
+def test_multi_is_one_single_partition_model_per_partition():
+    X, gps, _ = _cities(2)
+    parts = [LatLonCells(max_per_cell=200), LatLonCells(max_per_cell=30), S2Cells(max_per_cell=60)]
+    multi = CellClassifier(partition=parts).fit(X, gps)
+    singles = [CellClassifier(partition=p).fit(X, gps) for p in parts]
+    each = multi.predict_each(X[:7])
+    assert each.shape == (3, 7, 2)
+    for out, single in zip(each, singles):
+        np.testing.assert_allclose(out, single.predict(X[:7]))
+    finest = max(singles, key=lambda m: len(m.classes_))
+    np.testing.assert_allclose(multi.predict(X[:7]), finest.predict(X[:7]))
+    # the representation: each partition's centred log probabilities, side by side
+    blocks = [np.log(np.maximum(m.predict_proba(X[:7]), 1e-12)) for m in singles]
+    expected = np.hstack([b - b.mean(axis=1, keepdims=True) for b in blocks])
+    np.testing.assert_allclose(multi.transform(X[:7]), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="empty list"):
+        CellClassifier(partition=[]).fit(X, gps)
+
+
+def test_classification_retrieval_is_the_pipeline_and_restricts_to_top_cells():
+    from sklearn.pipeline import make_pipeline
+
+    from dgae import ClassificationRetrieval, GeoKNN
+
+    X, gps, _ = _cities(3)
+    cc = CellClassifier(partition=LatLonCells(max_per_cell=20))
+    q, g = np.arange(0, 240, 5), np.setdiff1d(np.arange(240), np.arange(0, 240, 5))
+    model = ClassificationRetrieval(cc, GeoKNN()).fit(X[g], gps[g])
+    pipe = make_pipeline(cc, GeoKNN()).fit(X[g], gps[g])
+    np.testing.assert_allclose(model.predict(X[q]), pipe.predict(X[q]))
+    # brute force: the nearest gallery photo (representation space) among the top-2 cells
+    model.set_params(top_cells=2)
+    Zq, Zg = model.transform(X[q]), model.knn_.features_
+    top = np.argsort(-model.cell_classifier_.predict_proba(X[q]), axis=1, kind="stable")[:, :2]
+    expected = []
+    for z, t in zip(Zq, top):
+        d = np.linalg.norm(Zg - z, axis=1)
+        d[~np.isin(model.gallery_cells_, t)] = np.inf
+        expected.append(gps[g][np.argmin(d)])
+    np.testing.assert_allclose(model.predict(X[q]), expected)
+    n_cells = len(model.cell_classifier_.classes_)
+    np.testing.assert_allclose(model.set_params(top_cells=n_cells).predict(X[q]),
+                               pipe.predict(X[q]))

@@ -14,7 +14,7 @@ real code.
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from dgae import DGAE, CellClassifier, GeoKNN, MvMFRegressor
+from dgae import DGAE, CellClassifier, ClassificationRetrieval, GeoKNN, MvMFRegressor
 from dgae.cells import LatLonCells
 
 TINY = dict(hidden_layer_sizes=(4,), k1=2, k2=2, max_iter=3, device="cpu")
@@ -98,15 +98,21 @@ def _adapted(cls):
 
 CellClassifier1D = _adapted(CellClassifier)      # module-level names: the pickle checks
 MvMFRegressor1D = _adapted(MvMFRegressor)
+ClassificationRetrieval1D = _adapted(ClassificationRetrieval)
 _CELLS = dict(partition=LatLonCells(max_per_cell=5, min_area_km2=0))
 _CELL_ESTIMATORS = [(CellClassifier, CellClassifier1D, _CELLS),
                     (MvMFRegressor, MvMFRegressor1D,
-                     dict(_CELLS, max_iter=3, device="cpu", random_state=0))]
+                     dict(_CELLS, max_iter=3, device="cpu", random_state=0)),
+                    (ClassificationRetrieval, ClassificationRetrieval1D,
+                     dict(cell_classifier=CellClassifier(**_CELLS), top_cells=2))]
 
 
 def _cell_expected_failures(estimator):
+    # check_transformer_n_iter only runs on estimators with max_iter (MvMF has no transform)
+    extra = ("check_transformer_data_not_an_array", "check_transformer_general",
+             "check_transformer_preserve_dtypes") if hasattr(estimator, "transform") else ()
     return {check: _Y_REASON.format(type(estimator).__name__)
-            for check in _FITTING_CHECKS + ("check_fit2d_1sample",)}
+            for check in _FITTING_CHECKS + ("check_fit2d_1sample",) + extra}
 
 
 @parametrize_with_checks([cls(**kw) for cls, _, kw in _CELL_ESTIMATORS],
