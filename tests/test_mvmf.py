@@ -177,3 +177,14 @@ def test_early_stopping_keeps_the_best_epoch_of_the_held_out_error():
     assert model.best_iter_ == 1 + int(np.argmin(scores)) or \
         scores[model.best_iter_ - 1] <= scores.min() + model.tol
     assert _fitted()[0].validation_scores_ is None
+
+
+@pytest.mark.gpu
+def test_gpu_and_cpu_agree():
+    cpu, X, gps = _fitted(device="cpu", max_iter=20)
+    gpu, _, _ = _fitted(device="gpu", max_iter=20)
+    assert isinstance(gpu.coef_, np.ndarray)
+    np.testing.assert_allclose(cpu.loss_curve_, gpu.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(cpu.kappa_, gpu.kappa_, rtol=1e-3)
+    np.testing.assert_allclose(great_circle_km(cpu.centers_, gpu.centers_), 0, atol=0.1)
+    np.testing.assert_allclose(cpu.predict_proba(X), gpu.predict_proba(X), atol=1e-4)
