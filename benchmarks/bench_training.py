@@ -118,10 +118,11 @@ def gemm_sequence_seconds(xp, sizes, enc_rows, dec_rows, sync):
 
 
 def run_dgae(args, X, P, Q, hidden, xp):
-    from dgae._autoencoder import train
+    from dgae._autoencoder import Loss, train
 
-    res = train(X, P, Q, hidden_layer_sizes=hidden, alpha=0.2, beta=0.1, gamma=0.05,
-                k1=args.k1, k2=args.k2, learning_rate=0.01 if args.mode == "full" else 0.001,
+    loss = Loss(alpha=0.2, beta=0.1, gamma=0.05, k1=args.k1, k2=args.k2, objective="paper")
+    res = train(X, P, Q, hidden_layer_sizes=hidden, loss=loss,
+                learning_rate=0.01 if args.mode == "full" else 0.001,
                 max_iter=args.epochs, tol=0.0, batch_size=None if args.mode == "full" else args.batch_size,
                 xp=xp, random_state=args.seed, chunk_size=args.chunk)
     return float(np.median(res["times"])), res["loss_curve"]["J"]

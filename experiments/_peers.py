@@ -100,3 +100,42 @@ class ChanceBaseline(BaseEstimator):
     def predict(self, X):
         rng = np.random.default_rng(self.random_state)
         return self.gallery_gps_[rng.integers(0, len(self.gallery_gps_), len(X))]
+
+
+#: The direct-predictor rows every comparison table carries (names as printed).
+PEER_ROWS = ("LF Mean-Shift", "LF KDE", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
+             "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
+             "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance")
+
+
+def peer_row(name, seed):
+    """The estimator of one of :data:`PEER_ROWS`.
+
+    Cells follow ``dgae._cell_classifier.default_partition``'s one size rule
+    (about 25 photos per cell) on every gallery; "(centre)" predicts cell
+    centres instead of imagery centroids; "Cls retrieval" is the KDE head on
+    the cell classifier's representation, "top-5" restricted to the five
+    likeliest cells.
+
+    Examples
+    --------
+    >>> type(peer_row("Delaunay cells", 0).partition).__name__
+    'DelaunayMesh'
+    """
+    from dgae import CellClassifier, ClassificationRetrieval, GeoKNN, MvMFRegressor
+    from dgae._cell_classifier import default_partition
+
+    cells = {f"{label} cells{suffix}": (kind, location)
+             for kind, label in (("s2", "S2"), ("latlon", "Lat-lon"), ("delaunay", "Delaunay"))
+             for suffix, location in (("", "imagery_centroid"), (" (centre)", "cell_center"))}
+    if name in cells:
+        kind, location = cells[name]
+        return CellClassifier(partition=default_partition(kind), label_location=location)
+    return {
+        "LF Mean-Shift": lambda: GeoKNN(head="meanshift"),
+        "LF KDE": lambda: GeoKNN(head="kde"),
+        "Cls retrieval": lambda: ClassificationRetrieval(),
+        "Cls retrieval top-5": lambda: ClassificationRetrieval(top_cells=5),
+        "MvMF": lambda: MvMFRegressor(random_state=seed),
+        "Chance": lambda: ChanceBaseline(random_state=seed),
+    }[name]()

@@ -6,7 +6,10 @@ paper: 300 photos).  Prints the analogues of Tables 2 and 3 (city 25 km /
 region 200 km / country 750 km / continent 2500 km, plus 1 km), Table 5 (best
 of the top-k retrieved GPS, DGAE), Table 6 (timings: POI, graph, graph(f),
 training, test) and Fig. 8 (accuracy within 200 km against the layer setting);
-writes Figs. 5 and 6 (error curves) and Fig. 8 as PNGs.
+writes Figs. 5 and 6 (error curves) and Fig. 8 as PNGs.  The same tables
+carry the other methods of the library (``--peers``: S2 / lat-lon / Delaunay
+cell classification, classification-trained retrieval, MvMF, chance; on the
+Im2GPS descriptors and, when the ``cnn`` extra is present, CNN features).
 
 ``--data synthetic`` uses :func:`dgae.datasets.make_city_world` — numbers on it
 are NOT the paper's numbers.  ``--data PHOTOS.csv`` runs the same protocol on
@@ -24,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, cached, cnn_available, report, training_params  # noqa: E402
+from _peers import PEER_ROWS, peer_row  # noqa: E402
 
 from dgae._metrics import DEFAULT_THRESHOLDS_KM  # noqa: E402
 
@@ -114,6 +118,23 @@ def fig8(X, gps, areas, q, g, base, scale, out, lf_errors, head, verbose):
     return "\n".join(f"{i}  {lab:<28} {100 * a:5.1f} %" for i, (lab, a) in enumerate(zip(labels, acc)))
 
 
+def peers(spec):
+    """The peer rows named by ``--peers`` (the heads already give LF Mean-Shift / KDE).
+
+    Examples
+    --------
+    >>> peers("MvMF,Chance"), len(peers("all")), peers("none")
+    (['MvMF', 'Chance'], 10, [])
+    """
+    if spec == "none":
+        return []
+    names = [n for n in PEER_ROWS if not n.startswith("LF ")] if spec == "all" else spec.split(",")
+    unknown = sorted(set(names) - set(PEER_ROWS))
+    if unknown:
+        raise SystemExit(f"--peers: unknown rows {unknown}; choose from {list(PEER_ROWS)}")
+    return names
+
+
 def main(argv=None):
     p = base_parser(__doc__.split("\n\n")[0], "experiments_out/cities35")
     p.add_argument("--data", default="synthetic", help="'synthetic' or a PHOTOS.csv with an area column")
@@ -126,6 +147,9 @@ def main(argv=None):
     p.add_argument("--fig8-scale", type=float, default=0.25,
                    help="scale of the paper's Fig. 8 layer sizes (0 skips Fig. 8)")
     p.add_argument("--cnn", default="auto", choices=["auto", "off"])
+    p.add_argument("--peers", default="all",
+                   help="the other methods' rows (cells, Cls retrieval, MvMF, Chance), "
+                        "comma-separated, 'all' or 'none'; also on CNN features when present")
     args = p.parse_args(argv)
     from dgae._demo import describe, evaluate_methods, query_split, standard_methods
 
@@ -149,6 +173,13 @@ def main(argv=None):
     base.update({k: v for k, v in (("alpha", args.alpha), ("beta", args.beta)) if v is not None})
     res = evaluate_methods(standard_methods(**base), X[g], gps[g], X[q], gps[q], heads=heads,
                            areas=areas[g], features=extra, verbose=verbose)
+    feature_sets = {"": X} if extra is None else {"": X, "CNN ": C}
+    for prefix, F in feature_sets.items():
+        for name in peers(args.peers):
+            more = evaluate_methods({prefix + name: peer_row(name, args.seed)}, F[g], gps[g], F[q],
+                                    gps[q], heads=heads, verbose=verbose)
+            for key in res:
+                res[key].update(more[key])
     layers = list(res["estimators"]["DGAE"].hidden_layer_sizes)
     report(res, out, f"{what}: Tables 2/3 analogue (DGAE layers {layers})",
            heads, gps[q])

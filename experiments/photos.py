@@ -50,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cached, cnn_available, report  # noqa: E402
-from _peers import ChanceBaseline, LinearPeer  # noqa: E402
+from _peers import PEER_ROWS, LinearPeer, peer_row  # noqa: E402
 
 FEATURE_SETS = ("im2gps", "cnn", "fused")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
@@ -64,34 +64,20 @@ ROWS = {
 }
 
 
-def _cells(kind, location):
-    from dgae import CellClassifier
-    from dgae._cell_classifier import default_partition
-
-    return CellClassifier(partition=default_partition(kind), label_location=location)
-
-
 def make_row(name, seed, nca_max):
     """The estimator of a row (None: retrieval on the features themselves)."""
-    from dgae import DGAE, PAPER_PARAMS, ClassificationRetrieval, GeoKNN, MvMFRegressor
+    from dgae import DGAE, PAPER_PARAMS
 
+    if name in PEER_ROWS:
+        return peer_row(name, seed)
     return {
         "LF": lambda: None,
-        "LF Mean-Shift": lambda: GeoKNN(head="meanshift"),
-        "LF KDE": lambda: GeoKNN(head="kde"),
         "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
         "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
         "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
         "PCA+LDA": lambda: LinearPeer("lda", random_state=seed),
         "PCA+NCA": lambda: LinearPeer("nca", max_samples=nca_max, random_state=seed),
-        **{f"{label} cells{suffix}": (lambda k=kind, loc=location: _cells(k, loc))
-           for kind, label in (("s2", "S2"), ("latlon", "Lat-lon"), ("delaunay", "Delaunay"))
-           for suffix, location in (("", "imagery_centroid"), (" (centre)", "cell_center"))},
-        "Cls retrieval": lambda: ClassificationRetrieval(),
-        "Cls retrieval top-5": lambda: ClassificationRetrieval(top_cells=5),
-        "MvMF": lambda: MvMFRegressor(random_state=seed),
-        "Chance": lambda: ChanceBaseline(random_state=seed),
     }[name]()
 
 
