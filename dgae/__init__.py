@@ -28,6 +28,8 @@ _LAZY = {
     "CellClassifier": "dgae._cell_classifier",
     "MvMFRegressor": "dgae._mvmf",
     "ClassificationRetrieval": "dgae._cell_retrieval",
+    "TimeRefiner": "dgae._context",
+    "AlbumRefiner": "dgae._context",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 

@@ -19,12 +19,14 @@ from ._loading import (
     read_exif_gps,
     shared_data_dir,
 )
+from ._time import read_exif_datetime
 from ._splits import heading_holdout_split, place_holdout_split
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "load_geotagged",
     "read_exif_gps",
+    "read_exif_datetime",
     "load_shared",
     "load_croatia_streetview",
     "shared_data_dir",

@@ -371,7 +371,7 @@ def _as_float32(bunch):
 
 def make_city_world(n_images=3000, image_size=128, areas="cities35", random_state=None,
                     out_dir=None, render_size=64, photos_per_poi=30,
-                    scatter_fraction=0.15, batch_size=256, n_jobs=None, verbose=0):
+                    scatter_fraction=0.15, batch_size=256, n_jobs=None, verbose=0, context=False):
     """Generate a synthetic replica of the DGAE paper's 35-area photo set.
 
     Numbers measured on this replica are **not** the paper's numbers: the
@@ -419,6 +419,18 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
         depend on it.
     verbose : int, default=0
         Progress bar when non-zero.
+    context : bool, default=False
+        Also draw what real Flickr photos carry (from a random stream of its
+        own: the photos and every other field are bitwise those of
+        ``context=False``): ``time``, the UTC posting time, whose local
+        clock (solar time zone round(lon / 15) h) agrees with the rendered
+        time of day (day 8-18 h, dusk 6-8 or 18-21 h, night 21-5 h), on
+        dates of 2015 where a third of the areas are seasonal (albums near
+        local mid-summer) and a third favour weekends; ``album``: runs of
+        one area's photos (1 + Poisson(7), at most 24) over a few days;
+        ``user``: each album's owner, mostly living in its area, one user in
+        five a traveller shooting elsewhere too.  With ``out_dir`` they are
+        ``time`` (ISO 8601, ``Z``), ``user`` and ``album`` columns.
 
     Returns
     -------
@@ -429,7 +441,8 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
         scattered photos); ``poi_gps`` (n_pois, 2) and ``poi_area``
         (n_pois,) POI centres and areas; ``scene`` (n,) str; ``scene_id``
         (n,) int; ``area_names`` (n_areas,); ``area_centres`` (n_areas, 2);
-        ``DESCR``.
+        ``DESCR``; with ``context``: ``time`` (n,) datetime64[s] UTC,
+        ``user`` and ``album`` (n,) int64.
 
     Examples
     --------
@@ -481,6 +494,13 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
         DESCR="Synthetic replica of the DGAE paper's 35-area set (procedural; "
               "numbers on it are not the paper's).",
     )
+    if context:
+        from ._city_context import make_context
+
+        weights = np.bincount(area, minlength=len(table.name)).astype(np.float64)
+        data.time, data.user, data.album = make_context(
+            area, gps[:, 1], prm.tod, table.centre[:, 0], weights,
+            np.random.default_rng(rng.randint(2**31 - 1)))
     if out_dir is not None:
         data.images = _write(data, Path(out_dir))
     return data
@@ -492,12 +512,16 @@ def _write(data, out):
     paths = []
     with open(out / "photos.csv", "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["path", "lat", "lon", "area", "poi", "scene"])
+        context = "time" in data
+        w.writerow(["path", "lat", "lon", "area", "poi", "scene"]
+                   + (["time", "user", "album"] if context else []))
         for i, im in enumerate(data.images):
             rel = f"images/{i:06d}.jpg"
             # already JPEG-degraded: write at high quality so the artefacts are the generator's
             cv2.imwrite(str(out / rel), im[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
             w.writerow([rel, repr(float(data.gps[i, 0])), repr(float(data.gps[i, 1])),
-                        data.area[i], int(data.poi[i]), data.scene[i]])
+                        data.area[i], int(data.poi[i]), data.scene[i]]
+                       + ([f"{data.time[i]}Z", f"u{data.user[i]}", f"a{data.album[i]}"]
+                          if context else []))
             paths.append(str(out / rel))
     return paths

@@ -8,6 +8,7 @@ from sklearn.utils import Bunch
 
 from .._geo import check_gps
 from .._table import read_table
+from ._time import parse_times, read_exif_datetime, to_datetime64
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 _GPS_IFD = 0x8825
@@ -114,7 +115,24 @@ def _read_csv(csv_path, root, check_images):
         raise ValueError(f"{csv_path}: {exc} (data row numbering from 0)") from None
     extra = [c for c in columns if c not in ("path", "lat", "lon")]
     frame = {c: _column([r[c] for r in rows]) for c in extra}
-    return paths, gps, frame
+    context = {c: np.array([r[c] for r in rows], dtype=object) for c in ("user", "album")
+               if c in columns}
+    context["time"] = (parse_times([r["time"] for r in rows], where=str(csv_path))
+                       if "time" in columns else _exif_times(paths))
+    return paths, gps, frame, context
+
+
+def _exif_times(paths):
+    """EXIF capture times (NaT where a photo does not say; see ``read_exif_datetime``)."""
+    out = np.full(len(paths), np.datetime64("NaT"), dtype="datetime64[s]")
+    for i, p in enumerate(paths):
+        try:
+            when = read_exif_datetime(p)
+        except ValueError:
+            continue
+        if when is not None:
+            out[i] = to_datetime64(when)
+    return out
 
 
 def _scan_exif(root):
@@ -131,7 +149,8 @@ def _scan_exif(root):
     if no_gps:
         shown = ", ".join(no_gps[:10]) + (" ..." if len(no_gps) > 10 else "")
         warnings.warn(f"{len(no_gps)} photo(s) without EXIF GPS left out: {shown}", UserWarning, stacklevel=3)
-    return paths, check_gps(np.array(gps, dtype=np.float64).reshape(-1, 2)), {}
+    return (paths, check_gps(np.array(gps, dtype=np.float64).reshape(-1, 2)), {},
+            {"time": _exif_times(paths)})
 
 
 def load_geotagged(root, table=None, check_images=True):
@@ -158,7 +177,13 @@ def load_geotagged(root, table=None, check_images=True):
     data : sklearn.utils.Bunch
         ``paths`` (list of str, n), ``gps`` ndarray (n, 2) float64,
         ``frame`` (dict column -> ndarray (n,) of the extra CSV columns;
-        float when every value parses, else object), ``root`` (Path).
+        float when every value parses, else object), ``root`` (Path);
+        ``time`` ndarray (n,) datetime64[s]: the CSV's ``time`` column (ISO
+        8601; UTC when it carries an offset, else naive local -- see
+        :mod:`dgae.datasets._time`) or, without one, each photo's EXIF
+        capture time (NaT where unknown); ``user`` and ``album`` (n,) str
+        arrays from the columns of those names, or None.  ``time``, ``user``
+        and ``album`` stay in ``frame`` too.
 
     Raises
     ------
@@ -186,10 +211,11 @@ def load_geotagged(root, table=None, check_images=True):
             csv_path = root / csv_path
         if not csv_path.is_file():
             raise ValueError(f"{table}: CSV file not found")
-        paths, gps, frame = _read_csv(csv_path, root, check_images)
+        paths, gps, frame, context = _read_csv(csv_path, root, check_images)
     else:
-        paths, gps, frame = _scan_exif(root)
-    return Bunch(paths=paths, gps=gps, frame=frame, root=root)
+        paths, gps, frame, context = _scan_exif(root)
+    return Bunch(paths=paths, gps=gps, frame=frame, root=root, time=context["time"],
+                 user=context.get("user"), album=context.get("album"))
 
 
 def shared_data_dir():
