@@ -142,7 +142,7 @@ class CellClassifier(GeoRegressorMixin, CodesTransformerMixin, BaseEstimator):
         if isinstance(self.partition, (list, tuple)):
             return self._fit_each(X, gps)
         self.partition_ = clone(self.partition) if self.partition is not None else default_partition()
-        cells = self.partition_.fit(gps).predict(gps)
+        cells = self.partition_.fit(gps, None).predict(gps)  # (gps, y): FrozenEstimator too
         kept = cells >= 0
         if not kept.any():
             raise ValueError(f"the partition kept no cell of the {len(X)} training photos "

@@ -2,8 +2,8 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -41,6 +41,20 @@ def time_tuple(time):
     weekday = (seconds // 86400 + 4) % 7 + 1        # 1970-01-01 was a Thursday (5 with Sunday = 1)
     month = t.astype("datetime64[M]").astype(np.int64) % 12 + 1
     return np.column_stack([(hour - 11.5) / 24, (weekday - 3.5) / 7, (month - 6.5) / 12])
+
+
+def cyclic_time(time):
+    """Hour and month on circles, weekday as the paper scales it: (n, 5) = sin/cos hour, sin/cos month, weekday.
+
+    Examples
+    --------
+    >>> cyclic_time(np.array(["2023-01-01T06:00"], dtype="datetime64[s]")).round(3).tolist()
+    [[1.0, 0.0, 0.0, 1.0, -0.357]]
+    """
+    T = time_tuple(time)
+    hour = 2 * np.pi * (T[:, 0] * 24 + 11.5) / 24
+    month = 2 * np.pi * (T[:, 2] * 12 + 6.5 - 1) / 12
+    return np.column_stack([np.sin(hour), np.cos(hour), np.sin(month), np.cos(month), T[:, 1]])
 
 
 def context_features(proba, time=None):
@@ -82,13 +96,45 @@ def base_proba(base, X, time=None):
     return base.predict_proba(X)
 
 
-def split_for_refiner(n, fraction, groups, random_state):
-    """(M1 rows, refiner rows): ``fraction`` of the groups (albums, users) held out for the refiner."""
-    groups = np.arange(n) if groups is None else np.asarray(groups)
-    if len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} values for {n} photos")
-    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=random_state)
-    return next(splitter.split(np.zeros(n), groups=groups))
+def out_of_fold_proba(base, X, gps, groups, n_splits):
+    """M1 fitted on every photo, and each photo's cell probabilities from an M1 that did not see it.
+
+    The partition is fitted once, on every photo, and frozen
+    (``sklearn.frozen.FrozenEstimator``), so the ``n_splits`` fold models
+    (``GroupKFold`` by ``groups``: a user's photos stay together) and the
+    final M1 share its cells; the probabilities are over the final M1's
+    ``classes_``.  The mesh paper trains M2 / M3 on M1's validation split;
+    cross-fitting gives them every photo instead of a split's worth (the
+    galleries here are small) and leaves M1 trained on all of them.
+
+    Returns
+    -------
+    full : CellClassifier
+    proba : ndarray of shape (n, n_classes)
+    """
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import GroupKFold
+
+    from . import CellClassifier
+    from ._cell_classifier import default_partition
+
+    base = clone(base) if base is not None else CellClassifier()
+    if not isinstance(base, CellClassifier):
+        raise ValueError(f"base must be a CellClassifier (M1), got {type(base).__name__}")
+    partition = base.partition if base.partition is not None else default_partition()
+    base.set_params(partition=FrozenEstimator(clone(partition).fit(gps, None)))
+    full = clone(base).fit(X, gps)
+    groups = np.arange(len(X)) if groups is None else np.asarray(groups)
+    if len(groups) != len(X):
+        raise ValueError(f"groups has {len(groups)} values for {len(X)} photos")
+    if len(np.unique(groups)) < n_splits:
+        raise ValueError(f"{len(np.unique(groups))} groups cannot make {n_splits} folds")
+    proba = np.zeros((len(X), len(full.classes_)))
+    for train, test in GroupKFold(n_splits=n_splits).split(X, groups=groups):
+        fold = clone(base).fit(X[train], gps[train])
+        cols = np.searchsorted(full.classes_, fold.classes_)
+        proba[np.ix_(test, cols)] = fold.predict_proba(X[test])
+    return full, proba
 
 
 def _cell_labels(base, gps):
@@ -114,20 +160,15 @@ class _CellModelMixin(GeoRegressorMixin):
     def partition_(self):
         return self.base_.partition_
 
-    def _fit_base(self, X, gps):
-        from . import CellClassifier
-
-        base = self.base if self.base is not None else CellClassifier()
-        return clone(base).fit(X, gps)
-
 
 class TimeRefiner(_CellModelMixin, BaseEstimator):
     """M2 of the mesh paper (§3.2): a cell model's top-10 probabilities plus posting time -> cells.
 
-    ``fit`` holds out ``refine_fraction`` of the photos (by ``groups`` when
-    given, e.g. users), fits ``base`` (M1) on the rest and an MLP on the
-    held-out photos' M1 outputs and times -- the paper trains M2 on M1's
-    validation split.  Input per photo: M1's ten largest probabilities
+    ``fit`` trains an MLP on photos' M1 outputs and times, each photo's M1
+    output coming from an M1 that did not see it (:func:`out_of_fold_proba`,
+    ``n_splits`` folds by ``groups``, e.g. users; the paper trains M2 on M1's
+    validation split), and keeps the M1 fitted on every photo for
+    prediction.  Input per photo: M1's ten largest probabilities
     re-normalised, their sum, and :func:`time_tuple` (N + 4 numbers); output:
     probabilities of M1's cells.
 
@@ -137,6 +178,15 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
     activations (ReLU throughout), 50 % dropout and batch normalisation (an L2
     penalty ``alpha`` instead), the AdaBoost warm-up.
 
+    ``combine="product"`` (not in the paper; the default, chosen on inner
+    gallery splits of the replica, ``docs/experiments.md``): ``p(cell | x, t)
+    ∝ p_M1(cell | x) p(cell | t) / p(cell)`` -- pixels and time independent
+    given the cell --, with ``p(cell | t)`` a multinomial logistic regression
+    (``C = time_C``) on :func:`cyclic_time` and ``p(cell)`` the cells' training
+    shares (add-one).  On galleries of thousands of photos the paper's MLP must
+    learn each cell from a few dozen examples and lost 7 points to M1 with or
+    without real times; the product falls back to M1 when time says nothing.
+
     Parameters
     ----------
     base : CellClassifier or None, default=None
@@ -145,7 +195,12 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         "paper": three layers of 3 (N + 4) units, N = M1's number of cells.
     alpha : float, default=1e-3
         L2 penalty of the MLP.
-    refine_fraction : float, default=0.3
+    combine : {"product", "mlp"}, default="product"
+        "mlp": the paper's M2; "product": see above.
+    time_C : float, default=0.1
+        Inverse regularisation of the time model ("product").
+    n_splits : int, default=5
+        Folds of the cross-fitting ("mlp").
     max_iter : int, default=200
     n_iter_no_change : int, default=50
         Early stopping's patience (epochs without a better held-out accuracy).
@@ -157,7 +212,9 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
     Attributes
     ----------
     base_ : the fitted M1
-    mlp_ : sklearn.neural_network.MLPClassifier
+    mlp_ : sklearn.neural_network.MLPClassifier ("mlp") or None
+    time_model_ : sklearn.linear_model.LogisticRegression ("product") or None
+    log_prior_ : ndarray of shape (N,) ("product")
     classes_, locations_, partition_ : M1's
     n_features_in_ : int
 
@@ -186,24 +243,28 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         "base": [None, HasMethods(["fit", "predict_proba"])],
         "hidden_layer_sizes": [StrOptions({"paper"}), tuple],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "refine_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "combine": [StrOptions({"product", "mlp"})],
+        "time_C": [Interval(Real, 0, None, closed="neither")],
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, base=None, hidden_layer_sizes="paper", alpha=1e-3, refine_fraction=0.3,
-                 max_iter=200, n_iter_no_change=50, random_state=None):
+    def __init__(self, base=None, combine="product", time_C=0.1, hidden_layer_sizes="paper",
+                 alpha=1e-3, n_splits=5, max_iter=200, n_iter_no_change=50, random_state=None):
         self.base = base
+        self.combine = combine
+        self.time_C = time_C
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
-        self.refine_fraction = refine_fraction
+        self.n_splits = n_splits
         self.max_iter = max_iter
         self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
 
     def fit(self, X, y, time=None, groups=None):
-        """Fit M1 on part of the photos and the time MLP on the rest.
+        """Fit M1 and the time model (the MLP on out-of-fold M1 outputs, or the time classifier).
 
         Parameters
         ----------
@@ -213,7 +274,7 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         time : array-like of shape (n,), datetime64
             Posting times (required).
         groups : array-like of shape (n,), optional
-            Photos of one group (user, album) stay on one side of the split.
+            Photos of one group (user, album) stay in one fold.
 
         Returns
         -------
@@ -225,9 +286,11 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         X = self._check_X(X, reset=True)
         gps = check_targets(y, len(X))
         T = self._check_time(time, len(X))
-        m1, m2 = split_for_refiner(len(X), self.refine_fraction, groups, self.random_state)
-        self.base_ = self._fit_base(X[m1], gps[m1])
-        labels = _cell_labels(self.base_, gps[m2])
+        self.mlp_ = self.time_model_ = self.log_prior_ = None
+        if self.combine == "product":
+            return self._fit_product(X, gps, T)
+        self.base_, proba = out_of_fold_proba(self.base, X, gps, groups, self.n_splits)
+        labels = _cell_labels(self.base_, gps)
         known = labels >= 0
         n = len(self.base_.classes_)
         sizes = (3 * (n + 4),) * 3 if self.hidden_layer_sizes == "paper" else self.hidden_layer_sizes
@@ -235,8 +298,21 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
                                   early_stopping=True, max_iter=self.max_iter,
                                   n_iter_no_change=self.n_iter_no_change,
                                   random_state=self.random_state)
-        F = context_features(self.base_.predict_proba(X[m2][known]), T[m2][known])
-        self.mlp_.fit(F, labels[known])
+        self.mlp_.fit(context_features(proba[known], T[known]), labels[known])
+        return self
+
+    def _fit_product(self, X, gps, T):
+        from sklearn.linear_model import LogisticRegression
+
+        from . import CellClassifier
+
+        self.base_ = clone(self.base if self.base is not None else CellClassifier()).fit(X, gps)
+        labels = _cell_labels(self.base_, gps)
+        known = labels >= 0
+        counts = np.bincount(labels[known], minlength=len(self.classes_)) + 1.0
+        self.log_prior_ = np.log(counts / counts.sum())
+        self.time_model_ = LogisticRegression(C=self.time_C, max_iter=500)
+        self.time_model_.fit(cyclic_time(T[known]), labels[known])
         return self
 
     @staticmethod
@@ -250,13 +326,19 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
 
     def predict_proba(self, X, time=None):
         """Probabilities of M1's cells given pixels and time, shape (n, N)."""
-        check_is_fitted(self, "mlp_")
+        check_is_fitted(self, "base_")
         X = self._check_X(X, reset=False)
         T = self._check_time(time, len(X))
-        proba = self.mlp_.predict_proba(context_features(self.base_.predict_proba(X), T))
+        p1 = self.base_.predict_proba(X)
         out = np.zeros((len(X), len(self.classes_)))
-        out[:, self.mlp_.classes_] = proba
-        return out
+        if self.mlp_ is not None:
+            out[:, self.mlp_.classes_] = self.mlp_.predict_proba(context_features(p1, T))
+            return out
+        log_t = np.full_like(out, np.log(1e-12))
+        log_t[:, self.time_model_.classes_] = np.log(np.maximum(
+            self.time_model_.predict_proba(cyclic_time(T)), 1e-12))
+        logit = np.log(np.maximum(p1, 1e-300)) + log_t - self.log_prior_
+        return np.exp(logit - logsumexp(logit, axis=1, keepdims=True))
 
     def predict(self, X, time=None):
         """The point of the likeliest cell, shape (n, 2) ``[lat, lon]``."""
@@ -287,9 +369,10 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
     Parameters
     ----------
     base : CellClassifier, TimeRefiner or None, default=None
-        M1 (or M2), cloned (``CellClassifier()`` when None).  ``"average"``
-        fits it on every photo; ``"lstm"`` on the photos outside the
-        ``refine_fraction`` of albums the LSTM learns from.
+        M1 (or, for "average", M2), cloned (``CellClassifier()`` when None),
+        fitted on every photo.  "lstm" learns from out-of-fold M1 outputs
+        (:func:`out_of_fold_proba`, folds by album) and needs a
+        CellClassifier.
     method : {"average", "lstm"}, default="average"
         "average": PlaNet's album averaging -- every photo of an album gets
         the cell of the highest mean probability.  "lstm": the paper's
@@ -302,7 +385,8 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         LSTM units per direction.
     max_epochs : int, default=30
     learning_rate : float, default=1e-3
-    refine_fraction : float, default=0.3
+    n_splits : int, default=5
+        Folds of the cross-fitting ("lstm").
     random_state : int, RandomState instance or None, default=None
 
     Attributes
@@ -336,19 +420,19 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "refine_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
     }
 
     def __init__(self, base=None, method="average", album_size=24, hidden_size=256,
-                 max_epochs=30, learning_rate=1e-3, refine_fraction=0.3, random_state=None):
+                 max_epochs=30, learning_rate=1e-3, n_splits=5, random_state=None):
         self.base = base
         self.method = method
         self.album_size = album_size
         self.hidden_size = hidden_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
-        self.refine_fraction = refine_fraction
+        self.n_splits = n_splits
         self.random_state = random_state
 
     def fit(self, X, y, album=None, time=None):
@@ -380,14 +464,13 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
             raise ValueError('method="lstm" needs time= (its input carries the time tuple)')
         from ._album_lstm import train_album_lstm
 
-        m1, m3 = split_for_refiner(len(X), self.refine_fraction, album, self.random_state)
         time = np.asarray(time, dtype="datetime64[s]")
-        self.base_ = self._fit_base_with_time(X[m1], gps[m1], time[m1], album[m1])
-        F = context_features(base_proba(self.base_, X[m3], time[m3]), time[m3])
-        labels = _cell_labels(self.base_, gps[m3])
-        chunks = [c for c in album_chunks(album[m3], time[m3], self.album_size) if len(c) > 1]
-        self.lstm_ = train_album_lstm(F, labels, chunks, len(self.classes_), self.hidden_size,
-                                      self.max_epochs, self.learning_rate, self.random_state)
+        self.base_, proba = out_of_fold_proba(self.base, X, gps, album, self.n_splits)
+        F = context_features(proba, time)
+        chunks = [c for c in album_chunks(album, time, self.album_size) if len(c) > 1]
+        self.lstm_ = train_album_lstm(F, _cell_labels(self.base_, gps), chunks,
+                                      len(self.classes_), self.hidden_size, self.max_epochs,
+                                      self.learning_rate, self.random_state)
         return self
 
     def _fit_base_with_time(self, X, gps, time, groups):

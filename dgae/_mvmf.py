@@ -113,9 +113,10 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         paper's kappa^0; it suggests exp(16) on 4.7 M photos, i.e. cells a
         few km wide).  "cell_size": each component from its cell's photo
         spread (:func:`cell_size_kappa`), which suits any gallery scale.
-    center_init : {"cell_center", "imagery_centroid"}, default="cell_center"
-        Where the means start: the cells' geometric centres (the paper) or
-        the spherical means of their photos.
+    center_init : {"imagery_centroid", "cell_center"}, default="imagery_centroid"
+        Where the means start: the spherical means of the cells' photos, or
+        their geometric centres (the paper's choice; behind by 3.4 points
+        at 25 km on the inner gallery splits, ``docs/cells.md``).
     learn_centers, learn_kappa : bool, default=True
         Train the means / the concentrations (else they stay at their start).
     alpha : float, default=1.0
@@ -205,7 +206,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, partition=None, kappa_init="cell_size", center_init="cell_center",
+    def __init__(self, partition=None, kappa_init="cell_size", center_init="imagery_centroid",
                  learn_centers=True, learn_kappa=True, alpha=1.0, learning_rate=1e-3,
                  batch_size=256, max_iter=200, early_stopping=False, validation_fraction=0.1,
                  tol=1e-4, n_iter_no_change=10, refine_steps=0, device="auto", random_state=None,
@@ -260,7 +261,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         from ._cell_classifier import default_partition
 
         self.partition_ = clone(self.partition) if self.partition is not None else default_partition()
-        labels = self.partition_.fit(gps).predict(gps)
+        labels = self.partition_.fit(gps, None).predict(gps)
         self.cells_ = np.unique(labels[labels >= 0])
         if len(self.cells_) == 0:
             raise ValueError(f"the partition kept no cell of the {len(gps)} training photos "

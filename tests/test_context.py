@@ -180,3 +180,24 @@ def test_lstm_without_torch_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "dgae._album_lstm", raising=False)
     with pytest.raises(ImportError, match=r"dgae\[cnn\]"):
         importlib.import_module("dgae._album_lstm")
+
+
+def test_product_combination_against_a_direct_computation():
+    from sklearn.linear_model import LogisticRegression
+
+    from dgae._context import _cell_labels, cyclic_time
+
+    X, gps, city, rng = _cities(600)
+    time = np.datetime64("2020-06-01", "s") + (rng.uniform(0, 86400, 600)).astype("timedelta64[s]")
+    model = TimeRefiner(time_C=0.5).fit(X, gps, time=time)
+    p1 = model.base_.predict_proba(X[:9])
+    labels = _cell_labels(model.base_, gps)
+    tm = LogisticRegression(C=0.5, max_iter=500).fit(cyclic_time(time[labels >= 0]),
+                                                     labels[labels >= 0])
+    prior = np.bincount(labels[labels >= 0], minlength=p1.shape[1]) + 1.0
+    expected = p1 * tm.predict_proba(cyclic_time(time[:9])) / (prior / prior.sum())
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(X[:9], time=time[:9]), expected, rtol=1e-6)
+    users = city * 10 + rng.integers(0, 10, 600)
+    paper = TimeRefiner(combine="mlp", random_state=0).fit(X, gps, time=time, groups=users)
+    assert paper.mlp_ is not None and paper.time_model_ is None
