@@ -99,7 +99,9 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
         when None).
     device : {"auto", "cpu", "gpu"}, default="auto"
     n_jobs : int, optional
-        Threads for pynndescent (``"ann"``).
+        ``"exact"``: run the query-row blocks as joblib tasks on the CPU (in a
+        ``joblib.parallel_config(backend="dask")`` context, on a Dask cluster;
+        identical results).  ``"ann"``: pynndescent's threads.
     random_state : int, RandomState instance or None
         Seeds the anchor sampling and pynndescent.
     verbose : int, default=0
@@ -153,7 +155,8 @@ def _easy_confusing_pairs(X, labels, k2, method, *, k3=50, anchor_bandwidth=None
         return sp.csr_matrix((n, n), dtype=np.float32)
     floor = GeoFloor(gps, gps, min_km) if min_km > 0 else None
     if method == "exact":
-        table = exact_q_table(X, labels, k2, device=device, verbose=verbose, floor=floor)
+        table = exact_q_table(X, labels, k2, device=device, verbose=verbose, floor=floor,
+                              n_jobs=n_jobs)
     elif method == "anchor":
         from ._anchor import anchor_q_table
 

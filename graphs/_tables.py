@@ -33,13 +33,19 @@ def _poi_groups(labels, cap):
         yield np.sort(np.concatenate(batch))
 
 
-def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=None):
+def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=None, n_jobs=None):
     """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
 
     ``rows`` restricts the queries to those photos (default: all); ``floor``
     (a :class:`~dgae.graphs._search.GeoFloor` of all photos against all) also
-    excludes photos within its distance.
+    excludes photos within its distance.  ``n_jobs`` other than None / 1:
+    the query rows are cut into blocks run by :class:`joblib.Parallel` (on the
+    CPU), so a ``joblib.parallel_config(backend="dask")`` context spreads
+    them over a Dask cluster; each row's result does not depend on the
+    blocking.
     """
+    if n_jobs not in (None, 1):
+        return _parallel_q_table(X, labels, k2, rows=rows, floor=floor, n_jobs=n_jobs)
     xp = get_xp(device)
     Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
     if floor is not None and rows is not None:
@@ -47,3 +53,14 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     mask = LabelMask(lq, labels, "same", False, xp, floor=floor)
     _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
     return idx
+
+
+def _parallel_q_table(X, labels, k2, *, rows, floor, n_jobs):
+    """:func:`exact_q_table` over row blocks as joblib tasks (4 blocks per worker)."""
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows)
+    blocks = [b for b in np.array_split(rows, 4 * effective_n_jobs(n_jobs)) if len(b)]
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(exact_q_table)(X, labels, k2, device="cpu", rows=b, floor=floor) for b in blocks)
+    return np.vstack(parts) if parts else np.empty((0, k2), np.int64)

@@ -2,9 +2,11 @@
 
 * ``--seed`` (``--random-state`` is accepted as an old spelling, not listed);
 * ``-q/--quiet`` (no progress bars) and ``-v/--verbose`` (more detail);
-* ``--layers`` (``--hidden``) and ``--learning-rate`` (``--lr``) for the model flags.
+* ``--layers`` (``--hidden``) and ``--learning-rate`` (``--lr``) for the model flags;
+* ``--dask-scheduler ADDRESS`` / ``--dask-workers N`` for the long steps (describing photos).
 """
 import argparse
+import contextlib
 import os
 import warnings
 
@@ -30,6 +32,54 @@ def add_verbosity(p):
     """``-q/--quiet`` and ``-v/--verbose``; read them with :func:`verbosity`."""
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail (repeatable)")
+
+
+def add_cluster_flags(p):
+    """``--dask-scheduler ADDRESS`` or ``--dask-workers N``: where the long steps run."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="run the photo workers on this Dask cluster (tcp://host:8786); the photo "
+                        "paths must be readable from every worker")
+    g.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                   help="start a local Dask cluster of N worker processes (one thread each) for "
+                        "this run")
+
+
+@contextlib.contextmanager
+def on_cluster(args):
+    """joblib work inside runs on Dask when ``--dask-scheduler`` / ``--dask-workers`` asks.
+
+    Examples
+    --------
+    >>> with on_cluster(argparse.Namespace()):
+    ...     pass
+    """
+    address, workers = getattr(args, "dask_scheduler", None), getattr(args, "dask_workers", None)
+    if not address and not workers:
+        yield
+        return
+    import joblib
+
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--dask-scheduler / --dask-workers need Dask: "
+                         "pip install 'dgae[dask]'") from None
+    if workers is not None and workers < 1:
+        raise ValueError(f"--dask-workers must be at least 1, got {workers}")
+    local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") if workers else None
+    try:
+        client = Client(local if local is not None else address)
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Dask scheduler {address}: {exc}") from None
+    try:
+        with joblib.parallel_config(backend="dask", n_jobs=getattr(args, "n_jobs", None) or -1):
+            yield
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
 
 
 def verbosity(args):
@@ -117,8 +167,9 @@ def describe(paths, cache, descriptor, args, what="photos"):
     descriptor.set_params(on_error="skip")
     with warnings.catch_warnings():  # failed_rows says it, naming what the caller keeps
         warnings.filterwarnings("ignore", "\\d+ photos could not be read", UserWarning)
-        X = extract_to_npy(paths, cache, descriptor, random_state=args.seed, verbose=verbose,
-                           n_jobs=getattr(args, "n_jobs", None))
+        with on_cluster(args):
+            X = extract_to_npy(paths, cache, descriptor, random_state=args.seed, verbose=verbose,
+                               n_jobs=getattr(args, "n_jobs", None))
     return X, joblib.load(state_paths(cache)["descriptor"])
 
 

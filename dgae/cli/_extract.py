@@ -1,5 +1,6 @@
 """``dgae extract PHOTOS.csv --out features.npy``: resumable Im2GPS descriptor extraction."""
-from ._common import HelpFormatter, add_seed, add_verbosity, load_fitted_descriptor, note_resume, verbosity
+from ._common import (HelpFormatter, add_cluster_flags, add_seed, add_verbosity,
+                      load_fitted_descriptor, note_resume, on_cluster, verbosity)
 
 
 def add_parser(subparsers):
@@ -35,8 +36,7 @@ def add_parser(subparsers):
     p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
                    help="skip: NaN row + OUT.errors.jsonl; raise: stop at the first bad photo")
     p.add_argument("--n-jobs", type=int, default=None, help="worker processes (default 1; -1: all cores)")
-    p.add_argument("--dask-scheduler", default=None,
-                   help="address of a Dask scheduler (tcp://host:8786): run the workers on that cluster")
+    add_cluster_flags(p)
     add_seed(p)
     p.add_argument("--overwrite", action="store_true", help="start again even if OUT holds a run")
     add_verbosity(p)
@@ -57,9 +57,6 @@ def _paths(args):
 
 def run(args):
     """Run the extraction described by the parsed ``args``; returns the exit code."""
-    import contextlib
-
-    import joblib
     import numpy as np
 
     from dgae.features import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, extract_to_npy
@@ -74,18 +71,10 @@ def run(args):
     paths = _paths(args)
     if not args.overwrite:
         note_resume(args.out, len(paths), "photos", verbosity(args))
-    context = contextlib.nullcontext()
-    if args.dask_scheduler:
-        from distributed import Client
-
-        client = Client(args.dask_scheduler)
-        context = joblib.parallel_config(backend="dask", n_jobs=args.n_jobs or -1)
-    with context:
+    with on_cluster(args):
         X = extract_to_npy(paths, args.out, descriptor, chunk_size=args.chunk_size,
                            fit_size=args.fit_size, n_jobs=args.n_jobs, overwrite=args.overwrite,
                            verbose=verbosity(args), random_state=args.seed)
-    if args.dask_scheduler:
-        client.close()
     bad = int((~np.isfinite(X).all(axis=1)).sum())
     print(f"{args.out}: {X.shape[0]} x {X.shape[1]} float32, {bad} unreadable photo(s)")
     return 0

@@ -18,6 +18,7 @@ that counts them and names the error log.
 """
 from ._common import (
     HelpFormatter,
+    add_cluster_flags,
     add_model_flags,
     add_seed,
     add_verbosity,
@@ -84,6 +85,7 @@ def add_parser(subparsers):
                      help="keep only what prediction needs (no decoder, no training features)")
     fit.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                      help="where training runs")
+    add_cluster_flags(fit)
     add_seed(fit)
     add_verbosity(fit)
     fit.set_defaults(func=_fit)

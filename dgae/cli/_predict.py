@@ -14,6 +14,7 @@ error_km`` from each photo's EXIF GPS where present.
 """
 from ._common import (
     HelpFormatter,
+    add_cluster_flags,
     add_seed,
     add_verbosity,
     describe,
@@ -51,6 +52,7 @@ def add_parser(subparsers):
     p.add_argument("--cache", default=None,
                    help="resumable feature file of the queries (None: a temporary one)")
     p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
+    add_cluster_flags(p)
     add_seed(p)
     add_verbosity(p)
     p.set_defaults(func=_predict)

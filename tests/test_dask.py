@@ -1,0 +1,92 @@
+"""Dask for real: a LocalCluster of two worker *processes*, started in the test.
+
+Descriptor extraction (the library and ``dgae extract --dask-scheduler``) and
+the exact easy-confusing search (row blocks as Dask tasks through the same
+``joblib.parallel_config(backend="dask")``) must give exactly the local result.
+"""
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+joblib = pytest.importorskip("joblib")
+
+SMALL = ("tiny5", "lab_hist", "texton", "edge_hist", "gist")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def photo_csv(tmp_path_factory):
+    """60 small JPEGs of a few textures and a CSV listing them."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    names = []
+    for i in range(60):
+        base = rng.integers(0, 256, (6, 8, 3)).astype(np.float32)
+        img = np.kron(base, np.ones((8, 8, 1), np.float32)) + rng.normal(0, 4 * (i % 7), (48, 64, 3))
+        names.append(f"p{i:02d}.jpg")
+        cv2.imwrite(str(folder / names[-1]), np.clip(img, 0, 255).astype(np.uint8))
+    (folder / "photos.csv").write_text("path\n" + "\n".join(names) + "\n")
+    return folder / "photos.csv"
+
+
+def _worker_tasks(client):
+    """Tasks each worker has run so far (its pid -> count)."""
+    return client.run(lambda dask_worker: len(dask_worker.state.log))
+
+
+def test_descriptors_on_two_worker_processes_equal_the_local_run(client, photo_csv):
+    from dgae.features import Im2GPSDescriptor
+
+    paths = [str(photo_csv.parent / f"p{i:02d}.jpg") for i in range(60)]
+    d = Im2GPSDescriptor(descriptors=SMALL, n_textons=8, random_state=0).fit(paths[:20])
+    ref = d.transform(paths)
+    with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        got = d.set_params(n_jobs=-1).transform(paths)
+    workers = {task["worker"] for task in stream.data}
+    assert len(workers) == 2                       # both processes took work
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_cli_extract_with_a_scheduler_address_equals_the_local_run(client, photo_csv, tmp_path):
+    from dgae.cli import main
+
+    common = [str(photo_csv), "--descriptors", ",".join(SMALL), "--n-textons", "8",
+              "--fit-size", "20", "--chunk-size", "16", "-q"]
+    assert main(["extract", *common, "--out", str(tmp_path / "local.npy")]) == 0
+    before = sum(_worker_tasks(client).values())
+    assert main(["extract", *common, "--out", str(tmp_path / "dask.npy"),
+                 "--dask-scheduler", client.scheduler.address]) == 0
+    assert sum(_worker_tasks(client).values()) > before
+    np.testing.assert_array_equal(np.load(tmp_path / "dask.npy"), np.load(tmp_path / "local.npy"))
+
+
+def test_exact_easy_confusing_search_as_dask_tasks_equals_the_local_result(client):
+    from dgae.graphs import easy_confusing_pairs
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(900, 24)).astype(np.float32)
+    labels = rng.integers(0, 40, 900)
+    gps = np.column_stack([rng.uniform(40, 50, 900), rng.uniform(0, 20, 900)])
+    ref = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, min_km=25.0)
+    with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        got = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, min_km=25.0, n_jobs=-1)
+    assert len({task["worker"] for task in stream.data}) == 2
+    assert (got != ref).nnz == 0
+
+
+def test_cli_dask_workers_flag_starts_a_local_cluster(photo_csv, tmp_path):
+    from dgae.cli import main
+
+    common = [str(photo_csv), "--descriptors", "tiny5", "--fit-size", "10", "-q"]
+    assert main(["extract", *common, "--out", str(tmp_path / "a.npy")]) == 0
+    assert main(["extract", *common, "--out", str(tmp_path / "b.npy"), "--dask-workers", "2"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
