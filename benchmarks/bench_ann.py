@@ -1,0 +1,150 @@
+"""Approximate gallery search against exact search: build seconds, queries/s, recall@1 and @10.
+
+Vectors (``--n`` of them, 512-d float32) from a fixed generator
+(``numpy.random.default_rng(--seed)``): 10,000 Gaussian clusters with N(0, I)
+centres; each cluster spreads its members 0.5 along a random 64-d subspace of
+its own (a 512 x 64 Gaussian basis / sqrt(512)) plus 0.05 in every dimension;
+1,000 queries drawn the same way (a random cluster, a new member).
+
+Rows, same queries, same run:
+
+* exact -- ``dgae.graphs.nearest_neighbors`` (the library's blocked GEMM
+  search, CPU): the reference every recall is measured against;
+* pynndescent -- what ``GeoKNN(index="ann")`` / ``DGAE(index="ann")`` build
+  (``pynndescent.NNDescent``, default parameters);
+* faiss HNSW -- ``faiss.IndexHNSWFlat(d, 32)``, efConstruction 80, efSearch
+  128: an outside peer, not a dependency (skipped when faiss is absent).
+
+``--photos DIR --features NPY``: also the 1-NN accuracy of ``GeoKNN`` exact vs
+``index="ann"`` on a photo collection's heading protocol (features cached by
+``experiments/photos.py``).
+
+Example::
+
+    python benchmarks/bench_ann.py --n 100000
+    python benchmarks/bench_ann.py --n 1000000
+"""
+import argparse
+import time
+
+import numpy as np
+
+N_CLUSTERS, DIM, SUBSPACE = 10_000, 512, 64
+
+
+def clustered(n, n_queries, seed=0, n_clusters=N_CLUSTERS, dim=DIM, sub=SUBSPACE):
+    """(gallery (n, dim), queries (n_queries, dim)) float32 from the fixed generator."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_clusters, dim), dtype=np.float32)
+    member = rng.integers(0, n_clusters, n + n_queries)
+    out = np.empty((n + n_queries, dim), np.float32)
+    order = np.argsort(member, kind="stable")
+    bounds = np.searchsorted(member[order], np.arange(n_clusters + 1))
+    for c in range(n_clusters):
+        rows = order[bounds[c]:bounds[c + 1]]
+        basis = rng.standard_normal((dim, sub), dtype=np.float32) / np.sqrt(dim)
+        z = rng.standard_normal((len(rows), sub), dtype=np.float32)
+        out[rows] = centres[c] + 0.5 * z @ basis.T + 0.05 * rng.standard_normal(
+            (len(rows), dim), dtype=np.float32)
+    return out[:n], out[n:]
+
+
+def recall(found, truth, k):
+    """Share of the true k nearest found among the first k returned."""
+    return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
+
+
+def run_exact(X, Q, k):
+    from dgae.graphs import nearest_neighbors
+
+    nearest_neighbors(Q[:2], X[:1000], k, device="cpu")     # warm-up
+    t = time.perf_counter()
+    _, idx = nearest_neighbors(Q, X, k, device="cpu")
+    return 0.0, time.perf_counter() - t, idx
+
+
+def run_pynndescent(X, Q, k, seed):
+    import pynndescent
+
+    t = time.perf_counter()
+    index = pynndescent.NNDescent(X, metric="euclidean", random_state=seed)
+    index.prepare()
+    build = time.perf_counter() - t
+    index.query(Q[:2], k=k)          # numba compiles the query path on first use
+    t = time.perf_counter()
+    idx, _ = index.query(Q, k=k)
+    return build, time.perf_counter() - t, idx
+
+
+def run_faiss(X, Q, k):
+    import faiss
+
+    t = time.perf_counter()
+    index = faiss.IndexHNSWFlat(X.shape[1], 32)
+    index.hnsw.efConstruction = 80
+    index.add(X)
+    build = time.perf_counter() - t
+    index.hnsw.efSearch = 128
+    t = time.perf_counter()
+    _, idx = index.search(Q, k)
+    return build, time.perf_counter() - t, idx
+
+
+def photo_accuracy(data_dir, features):
+    """1-NN % within 1 km, exact vs ann, on the heading protocol of a collection."""
+    from dgae import GeoKNN
+    from dgae.datasets import heading_holdout_split, load_geotagged
+    from dgae.metrics import geolocation_errors_km
+
+    data = load_geotagged(data_dir, "photos.csv", check_images=False)
+    X = np.load(features)
+    q, g = heading_holdout_split(np.asarray(data.frame["location_id"]), seed=0)
+    out = {}
+    for index in ("exact", "ann"):
+        pred = GeoKNN(index=index, random_state=0).fit(X[g], data.gps[g]).predict(X[q])
+        out[index] = 100 * np.mean(geolocation_errors_km(data.gps[q], pred) <= 1.0)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--queries", type=int, default=1000)
+    p.add_argument("--methods", default="exact,pynndescent,faiss")
+    p.add_argument("--photos", action="append", default=[], help="collection folder (repeat)")
+    p.add_argument("--features", action="append", default=[], help="its cached features .npy")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    k = 10
+    t = time.perf_counter()
+    X, Q = clustered(args.n, args.queries, args.seed)
+    print(f"{args.n:,} x {DIM} float32 gallery, {args.queries} queries "
+          f"(generated in {time.perf_counter() - t:.0f} s)", flush=True)
+    print(f"{'method':<14}{'build s':>10}{'queries/s':>12}{'recall@1':>10}{'recall@10':>11}"
+          f"{'speed-up':>10}")
+    truth, exact_qps = None, None
+    for method in args.methods.split(","):
+        try:
+            build, sec, idx = {"exact": lambda: run_exact(X, Q, k),
+                               "pynndescent": lambda: run_pynndescent(X, Q, k, args.seed),
+                               "faiss": lambda: run_faiss(X, Q, k)}[method]()
+        except ImportError as exc:
+            print(f"{method:<14} skipped ({exc})")
+            continue
+        qps = len(Q) / sec
+        if method == "exact":
+            truth, exact_qps = idx, qps
+        r1 = recall(idx, truth, 1) if truth is not None else float("nan")
+        r10 = recall(idx, truth, 10) if truth is not None else float("nan")
+        speed = qps / exact_qps if exact_qps else float("nan")
+        print(f"{method:<14}{build:>10.1f}{qps:>12.0f}{r1:>10.3f}{r10:>11.3f}{speed:>9.1f}x",
+              flush=True)
+    for data_dir, features in zip(args.photos, args.features):
+        acc = photo_accuracy(data_dir, features)
+        print(f"{data_dir}: LF 1-NN % within 1 km, exact {acc['exact']:.1f}, "
+              f"ann {acc['ann']:.1f} ({acc['ann'] - acc['exact']:+.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The paper's pipeline at scale: seconds and peak resident memory of every stage at N photos.
+
+Photos: the replica's layout at that size (``make_city_world``'s areas, POIs
+with Zipf popularity and 50 m - 3 km spreads, 15 % scattered; no rendering),
+with descriptors drawn so that P and Q are non-trivial: each photo is its
+POI's look (a scene prototype shared by every area + the area's style + the
+POI's own vector) plus noise, in D = 2,971 float32 dimensions; scattered
+photos have no POI vector.  1,000 extra photos drawn the same way are the
+queries.
+
+Stages (each timed alone; peak RSS sampled every 20 ms while it runs):
+POI mining (``POIMiner``, auto bandwidth), P (``same_area_pairs``, k1 = 20),
+Q exact and Q anchor (``easy_confusing_pairs``, k2 = 10, 25 km floor), then a
+default ``DGAE(graph="anchor", max_iter=1, early_stopping=False)`` fit whose
+``fit_times_`` give input scaling (PCA whitening), one training epoch and the
+gallery index, and ``predict`` of the queries.  ``--skip`` leaves stages out
+(e.g. ``q_exact`` where it would take hours).
+
+Example::
+
+    python benchmarks/bench_scale.py --n 20000
+    python benchmarks/bench_scale.py --n 664720 --skip q_exact --device gpu
+"""
+import argparse
+import os
+import threading
+import time
+
+import numpy as np
+
+D = 2971
+
+
+def replica_features(n, n_queries=1000, seed=0, dim=D):
+    """(X (n, dim), gps (n, 2), Xq, gps_q): the replica's layout, structured descriptors."""
+    from dgae.datasets._city_world import _place_photos, load_areas, proportional_counts
+
+    rng = np.random.default_rng(seed)
+    table = load_areas()
+    counts = proportional_counts(table.n_images, n + n_queries)
+    gps, area, poi, _, poi_area = _place_photos(table, counts, rng, 30.0, 0.15)
+    order = rng.permutation(len(gps))
+    gps, area, poi = gps[order], area[order], poi[order]
+    scenes = rng.standard_normal((8, dim), dtype=np.float32)
+    styles = 0.6 * rng.standard_normal((len(table.name), dim), dtype=np.float32)
+    poi_scene = rng.integers(0, 8, len(poi_area))
+    X = np.empty((len(gps), dim), np.float32)
+    for s in range(0, len(gps), 20000):          # in blocks: bounded temporaries
+        rows = slice(s, s + 20000)
+        p = poi[rows]
+        scene = np.where(p >= 0, poi_scene[np.maximum(p, 0)], rng.integers(0, 8, len(p)))
+        look = scenes[scene] + styles[area[rows]]
+        has = p >= 0
+        # the POI's own vector, drawn from a generator seeded by the POI id (same for every photo)
+        look[has] += 0.8 * _poi_vectors(p[has], dim, seed)
+        X[rows] = look + rng.standard_normal(look.shape, dtype=np.float32)
+    return X[:n], gps[:n], X[n:], gps[n:]
+
+
+def _poi_vectors(ids, dim, seed):
+    """A fixed N(0, I) vector per POI id (computed per unique id)."""
+    uniq, inv = np.unique(ids, return_inverse=True)
+    vecs = np.stack([np.random.default_rng([seed, 2, int(u)]).standard_normal(dim, np.float32)
+                     for u in uniq])
+    return vecs[inv]
+
+
+class PeakRSS:
+    """Peak resident memory (GiB) of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self):
+        self.peak, self._stop = _rss(), threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=20000)
+    p.add_argument("--skip", default="", help="stages to leave out, comma-separated "
+                   "(poi, p, q_exact, q_anchor, dgae)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"])
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    from dgae import DGAE
+    from dgae.graphs import POIMiner, auto_poi_bandwidth, easy_confusing_pairs, same_area_pairs
+
+    skip = set(filter(None, args.skip.split(",")))
+    t = time.perf_counter()
+    X, gps, Xq, gps_q = replica_features(args.n, seed=args.seed)
+    print(f"n = {args.n:,} photos x {D} float32 ({X.nbytes / 2**30:.1f} GiB), "
+          f"generated in {time.perf_counter() - t:.0f} s; device {args.device}", flush=True)
+    print(f"{'stage':<22}{'seconds':>10}{'peak GiB':>10}  note")
+    labels = None
+
+    def stage(name, fn, note=""):
+        if name.split(":")[0] in skip:
+            print(f"{name:<22}{'skipped':>10}")
+            return None
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            out = fn()
+            sec = time.perf_counter() - t0
+        print(f"{name:<22}{sec:>10.1f}{mem.peak:>10.2f}  {note(out) if callable(note) else note}",
+              flush=True)
+        return out
+
+    miner = stage("poi", lambda: POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps),
+                  lambda m: f"{len(np.unique(m.labels_)):,} POIs")
+    labels = miner.labels_.astype(np.int64) if miner is not None else np.arange(args.n) // 30
+    stage("p", lambda: same_area_pairs(X, labels, 20, device=args.device),
+          lambda P: f"{P.nnz:,} pairs")
+    stage("q_exact", lambda: easy_confusing_pairs(X, labels, 10, device=args.device, gps=gps,
+                                                 min_km=25.0), lambda Q: f"{Q.nnz:,} pairs")
+    stage("q_anchor", lambda: easy_confusing_pairs(X, labels, 10, method="anchor",
+                                                  device=args.device, gps=gps, min_km=25.0,
+                                                  random_state=args.seed),
+          lambda Q: f"{Q.nnz:,} pairs")
+    model = DGAE(graph="anchor", max_iter=1, early_stopping=False, device=args.device,
+                 random_state=args.seed)
+    fitted = stage("dgae: fit, 1 epoch", lambda: model.fit(X, gps),
+                   lambda m: ", ".join(f"{k} {v:.1f} s" for k, v in m.fit_times_.items()))
+    if fitted is not None:
+        stage("dgae: 1,000 queries", lambda: fitted.predict(Xq))
+    return 0
+
+
+if __name__ == "__main__":
+    main()
