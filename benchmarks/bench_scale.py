@@ -18,7 +18,8 @@ gallery index, and ``predict`` of the queries.  ``--skip`` leaves stages out
 
 Example::
 
-    python benchmarks/bench_scale.py --n 20000
+    python benchmarks/bench_scale.py --n 20000 > scale_20k.log      # and 50000, 100000
+    python benchmarks/bench_scale.py --fit scale_20k.log scale_50k.log scale_100k.log
     python benchmarks/bench_scale.py --n 664720 --skip q_exact --device gpu
 """
 import argparse
@@ -89,14 +90,70 @@ def _rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
+def read_log(path):
+    """(n, {stage: seconds}) from a log this script printed (skipped stages left out)."""
+    n, stages = None, {}
+    for line in open(path):
+        if line.startswith("n = "):
+            n = int(line.split()[2].replace(",", ""))
+            continue
+        parts = line.split("  ")
+        name = parts[0].strip()
+        rest = line[22:].split()
+        if n and name and rest and rest[0].replace(".", "", 1).isdigit() and name != "stage":
+            stages[name] = float(rest[0])
+        if name.startswith("dgae: fit") and "train" in line:   # fit_times_ laps
+            for item in line.split("  ", 1)[1].split(", "):
+                key, sec = item.strip().split()[-3], float(item.strip().split()[-2])
+                stages[f"dgae {key}"] = sec
+    return n, stages
+
+
+def extrapolate(runs, target):
+    """Fit seconds = a n^b per stage (log-log least squares) and predict at ``target`` photos.
+
+    Parameters
+    ----------
+    runs : list of (n, {stage: seconds})
+        As :func:`read_log` returns them.
+
+    Returns
+    -------
+    dict of stage -> (exponent b, seconds at target)
+
+    Examples
+    --------
+    >>> extrapolate([(1000, {"q_exact": 1.0}), (4000, {"q_exact": 16.0})], 8000)["q_exact"]
+    (2.0, 64.0)
+    """
+    out = {}
+    for stage in sorted({s for _, st in runs for s in st}):
+        pts = [(n, st[stage]) for n, st in runs if stage in st and st[stage] > 0]
+        if len(pts) < 2:
+            continue
+        x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+        b, a = np.polyfit(x, y, 1)
+        out[stage] = (round(float(b), 2), round(float(np.exp(a) * target ** b), 1))
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--fit", nargs="+", default=None, metavar="LOG",
+                   help="instead of running: fit each stage's seconds = a n^b over these logs "
+                        "and extrapolate to --target photos")
+    p.add_argument("--target", type=int, default=664_720)
     p.add_argument("--n", type=int, default=20000)
     p.add_argument("--skip", default="", help="stages to leave out, comma-separated "
                    "(poi, p, q_exact, q_anchor, dgae)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.fit:
+        print(f"{'stage':<22}{'exponent':>10}{f'seconds at {args.target:,}':>22}")
+        for stage, (b, sec) in extrapolate([read_log(f) for f in args.fit], args.target).items():
+            print(f"{stage:<22}{b:>10.2f}{sec:>22,.0f}")
+        return 0
     from dgae import DGAE
     from dgae.graphs import POIMiner, auto_poi_bandwidth, easy_confusing_pairs, same_area_pairs
 

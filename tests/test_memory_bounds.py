@@ -1,0 +1,35 @@
+"""No graph stage holds an n x n dense array (issue 14): peak traced memory far below n^2 floats."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
+
+N = 12_000                     # an n x n float32 array would be 576 MB
+
+
+@pytest.fixture(scope="module")
+def photos():
+    rng = np.random.default_rng(0)
+    gps = np.column_stack([rng.uniform(40, 50, N), rng.uniform(0, 20, N)])
+    X = rng.normal(size=(N, 8)).astype(np.float32)
+    labels = POIMiner(bandwidth=0.2).fit(gps).labels_.astype(np.int64)
+    return X, gps, labels
+
+
+@pytest.mark.parametrize("stage", ["poi", "p", "q_exact", "q_anchor"])
+def test_graph_stages_stay_far_below_n_squared(photos, stage):
+    X, gps, labels = photos
+    run = {"poi": lambda: POIMiner(bandwidth=0.2).fit(gps),
+           "p": lambda: same_area_pairs(X, labels, 5, device="cpu"),
+           "q_exact": lambda: easy_confusing_pairs(X, labels, 5, device="cpu", gps=gps, min_km=25),
+           "q_anchor": lambda: easy_confusing_pairs(X, labels, 5, method="anchor", device="cpu",
+                                                    gps=gps, min_km=25, random_state=0)}[stage]
+    tracemalloc.start()
+    try:
+        run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < N * N * 4 / 4, f"{stage}: peak {peak / 2**20:.0f} MiB"
