@@ -68,21 +68,24 @@ def run_exact(X, Q, k):
 _NND = {}
 
 
-def run_pynndescent(X, Q, k, seed, epsilon=0.1, n_neighbors=30):
-    """pynndescent, built once per graph degree; ``epsilon`` widens the query's search."""
+def run_pynndescent(X, Q, k, seed, epsilon=0.1, n_neighbors=30, keep=False):
+    """pynndescent, built once per graph; ``epsilon`` widens the query's search; ``keep``:
+    a search graph that keeps every edge (``diversify_prob=0``, pruning multiplier 3)."""
     import pynndescent
 
     build = 0.0
-    if n_neighbors not in _NND:
+    key = (n_neighbors, keep)
+    if key not in _NND:
         _NND.clear()                             # one index in memory at a time
         t = time.perf_counter()
-        _NND[n_neighbors] = pynndescent.NNDescent(X, metric="euclidean", random_state=seed,
-                                                  n_neighbors=n_neighbors)
-        _NND[n_neighbors].prepare()
+        extra = dict(diversify_prob=0.0, pruning_degree_multiplier=3.0) if keep else {}
+        _NND[key] = pynndescent.NNDescent(X, metric="euclidean", random_state=seed,
+                                          n_neighbors=n_neighbors, **extra)
+        _NND[key].prepare()
         build = time.perf_counter() - t
-        _NND[n_neighbors].query(Q[:2], k=k)      # numba compiles the query path on first use
+        _NND[key].query(Q[:2], k=k)              # numba compiles the query path on first use
     t = time.perf_counter()
-    idx, _ = _NND[n_neighbors].query(Q, k=k, epsilon=epsilon)
+    idx, _ = _NND[key].query(Q, k=k, epsilon=epsilon)
     return build, time.perf_counter() - t, idx
 
 
@@ -121,8 +124,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--methods", default="exact,pynndescent,pynndescent@0.2,pynndescent@0.3,faiss",
-                   help="rows; pynndescent-K@E: graph degree K (default 30), query epsilon E "
-                        "(default 0.1); an index is built once per degree")
+                   help="rows; pynndescent-K@E: graph degree K (default 30; 'Kk': keep every "
+                        "edge of the search graph), query epsilon E (default 0.1); an index is "
+                        "built once per graph")
     p.add_argument("--photos", action="append", default=[], help="collection folder (repeat)")
     p.add_argument("--features", action="append", default=[], help="its cached features .npy")
     p.add_argument("--seed", type=int, default=0)
@@ -139,10 +143,11 @@ def main(argv=None):
         try:
             name, _, eps = method.partition("@")
             name, _, degree = name.partition("-")
+            keep = degree.endswith("k")
             build, sec, idx = {
                 "exact": lambda: run_exact(X, Q, k),
                 "pynndescent": lambda: run_pynndescent(X, Q, k, args.seed, float(eps or 0.1),
-                                                       int(degree or 30)),
+                                                       int(degree.rstrip("k") or 30), keep),
                 "faiss": lambda: run_faiss(X, Q, k)}[name]()
         except ImportError as exc:
             print(f"{method:<16} skipped ({exc})")

@@ -8,10 +8,9 @@ from sklearn.utils import Bunch
 
 from .._geo import check_gps
 from .._table import read_table
-from ._time import parse_times, read_exif_datetime, to_datetime64
+from ._time import GPS_IFD, parse_times, read_exif, read_exif_datetime, to_datetime64
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-_GPS_IFD = 0x8825
 
 
 def _to_degrees(dms, ref):
@@ -54,15 +53,7 @@ def read_exif_gps(path):
     >>> read_exif_gps(p) is None
     True
     """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            gps = im.getexif().get_ifd(_GPS_IFD)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
+    gps = read_exif(path).get_ifd(GPS_IFD)
     if not gps or 2 not in gps or 4 not in gps:
         return None
     try:

@@ -11,9 +11,25 @@ import datetime as _dt
 
 import numpy as np
 
-_EXIF_IFD = 0x8769
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 _DATETIME_ORIGINAL, _DATETIME = 36867, 306
 _OFFSET_ORIGINAL, _OFFSET = 36881, 36880
+
+
+def read_exif(path):
+    """A photo's EXIF (``PIL.Image.Exif``, empty when it has none); a missing or unreadable
+    file raises ``ValueError`` naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            exif.get_ifd(EXIF_IFD), exif.get_ifd(GPS_IFD)   # read the sub-IFDs while open
+            return exif
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable image ({exc})") from None
 
 
 def _parse_offset(text):
@@ -63,16 +79,8 @@ def read_exif_datetime(path):
     >>> read_exif_datetime(p).isoformat()
     '2021-07-04T16:30:00+00:00'
     """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            sub = exif.get_ifd(_EXIF_IFD)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
+    exif = read_exif(path)
+    sub = exif.get_ifd(EXIF_IFD)
     stamp = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if not stamp:
         return None
