@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._knn import CodesTransformerMixin, GeoRegressorMixin, check_targets
+from ._knn import CodesTransformerMixin, GeoRegressorMixin
 
 #: The stated rule for the default partition: about this many photos per cell
 #: (S2 cells split above twice that, dropped under a fifth of it).
@@ -135,9 +135,7 @@ class CellClassifier(GeoRegressorMixin, CodesTransformerMixin, BaseEstimator):
         -------
         self : CellClassifier
         """
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        gps = check_targets(y, len(X))
+        X, gps = self._fit_inputs(X, y)
         self.estimators_ = []
         if isinstance(self.partition, (list, tuple)):
             return self._fit_each(X, gps)

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._heads import resolve_k
-from ._knn import CodesTransformerMixin, GeoRegressorMixin, check_targets
+from ._knn import CodesTransformerMixin, GeoRegressorMixin
 
 #: Queries per block of the restricted search (a block's distances: rows x gallery floats).
 _BLOCK = 256
@@ -85,9 +85,7 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
         """
         from . import CellClassifier, GeoKNN
 
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        gps = check_targets(y, len(X))
+        X, gps = self._fit_inputs(X, y)
         cc = self.cell_classifier if self.cell_classifier is not None else CellClassifier()
         self.cell_classifier_ = clone(cc).fit(X, gps)
         knn = self.knn if self.knn is not None else GeoKNN(head="kde")

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._knn import GeoRegressorMixin, check_targets
+from ._knn import GeoRegressorMixin
 
 #: M2 keeps this many of M1's cell probabilities (§3.2).
 TOP_CELLS = 10
@@ -282,9 +282,7 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         """
         from sklearn.neural_network import MLPClassifier
 
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        gps = check_targets(y, len(X))
+        X, gps = self._fit_inputs(X, y)
         T = self._check_time(time, len(X))
         self.mlp_ = self.time_model_ = self.log_prior_ = None
         if self.combine == "product":
@@ -452,9 +450,7 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         -------
         self : AlbumRefiner
         """
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        gps = check_targets(y, len(X))
+        X, gps = self._fit_inputs(X, y)
         album = self._check_album(album, len(X))
         self.lstm_ = None
         if self.method == "average":

@@ -67,6 +67,12 @@ class GeoRegressorMixin:
         tags.target_tags.single_output = False
         return tags
 
+    def _fit_inputs(self, X, y):
+        """The entry of ``fit``: parameters, then the features and the GPS targets."""
+        self._validate_params()
+        X = self._check_X(X, reset=True)
+        return X, check_targets(y, len(X))
+
     def _check_X(self, X, reset, **kwargs):
         """scikit-learn's checks (feature count and names), then ours: NaN / inf named by row."""
         X = validate_data(self, X, dtype=np.float32, reset=reset, ensure_all_finite=False,
@@ -293,9 +299,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         -------
         self : GeoKNN
         """
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        self.gallery_gps_ = check_targets(y, len(X))
+        X, self.gallery_gps_ = self._fit_inputs(X, y)
         self.features_ = np.ascontiguousarray(X)
         self.index_ = None
         if self.index == "ann":

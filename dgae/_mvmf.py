@@ -243,9 +243,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         -------
         self : MvMFRegressor
         """
-        self._validate_params()
-        X = self._check_X(X, reset=True)
-        gps = check_targets(y, len(X))
+        X, gps = self._fit_inputs(X, y)
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
