@@ -324,6 +324,9 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
 
     def predict_proba(self, X, time=None):
         """Probabilities of M1's cells given pixels and time, shape (n, N)."""
+        return self._proba(X, time)
+
+    def _proba(self, X, time):
         check_is_fitted(self, "base_")
         X = self._check_X(X, reset=False)
         T = self._check_time(time, len(X))
@@ -340,7 +343,8 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
 
     def predict(self, X, time=None):
         """The point of the likeliest cell, shape (n, 2) ``[lat, lon]``."""
-        return self.locations_[np.argmax(self.predict_proba(X, time=time), axis=1)]
+        proba = self._proba(X, time)
+        return self.locations_[np.argmax(proba, axis=1)]
 
 
 def album_chunks(album, time=None, size=24):
@@ -488,6 +492,9 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
 
     def predict_proba(self, X, album=None, time=None):
         """Cell probabilities of each photo given its album, shape (n, N)."""
+        return self._proba(X, album, time)
+
+    def _proba(self, X, album, time):
         check_is_fitted(self, "base_")
         X = self._check_X(X, reset=False)
         album = self._check_album(album, len(X))
@@ -507,5 +514,5 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
 
     def predict(self, X, album=None, time=None):
         """The point of each photo's likeliest cell, shape (n, 2) ``[lat, lon]``."""
-        proba = self.predict_proba(X, album=album, time=time)
+        proba = self._proba(X, album, time)
         return self.locations_[np.argmax(proba, axis=1)]
