@@ -44,6 +44,42 @@ def default_partition(kind="s2"):
     return kinds[kind]()
 
 
+def fit_partition(partition, gps):
+    """``(fitted clone of partition (default_partition() when None), cell of each photo)``;
+    a partition that keeps no cell of the photos is an error.
+
+    Examples
+    --------
+    >>> from dgae.cells import LatLonCells
+    >>> gps = np.array([[45.0, 16.0], [45.0, 16.001], [-33.9, 151.2]])
+    >>> fit_partition(LatLonCells(max_per_cell=2), gps)[1].tolist()
+    [1, 1, 0]
+    """
+    fitted = clone(partition) if partition is not None else default_partition()
+    cells = fitted.fit(gps, None).predict(gps)  # (gps, y): sklearn's FrozenEstimator too
+    if not (cells >= 0).any():
+        raise ValueError(f"the partition kept no cell of the {len(gps)} training photos "
+                         f"({fitted!r}); lower its minimum photos per cell")
+    return fitted, cells
+
+
+def class_positions(model, gps):
+    """Position of each photo's cell in ``model.classes_`` (-1: a cell the model does not know).
+
+    Examples
+    --------
+    >>> class _M: pass
+    >>> m = _M(); m.classes_ = np.array([2, 5])
+    >>> m.partition_ = type("P", (), {"predict": lambda self, g: np.array([5, 3, -1])})()
+    >>> class_positions(m, None).tolist()
+    [1, -1, -1]
+    """
+    classes = model.classes_
+    cells = model.partition_.predict(gps)
+    pos = np.searchsorted(classes, cells).clip(0, len(classes) - 1)
+    return np.where(classes[pos] == cells, pos, -1)
+
+
 def default_classifier():
     """Standardised features, then multinomial logistic regression (C = 1, lbfgs, 300 iterations).
 
@@ -139,12 +175,8 @@ class CellClassifier(GeoRegressorMixin, CodesTransformerMixin, BaseEstimator):
         self.estimators_ = []
         if isinstance(self.partition, (list, tuple)):
             return self._fit_each(X, gps)
-        self.partition_ = clone(self.partition) if self.partition is not None else default_partition()
-        cells = self.partition_.fit(gps, None).predict(gps)  # (gps, y): FrozenEstimator too
+        self.partition_, cells = fit_partition(self.partition, gps)
         kept = cells >= 0
-        if not kept.any():
-            raise ValueError(f"the partition kept no cell of the {len(X)} training photos "
-                             f"({self.partition_!r}); lower its minimum photos per cell")
         self.classes_ = np.unique(cells[kept])
         points = (self.partition_.imagery_centroids_ if self.label_location == "imagery_centroid"
                   else self.partition_.centers_)

@@ -7,6 +7,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ._cell_classifier import class_positions
 from ._heads import resolve_k
 from ._knn import CodesTransformerMixin, GeoRegressorMixin
 
@@ -90,10 +91,7 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
         self.cell_classifier_ = clone(cc).fit(X, gps)
         knn = self.knn if self.knn is not None else GeoKNN(head="kde")
         self.knn_ = clone(knn).fit(self.cell_classifier_.transform(X), gps)
-        classes = self.cell_classifier_.classes_
-        cells = self.cell_classifier_.partition_.predict(gps)
-        pos = np.searchsorted(classes, cells).clip(0, len(classes) - 1)
-        self.gallery_cells_ = np.where(classes[pos] == cells, pos, -1)
+        self.gallery_cells_ = class_positions(self.cell_classifier_, gps)
         return self
 
     def transform(self, X):

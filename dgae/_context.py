@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._cell_classifier import class_positions
 from ._knn import GeoRegressorMixin
 
 #: M2 keeps this many of M1's cell probabilities (§3.2).
@@ -96,6 +97,13 @@ def base_proba(base, X, time=None):
     return base.predict_proba(X)
 
 
+def unfitted_base(base):
+    """A clone of ``base``, or ``CellClassifier()`` when None: M1 before fitting."""
+    from . import CellClassifier
+
+    return clone(base) if base is not None else CellClassifier()
+
+
 def out_of_fold_proba(base, X, gps, groups, n_splits):
     """M1 fitted on every photo, and each photo's cell probabilities from an M1 that did not see it.
 
@@ -118,7 +126,7 @@ def out_of_fold_proba(base, X, gps, groups, n_splits):
     from . import CellClassifier
     from ._cell_classifier import default_partition
 
-    base = clone(base) if base is not None else CellClassifier()
+    base = unfitted_base(base)
     if not isinstance(base, CellClassifier):
         raise ValueError(f"base must be a CellClassifier (M1), got {type(base).__name__}")
     partition = base.partition if base.partition is not None else default_partition()
@@ -135,14 +143,6 @@ def out_of_fold_proba(base, X, gps, groups, n_splits):
         cols = np.searchsorted(full.classes_, fold.classes_)
         proba[np.ix_(test, cols)] = fold.predict_proba(X[test])
     return full, proba
-
-
-def _cell_labels(base, gps):
-    """Position of each photo's cell in ``base.classes_`` (-1: a cell M1 does not know)."""
-    classes = base.classes_
-    cells = base.partition_.predict(gps)
-    pos = np.searchsorted(classes, cells).clip(0, len(classes) - 1)
-    return np.where(classes[pos] == cells, pos, -1)
 
 
 class _CellModelMixin(GeoRegressorMixin):
@@ -288,7 +288,7 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
         if self.combine == "product":
             return self._fit_product(X, gps, T)
         self.base_, proba = out_of_fold_proba(self.base, X, gps, groups, self.n_splits)
-        labels = _cell_labels(self.base_, gps)
+        labels = class_positions(self.base_, gps)
         known = labels >= 0
         n = len(self.base_.classes_)
         sizes = (3 * (n + 4),) * 3 if self.hidden_layer_sizes == "paper" else self.hidden_layer_sizes
@@ -302,10 +302,8 @@ class TimeRefiner(_CellModelMixin, BaseEstimator):
     def _fit_product(self, X, gps, T):
         from sklearn.linear_model import LogisticRegression
 
-        from . import CellClassifier
-
-        self.base_ = clone(self.base if self.base is not None else CellClassifier()).fit(X, gps)
-        labels = _cell_labels(self.base_, gps)
+        self.base_ = unfitted_base(self.base).fit(X, gps)
+        labels = class_positions(self.base_, gps)
         known = labels >= 0
         counts = np.bincount(labels[known], minlength=len(self.classes_)) + 1.0
         self.log_prior_ = np.log(counts / counts.sum())
@@ -468,18 +466,16 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         self.base_, proba = out_of_fold_proba(self.base, X, gps, album, self.n_splits)
         F = context_features(proba, time)
         chunks = [c for c in album_chunks(album, time, self.album_size) if len(c) > 1]
-        self.lstm_ = train_album_lstm(F, _cell_labels(self.base_, gps), chunks,
+        self.lstm_ = train_album_lstm(F, class_positions(self.base_, gps), chunks,
                                       len(self.classes_), self.hidden_size, self.max_epochs,
                                       self.learning_rate, self.random_state)
         return self
 
     def _fit_base_with_time(self, X, gps, time, groups):
-        from . import CellClassifier
-
-        base = self.base if self.base is not None else CellClassifier()
+        base = unfitted_base(self.base)
         if isinstance(base, TimeRefiner):
-            return clone(base).fit(X, gps, time=time, groups=groups)
-        return clone(base).fit(X, gps)
+            return base.fit(X, gps, time=time, groups=groups)
+        return base.fit(X, gps)
 
     @staticmethod
     def _check_album(album, n):

@@ -4,7 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -256,14 +256,10 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         return self
 
     def _init_components(self, gps):
-        from ._cell_classifier import default_partition
+        from ._cell_classifier import fit_partition
 
-        self.partition_ = clone(self.partition) if self.partition is not None else default_partition()
-        labels = self.partition_.fit(gps, None).predict(gps)
+        self.partition_, labels = fit_partition(self.partition, gps)
         self.cells_ = np.unique(labels[labels >= 0])
-        if len(self.cells_) == 0:
-            raise ValueError(f"the partition kept no cell of the {len(gps)} training photos "
-                             f"({self.partition_!r}); lower its minimum photos per cell")
         start = (self.partition_.centers_ if self.center_init == "cell_center"
                  else self.partition_.imagery_centroids_)[self.cells_]
         if self.kappa_init == "cell_size":

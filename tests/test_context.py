@@ -185,13 +185,14 @@ def test_lstm_without_torch_names_the_extra(monkeypatch):
 def test_product_combination_against_a_direct_computation():
     from sklearn.linear_model import LogisticRegression
 
-    from dgae._context import _cell_labels, cyclic_time
+    from dgae._cell_classifier import class_positions
+    from dgae._context import cyclic_time
 
     X, gps, city, rng = _cities(600)
     time = np.datetime64("2020-06-01", "s") + (rng.uniform(0, 86400, 600)).astype("timedelta64[s]")
     model = TimeRefiner(time_C=0.5).fit(X, gps, time=time)
     p1 = model.base_.predict_proba(X[:9])
-    labels = _cell_labels(model.base_, gps)
+    labels = class_positions(model.base_, gps)
     tm = LogisticRegression(C=0.5, max_iter=500).fit(cyclic_time(time[labels >= 0]),
                                                      labels[labels >= 0])
     prior = np.bincount(labels[labels >= 0], minlength=p1.shape[1]) + 1.0
