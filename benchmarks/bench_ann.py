@@ -14,12 +14,15 @@ Rows, same queries, same run:
   (``pynndescent.NNDescent``, default parameters), queried with its default
   ``epsilon=0.1`` and with 0.2 / 0.3 ("pynndescent@0.2": a wider search, the
   same index), and built with a graph of degree 60 ("pynndescent-60");
+* ivf -- what ``GeoKNN(index="ivf")`` builds (``dgae.graphs.IVFIndex``:
+  sqrt(n) k-means lists, 8 probed); "ivf@P": P lists probed, the same index;
+  "ivf-L@P": L lists;
 * faiss HNSW -- ``faiss.IndexHNSWFlat(d, 32)``, efConstruction 80, efSearch
   128: an outside peer, not a dependency (skipped when faiss is absent).
 
 ``--photos DIR --features NPY``: also the 1-NN accuracy of ``GeoKNN`` exact vs
-``index="ann"`` on a photo collection's heading protocol (features cached by
-``experiments/photos.py``).
+``index="ann"`` and ``index="ivf"`` on a photo collection's heading protocol
+(features cached by ``experiments/photos.py``).
 
 Example::
 
@@ -89,6 +92,25 @@ def run_pynndescent(X, Q, k, seed, epsilon=0.1, n_neighbors=30, keep=False):
     return build, time.perf_counter() - t, idx
 
 
+_IVF = {}
+
+
+def run_ivf(X, Q, k, seed, n_lists="auto", n_probe=8):
+    """``IVFIndex``, built once per list count; ``n_probe`` set per row."""
+    from dgae.graphs import IVFIndex
+
+    build = 0.0
+    if n_lists not in _IVF:
+        _IVF.clear()
+        t = time.perf_counter()
+        _IVF[n_lists] = IVFIndex(n_lists=n_lists, random_state=seed).fit(X)
+        build = time.perf_counter() - t
+    index = _IVF[n_lists].set_params(n_probe=n_probe)
+    t = time.perf_counter()
+    _, idx = index.query(Q, k)
+    return build, time.perf_counter() - t, idx
+
+
 def run_faiss(X, Q, k):
     import faiss
 
@@ -113,7 +135,7 @@ def photo_accuracy(data_dir, features):
     X = np.load(features)
     q, g = heading_holdout_split(np.asarray(data.frame["location_id"]), seed=0)
     out = {}
-    for index in ("exact", "ann"):
+    for index in ("exact", "ann", "ivf"):
         pred = GeoKNN(index=index, random_state=0).fit(X[g], data.gps[g]).predict(X[q])
         out[index] = 100 * np.mean(geolocation_errors_km(data.gps[q], pred) <= 1.0)
     return out
@@ -123,10 +145,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=1000)
-    p.add_argument("--methods", default="exact,pynndescent,pynndescent@0.2,pynndescent@0.3,faiss",
+    p.add_argument("--methods", default="exact,pynndescent,pynndescent@0.2,pynndescent@0.3,"
+                   "ivf@1,ivf@2,ivf@4,ivf,ivf@16,faiss",
                    help="rows; pynndescent-K@E: graph degree K (default 30; 'Kk': keep every "
-                        "edge of the search graph), query epsilon E (default 0.1); an index is "
-                        "built once per graph")
+                        "edge of the search graph), query epsilon E (default 0.1); ivf-L@P: L "
+                        "lists (default sqrt(n)), P probed (default 8); an index is built once "
+                        "per graph / list count")
     p.add_argument("--photos", action="append", default=[], help="collection folder (repeat)")
     p.add_argument("--features", action="append", default=[], help="its cached features .npy")
     p.add_argument("--seed", type=int, default=0)
@@ -148,6 +172,8 @@ def main(argv=None):
                 "exact": lambda: run_exact(X, Q, k),
                 "pynndescent": lambda: run_pynndescent(X, Q, k, args.seed, float(eps or 0.1),
                                                        int(degree.rstrip("k") or 30), keep),
+                "ivf": lambda: run_ivf(X, Q, k, args.seed, int(degree) if degree else "auto",
+                                       int(eps or 8)),
                 "faiss": lambda: run_faiss(X, Q, k)}[name]()
         except ImportError as exc:
             print(f"{method:<16} skipped ({exc})")
@@ -163,7 +189,8 @@ def main(argv=None):
     for data_dir, features in zip(args.photos, args.features):
         acc = photo_accuracy(data_dir, features)
         print(f"{data_dir}: LF 1-NN % within 1 km, exact {acc['exact']:.1f}, "
-              f"ann {acc['ann']:.1f} ({acc['ann'] - acc['exact']:+.1f})")
+              f"ann {acc['ann']:.1f} ({acc['ann'] - acc['exact']:+.1f}), "
+              f"ivf {acc['ivf']:.1f} ({acc['ivf'] - acc['exact']:+.1f})")
     return 0
 
 

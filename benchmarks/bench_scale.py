@@ -148,6 +148,7 @@ def main(argv=None):
                    "(poi, p, q_exact, q_anchor, dgae)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", type=int, default=0, help="DGAE's progress bars (stderr)")
     args = p.parse_args(argv)
     if args.fit:
         print(f"{'stage':<22}{'exponent':>10}{f'seconds at {args.target:,}':>22}")
@@ -189,7 +190,7 @@ def main(argv=None):
                                                   random_state=args.seed),
           lambda Q: f"{Q.nnz:,} pairs")
     model = DGAE(graph="anchor", max_iter=1, early_stopping=False, device=args.device,
-                 random_state=args.seed)
+                 random_state=args.seed, verbose=args.verbose)
     fitted = stage("dgae: fit, 1 epoch", lambda: model.fit(X, gps),
                    lambda m: ", ".join(f"{k} {v:.1f} s" for k, v in m.fit_times_.items()))
     if fitted is not None:

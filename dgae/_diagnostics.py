@@ -16,6 +16,8 @@ from ._backend import array_module, to_host
 MONITOR_K = 10
 #: Random pairs the diagnostics' reference distance is averaged over.
 N_RANDOM_PAIRS = 20000
+#: Pairs whose distances are formed at once (bounded temporaries: P holds ~15 pairs per photo).
+PAIR_CHUNK = 65536
 
 
 def validation_split(labels, fraction, random_state, min_left=2):
@@ -139,7 +141,7 @@ def code_diagnostics(layers, P, Q, random_state=0):
         H = np.asarray(to_host(H), dtype=np.float64)
         eig = np.clip(np.linalg.eigvalsh(np.cov(H, rowvar=False).reshape(H.shape[1], H.shape[1])),
                       0, None)
-        rand = np.linalg.norm(H[a] - H[b], axis=1).mean() if a.size else np.nan
+        rand = _mean_pair_distance(H, a, b) if a.size else np.nan
         out["width"].append(H.shape[1])
         out["spread"].append(H.std(axis=0).mean())
         out["effective_dim"].append(eig.sum() ** 2 / max((eig ** 2).sum(), 1e-300))
@@ -147,9 +149,17 @@ def code_diagnostics(layers, P, Q, random_state=0):
             if A is None or A.nnz == 0 or not rand > 0:
                 out[key].append(np.nan)
                 continue
-            s, t = A.nonzero()
-            out[key].append(np.linalg.norm(H[s] - H[t], axis=1).mean() / rand)
+            out[key].append(_mean_pair_distance(H, *A.nonzero()) / rand)
     return {k: np.array(v) for k, v in out.items()}
+
+
+def _mean_pair_distance(H, s, t):
+    """Mean Euclidean distance between rows ``H[s]`` and ``H[t]``, PAIR_CHUNK pairs at a time."""
+    total = 0.0
+    for c0 in range(0, s.size, PAIR_CHUNK):
+        c = slice(c0, c0 + PAIR_CHUNK)
+        total += np.linalg.norm(H[s[c]] - H[t[c]], axis=1).sum()
+    return total / s.size
 
 
 def format_diagnostics(diagnostics):

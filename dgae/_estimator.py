@@ -11,6 +11,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from dgae.graphs._ivf import IVFIndex
+
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
 from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
@@ -161,7 +163,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Encoder layers in the codes: the code layer only, or all of them
         stacked (the paper, §5); ``"auto"``: ``"all"`` under ``"paper"``,
         ``"top"`` under ``"whitened"``.
-    index : {"exact", "ann"}, default="exact"
+    index : {"exact", "ann", "ivf"} or IVFIndex, default="exact"
         Retrieval index over the gallery codes (see :class:`GeoKNN`).
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
@@ -263,7 +265,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "include_input": [StrOptions({"auto"}), "boolean"],
         "code_layers": [StrOptions({"auto", "top", "all"})],
-        "index": [StrOptions({"exact", "ann"})],
+        "index": [StrOptions({"exact", "ann", "ivf"}), IVFIndex],
         "random_state": ["random_state"],
     }
 

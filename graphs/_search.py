@@ -249,14 +249,14 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
     same = Q is X  # one device copy when the queries are the index
     Xd = to_device(X, xp, np.float32)
     Qd = Xd if same else to_device(Q, xp, np.float32)
+    mu = None
     if center and nx:
         # centring on the (integer-rounded) index mean cuts the cancellation in
-        # ||q||^2 - 2 q.x + ||x||^2 for data far from 0 and keeps integer data exact
+        # ||q||^2 - 2 q.x + ||x||^2 for data far from 0 and keeps integer data exact;
+        # block by block (_rows): a centred copy of X would double the memory at scale
         mu = xp.rint(Xd.mean(axis=0, dtype=np.float64)).astype(np.float32)
-        Xd = Xd - mu
-        Qd = Xd if same else Qd - mu
-    xn = (Xd * Xd).sum(axis=1)
-    qn = xn if same else (Qd * Qd).sum(axis=1)
+    xn = _sq_norms(Xd, mu, xp)
+    qn = xn if same else _sq_norms(Qd, mu, xp)
     bq = int(batch_size or _DEFAULT_QUERY_BLOCK[kind])
     bq = max(1, min(bq, nq))
     bx = max(min(nx, _TILE_ELEMENTS[kind] // bq), min(nx, 4 * k), 1)
@@ -265,10 +265,11 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
                        total=-(-nq // bq)):
         q1 = min(q0 + bq, nq)
         best = None
+        qb = _rows(Qd, q0, q1, mu)
         for x0 in range(0, nx, bx):
             x1 = min(x0 + bx, nx)
             with small_gemm_context((q1 - q0) * (x1 - x0) * Xd.shape[1], xp):
-                d2 = Qd[q0:q1] @ Xd[x0:x1].T
+                d2 = qb @ _rows(Xd, x0, x1, mu).T
             d2 *= -2.0
             d2 += qn[q0:q1, None]
             d2 += xn[None, x0:x1]
@@ -276,6 +277,21 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
             best = _merge(best, _tile_keys(d2, x0, tile_mask, xp), k, xp)
         keys[q0:q1] = _pad(best, k, xp, q1 - q0)
     return _decode(xp.sort(keys, axis=1), xp)
+
+
+def _rows(A, r0, r1, mu):
+    """Rows ``r0:r1`` of ``A``, centred on ``mu`` when given (a copy of that block only)."""
+    return A[r0:r1] if mu is None else A[r0:r1] - mu
+
+
+def _sq_norms(A, mu, xp):
+    """Squared norms of the (centred) rows of ``A``, about 2^20 elements at a time."""
+    out = xp.empty(A.shape[0], dtype=np.float32)
+    block = max(1, (1 << 20) // max(A.shape[1], 1))
+    for r0 in range(0, A.shape[0], block):
+        b = _rows(A, r0, r0 + block, mu)
+        out[r0:r0 + block] = (b * b).sum(axis=1)
+    return out
 
 
 def _tile_keys(d2, x0, tile_mask, xp):

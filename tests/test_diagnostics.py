@@ -52,3 +52,20 @@ def test_code_diagnostics_against_brute_force():
     assert d["effective_dim"][0] == pytest.approx(eig.sum() ** 2 / (eig ** 2).sum())
     assert d["effective_dim"][1] == pytest.approx(1.0)
     np.testing.assert_allclose(d["spread"], [H.std(axis=0).mean(), H[:, 0].std()])
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 65536])
+def test_code_diagnostics_pair_means_in_chunks_are_brute_force(monkeypatch, chunk):
+    from dgae import _diagnostics
+
+    monkeypatch.setattr(_diagnostics, "PAIR_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    H = rng.normal(size=(50, 4))
+    P = sp.random(50, 50, density=0.2, random_state=chunk, format="csr")
+    s, t = P.nonzero()
+    d = code_diagnostics([H], P, None, random_state=0)
+    a, b = np.random.default_rng(0).integers(0, 50, (2, _diagnostics.N_RANDOM_PAIRS))
+    a, b = a[a != b], b[a != b]
+    rand = np.mean([np.linalg.norm(H[i] - H[j]) for i, j in zip(a, b)])
+    pairs = np.mean([np.linalg.norm(H[i] - H[j]) for i, j in zip(s, t)])
+    assert d["p_ratio"][0] == pytest.approx(pairs / rand, rel=1e-10)

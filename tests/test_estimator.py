@@ -360,6 +360,29 @@ def test_poi_bandwidth_auto_shrinks_on_a_small_extent():
     assert model.poi_bandwidth_ < 0.005 and model.poi_miner_.n_clusters_ == 8
 
 
+@pytest.mark.parametrize("n", [1, 999, 5000])
+def test_whitening_column_variance_in_chunks(n):
+    from dgae._whitening import _column_variance
+
+    X = (np.random.default_rng(n).normal(size=(n, 5)) * [1, 10, 0.1, 0, 3] + 7).astype(np.float32)
+    np.testing.assert_allclose(_column_variance(X), np.var(X, axis=0, dtype=np.float64),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_shrunk_whitening_fits_a_subsample_above_the_row_cap(monkeypatch):
+    from dgae import _whitening
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 6)) * [8.0, 4.0, 2.0, 1.0, 0.5, 0.25]
+    full = _whitening.ShrunkWhitening(n_components=3, random_state=0).fit(X)
+    monkeypatch.setattr(_whitening, "FIT_MAX_ROWS", 1000)
+    sub = _whitening.ShrunkWhitening(n_components=3, random_state=0).fit(X)
+    assert sub.pca_.n_samples_ == 1000 and full.pca_.n_samples_ == 4000
+    # well-separated components: the subsample finds the same axes and variances
+    np.testing.assert_allclose(np.abs(sub.pca_.components_), np.abs(full.pca_.components_), atol=0.05)
+    np.testing.assert_allclose(sub.pca_.explained_variance_, full.pca_.explained_variance_, rtol=0.1)
+
+
 @pytest.mark.parametrize("shrinkage", [0.0, 1.0, 10.0])
 def test_shrunk_whitening_against_pca(shrinkage):
     from sklearn.decomposition import PCA

@@ -169,6 +169,20 @@ def test_anchor_bandwidth_estimate_and_clusters():
         np.testing.assert_allclose(anchors[a], X[anchor_of == a].mean(axis=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("block", [1, 3, 256])
+def test_anchor_centroids_in_column_blocks_are_group_means(monkeypatch, block):
+    from dgae.graphs import _anchor
+
+    monkeypatch.setattr(_anchor, "_COLUMN_BLOCK", block)
+    rng = np.random.default_rng(block)
+    X = rng.normal(size=(200, 7)).astype(np.float32)
+    assign = rng.permutation(np.arange(200) % 13)
+    C = _anchor._centroids(X, assign, 13)
+    assert C.dtype == np.float32 and C.shape == (13, 7)
+    for g in range(13):
+        np.testing.assert_allclose(C[g], X[assign == g].astype(np.float64).mean(axis=0), rtol=1e-6)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("method", ["exact", "anchor"])
 def test_gpu_graphs_match_cpu(method):

@@ -1,18 +1,77 @@
-"""GeoKNN(index="ann") (pynndescent) against exact search on a small clustered set."""
+"""Approximate indexes (pynndescent, IVF) against exact search on small clustered sets."""
 import numpy as np
+import pytest
 
-from dgae import GeoKNN
+from dgae import DGAE, GeoKNN
+from dgae.graphs import IVFIndex, nearest_neighbors
 
 
-def test_ann_recall_against_exact_search():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(50, 32))
-    member = rng.integers(0, 50, 2100)
-    X = (centres[member] + 0.3 * rng.normal(size=(2100, 32))).astype(np.float32)
-    gps = np.column_stack([rng.uniform(-60, 60, 2100), rng.uniform(-180, 180, 2100)])
+def _clustered(n, d=32, n_clusters=50, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, d))
+    X = (centres[rng.integers(0, n_clusters, n)] + 0.3 * rng.normal(size=(n, d))).astype(np.float32)
+    gps = np.column_stack([rng.uniform(-60, 60, n), rng.uniform(-180, 180, n)])
+    return X, gps
+
+
+def _recall(found, truth):
+    return np.mean([len(set(f) & set(t)) / truth.shape[1] for f, t in zip(found, truth)])
+
+
+@pytest.mark.parametrize("index", ["ann", "ivf", IVFIndex(n_probe=4)])
+def test_approximate_recall_against_exact_search(index):
+    X, gps = _clustered(2100)
     exact = GeoKNN(n_neighbors=10).fit(X[100:], gps[100:])
-    ann = GeoKNN(n_neighbors=10, index="ann", random_state=0).fit(X[100:], gps[100:])
+    approx = GeoKNN(n_neighbors=10, index=index, random_state=0).fit(X[100:], gps[100:])
     _, truth = exact.kneighbors(X[:100])
-    _, found = ann.kneighbors(X[:100])
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
-    assert recall >= 0.9
+    dist, found = approx.kneighbors(X[:100])
+    assert _recall(found, truth) >= 0.9
+    assert found.dtype == np.int64 and dist.dtype == np.float32
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    # the reported distances are those of the rows returned
+    np.testing.assert_allclose(dist, np.linalg.norm(X[100:][found] - X[:100, None], axis=2),
+                               rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_lists", [1, 7, 40])
+def test_ivf_probing_every_list_is_exact_search(n_lists):
+    X, _ = _clustered(600, seed=n_lists)
+    Q = X[:50] + np.float32(0.05)
+    index = IVFIndex(n_lists=n_lists, n_probe=n_lists, random_state=0).fit(X)
+    d, i = index.query(Q, 5)
+    d_ref, i_ref = nearest_neighbors(Q, X, 5, device="cpu")
+    np.testing.assert_array_equal(i, i_ref)
+    np.testing.assert_allclose(d, d_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_ivf_queries_whose_probed_lists_are_short_fall_back_to_exact_search():
+    X, _ = _clustered(300, seed=3)
+    index = IVFIndex(n_lists=60, n_probe=1, random_state=0).fit(X)
+    assert np.diff(index.list_starts_).max() < 40   # one probed list cannot hold 40 rows
+    _, i = index.query(X[:20], 40)
+    np.testing.assert_array_equal(i, nearest_neighbors(X[:20], X, 40, device="cpu")[1])
+
+
+def test_ivf_files_every_row_once_under_its_nearest_centre():
+    X, _ = _clustered(500, seed=4)
+    index = IVFIndex(n_lists=9, random_state=0).fit(X)
+    assert np.array_equal(np.sort(index.order_), np.arange(500))
+    cell = np.repeat(np.arange(9), np.diff(index.list_starts_))
+    d = np.linalg.norm(X[index.order_][:, None] - index.centroids_[None], axis=2)
+    np.testing.assert_allclose(d[np.arange(500), cell], d.min(axis=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [{"n_lists": 0}, {"n_lists": 2.5}, {"n_probe": 0}])
+def test_ivf_rejects_bad_settings(bad):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        IVFIndex(**bad).fit(np.zeros((10, 2), np.float32))
+
+
+def test_dgae_retrieves_through_an_ivf_index():
+    X, gps = _clustered(400, seed=5)
+    kw = dict(hidden_layer_sizes=(8,), n_components=16, max_iter=3, early_stopping=False,
+              device="cpu", random_state=0)
+    exact = DGAE(**kw).fit(X, gps)
+    ivf = DGAE(index=IVFIndex(n_probe=100), **kw).fit(X, gps)  # every list: exact
+    assert isinstance(ivf.knn_.index_, IVFIndex)
+    np.testing.assert_array_equal(ivf.predict(X[:30]), exact.predict(X[:30]))

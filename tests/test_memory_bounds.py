@@ -33,3 +33,23 @@ def test_graph_stages_stay_far_below_n_squared(photos, stage):
     finally:
         tracemalloc.stop()
     assert peak < N * N * 4 / 4, f"{stage}: peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_exact_search_never_copies_the_whole_feature_matrix(monkeypatch, same):
+    # the centring is done block by block: with small tiles, the peak stays far below a copy of X
+    from dgae.graphs import _search
+
+    monkeypatch.setattr(_search, "_TILE_ELEMENTS", {"cpu": 1 << 14, "gpu": 1 << 14})
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(20_000, 256)) + 100).astype(np.float32)        # 20 MB, far from 0
+    Q = X if same else X[:3000].copy()
+    tracemalloc.start()
+    try:
+        d, i = _search.nearest_neighbors(Q, X, 3, device="cpu", batch_size=64)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # a centred copy would be X.nbytes; validation's finiteness mask is X.nbytes / 4
+    assert peak < X.nbytes / 2, f"peak {peak / 2**20:.1f} MiB for a {X.nbytes / 2**20:.0f} MiB X"
+    np.testing.assert_array_equal(i[:50, 0], np.arange(50))

@@ -74,6 +74,8 @@ def add_parser(subparsers):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
     fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None,
                      help="Q builder; anchor = fDGAE (None: DGAE's)")
+    fit.add_argument("--index", choices=("exact", "ann", "ivf"), default=None,
+                     help="gallery search: exact, pynndescent or an inverted file (None: DGAE's)")
     fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None,
                      help="(None: DGAE's)")
     fit.add_argument("--batch-size", type=_batch, default=None,
@@ -157,7 +159,8 @@ def _fit(args):
     keep = ~failed_rows(X, "gallery photos", state_paths(cache)["errors"])
     given = {"hidden_layer_sizes": args.layers, "objective": args.objective, "alpha": args.alpha,
              "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
-             "q_min_km": args.q_min_km, "graph": args.graph, "poi_bandwidth": args.poi_bandwidth,
+             "q_min_km": args.q_min_km, "graph": args.graph, "index": args.index,
+             "poi_bandwidth": args.poi_bandwidth,
              "optimizer": args.optimizer, "max_iter": args.max_iter,
              "learning_rate": args.learning_rate}
     params = {k: v for k, v in given.items() if v is not None}
