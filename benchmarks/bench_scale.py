@@ -14,13 +14,18 @@ Q exact and Q anchor (``easy_confusing_pairs``, k2 = 10, 25 km floor), then a
 default ``DGAE(graph="anchor", max_iter=1, early_stopping=False)`` fit whose
 ``fit_times_`` give input scaling (PCA whitening), one training epoch and the
 gallery index, and ``predict`` of the queries.  ``--skip`` leaves stages out
-(e.g. ``q_exact`` where it would take hours).
+(e.g. ``q_exact`` where it would take hours).  ``--q-proxy``: the fit's Q is
+not searched but drawn with the same shape (``k2`` random photos of other
+POIs per photo) -- for timing the fit's other stages (its ``graphs`` lap is
+then POI mining + P only) where the Q search would take hours; a proxy for
+timing, not a model to evaluate.
 
 Example::
 
     python benchmarks/bench_scale.py --n 20000 > scale_20k.log      # and 50000, 100000
     python benchmarks/bench_scale.py --fit scale_20k.log scale_50k.log scale_100k.log
     python benchmarks/bench_scale.py --n 664720 --skip q_exact --device gpu
+    python benchmarks/bench_scale.py --n 664720 --skip p,q_exact,q_anchor --q-proxy
 """
 import argparse
 import os
@@ -64,6 +69,19 @@ def _poi_vectors(ids, dim, seed):
     vecs = np.stack([np.random.default_rng([seed, 2, int(u)]).standard_normal(dim, np.float32)
                      for u in uniq])
     return vecs[inv]
+
+
+def proxy_q(X, labels, k2, method, seed=0, **kwargs):
+    """A Q of the searched one's shape: ``k2`` random photos of other POIs per photo (CSR)."""
+    from dgae.graphs._search import neighbors_to_csr
+
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, len(labels), (len(labels), k2))
+    clash = labels[table] == labels[:, None]
+    while clash.any():                         # redraw same-POI picks
+        table[clash] = rng.integers(0, len(labels), int(clash.sum()))
+        clash = labels[table] == labels[:, None]
+    return neighbors_to_csr(table, len(labels))
 
 
 class PeakRSS:
@@ -149,6 +167,9 @@ def main(argv=None):
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=0, help="DGAE's progress bars (stderr)")
+    p.add_argument("--q-proxy", action="store_true",
+                   help="the DGAE fit draws a same-shaped random Q instead of searching one "
+                        "(timing of the other stages only)")
     args = p.parse_args(argv)
     if args.fit:
         print(f"{'stage':<22}{'exponent':>10}{f'seconds at {args.target:,}':>22}")
@@ -189,6 +210,10 @@ def main(argv=None):
                                                   device=args.device, gps=gps, min_km=25.0,
                                                   random_state=args.seed),
           lambda Q: f"{Q.nnz:,} pairs")
+    if args.q_proxy:
+        from dgae.graphs import _build
+
+        _build._easy_confusing_pairs = proxy_q
     model = DGAE(graph="anchor", max_iter=1, early_stopping=False, device=args.device,
                  random_state=args.seed, verbose=args.verbose)
     fitted = stage("dgae: fit, 1 epoch", lambda: model.fit(X, gps),

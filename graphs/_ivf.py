@@ -131,6 +131,8 @@ class IVFIndex(BaseEstimator):
         Q = np.ascontiguousarray(Q, dtype=np.float32) - self.mean_
         k = min(int(k), len(self._data))
         n_probe = min(int(self.n_probe), self.n_lists_)
+        if len(Q) == 0:
+            return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
         _, probes = nearest_neighbors(Q, self.centroids_ - self.mean_, n_probe, device="cpu")
         best_d = np.full((len(Q), k), np.inf, dtype=np.float32)
         best_i = np.full((len(Q), k), -1, dtype=np.int64)
