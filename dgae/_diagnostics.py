@@ -16,7 +16,8 @@ from ._backend import array_module, to_host
 MONITOR_K = 10
 #: Random pairs the diagnostics' reference distance is averaged over.
 N_RANDOM_PAIRS = 20000
-#: Pairs whose distances are formed at once (bounded temporaries: P holds ~15 pairs per photo).
+#: Pairs (or rows) whose distances (or moments) are formed at once: bounded temporaries
+#: (P holds ~15 pairs per photo).
 PAIR_CHUNK = 65536
 
 
@@ -138,12 +139,11 @@ def code_diagnostics(layers, P, Q, random_state=0):
     a, b = a[keep], b[keep]
     out = {k: [] for k in ("width", "spread", "effective_dim", "p_ratio", "q_ratio")}
     for H in layers:
-        H = np.asarray(to_host(H), dtype=np.float64)
-        eig = np.clip(np.linalg.eigvalsh(np.cov(H, rowvar=False).reshape(H.shape[1], H.shape[1])),
-                      0, None)
+        H = np.asarray(to_host(H))
+        var, eig = _variances(H)
         rand = _mean_pair_distance(H, a, b) if a.size else np.nan
         out["width"].append(H.shape[1])
-        out["spread"].append(H.std(axis=0).mean())
+        out["spread"].append(np.sqrt(var).mean())
         out["effective_dim"].append(eig.sum() ** 2 / max((eig ** 2).sum(), 1e-300))
         for key, A in (("p_ratio", P), ("q_ratio", Q)):
             if A is None or A.nnz == 0 or not rand > 0:
@@ -153,12 +153,32 @@ def code_diagnostics(layers, P, Q, random_state=0):
     return {k: np.array(v) for k, v in out.items()}
 
 
+def _variances(H):
+    """(population variance of each column, eigenvalues of the sample covariance), float64.
+
+    Accumulated PAIR_CHUNK rows at a time: a float64 copy of a wide layer
+    at the paper's scale (664,720 x 512) is 2.7 GB, and ``np.cov`` makes another.
+    """
+    n, d = H.shape
+    mean = np.zeros(d)
+    for r0 in range(0, n, PAIR_CHUNK):
+        mean += H[r0:r0 + PAIR_CHUNK].sum(axis=0, dtype=np.float64)
+    mean /= n
+    scatter = np.zeros((d, d))
+    for r0 in range(0, n, PAIR_CHUNK):
+        c = H[r0:r0 + PAIR_CHUNK].astype(np.float64) - mean
+        scatter += c.T @ c
+    eig = np.clip(np.linalg.eigvalsh(scatter / (n - 1)), 0, None) if n > 1 else np.full(d, np.nan)
+    return np.diag(scatter) / n, eig
+
+
 def _mean_pair_distance(H, s, t):
-    """Mean Euclidean distance between rows ``H[s]`` and ``H[t]``, PAIR_CHUNK pairs at a time."""
+    """Mean Euclidean distance between rows ``H[s]`` and ``H[t]`` (in float64), PAIR_CHUNK
+    pairs at a time."""
     total = 0.0
     for c0 in range(0, s.size, PAIR_CHUNK):
         c = slice(c0, c0 + PAIR_CHUNK)
-        total += np.linalg.norm(H[s[c]] - H[t[c]], axis=1).sum()
+        total += np.linalg.norm(H[s[c]].astype(np.float64) - H[t[c]], axis=1).sum()
     return total / s.size
 
 

@@ -506,13 +506,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         xp = get_xp(self.device)
         coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
         intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
-        blocks = []
+        layers = [np.asarray(Xs, dtype=np.float32)]       # filled in place: no stacking copy
+        layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self._hidden()]
         for r0 in range(0, len(Xs), ENCODE_CHUNK):
             part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
             hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self._activations())
-            blocks.append([to_host(h) for h in [part] + hidden])
-        return [np.vstack([blk[m] for blk in blocks]).astype(np.float32, copy=False)
-                for m in range(len(blocks[0]))]
+            for out, h in zip(layers[1:], hidden):
+                out[r0:r0 + ENCODE_CHUNK] = to_host(h)
+        return layers
 
     def _codes(self, layers):
         """Retrieval codes from ``[network input, h1, ..., hM]`` (host or device arrays)."""
