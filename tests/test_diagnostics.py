@@ -69,3 +69,15 @@ def test_code_diagnostics_pair_means_in_chunks_are_brute_force(monkeypatch, chun
     rand = np.mean([np.linalg.norm(H[i] - H[j]) for i, j in zip(a, b)])
     pairs = np.mean([np.linalg.norm(H[i] - H[j]) for i, j in zip(s, t)])
     assert d["p_ratio"][0] == pytest.approx(pairs / rand, rel=1e-10)
+
+
+@pytest.mark.parametrize("cap", [1, 40, 10_000])
+def test_code_diagnostics_draw_distinct_graph_pairs_above_the_cap(monkeypatch, cap):
+    from dgae import _diagnostics
+
+    monkeypatch.setattr(_diagnostics, "MAX_GRAPH_PAIRS", cap)
+    P = sp.random(60, 60, density=0.1, random_state=0, format="csr")
+    s, t = _diagnostics._some_pairs(P, np.random.default_rng(0))
+    assert len(s) == min(cap, P.nnz)
+    assert len(set(zip(s.tolist(), t.tolist()))) == len(s)
+    assert np.all(P[s, t] != 0)
