@@ -15,8 +15,9 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 
 from dgae._progress import progress
+from dgae._validation import check_features
 
-from ._search import nearest_neighbors
+from ._search import knn_search
 
 #: k-means is trained on at most this many photos per list (faiss uses up to 256; 32
 #: left lists 2x more unequal and slower on the benchmark; 128 builds 1 M in about a minute).
@@ -84,13 +85,14 @@ class IVFIndex(BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of shape (n, d), float32, finite
+        X : array-like of shape (n, d)
+            Finite; searched in float32.
 
         Returns
         -------
         self : IVFIndex
         """
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(check_features(X, "X"))
         n_lists = auto_n_lists(len(X)) if self.n_lists == "auto" else self.n_lists
         if not isinstance(n_lists, Integral) or n_lists < 1:
             raise ValueError(f"n_lists must be a positive integer or 'auto', got {self.n_lists!r}")
@@ -104,11 +106,12 @@ class IVFIndex(BaseEstimator):
         km = KMeans(self.n_lists_, init="random", n_init=1, max_iter=KMEANS_ITER,
                     random_state=rng).fit(train)
         self.centroids_ = km.cluster_centers_.astype(np.float32)
-        _, cell = nearest_neighbors(X, self.centroids_, 1, device="cpu", verbose=self.verbose)
+        _, cell = knn_search(X, self.centroids_, 1, np, verbose=self.verbose)
         self.order_ = np.argsort(cell[:, 0], kind="stable")
         self.list_starts_ = np.r_[0, np.cumsum(np.bincount(cell[:, 0], minlength=self.n_lists_))]
         self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         self._data = X[self.order_] - self.mean_     # centred: less float32 cancellation
+        self._centres = self.centroids_ - self.mean_
         self._sq = np.einsum("ij,ij->i", self._data, self._data)
         return self
 
@@ -117,7 +120,8 @@ class IVFIndex(BaseEstimator):
 
         Parameters
         ----------
-        Q : ndarray of shape (m, d)
+        Q : array-like of shape (m, d)
+            Finite, as many features as the index.
         k : int
             At most the gallery size.
 
@@ -128,12 +132,16 @@ class IVFIndex(BaseEstimator):
         indices : ndarray of shape (m, k), int64
             Gallery rows.
         """
-        Q = np.ascontiguousarray(Q, dtype=np.float32) - self.mean_
+        Q = check_features(Q, "queries", min_samples=0)
+        if Q.shape[1] != self._data.shape[1]:
+            raise ValueError(f"queries have {Q.shape[1]} features but the index has "
+                             f"{self._data.shape[1]}")
+        Q = Q - self.mean_
         k = min(int(k), len(self._data))
         n_probe = min(int(self.n_probe), self.n_lists_)
         if len(Q) == 0:
             return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
-        _, probes = nearest_neighbors(Q, self.centroids_ - self.mean_, n_probe, device="cpu")
+        _, probes = knn_search(Q, self._centres, n_probe, np)
         best_d = np.full((len(Q), k), np.inf, dtype=np.float32)   # squared until the end
         best_i = np.full((len(Q), k), -1, dtype=np.int64)
         q_sq = np.einsum("ij,ij->i", Q, Q)
@@ -148,7 +156,7 @@ class IVFIndex(BaseEstimator):
         best_d = np.sqrt(np.maximum(best_d, 0.0))
         short = np.flatnonzero((best_i < 0).any(axis=1))   # probed cells held fewer than k rows
         if short.size:
-            best_d[short], best_i[short] = nearest_neighbors(Q[short], self._data, k, device="cpu")
+            best_d[short], best_i[short] = knn_search(Q[short], self._data, k, np)
         idx = self.order_[best_i]
         order = np.lexsort((idx, best_d), axis=1)      # ascending distance, ties by gallery row
         return np.take_along_axis(best_d, order, axis=1), np.take_along_axis(idx, order, axis=1)

@@ -67,6 +67,15 @@ def test_ivf_rejects_bad_settings(bad):
         IVFIndex(**bad).fit(np.zeros((10, 2), np.float32))
 
 
+@pytest.mark.parametrize("Q, match", [(np.zeros((2, 4)), "features"),
+                                      (np.full((1, 3), np.nan), "NaN")])
+def test_ivf_rejects_bad_queries(Q, match):
+    index = IVFIndex(random_state=0).fit(np.random.default_rng(0).normal(size=(30, 3)))
+    with pytest.raises(ValueError, match=match):
+        index.query(Q, 2)
+    assert [a.shape for a in index.query(np.zeros((0, 3)), 2)] == [(0, 2), (0, 2)]
+
+
 def test_dgae_retrieves_through_an_ivf_index():
     X, gps = _clustered(400, seed=5)
     kw = dict(hidden_layer_sizes=(8,), n_components=16, max_iter=3, early_stopping=False,
