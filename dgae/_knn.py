@@ -22,6 +22,9 @@ CONFIDENCE_VOTES = 10
 #: ... that lie within this distance of the prediction.
 CONFIDENCE_RADIUS_KM = 25.0
 
+#: Neighbours a pynndescent query asks for at least (``index="ann"``; see GeoKNN._neighbors).
+ANN_MIN_K = 10
+
 #: Parameters of the heads, shared by GeoKNN and DGAE.
 HEAD_CONSTRAINTS = {
     "head": [StrOptions(set(HEADS))],
@@ -348,8 +351,10 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         if isinstance(self.index_, IVFIndex):
             return self.index_.query(X, k)
         if self.index_ is not None:
-            idx, dist = self.index_.query(X, k=k)
-            return dist.astype(np.float32), idx.astype(np.int64)
+            # pynndescent's search keeps a heap of k candidates: with k = 1 (the 1-NN head)
+            # it turns greedy and misses; ask for at least ANN_MIN_K and keep the first k
+            idx, dist = self.index_.query(X, k=min(max(k, ANN_MIN_K), len(self.features_)))
+            return dist[:, :k].astype(np.float32), idx[:, :k].astype(np.int64)
         from dgae.graphs import nearest_neighbors
 
         return nearest_neighbors(X, self.features_, k, device=self.device, verbose=self.verbose)

@@ -33,6 +33,18 @@ def test_approximate_recall_against_exact_search(index):
                                rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("index", ["ann", "ivf"])
+def test_approximate_nearest_neighbour_for_the_1nn_head(index):
+    # one neighbour asked for: pynndescent's heap of k = 1 turns greedy (0.76 of these
+    # queries found their nearest photo before GeoKNN asked it for ANN_MIN_K)
+    X, gps = _clustered(2100)
+    _, truth = GeoKNN().fit(X[100:], gps[100:]).kneighbors(X[:100])
+    approx = GeoKNN(index=index, random_state=0).fit(X[100:], gps[100:])
+    dist, found = approx.kneighbors(X[:100])
+    assert found.shape == dist.shape == (100, 1)
+    assert np.mean(found[:, 0] == truth[:, 0]) >= 0.9
+
+
 @pytest.mark.parametrize("n_lists", [1, 7, 40])
 def test_ivf_probing_every_list_is_exact_search(n_lists):
     X, _ = _clustered(600, seed=n_lists)
