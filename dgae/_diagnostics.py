@@ -11,6 +11,7 @@
 import numpy as np
 
 from ._backend import array_module, to_host
+from ._whitening import column_mean
 
 #: Neighbours the retrieval monitor looks at (reciprocal rank 0 beyond them).
 MONITOR_K = 10
@@ -174,10 +175,7 @@ def _variances(H):
     at the paper's scale (664,720 x 512) is 2.7 GB, and ``np.cov`` makes another.
     """
     n, d = H.shape
-    mean = np.zeros(d)
-    for r0 in range(0, n, PAIR_CHUNK):
-        mean += H[r0:r0 + PAIR_CHUNK].sum(axis=0, dtype=np.float64)
-    mean /= n
+    mean = column_mean(H, PAIR_CHUNK)
     scatter = np.zeros((d, d))
     for r0 in range(0, n, PAIR_CHUNK):
         c = H[r0:r0 + PAIR_CHUNK].astype(np.float64) - mean

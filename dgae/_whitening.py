@@ -113,6 +113,20 @@ class ShrunkWhitening(TransformerMixin, BaseEstimator):
         return self.pca_.transform(X) * self.scale_
 
 
+def column_mean(X, chunk=_VAR_CHUNK):
+    """Mean of each column in float64, ``chunk`` rows at a time (no float64 copy of ``X``).
+
+    Examples
+    --------
+    >>> column_mean(np.array([[1.0, 2.0], [3.0, 2.0]], dtype=np.float32)).tolist()
+    [2.0, 2.0]
+    """
+    mean = np.zeros(X.shape[1])
+    for r0 in range(0, len(X), chunk):
+        mean += X[r0:r0 + chunk].sum(axis=0, dtype=np.float64)
+    return mean / len(X)
+
+
 def _column_variance(X):
     """Population variance of each column in float64, ``_VAR_CHUNK`` rows at a time.
 
@@ -125,10 +139,7 @@ def _column_variance(X):
     >>> _column_variance(X).tolist()
     [2.6666666666666665, 0.0]
     """
-    mean = np.zeros(X.shape[1])
-    for r0 in range(0, len(X), _VAR_CHUNK):
-        mean += X[r0:r0 + _VAR_CHUNK].sum(axis=0, dtype=np.float64)
-    mean /= len(X)
+    mean = column_mean(X)
     ss = np.zeros(X.shape[1])
     for r0 in range(0, len(X), _VAR_CHUNK):
         ss += np.square(X[r0:r0 + _VAR_CHUNK] - mean).sum(axis=0)
