@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
-from ._heads import resolve_k
+from ._heads import apply_head, resolve_k
 from ._knn import CodesTransformerMixin, GeoRegressorMixin
 
 #: Queries per block of the restricted search (a block's distances: rows x gallery floats).
@@ -119,6 +119,7 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
             dist = euclidean_distances(z, G)
             outside = ~(self.gallery_cells_[None, :, None] == t[:, None, :]).any(axis=2)
             order = np.argsort(dist + outside * (dist.max() + 1.0), axis=1, kind="stable")[:, :k]
-            out.append(self.knn_._apply_head(self.knn_.gallery_gps_[order],
-                                             np.take_along_axis(dist, order, axis=1)))
+            head, params = self.knn_._head_spec()
+            out.append(apply_head(head, self.knn_.gallery_gps_[order],
+                                  np.take_along_axis(dist, order, axis=1), **params))
         return np.concatenate(out)

@@ -105,7 +105,9 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
         for retrieval on the input features themselves (the LF row).
     X_gallery, gps_gallery, X_query, gps_query : arrays
         Features (n, d) and ``[lat, lon]`` (n, 2) of gallery and queries.
-    heads : sequence of {"1nn", "meanshift", "kde"}
+    heads : sequence of {"auto", "1nn", "meanshift", "kde"}
+        ``"auto"``: each estimator's own head (``DGAE``'s ``head_``, chosen in
+        ``fit``); 1-NN for rows without one (LF, precomputed features).
     areas : array-like of shape (n_gallery,), optional
         Passed to ``fit`` (POIs are mined per area).
     features : dict of str -> (gallery, query) arrays, optional
@@ -156,7 +158,11 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
         fit_s = time.perf_counter() - t
         for head in heads:
             t = time.perf_counter()
-            pred = GeoKNN(head=head).fit(codes_g, gps_gallery).predict(codes_q)
+            if head == "auto" and hasattr(est, "head_"):
+                pred = est.predict(X_query)    # the head the estimator chose in fit
+            else:
+                knn_head = "1nn" if head == "auto" else head
+                pred = GeoKNN(head=knn_head).fit(codes_g, gps_gallery).predict(codes_q)
             record(f"{name} {head}", pred, fit_s, time.perf_counter() - t)
     return out
 

@@ -1,8 +1,7 @@
-"""What a fit learned, measured on the gallery: early-stopping validation and code diagnostics.
+"""What a fit learned, measured on the gallery: code diagnostics.
 
-- :func:`validation_split` and :class:`RetrievalMonitor`: a held-out share of the
-  gallery and the score early stopping follows (how soon each held-out photo
-  finds a photo of its own POI among the training photos' codes).
+(Early stopping's held-out places and score live in :mod:`dgae._selection`.)
+
 - :func:`code_diagnostics`: per layer, how much the codes vary and how close
   the same-area (P) and easy-confusing (Q) pairs are relative to random pairs;
   it tells an optimisation failure (collapsed or unmoved codes on the training
@@ -10,11 +9,9 @@
 """
 import numpy as np
 
-from ._backend import array_module, to_host
+from ._backend import to_host
 from ._whitening import column_mean
 
-#: Neighbours the retrieval monitor looks at (reciprocal rank 0 beyond them).
-MONITOR_K = 10
 #: Random pairs the diagnostics' reference distance is averaged over.
 N_RANDOM_PAIRS = 20000
 #: P / Q pairs the ratios are averaged over (a random subset above it: 10 M pairs at
@@ -23,86 +20,6 @@ MAX_GRAPH_PAIRS = 200_000
 #: Pairs (or rows) whose distances (or moments) are formed at once: bounded temporaries
 #: (P holds ~15 pairs per photo).
 PAIR_CHUNK = 65536
-
-
-def validation_split(labels, fraction, random_state, min_left=2):
-    """Held-out photos for early stopping: each leaves same-area pairs in training.
-
-    Photos are drawn in random order among those whose POI keeps at least
-    ``min_left`` photos in the training part, up to ``round(fraction * n)``
-    photos.  With ``min_left=2`` every held-out photo's POI still has a
-    same-area pair to learn from, so the score measures how well the learned
-    metric carries to a new photo of a trained place (a POI of two photos
-    that lost one would have none, and scores nothing but noise).
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n,), int
-        POI of each photo.
-    fraction : float
-    random_state : int or Generator
-
-    Returns
-    -------
-    train, validation : ndarray of int
-        Sorted row indices (``validation`` may be empty).
-
-    Examples
-    --------
-    >>> labels = np.array([0, 0, 0, 1, 2, 2, 2, 2])
-    >>> tr, va = validation_split(labels, 0.25, 0)
-    >>> len(va), np.bincount(labels[tr]).tolist()
-    (2, [2, 1, 3])
-    """
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(random_state)
-    n = labels.size
-    order = rng.permutation(n)
-    _, inv, sizes = np.unique(labels[order], return_inverse=True, return_counts=True)
-    # rank of each photo within its POI in the random order; the last one stays
-    rank = np.empty(n, dtype=np.int64)
-    by_poi = np.argsort(inv, kind="stable")
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    rank[by_poi] = np.arange(n) - np.repeat(starts, sizes)
-    eligible = order[rank < sizes[inv] - min_left]
-    val = np.sort(eligible[: int(round(fraction * n))])
-    return np.setdiff1d(np.arange(n), val), val
-
-
-class RetrievalMonitor:
-    """Early-stopping score: mean reciprocal rank of the first same-POI training photo.
-
-    Each held-out photo's ``MONITOR_K`` nearest training codes are searched
-    (exact, on the codes' device); a photo whose nearest same-POI training
-    photo ranks ``r`` scores ``1 / r`` (0 beyond ``MONITOR_K``).  At ``r = 1``
-    for all it is the 1-NN "same POI" rate, the proxy of 1 km accuracy.
-
-    Parameters
-    ----------
-    X_train, X_val : ndarray
-        Network inputs of the training and held-out photos (any device).
-    labels_train, labels_val : ndarray of int
-    encode : callable
-        ``encode(coefs, intercepts, X) -> codes`` (the retrieval codes).
-    """
-
-    def __init__(self, X_train, X_val, labels_train, labels_val, encode):
-        self.X_train, self.X_val, self.encode = X_train, X_val, encode
-        self.labels_train = np.asarray(labels_train)
-        self.labels_val = np.asarray(labels_val)
-
-    def __call__(self, coefs, intercepts):
-        from dgae.graphs._search import knn_search
-
-        xp = array_module(self.X_train)
-        train = self.encode(coefs, intercepts, self.X_train)
-        val = self.encode(coefs, intercepts, self.X_val)
-        k = min(MONITOR_K, train.shape[0])
-        _, idx = knn_search(val, train, k, xp)
-        hit = self.labels_train[np.maximum(idx, 0)] == self.labels_val[:, None]
-        hit &= idx >= 0
-        first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
-        return float(np.mean(1.0 / first))
 
 
 def code_diagnostics(layers, P, Q, random_state=0):

@@ -15,9 +15,15 @@ from dgae.graphs._ivf import IVFIndex
 
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
-from ._diagnostics import RetrievalMonitor, code_diagnostics, format_diagnostics, validation_split
+from ._diagnostics import code_diagnostics, format_diagnostics
+from ._geo import great_circle_km, km_to_degrees
+from ._heads import DEFAULT_K, HEADS, apply_head, resolve_k
 from ._knn import (HEAD_CONSTRAINTS, RUN_CONSTRAINTS, CodesTransformerMixin, GeoEstimatorMixin, GeoKNN,
                    check_targets)
+from ._scale import gallery_scales
+from ._selection import (CONFIDENCE_VOTES, ConfidenceCalibrator, GeoMonitor, confidence_features,
+                         head_candidates, match_gates, place_validation_split, score_heads,
+                         view_validation_split)
 from ._progress import say
 from ._whitening import ShrunkWhitening
 
@@ -29,8 +35,6 @@ AUTO_BATCH_SIZE = 1024
 AUTO_LR = {"gd": 2.0, "sgd": 0.05, "adam": 1e-3}
 #: ``lr_decay="auto"``: step multiplier per iteration / epoch (Algorithm 1's 0.95; none for Adam).
 AUTO_LR_DECAY = {"gd": 0.95, "sgd": 0.95, "adam": 1.0}
-#: ``q_min_km="auto"`` under the "whitened" objective (the paper's rule, 0, under "paper").
-AUTO_Q_MIN_KM = 25.0
 #: Mean per-unit standard deviation of a layer's gallery codes under which fit warns.
 COLLAPSE_STD = 1e-3
 #: Rows per block when encoding.
@@ -100,7 +104,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     q_min_km : float or "auto", default="auto"
         Distance floor of ``Q``: only look-alikes at least this far away count
         (a deviation from §4.2, which excludes only the photo's own POI).
-        ``"auto"``: 25 km under ``"whitened"``, 0 (the paper) under ``"paper"``.
+        ``"auto"``: under ``"whitened"``, the gallery's fine scale
+        (:func:`dgae.metrics.gallery_scales`: 25 km world-wide, 1 km for a
+        country, 0.1 km for one city -- a fixed 25 km empties Q inside a
+        city); 0 (the paper) under ``"paper"``.
     graph : {"exact", "anchor", "ann"}, default="exact"
         How Q is built: exact search, the paper's anchor graph (fDGAE) or
         pynndescent.
@@ -108,6 +115,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         POI mean-shift bandwidth in degrees of arc; ``"auto"``: the paper's
         0.005 (§6.5.1), shrunk on galleries only a few km across
         (:func:`dgae.graphs.auto_poi_bandwidth`).
+    region_km : float, "auto" or None, default="auto"
+        Multi-scale same-area pairs: P also holds each photo's ``k1`` nearest
+        photos of its *region*, POIs mined a second time at this bandwidth
+        (km), so that the codes learn the look of a neighbourhood, which
+        carries to places the gallery has never seen, besides the identity of
+        a place.  ``"auto"``: the gallery's fine scale under ``"whitened"``
+        (as ``q_min_km``), none under ``"paper"``; None: the paper's P.
     objective : {"whitened", "paper"}, default="whitened"
     n_components : int, default=256
         PCA components of the whitened input (``"whitened"``; at most
@@ -138,23 +152,36 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         :mod:`dgae._autoencoder`).  ``"auto"``: full batch up to 20,000
         photos, batches of 1,024 above.
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the gallery (photos whose POI
-        keeps two photos in training), follow how soon each finds its POI
-        among the training codes (:class:`~dgae._diagnostics.RetrievalMonitor`)
-        and keep the best weights; stop after ``n_iter_no_change`` iterations
-        without a better score.  The held-out photos stay in the retrieval
-        gallery.  Without POIs of three or more photos it is skipped (warning).
+        Train without the held-out photos (see ``validation_fraction``),
+        follow how well they are located among the training photos' codes
+        (:class:`~dgae._selection.GeoMonitor`: mean accuracy at the gallery's
+        thresholds) and keep the best weights; stop after
+        ``n_iter_no_change`` iterations without a better score.  The
+        held-out photos stay in the retrieval gallery.
     validation_fraction : float, default=0.1
+        Share of the gallery held out to choose the stopping iteration, the
+        head and the confidence: half of it whole places (``groups`` of
+        ``fit``, else the mined POIs) -- new places, the usual question --,
+        half single photos of places that stay in training (another view of
+        a known place).
     n_iter_no_change : int, default=20
     input_dropout : float, default=0
         Share of input units dropped afresh at every step, the reconstruction
         target staying clean (a denoising autoencoder, §4.5's reading of DGAE).
-    head : {"1nn", "meanshift", "kde"}, default="1nn"
+    head : {"auto", "1nn", "meanshift", "kde"}, default="auto"
+        ``"auto"``: chosen in ``fit`` among 1-NN, KDE at four widths of the
+        gallery's scale (also coarse to fine) and Mean-Shift, by how well each
+        locates the held-out places; then a ``match_gate`` under which the
+        nearest photo answers alone, chosen on all held-out photos
+        (``head_label_``, ``head_scores_``, ``gate_scores_``).  A named head
+        has its width chosen the same way when it is ``"auto"``.
     n_neighbors : int or "auto", default="auto"
         Neighbours the head sees (``"auto"``: 1 / 120 / 100).
-    meanshift_bandwidth_km : float, default=500
+    meanshift_bandwidth_km : float or "auto", default="auto"
+        ``"auto"``: the gallery's scale (750 km world-wide); Im2GPS used 500.
     min_votes : int, default=4
-    kde_sigma_km : float, default=50
+    kde_sigma_km : float or "auto", default="auto"
+        ``"auto"``: chosen on the held-out places among the gallery's scales.
     kde_power : float, default=10
     include_input : bool or "auto", default="auto"
         Prepend the (scaled) network input to the codes; ``"auto"``: yes
@@ -201,6 +228,28 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         The POI bandwidth used (degrees).
     q_min_km_ : float
         The Q distance floor used.
+    region_km_ : float or None
+        The region bandwidth of the multi-scale P (km).
+    scales_ : dict
+        The gallery's scales (:func:`dgae.metrics.gallery_scales`).
+    thresholds_km_ : tuple of float
+        Accuracy thresholds suited to the gallery, which the head and the
+        early stopping are scored at.
+    training_indices_, validation_indices_, view_indices_ : ndarray of int
+        Rows trained on, held-out places' photos, held-out views.
+    head_, head_params_, head_label_ : str, dict, str
+        The head ``predict`` uses, its parameters (``kde_sigma_km``,
+        ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) and
+        its name in ``head_scores_`` / ``gate_scores_``.
+    head_scores_, gate_scores_ : dict
+        Mean accuracy at ``thresholds_km_`` of each candidate head on the
+        held-out places, and of the chosen head under each gate on all
+        held-out photos (empty without held-out photos).
+    confidence_km_ : float
+        ``predict_details``' confidence is the probability of an error at
+        most this (the gallery's fine scale).
+    confidence_calibrator_ : dgae._selection.ConfidenceCalibrator or None
+        Learned on the held-out photos' predictions.
     poi_miner_ : dgae.graphs.POIMiner or None
     poi_labels_ : ndarray of shape (n_gallery,)
         POI of each gallery photo (-1 everywhere when no POIs were mined).
@@ -248,6 +297,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "q_min_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "graph": [StrOptions({"exact", "anchor", "ann"})],
         "poi_bandwidth": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "region_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
         "objective": [StrOptions(set(ae.OBJECTIVES))],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "whiten_shrinkage": [Interval(Real, 0, None, closed="left")],
@@ -267,17 +317,20 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "code_layers": [StrOptions({"auto", "top", "all"})],
         "index": [StrOptions({"exact", "ann", "ivf"}), IVFIndex],
         "random_state": ["random_state"],
+        "head": [StrOptions({"auto", *HEADS})],
+        "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "kde_sigma_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
-                 poi_bandwidth="auto", objective="whitened", n_components=256, whiten_shrinkage=3.0,
+                 poi_bandwidth="auto", region_km="auto", objective="whitened", n_components=256, whiten_shrinkage=3.0,
                  optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="1nn",
+                 validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="auto",
                  n_neighbors="auto",
-                 meanshift_bandwidth_km=500.0, min_votes=4, kde_sigma_km=50.0, kde_power=10.0,
+                 meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
                  include_input="auto", code_layers="auto", index="exact", device="auto",
                  random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -290,6 +343,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.q_min_km = q_min_km
         self.graph = graph
         self.poi_bandwidth = poi_bandwidth
+        self.region_km = region_km
         self.objective = objective
         self.n_components = n_components
         self.whiten_shrinkage = whiten_shrinkage
@@ -320,8 +374,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, areas=None):
-        """Mine POIs, build P and Q, train the autoencoder, index the gallery.
+    def fit(self, X, y, areas=None, groups=None):
+        """Mine POIs, build P and Q, train the autoencoder, choose the head, index the gallery.
 
         Parameters
         ----------
@@ -331,6 +385,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             ``[lat, lon]`` degrees.
         areas : array-like of shape (n,), optional
             Area of each photo: POIs are mined per area (as in the paper).
+        groups : array-like of shape (n,), optional
+            Place of each photo (e.g. a location id): the places held out to
+            choose the stopping iteration, the head and the confidence are
+            whole groups.  Default: the mined POIs.
 
         Returns
         -------
@@ -350,7 +408,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         clock.lap("graphs")
         self.batch_size_ = self._resolve_batch_size(len(X))
         self.learning_rate_ = AUTO_LR[self.optimizer] if self.learning_rate == "auto" else float(self.learning_rate)
-        result = self._fit_weights(Xs, seed, hidden)
+        result = self._fit_weights(Xs, seed, hidden, groups)
         clock.lap("train")
         self.loss_curve_ = result["loss_curve"]
         self.best_iter_ = result["best_iter"]
@@ -360,6 +418,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                        if self.validation_scores_ is not None else None)
         self._index_gallery(Xs)
         clock.lap("index")
+        self._choose_head(Xs, seed)
+        clock.lap("head")
         self.fit_times_ = clock.laps
         return self
 
@@ -420,38 +480,139 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.P_, self.Q_ = empty, empty.copy()
         self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
                                else float(self.poi_bandwidth))
-        self.q_min_km_ = ((AUTO_Q_MIN_KM if self._whitened() else 0.0) if self.q_min_km == "auto"
-                          else float(self.q_min_km))
+        self.scales_ = gallery_scales(gps)
+        self.thresholds_km_ = self.scales_["thresholds_km"]
+        self.confidence_km_ = float(self.scales_["confidence_km"])
+        self.q_min_km_ = ((self.scales_["q_min_km"] if self._whitened() else 0.0)
+                          if self.q_min_km == "auto" else float(self.q_min_km))
+        self.region_km_ = ((self.scales_["confidence_km"] if self._whitened() else None)
+                           if self.region_km == "auto" else self.region_km)
         if not (self._uses_graphs() or self.early_stopping):
             return
         # X and gps were validated at fit's entry: the graphs take them as they are
         self.P_, self.Q_, self.poi_miner_ = geo_graphs(
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
             poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device,
-            random_state=seed, verbose=self.verbose, pairs=self._uses_graphs())
+            random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
+            region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_))
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
 
-    def _fit_weights(self, Xs, seed, hidden):
-        """Train on the whole gallery, or on all but a held-out share with early stopping."""
-        rows = val = None
-        if self.early_stopping:
-            rows, val = validation_split(self.poi_labels_, self.validation_fraction, seed)
-            if val.size == 0:
-                warnings.warn("early stopping skipped: no POI has three photos to hold one out "
-                              "(set early_stopping=False to silence this)", UserWarning, stacklevel=4)
-                rows = val = None
+    def _fit_weights(self, Xs, seed, hidden, groups):
+        """Train on the whole gallery, or on all but held-out places with early stopping."""
+        self._split_places(seed, groups)
+        rows, val = self.training_indices_, self._held_out()
         monitor = None
         P, Q = self.P_, self.Q_
-        if rows is not None:
+        if self.early_stopping and val is not None:
             P, Q = P[rows][:, rows], Q[rows][:, rows]
             xp = get_xp(self.device)
-            monitor = RetrievalMonitor(to_device(Xs[rows], xp, np.float32),
-                                       to_device(Xs[val], xp, np.float32),
-                                       self.poi_labels_[rows], self.poi_labels_[val],
-                                       self._encode_device)
-        return self._train(Xs if rows is None else Xs[rows], P, Q, init=None, anchors=None,
-                           batch_size=self.batch_size_, max_iter=self.max_iter, seed=seed,
-                           hidden=hidden, monitor=monitor)
+            monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
+                                 self.gallery_gps_[rows], self.gallery_gps_[val],
+                                 np.isin(val, self.validation_indices_), self._encode_device,
+                                 self._head_candidates(), self.thresholds_km_)
+        elif self.early_stopping:
+            warnings.warn("early stopping skipped: a single place, none to hold out "
+                          "(set early_stopping=False to silence this)", UserWarning, stacklevel=4)
+        Xt = Xs if monitor is None else Xs[rows]
+        return self._train(Xt, P, Q, init=None, anchors=None, batch_size=self.batch_size_,
+                           max_iter=self.max_iter, seed=seed, hidden=hidden, monitor=monitor)
+
+    def _split_places(self, seed, groups):
+        """``training_indices_``, ``validation_indices_`` (whole places -- ``groups``, else
+        the POIs, else single photos -- held out: half of ``validation_fraction``) and
+        ``view_indices_`` (one photo each of places kept in training: the other half)."""
+        n = len(self.gallery_gps_)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (n,):
+                raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
+        elif self.poi_labels_.max() >= 0:
+            groups = self.poi_labels_
+        else:
+            groups = np.arange(n)
+        share = self.validation_fraction / 2
+        train, val = place_validation_split(groups, share, seed)
+        self.training_indices_, views = view_validation_split(groups, train, round(share * n), seed)
+        self.validation_indices_, self.view_indices_ = val, views
+
+    def _held_out(self):
+        """The held-out places' photos and the held-out views, sorted (None if neither)."""
+        both = np.union1d(self.validation_indices_, self.view_indices_)
+        return both if both.size else None
+
+    def _head_candidates(self):
+        """The heads ``fit`` chooses among: all for ``head="auto"``, else the set head at the
+        set or candidate widths."""
+        cands = head_candidates(self.scales_)
+        fixed = {"kde": ("kde_sigma_km", self.kde_sigma_km),
+                 "meanshift": ("meanshift_bandwidth_km", self.meanshift_bandwidth_km)}
+        out = {}
+        for label, (head, params) in cands.items():
+            if self.head not in ("auto", head):
+                continue
+            key, value = fixed.get(head, (None, "auto"))
+            if value != "auto":
+                label, params = f"{head}@{float(value):g}km", {key: float(value)}
+            out[label] = (head, params)
+        return out
+
+    def _choose_head(self, Xs, seed):
+        """``head_`` and ``head_params_``, chosen on the held-out photos located among the
+        training photos' codes, and the confidence calibrated on the same predictions.
+
+        Two stages: the head (and its width) that best locates the held-out *places*
+        (mean accuracy at the gallery's thresholds: ``head_scores_``), then its
+        ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which 1-NN
+        answers -- on all held-out photos, places and views (``gate_scores_``).
+        """
+        cands = self._head_candidates()
+        self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
+        label = next(iter(cands))
+        self.head_, self.head_params_ = cands[label][0], dict(cands[label][1])
+        held = self._held_out()
+        if held is not None:
+            rows = self.training_indices_
+            codes = self.knn_.features_
+            k = min(max(max(DEFAULT_K[h] for h, _ in cands.values()), CONFIDENCE_VOTES), len(rows))
+            from dgae.graphs import nearest_neighbors
+
+            dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device)
+            nbrs, truth = self.gallery_gps_[rows][idx], self.gallery_gps_[held]
+            kw = dict(min_votes=self.min_votes, kde_power=self.kde_power)
+            new = np.isin(held, self.validation_indices_)
+            if new.any():
+                self.head_scores_, _ = score_heads(cands, nbrs[new], dist[new], truth[new],
+                                                   self.thresholds_km_, **kw)
+                label = max(self.head_scores_, key=self.head_scores_.get)
+            self.gate_scores_, heads = score_heads({label: cands[label]}, nbrs, dist, truth,
+                                                   self.thresholds_km_, gate_km=self.confidence_km_,
+                                                   gates=match_gates(nbrs, dist, self.confidence_km_),
+                                                   **kw)
+            self._tried_heads = heads
+            label = max(self.gate_scores_, key=self.gate_scores_.get)
+            self.head_, self.head_params_ = heads[label][0], dict(heads[label][1])
+            kh = resolve_k(self.head_, self.n_neighbors, k)
+            pred = apply_head(self.head_, nbrs[:, :kh], dist[:, :kh], **kw, **self.head_params_)
+            within = great_circle_km(pred, truth) <= self.confidence_km_
+            self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
+                confidence_features(nbrs, dist, pred, self.confidence_km_), within)
+        self.head_label_ = label
+        say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
+            verbose=self.verbose)
+
+    def _head_spec(self):
+        params = dict(meanshift_bandwidth_km=self.scales_["meanshift_km"], min_votes=self.min_votes,
+                      kde_sigma_km=self.scales_["kde_sigmas_km"][0], kde_power=self.kde_power)
+        return self.head_, {**params, **self.head_params_}
+
+    def _confidence(self, features):
+        if self.confidence_calibrator_ is None:
+            return features[:, 0]
+        return self.confidence_calibrator_.predict(features)
+
+    def _confidence_km(self):
+        return self.confidence_km_
 
     def _train(self, Xs, P, Q, init, anchors, batch_size, max_iter, seed, hidden, monitor=None):
         result = ae.train(

@@ -172,6 +172,17 @@ def km_to_chord(km, radius_km=EARTH_RADIUS_KM):
     return 2.0 * np.sin(np.minimum(np.asarray(km, dtype=np.float64) / radius_km, np.pi) / 2.0)
 
 
+def km_to_degrees(km, radius_km=EARTH_RADIUS_KM):
+    """Great-circle distance in km → arc in degrees.
+
+    Examples
+    --------
+    >>> round(km_to_degrees(111.19494), 4)
+    1.0
+    """
+    return float(np.degrees(float(km) / radius_km))
+
+
 def deg_to_chord(deg):
     """Great-circle arc in degrees → chord length on the unit sphere.
 
@@ -203,3 +214,29 @@ def spherical_mean(gps, weights=None):
     xyz = to_unit_vectors(gps)
     m = np.average(xyz, axis=0, weights=weights)
     return from_unit_vectors(m)
+
+
+def gallery_extent_km(gps):
+    """How far a collection spreads: the median great-circle distance (km) of its
+    points to their spherical mean.
+
+    One number for the scale of a gallery: about 1 km for one city's centre,
+    120 km for Croatia, 4,700 km for a world-wide set.
+
+    Parameters
+    ----------
+    gps : array-like of shape (n, 2)
+
+    Returns
+    -------
+    extent : float
+        Kilometres (0 for a single point).
+
+    Examples
+    --------
+    >>> round(gallery_extent_km([[0, -1], [0, 0], [0, 1]]), 2)
+    111.19
+    """
+    gps = check_gps(gps)
+    centre = np.broadcast_to(spherical_mean(gps), gps.shape)
+    return float(np.median(great_circle_km(gps, centre)))

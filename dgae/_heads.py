@@ -36,7 +36,8 @@ def resolve_k(head, n_neighbors, n_fit):
 
 
 def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=4,
-               kde_sigma_km=50.0, kde_power=10.0):
+               kde_sigma_km=50.0, kde_power=10.0, kde_refine_km=None, match_gate=None,
+               gate_km=25.0):
     """Estimate one location per query from its neighbours.
 
     Parameters
@@ -48,8 +49,15 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
         Feature-space distances (used by ``"kde"``).
     meanshift_bandwidth_km, min_votes
         ``"meanshift"`` parameters.
-    kde_sigma_km, kde_power
-        ``"kde"`` parameters.
+    kde_sigma_km, kde_power, kde_refine_km
+        ``"kde"`` parameters (``kde_refine_km``: see :func:`kde_head`).
+    match_gate : float, optional
+        Queries whose :func:`match_ratio` is at most this take the nearest
+        neighbour's location, whatever the head: a match much closer than
+        anything elsewhere is most likely another view of the same place,
+        and votes only blur it.
+    gate_km : float, default=25
+        "Elsewhere" of :func:`match_ratio`.
 
     Returns
     -------
@@ -60,14 +68,63 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
     >>> nbrs = np.array([[[45.0, 15.0], [45.1, 15.1], [10.0, 10.0]]])
     >>> apply_head("1nn", nbrs, np.array([[1.0, 2.0, 3.0]])).tolist()
     [[45.0, 15.0]]
+    >>> apply_head("kde", nbrs, np.array([[0.5, 2.0, 3.0]]), kde_sigma_km=500.0, match_gate=0.5)[0]
+    array([45., 15.])
     """
+    gps = np.asarray(gps, dtype=np.float64)
+    out = _vote(head, gps, distances, meanshift_bandwidth_km, min_votes, kde_sigma_km, kde_power,
+                kde_refine_km)
+    if match_gate is not None:
+        close = match_ratio(gps, distances, gate_km) <= match_gate
+        out[close] = gps[close, 0]
+    return out
+
+
+def match_ratio(gps, distances, km):
+    """Lowe's ratio test for places: the nearest match's feature distance over that of
+    the nearest neighbour lying more than ``km`` from it.
+
+    Small when the query's look-alikes agree on one spot (another view of a
+    place in the gallery); near 1 when they are scattered (a new place).  0
+    when every neighbour lies within ``km`` of the first.
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, k, 2)
+    distances : ndarray of shape (n, k)
+    km : float
+
+    Returns
+    -------
+    ratio : ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[45.0, 15.0], [45.0, 15.001], [10.0, 10.0]]])
+    >>> match_ratio(nbrs, np.array([[1.0, 1.5, 4.0]]), 25.0).tolist()
+    [0.25]
+    """
+    from ._geo import great_circle_km
+
+    gps = np.asarray(gps, dtype=np.float64)
+    d = np.asarray(distances, dtype=np.float64)
+    far = great_circle_km(gps, gps[:, :1]) > km
+    first = np.where(far.any(axis=1), far.argmax(axis=1), 0)
+    d_far = d[np.arange(len(d)), first]
+    ratio = np.divide(d[:, 0], d_far, out=np.ones(len(d)), where=d_far > 0)
+    return np.where(far.any(axis=1), ratio, 0.0)
+
+
+def _vote(head, gps, distances, meanshift_bandwidth_km, min_votes, kde_sigma_km, kde_power,
+          kde_refine_km):
+    """One head's estimate, ungated (see :func:`apply_head`)."""
     gps = np.asarray(gps, dtype=np.float64)
     if head == "1nn":
         return gps[:, 0].copy()
     if head == "meanshift":
         return meanshift_head(gps, meanshift_bandwidth_km, min_votes)
     if head == "kde":
-        return kde_head(gps, distances, kde_sigma_km, kde_power)
+        return kde_head(gps, distances, kde_sigma_km, kde_power, kde_refine_km)
     raise ValueError(f"head must be one of {HEADS}, got {head!r}")
 
 
@@ -124,7 +181,7 @@ def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
     return out
 
 
-def kde_head(gps, distances, sigma_km=50.0, power=10.0):
+def kde_head(gps, distances, sigma_km=50.0, power=10.0, refine_km=None):
     """Vo et al. 2017 weighted kernel density at the neighbours' locations.
 
     ``f(x) = sum_i w_i exp(-chord(x, x_i)^2 / (2 sigma^2))`` with
@@ -135,6 +192,11 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0):
     tiny distances neither divide by zero nor overflow: neighbours at distance
     0 take all the weight, shared equally.
 
+    With ``refine_km``, coarse to fine: the mode at ``sigma_km`` picks the
+    region (the neighbours within ``sigma_km`` of it), and the mode of the
+    density at ``refine_km`` among those neighbours is returned -- the region
+    most neighbours vote for, then the spot inside it they vote for most.
+
     Parameters
     ----------
     gps : ndarray of shape (n, k, 2)
@@ -143,6 +205,8 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0):
     sigma_km : float
     power : float
         ``m`` of Vo et al.
+    refine_km : float, optional
+        Width of the second, fine density.
 
     Returns
     -------
@@ -155,14 +219,27 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0):
     >>> nbrs = np.array([[[0, 0], [0, 5], [0, 5.1], [0, 5.2]]], float)
     >>> kde_head(nbrs, np.ones((1, 4)), sigma_km=50).tolist()
     [[0.0, 5.1]]
+    >>> nbrs = np.array([[[0, 0], [0, 0.01], [0, 3], [0, 3.4], [0, 3.8]]], float)
+    >>> kde_head(nbrs, np.ones((1, 5)), sigma_km=1000, refine_km=5).tolist()
+    [[0.0, 0.0]]
     """
     d = np.asarray(distances, dtype=np.float64)
     xyz = to_unit_vectors(gps)  # (n, k, 3)
     logw = -float(power) * np.log(np.maximum(d, np.finfo(np.float64).tiny))
     logw[~np.isfinite(d)] = -np.inf
-    kappa = (EARTH_RADIUS_KM / float(sigma_km)) ** 2
-    cos = np.einsum("nkc,njc->nkj", xyz, xyz)  # (n, at k, from j)
-    logf = logsumexp(logw[:, None, :] + kappa * (np.minimum(cos, 1.0) - 1.0), axis=2)
-    logf[~np.isfinite(d)] = -np.inf
-    best = np.argmax(logf, axis=1)
+    cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
+    best = _density_mode(logw, cos, sigma_km)
+    if refine_km is not None:
+        # the region: neighbours within sigma_km of the coarse mode
+        region = cos[np.arange(len(cos)), best] >= np.cos(float(sigma_km) / EARTH_RADIUS_KM)
+        best = _density_mode(np.where(region, logw, -np.inf), cos, refine_km)
     return gps[np.arange(len(gps)), best].astype(np.float64)
+
+
+def _density_mode(logw, cos, sigma_km):
+    """Index of the neighbour where the weighted density of width ``sigma_km`` peaks
+    (neighbours of weight 0 are never chosen)."""
+    kappa = (EARTH_RADIUS_KM / float(sigma_km)) ** 2
+    logf = logsumexp(logw[:, None, :] + kappa * (cos - 1.0), axis=2)
+    logf[~np.isfinite(logw)] = -np.inf
+    return np.argmax(logf, axis=1)

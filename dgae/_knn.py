@@ -17,9 +17,8 @@ from ._validation import check_features
 #: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
 SCORE_THRESHOLD_KM = 200.0
 
-#: ``predict_details``' confidence: the share of this many nearest gallery photos ...
-CONFIDENCE_VOTES = 10
-#: ... that lie within this distance of the prediction.
+#: ``predict_details``' confidence without calibration: the share of the nearest gallery
+#: photos that lie within this distance of the prediction.
 CONFIDENCE_RADIUS_KM = 25.0
 
 #: Neighbours a pynndescent query asks for at least (``index="ann"``; see GeoKNN._neighbors).
@@ -135,14 +134,23 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         gps : ndarray of shape (n, 2), float64
         """
         check_is_fitted(self)
-        k = resolve_k(self.head, self.n_neighbors, len(self.gallery_gps_))
+        head, params = self._head_spec()
+        k = resolve_k(head, self.n_neighbors, len(self.gallery_gps_))
         dist, idx = self._neighbors(X, k)
-        return self._apply_head(self.gallery_gps_[idx], dist)
+        return apply_head(head, self.gallery_gps_[idx], dist, **params)
 
-    def _apply_head(self, gps, dist):
-        return apply_head(self.head, gps, dist, meanshift_bandwidth_km=self.meanshift_bandwidth_km,
-                          min_votes=self.min_votes, kde_sigma_km=self.kde_sigma_km,
-                          kde_power=self.kde_power)
+    def _head_spec(self):
+        """(head, keyword parameters of :func:`~dgae._heads.apply_head`) that ``predict`` uses."""
+        return self.head, dict(meanshift_bandwidth_km=self.meanshift_bandwidth_km,
+                               min_votes=self.min_votes, kde_sigma_km=self.kde_sigma_km,
+                               kde_power=self.kde_power)
+
+    def _confidence(self, features):
+        """Confidence from :func:`~dgae._selection.confidence_features`: the vote share."""
+        return features[:, 0]
+
+    def _confidence_km(self):
+        return CONFIDENCE_RADIUS_KM
 
     def predict_details(self, X, top_k=0, verbose=0, batch_size=1024):
         """``predict`` with what a person reading the result wants to know.
@@ -162,9 +170,11 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             ``gps`` (n, 2): exactly :meth:`predict`; ``match_distance`` (n,):
             distance to the nearest gallery photo in the retrieval space
             (features or codes; smaller = a closer match); ``confidence``
-            (n,): the share of the 10 nearest gallery photos within 25 km of
-            the prediction (``CONFIDENCE_VOTES``, ``CONFIDENCE_RADIUS_KM``);
-            ``topk`` (n, top_k, 2).
+            (n,): for a fitted :class:`DGAE`, the calibrated probability that
+            the error is at most ``confidence_km`` (learned on the places
+            held out in ``fit``); otherwise the share of the 10 nearest
+            gallery photos within ``confidence_km`` (25 km) of the
+            prediction; ``confidence_km``: that radius; ``topk`` (n, top_k, 2).
 
         Examples
         --------
@@ -175,12 +185,13 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         """
         from sklearn.utils import Bunch
 
-        from ._geo import great_circle_km
         from ._progress import progress
+        from ._selection import CONFIDENCE_VOTES, confidence_features
 
         check_is_fitted(self)
         n_gallery = len(self.gallery_gps_)
-        k_head = resolve_k(self.head, self.n_neighbors, n_gallery)
+        head, params = self._head_spec()
+        k_head = resolve_k(head, self.n_neighbors, n_gallery)
         k = min(max(k_head, CONFIDENCE_VOTES, int(top_k)), n_gallery)
         X = self._check_X(X, reset=False)
         parts = []
@@ -188,12 +199,12 @@ class GeoEstimatorMixin(GeoRegressorMixin):
                           unit="batch"):
             dist, idx = self._neighbors(X[s:s + batch_size], k)
             gps = self.gallery_gps_[idx]
-            pred = self._apply_head(gps[:, :k_head], dist[:, :k_head])
-            votes = great_circle_km(gps[:, :CONFIDENCE_VOTES], pred[:, None, :])
-            parts.append((pred, dist[:, 0], (votes <= CONFIDENCE_RADIUS_KM).mean(axis=1),
-                          gps[:, :int(top_k)]))
+            pred = apply_head(head, gps[:, :k_head], dist[:, :k_head], **params)
+            conf = self._confidence(confidence_features(gps, dist, pred, self._confidence_km()))
+            parts.append((pred, dist[:, 0], conf, gps[:, :int(top_k)]))
         cols = [np.concatenate(c) for c in zip(*parts)]
-        return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3])
+        return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3],
+                     confidence_km=self._confidence_km())
 
     def predict_topk(self, X, k=5):
         """Locations of the ``k`` nearest gallery photos (the paper's Table 5 oracle).
@@ -214,7 +225,7 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         if int(k) > n_gallery:
             warnings.warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
                           f"returning {n_gallery} candidates per query", UserWarning, stacklevel=2)
-        _, idx = self._neighbors(X, resolve_k(self.head, int(k), n_gallery))
+        _, idx = self._neighbors(X, resolve_k(self._head_spec()[0], int(k), n_gallery))
         return self.gallery_gps_[idx]
 
 

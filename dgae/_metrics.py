@@ -111,3 +111,27 @@ def geo_scorer(threshold_km=200):
 
     scorer.__name__ = f"geo_scorer_{threshold_km}km"
     return scorer
+
+
+def mean_accuracy(y_true, y_pred, thresholds_km=DEFAULT_THRESHOLDS_KM):
+    """Mean of the accuracies at the thresholds: one number that rewards every scale.
+
+    What ``DGAE(head="auto")`` and its early stopping maximise on held-out places
+    (with the gallery's own thresholds, :func:`thresholds_for_gallery`).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n, 2)
+    thresholds_km : sequence of float
+
+    Returns
+    -------
+    score : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> mean_accuracy([[0, 0], [0, 0]], [[0, 0], [0, 1]], thresholds_km=(1, 200))
+    0.75
+    """
+    return float(np.mean(list(accuracy_at(y_true, y_pred, thresholds_km).values())))

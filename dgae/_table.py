@@ -68,3 +68,14 @@ def comma_ints(text):
     (512, 128)
     """
     return tuple(int(v) for v in str(text).split(",") if v.strip())
+
+
+def comma_floats(text):
+    """``"0.1, 1, 5"`` -> ``(0.1, 1.0, 5.0)`` (thresholds and the like).
+
+    Examples
+    --------
+    >>> comma_floats("0.1, 1,5")
+    (0.1, 1.0, 5.0)
+    """
+    return tuple(float(v) for v in str(text).split(",") if v.strip())

@@ -13,6 +13,7 @@ from ._geo import (
     check_gps,
     deg_to_chord,
     from_unit_vectors,
+    gallery_extent_km,
     great_circle_km,
     km_to_chord,
     spherical_mean,
@@ -30,4 +31,5 @@ __all__ = [
     "km_to_chord",
     "deg_to_chord",
     "spherical_mean",
+    "gallery_extent_km",
 ]

@@ -12,7 +12,9 @@ from ._metrics import (
     error_curve,
     geo_scorer,
     geolocation_errors_km,
+    mean_accuracy,
 )
+from ._scale import gallery_scales, thresholds_for_gallery
 
 __all__ = [
     "DEFAULT_THRESHOLDS_KM",
@@ -20,4 +22,7 @@ __all__ = [
     "accuracy_at",
     "error_curve",
     "geo_scorer",
+    "mean_accuracy",
+    "thresholds_for_gallery",
+    "gallery_scales",
 ]

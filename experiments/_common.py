@@ -8,6 +8,7 @@ import numpy as np
 from dgae._report import save_error_curves
 from dgae._table import comma_ints
 from dgae._demo import by_head, head_tables, write_predictions
+from dgae._metrics import DEFAULT_THRESHOLDS_KM
 
 
 def base_parser(description, out_default):
@@ -77,10 +78,10 @@ def cnn_available():
         return False
 
 
-def report(result, out, title, heads, query_gps):
+def report(result, out, title, heads, query_gps, thresholds_km=DEFAULT_THRESHOLDS_KM):
     """Print the accuracy table, write predictions.csv and one error-curve PNG per head."""
     out = Path(out)
-    table = head_tables(result, heads)
+    table = head_tables(result, heads, thresholds_km)
     print(f"\n{title}\n{table}", flush=True)
     (out / "table.txt").parent.mkdir(parents=True, exist_ok=True)
     (out / "table.txt").write_text(f"{title}\n{table}\n")

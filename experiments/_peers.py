@@ -102,8 +102,28 @@ class ChanceBaseline(BaseEstimator):
         return self.gallery_gps_[rng.integers(0, len(self.gallery_gps_), len(X))]
 
 
+class GalleryMeanBaseline(BaseEstimator):
+    """The spherical mean of the gallery's GPS for every query: what a user gets with no pixels.
+
+    Examples
+    --------
+    >>> gps = np.array([[0.0, 10.0], [0.0, 20.0]])
+    >>> GalleryMeanBaseline().fit(np.zeros((2, 1)), gps).predict(np.zeros((1, 1))).round(6).tolist()
+    [[0.0, 15.0]]
+    """
+
+    def fit(self, X, y):
+        from dgae.geo import spherical_mean
+
+        self.mean_ = np.asarray(spherical_mean(np.asarray(y, dtype=np.float64)))
+        return self
+
+    def predict(self, X):
+        return np.repeat(self.mean_[None, :], len(X), axis=0)
+
+
 #: The direct-predictor rows every comparison table carries (names as printed).
-PEER_ROWS = ("LF Mean-Shift", "LF KDE", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
+PEER_ROWS = ("Gallery mean", "LF Mean-Shift", "LF KDE", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
              "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
              "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance")
 
@@ -138,4 +158,5 @@ def peer_row(name, seed):
         "Cls retrieval top-5": lambda: ClassificationRetrieval(top_cells=5),
         "MvMF": lambda: MvMFRegressor(random_state=seed),
         "Chance": lambda: ChanceBaseline(random_state=seed),
+        "Gallery mean": lambda: GalleryMeanBaseline(),
     }[name]()

@@ -52,16 +52,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cached, cnn_available, report  # noqa: E402
 from _peers import PEER_ROWS, LinearPeer, peer_row  # noqa: E402
 
-FEATURE_SETS = ("im2gps", "cnn", "fused")
+FEATURE_SETS = ("im2gps", "cnn", "fused", "tiny")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
     "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA",
                "DGAE paper", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
                "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
-               "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance"),
+               "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance", "Gallery mean"),
     "cnn": ("LF", "LF KDE", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
     "fused": ("LF", "DGAE", "PCA+LDA"),
+    "tiny": ("1-NN",),
 }
+#: A tiny thumbnail's side (the "tiny 1-NN" baseline: 16 x 16 RGB pixels, Euclidean 1-NN).
+TINY_SIDE = 16
 
 
 def make_row(name, seed, nca_max):
@@ -72,6 +75,7 @@ def make_row(name, seed, nca_max):
         return peer_row(name, seed)
     return {
         "LF": lambda: None,
+        "1-NN": lambda: None,
         "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
         "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
@@ -119,8 +123,11 @@ def features(paths, g, sets, out, tag, args):
     X, sec = cached(out / "cache" / f"{tag}_im2gps.npy", im2gps)
     print(f"Im2GPS descriptors {X.shape} ({sec:.0f} s)", flush=True)
     feats = {"im2gps": X}
+    if "tiny" in sets:
+        feats["tiny"], sec = cached(out / "cache" / f"{Path(args.data).name}_tiny.npy",
+                                    lambda: tiny_thumbnails(paths))
     if not ({"cnn", "fused"} & set(sets)):
-        return feats
+        return {k: v for k, v in feats.items() if k in sets}
     if not cnn_available():
         print("cnn and fused rows skipped: the 'cnn' extra (torch) is not installed")
         return feats
@@ -134,6 +141,69 @@ def features(paths, g, sets, out, tag, args):
     return {k: v for k, v in feats.items() if k in sets}
 
 
+def tiny_thumbnails(paths, side=TINY_SIDE):
+    """16 x 16 RGB thumbnails (area resampling), flattened, in [0, 1]: the simplest descriptor.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "red.png")
+    >>> Image.new("RGB", (40, 30), (255, 0, 0)).save(path)
+    >>> tiny_thumbnails([path]).reshape(16, 16, 3)[0, 0].tolist()
+    [1.0, 0.0, 0.0]
+    """
+    from PIL import Image
+
+    out = np.empty((len(paths), side * side * 3), np.float32)
+    for i, p in enumerate(paths):
+        with Image.open(p) as im:
+            out[i] = np.asarray(im.convert("RGB").resize((side, side), Image.BOX)).ravel() / 255.0
+    return out
+
+
+#: Printed prefix of the rows of each feature set.
+ROW_PREFIX = {"im2gps": "", "cnn": "CNN ", "fused": "fused ", "tiny": "Tiny "}
+
+
+def row_name(feature_set, row):
+    """The printed name of a row on a feature set.
+
+    Examples
+    --------
+    >>> row_name("im2gps", "DGAE"), row_name("cnn", "DGAE"), row_name("tiny", "1-NN")
+    ('DGAE', 'CNN DGAE', 'Tiny 1-NN')
+    """
+    return ROW_PREFIX[feature_set] + row
+
+
+def confidence_report(name, est, X_query, gps_query, n_bins=5):
+    """AUROC of a DGAE row's confidence for "within its radius", and its reliability table.
+
+    Returns
+    -------
+    text : str
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from dgae.metrics import geolocation_errors_km
+
+    d = est.predict_details(X_query)
+    ok = geolocation_errors_km(gps_query, d.gps) <= d.confidence_km
+    auc = roc_auc_score(ok, d.confidence) if 0 < ok.mean() < 1 else float("nan")
+    lines = [f"{name}: head {est.head_label_}; confidence = P(error <= {d.confidence_km:g} km), "
+             f"AUROC {auc:.3f} ({ok.sum()} of {ok.size} queries within)",
+             "  predicted   n   mean predicted   observed"]
+    edges = np.linspace(0, 1, n_bins + 1)
+    bins = np.clip(np.digitize(d.confidence, edges[1:-1]), 0, n_bins - 1)
+    for b in range(n_bins):
+        m = bins == b
+        if m.any():
+            lines.append(f"  {edges[b]:.1f}-{edges[b + 1]:.1f} {m.sum():5d} {d.confidence[m].mean():16.3f} "
+                         f"{ok[m].mean():10.3f}")
+    return "\n".join(lines)
+
+
 def ablation(X, gps, seed):
     """P / Q ratios of DGAE's code layer at the default alpha, beta and with each off."""
     from dgae import DGAE
@@ -145,6 +215,16 @@ def ablation(X, gps, seed):
     return "\n".join(lines)
 
 
+def table_thresholds(text, gallery_gps):
+    """The thresholds of ``--thresholds`` ('auto': suited to the gallery's extent)."""
+    from dgae._table import comma_floats
+    from dgae.metrics import DEFAULT_THRESHOLDS_KM, thresholds_for_gallery
+
+    if text == "auto":
+        return thresholds_for_gallery(gallery_gps)
+    return DEFAULT_THRESHOLDS_KM if text == "paper" else comma_floats(text)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -154,7 +234,12 @@ def main(argv=None):
     p.add_argument("--features", default=",".join(FEATURE_SETS),
                    help="feature sets, comma-separated (cnn and fused need the cnn extra)")
     p.add_argument("--rows", default="all", help="rows to run, comma-separated, or 'all'")
-    p.add_argument("--heads", default="1nn", help="retrieval heads, comma-separated")
+    p.add_argument("--heads", default="auto,1nn",
+                   help="retrieval heads, comma-separated; 'auto': each row's own (DGAE: the "
+                        "head chosen in fit; 1-NN for retrieval rows without one)")
+    p.add_argument("--thresholds", default="auto",
+                   help="accuracy thresholds in km, comma-separated, 'paper' or 'auto' (suited to "
+                        "the gallery's extent: dgae.metrics.thresholds_for_gallery)")
     p.add_argument("--nca-max", type=int, default=5000, help="NCA fits on at most this many photos")
     p.add_argument("--n-textons", type=int, default=512, help="Im2GPS texton dictionary size")
     p.add_argument("--no-ablation", action="store_true", help="skip the alpha / beta ablation")
@@ -183,7 +268,7 @@ def main(argv=None):
         for row in ROWS[fs]:
             if wanted is not None and row not in wanted:
                 continue
-            name = row if fs == "im2gps" else f"{fs.upper() if fs == 'cnn' else fs} {row}"
+            name = row_name(fs, row)
             est = make_row(row, args.seed, args.nca_max)
             methods[name] = (est, X)
     print(f"\n=== {data_dir.name}, {args.protocol} hold-out: {len(q)} queries, {len(g)} gallery",
@@ -199,8 +284,14 @@ def main(argv=None):
         else:
             for key in result:
                 result[key].update(res[key])
+    thresholds = table_thresholds(args.thresholds, data.gps[g])
     report(result, out, f"{data_dir.name}, {args.protocol} hold-out ({len(q)} queries, "
-           f"{len(g)} gallery photos); DGAE defaults, seed {args.seed}", heads, data.gps[q])
+           f"{len(g)} gallery photos); DGAE defaults, seed {args.seed}; thresholds "
+           f"{', '.join(f'{t:g}' for t in thresholds)} km ({args.thresholds})", heads, data.gps[q],
+           thresholds)
+    for name, est in result["estimators"].items():
+        if hasattr(est, "head_label_"):
+            print(confidence_report(name, est, methods[name][1][q], data.gps[q]))
     if "DGAE" in methods and not args.no_ablation:
         print("\nGeo-constraint ablation (Im2GPS features):")
         print(ablation(feats["im2gps"][g], data.gps[g], args.seed))

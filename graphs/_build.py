@@ -74,13 +74,15 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
 
 def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
                q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-               pairs=True, **q_kwargs):
+               pairs=True, region_bandwidth=None, **q_kwargs):
     """:func:`build_geo_graphs` on validated inputs, returning the fitted ``POIMiner``.
 
     The one path from (features, GPS) to the graphs, used by
     :func:`build_geo_graphs` and by ``DGAE.fit`` (which validated its input
     once, at its own entry).  With ``pairs=False`` only the POIs are mined
-    (P and Q empty).
+    (P and Q empty).  With ``region_bandwidth`` (degrees), P also holds each
+    photo's ``k1`` nearest photos of its *region*: the POI of a second mining
+    at that coarser bandwidth (multi-scale same-area pairs).
 
     Returns
     -------
@@ -103,6 +105,10 @@ def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidt
         empty = sp.csr_matrix((n, n), dtype=np.float32)
         return empty, empty.copy(), miner
     P = _same_area_pairs(X, labels, k1, device=device, verbose=verbose)
+    if region_bandwidth is not None:
+        region = POIMiner(bandwidth=region_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas).labels_
+        P = P.maximum(_same_area_pairs(X, region.astype(np.int64, copy=False), k1, device=device,
+                                       verbose=verbose)).tocsr()
     Q = _easy_confusing_pairs(X, labels, k2, method, device=device, n_jobs=n_jobs,
                               random_state=random_state, verbose=verbose, gps=gps,
                               min_km=q_min_km, **q_kwargs)

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors,
+from dgae._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
                        great_circle_km, km_to_chord, to_unit_vectors)
 
 from ._meanshift import TreeNeighbors, bin_seeds, mean_shift
@@ -250,11 +250,6 @@ def auto_poi_bandwidth(gps):
     >>> bool(bw < 0.001)
     True
     """
-    from dgae._geo import spherical_mean
-
-    gps = check_gps(gps)
-    centre = np.asarray(spherical_mean(gps)).reshape(1, 2)
-    extent_deg = np.degrees(np.median(great_circle_km(gps, np.repeat(centre, len(gps), axis=0)))
-                            / EARTH_RADIUS_KM)
+    extent_deg = np.degrees(gallery_extent_km(gps) / EARTH_RADIUS_KM)
     bw = min(PAPER_POI_BANDWIDTH, extent_deg * _EXTENT_FRACTION)
     return float(bw) if bw > 0 else PAPER_POI_BANDWIDTH

@@ -16,7 +16,7 @@ def test_evaluate_prints_table_and_writes_png(tmp_path, capsys):
     # errors: 0 km, ~111 km (1 degree of latitude), ~20,000 km (antipode)
     p = _write(tmp_path / "pred.csv",
                "lat,lon,pred_lat,pred_lon\n10,20,10,20\n0,0,1,0\n45,0,-45,180\n")
-    assert main(["evaluate", str(p), "--out", str(tmp_path / "c.png")]) == 0
+    assert main(["evaluate", str(p), "--out", str(tmp_path / "c.png"), "--thresholds", "paper"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("pred"))
     cells = row.split()
@@ -26,6 +26,32 @@ def test_evaluate_prints_table_and_writes_png(tmp_path, capsys):
     assert float(cells[7]) == pytest.approx(float(great_circle_km([0, 0], [1, 0])), abs=0.1)
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "pred.map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("given, printed", [
+    ("auto", "0.1, 0.25, 0.5, 1, 5 km (auto)"),        # one city: thresholds at its own scale
+    ("0.05,0.2", "0.05, 0.2 km (given)"),
+])
+def test_evaluate_thresholds_suit_the_gallery(tmp_path, capsys, given, printed):
+    p = _write(tmp_path / "pred.csv", "lat,lon,pred_lat,pred_lon\n45.800,15.970,45.8001,15.970\n"
+               "45.810,15.980,45.812,15.980\n45.805,15.990,45.805,15.990\n")
+    assert main(["evaluate", str(p), "--no-map", "--out", str(tmp_path / "c.png"),
+                 "--thresholds", given]) == 0
+    out = capsys.readouterr().out
+    assert f"thresholds: {printed}" in out
+    row = next(line for line in out.splitlines() if line.startswith("pred"))
+    first = float(row.split()[2])        # 0.1 / 0.05 km: errors 11 m, 222 m, 0 m
+    assert first == pytest.approx(66.7)
+
+
+@pytest.mark.parametrize("bad", ["0,1", "one", ""])
+def test_evaluate_rejects_bad_thresholds_in_one_line(tmp_path, capsys, bad):
+    p = _write(tmp_path / "pred.csv", "lat,lon,pred_lat,pred_lon\n1,2,1,2\n")
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", str(p), "--thresholds", bad])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--thresholds" in err[-1] and "positive distances" in err[-1]
 
 
 def test_methods_column_and_join_on_path(tmp_path):

@@ -1,41 +1,9 @@
-"""Early-stopping validation and code diagnostics against brute force."""
+"""Code diagnostics against brute force."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dgae._diagnostics import RetrievalMonitor, code_diagnostics, validation_split
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.6])
-def test_validation_split_leaves_two_photos_of_every_held_out_poi(seed, fraction):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 30, 200)
-    train, val = validation_split(labels, fraction, seed)
-    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(200))
-    left = np.bincount(labels[train], minlength=30)
-    assert np.all(left[labels[val]] >= 2)
-    eligible = int(np.sum(np.maximum(np.bincount(labels, minlength=30) - 2, 0)))
-    assert len(val) == min(int(round(fraction * 200)), eligible)
-    np.testing.assert_array_equal(val, validation_split(labels, fraction, seed)[1])
-
-
-def test_validation_split_of_small_pois_is_empty():
-    train, val = validation_split(np.repeat(np.arange(10), 2), 0.5, 0)
-    assert val.size == 0 and train.size == 20
-
-
-def test_retrieval_monitor_is_the_mean_reciprocal_rank():
-    rng = np.random.default_rng(0)
-    Xt, Xv = rng.normal(size=(40, 3)).astype(np.float32), rng.normal(size=(7, 3)).astype(np.float32)
-    lt, lv = rng.integers(0, 5, 40), rng.integers(0, 5, 7)
-    score = RetrievalMonitor(Xt, Xv, lt, lv, lambda c, i, X: X)(None, None)
-    rr = []
-    for x, label in zip(Xv, lv):
-        order = np.argsort(((Xt - x) ** 2).sum(axis=1), kind="stable")[:10]
-        hits = np.flatnonzero(lt[order] == label)
-        rr.append(1.0 / (hits[0] + 1) if hits.size else 0.0)
-    assert score == pytest.approx(np.mean(rr))
+from dgae._diagnostics import code_diagnostics
 
 
 def test_code_diagnostics_against_brute_force():

@@ -20,13 +20,45 @@ def _run(args):
 
     pairs = read_predictions(args.predictions, truth=args.truth)
     errors = {m: geolocation_errors_km(t, p) for m, (t, p) in pairs.items()}
-    print(accuracy_table(errors))
+    thresholds = _thresholds(args.thresholds, pairs)
+    how = args.thresholds if isinstance(args.thresholds, str) else "given"
+    print(f"thresholds: {', '.join(f'{t:g}' for t in thresholds)} km ({how})")
+    print(accuracy_table(errors, thresholds))
     out = args.out or Path(args.predictions).with_suffix(".curve.png")
     print(f"error curves: {save_error_curves(errors, out, title=Path(args.predictions).name)}")
     if not args.no_map:
         out = args.map or Path(args.predictions).with_suffix(".map.png")
         print(f"map: {save_prediction_map(pairs, out, title=Path(args.predictions).name)}")
     return 0
+
+
+def thresholds_arg(text):
+    """``--thresholds``: "auto", "paper" or positive km values (an argparse type)."""
+    import argparse
+
+    from .._table import comma_floats
+
+    if text in ("auto", "paper"):
+        return text
+    try:
+        values = comma_floats(text)
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'auto', 'paper' or positive distances in km (e.g. 0.1,0.5,1,5)")
+    return tuple(sorted(values))
+
+
+def _thresholds(choice, pairs):
+    """The thresholds of ``--thresholds``: suited to the true positions' extent ("auto")."""
+    import numpy as np
+
+    from ..metrics import DEFAULT_THRESHOLDS_KM, thresholds_for_gallery
+
+    if choice == "auto":
+        return thresholds_for_gallery(np.concatenate([t for t, _ in pairs.values()]))
+    return DEFAULT_THRESHOLDS_KM if choice == "paper" else choice
 
 
 def add_parser(subparsers):
@@ -40,5 +72,9 @@ def add_parser(subparsers):
     p.add_argument("--out", help="PNG for the error curves (default: PREDICTIONS.curve.png)")
     p.add_argument("--map", help="PNG of truth -> prediction lines (default: PREDICTIONS.map.png)")
     p.add_argument("--no-map", action="store_true", help="do not draw the map")
+    p.add_argument("--thresholds", default="auto", type=thresholds_arg,
+                   help="accuracy thresholds in km, comma-separated; 'paper' (1,25,200,750,2500) "
+                        "or 'auto': suited to the extent of the true positions (0.1-5 km for "
+                        "one city, 1-750 km for a country, 1-2500 km world-wide)")
     p.set_defaults(func=_run)
     return p

@@ -1,0 +1,299 @@
+"""What a fit chooses on places it has not trained on: held-out places, the head, the confidence.
+
+- :func:`place_validation_split`: whole places (POIs, or the user's groups)
+  held out of training, so that every score below is one of *new* places.
+- :func:`head_candidates` and :func:`score_heads`: the heads ``head="auto"``
+  tries (1-NN, KDE at the gallery's scales, Mean-Shift), scored by the mean
+  accuracy at the gallery's thresholds of the held-out photos located among
+  the training photos.
+- :func:`view_validation_split`: single photos of places kept in training,
+  the other kind of query (another view of a known place).
+- :class:`GeoMonitor`: those scores as early stopping's criterion.
+- :class:`ConfidenceCalibrator`: the probability that a prediction is within
+  the confidence radius, learned on the held-out photos from the vote share
+  (increasing), the match distance and the match ratio (decreasing) with
+  scikit-learn's monotone gradient boosting.
+"""
+import numpy as np
+
+from ._backend import array_module, to_host
+from ._geo import great_circle_km
+from ._heads import DEFAULT_K, apply_head, match_ratio
+from ._metrics import mean_accuracy
+
+#: Nearest gallery photos the confidence's vote share counts.
+CONFIDENCE_VOTES = 10
+#: Held-out photos the calibrator needs with both outcomes (else: the observed rate).
+MIN_CALIBRATION = 20
+
+
+def view_validation_split(groups, train, count, random_state, min_left=2):
+    """Hold out single photos of places that stay in training: the other kind of query.
+
+    One photo each of up to ``count`` places (random order) that keep at least
+    ``min_left`` photos among ``train``.
+
+    Parameters
+    ----------
+    groups : ndarray of shape (n,)
+    train : ndarray of int
+        Rows still in training (after :func:`place_validation_split`).
+    count : int
+    random_state : int or Generator
+
+    Returns
+    -------
+    train, views : ndarray of int
+        Sorted; ``views`` may be empty.
+
+    Examples
+    --------
+    >>> groups = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    >>> tr, views = view_validation_split(groups, np.arange(8), 5, 0)
+    >>> sorted(groups[views].tolist()), len(tr)
+    ([0, 2], 6)
+    """
+    rng = np.random.default_rng(random_state)
+    train = np.asarray(train)
+    order = rng.permutation(len(train))
+    # one random photo of each place with min_left more, at most count places
+    _, pick, sizes = np.unique(groups[train][order], return_index=True, return_counts=True)
+    eligible = pick[sizes > min_left]
+    eligible = eligible[rng.permutation(eligible.size)[:int(count)]]
+    views = np.sort(train[order[eligible]])
+    return np.setdiff1d(train, views), views
+
+
+def place_validation_split(groups, fraction, random_state):
+    """Hold out whole places: no held-out place keeps a photo in training.
+
+    Places are taken in random order until ``round(fraction * n)`` photos are
+    held out (the last place taken whole); at least one place stays in training.
+
+    Parameters
+    ----------
+    groups : ndarray of shape (n,)
+        Place of each photo (POI labels, or the user's ``groups``).
+    fraction : float
+    random_state : int or Generator
+
+    Returns
+    -------
+    train, validation : ndarray of int
+        Sorted row indices (``validation`` empty with a single place).
+
+    Examples
+    --------
+    >>> tr, va = place_validation_split(np.array([0, 0, 1, 1, 2, 2, 3, 3]), 0.25, 0)
+    >>> len(va), set(np.array([0, 0, 1, 1, 2, 2, 3, 3])[va]).isdisjoint(
+    ...     np.array([0, 0, 1, 1, 2, 2, 3, 3])[tr])
+    (2, True)
+    """
+    groups = np.asarray(groups)
+    n = groups.size
+    places, inv, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    order = np.random.default_rng(random_state).permutation(len(places))[:-1]  # one stays
+    want = int(round(fraction * n))
+    taken = order[: int(np.searchsorted(np.cumsum(sizes[order]), want)) + 1] if want else order[:0]
+    held = np.isin(inv, taken)
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def head_candidates(scales):
+    """``{label: (head, parameters)}`` tried by ``head="auto"`` at a gallery's scales.
+
+    --------
+    1-NN; the KDE head at each width; coarse to fine, the KDE at each wider
+    width refined at the finest (``kde_refine_km``); Mean-Shift.
+
+    Examples
+    --------
+    >>> sorted(head_candidates({"kde_sigmas_km": (25.0, 200.0), "meanshift_km": 750.0}))
+    ['1nn', 'kde@200>25km', 'kde@200km', 'kde@25km', 'meanshift@750km']
+    """
+    out = {"1nn": ("1nn", {})}
+    fine, *wider = (float(s) for s in scales["kde_sigmas_km"])
+    for sigma in (fine, *wider):
+        out[f"kde@{sigma:g}km"] = ("kde", {"kde_sigma_km": sigma})
+    for sigma in wider:
+        out[f"kde@{sigma:g}>{fine:g}km"] = ("kde", {"kde_sigma_km": sigma, "kde_refine_km": fine})
+    ms = float(scales["meanshift_km"])
+    out[f"meanshift@{ms:g}km"] = ("meanshift", {"meanshift_bandwidth_km": ms})
+    return out
+
+
+def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, gates=(), gate_km=25.0,
+                **head_kw):
+    """Mean accuracy at ``thresholds_km`` of every candidate head, ungated and gated.
+
+    Parameters
+    ----------
+    candidates : dict
+        :func:`head_candidates`.
+    gps_neighbors : ndarray of shape (n, k, 2)
+        Each query's neighbours' locations, nearest first (``k`` at least each
+        head's default count; fewer are used as available).
+    distances : ndarray of shape (n, k)
+    gps_true : ndarray of shape (n, 2)
+    thresholds_km : sequence of float
+    gates : sequence of float
+        ``match_gate`` values tried with every voting head (see
+        :func:`~dgae._heads.apply_head`).
+    gate_km : float
+        Their ``gate_km``.
+    **head_kw
+        Other head parameters (``min_votes``, ``kde_power``).
+
+    Returns
+    -------
+    scores : dict
+        ``{label: score}``; a gated head's label ends in ``|1nn<gate``.
+    heads : dict
+        ``{label: (head, parameters)}``, the gated ones with ``match_gate``.
+    """
+    scores, heads = {}, {}
+    first = gps_neighbors[:, 0].astype(np.float64)
+    ratio = match_ratio(gps_neighbors, distances, gate_km)
+    for label, (head, params) in candidates.items():
+        k = min(DEFAULT_K[head], gps_neighbors.shape[1])
+        pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
+        scores[label], heads[label] = mean_accuracy(gps_true, pred, thresholds_km), (head, params)
+        for gate in gates if head != "1nn" else ():
+            gated = np.where((ratio <= gate)[:, None], first, pred)
+            key = f"{label}|1nn<{gate:.4g}"
+            scores[key] = mean_accuracy(gps_true, gated, thresholds_km)
+            heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km)})
+    return scores, heads
+
+
+#: ``match_gate`` values ``head="auto"`` tries: these quantiles of the held-out photos'
+#: :func:`~dgae._heads.match_ratio` (the ratios of learned codes bunch near 1).
+GATE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def match_gates(gps_neighbors, distances, gate_km):
+    """``match_gate`` values to try: :data:`GATE_QUANTILES` of the queries' match ratios.
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0.0, 0.0], [0.0, 1.0]]] * 3)
+    >>> match_gates(nbrs, np.array([[1.0, 2.0], [1.0, 4.0], [3.0, 4.0]]), 25.0)[[0, -1]].round(3).tolist()
+    [0.3, 0.7]
+    """
+    return np.quantile(match_ratio(gps_neighbors, distances, gate_km), GATE_QUANTILES)
+
+
+class GeoMonitor:
+    """Early-stopping score: how well the held-out photos are located among the training photos.
+
+    The best mean accuracy of the candidate heads (Mean-Shift left out: it is
+    the slowest) on the held-out places, plus that of 1-NN on the held-out
+    views of trained places: what ``fit`` then chooses the head and its gate on.
+
+    Parameters
+    ----------
+    X_train, X_val : ndarray
+        Network inputs (any device) of the training and the held-out photos.
+    gps_train, gps_val : ndarray
+    new_place : ndarray of bool, shape (n_val,)
+        Which held-out photos are of held-out places (the rest: views).
+    encode : callable
+        ``encode(coefs, intercepts, X) -> codes``.
+    candidates : dict
+    thresholds_km : sequence of float
+    """
+
+    def __init__(self, X_train, X_val, gps_train, gps_val, new_place, encode, candidates,
+                 thresholds_km):
+        self.X_train, self.X_val, self.encode = X_train, X_val, encode
+        self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
+        self.new_place = np.asarray(new_place, dtype=bool)
+        self.candidates = {k: v for k, v in candidates.items() if v[0] != "meanshift"}
+        self.thresholds_km = thresholds_km
+        self.k = max(DEFAULT_K[h] for h, _ in self.candidates.values())
+
+    def __call__(self, coefs, intercepts):
+        from dgae.graphs._search import knn_search
+
+        xp = array_module(self.X_train)
+        train = self.encode(coefs, intercepts, self.X_train)
+        val = self.encode(coefs, intercepts, self.X_val)
+        dist, idx = knn_search(val, train, min(self.k, train.shape[0]), xp)
+        dist, idx = np.asarray(to_host(dist)), np.asarray(to_host(idx))
+        nbrs, new, score = self.gps_train[idx], self.new_place, 0.0
+        if new.any():
+            scores, _ = score_heads(self.candidates, nbrs[new], dist[new], self.gps_val[new],
+                                    self.thresholds_km)
+            score += max(scores.values())
+        if (~new).any():
+            score += mean_accuracy(self.gps_val[~new], nbrs[~new, 0], self.thresholds_km)
+        return score
+
+
+def confidence_features(gps_neighbors, distances, pred, radius_km):
+    """``[vote share, match distance, match ratio]`` per query: the share of the first
+    ``CONFIDENCE_VOTES`` neighbours within ``radius_km`` of the prediction, the
+    distance to the nearest one, and :func:`~dgae._heads.match_ratio` at ``radius_km``.
+
+    Returns
+    -------
+    features : ndarray of shape (n, 3), float64
+    """
+    votes = great_circle_km(gps_neighbors[:, :CONFIDENCE_VOTES], pred[:, None, :])
+    return np.column_stack([(votes <= radius_km).mean(axis=1), distances[:, 0],
+                            match_ratio(gps_neighbors, distances, radius_km)]).astype(np.float64)
+
+
+class ConfidenceCalibrator:
+    """P(error <= radius) from the vote share (increasing), the match distance and the match
+    ratio (both decreasing).
+
+    scikit-learn's ``HistGradientBoostingClassifier`` with monotonic
+    constraints, shallow and slow-learning (a few hundred held-out photos).
+    With fewer than ``MIN_CALIBRATION`` photos of either outcome it returns the
+    observed rate of the held-out photos for every query.
+
+    Parameters
+    ----------
+    radius_km : float
+    random_state : int or None
+
+    Attributes
+    ----------
+    model_ : HistGradientBoostingClassifier or None
+    rate_ : float
+        The held-out photos' observed rate.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> F = np.column_stack([rng.random(400), rng.random(400)])
+    >>> ok = rng.random(400) < F[:, 0]
+    >>> cal = ConfidenceCalibrator(25.0, 0).fit(F, ok)
+    >>> p = cal.predict(np.array([[0.1, 0.5], [0.9, 0.5]]))
+    >>> bool(p[0] < p[1])
+    True
+    """
+
+    def __init__(self, radius_km, random_state=None):
+        self.radius_km = radius_km
+        self.random_state = random_state
+
+    def fit(self, features, within):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        within = np.asarray(within, dtype=bool)
+        self.rate_ = float(within.mean()) if within.size else 0.0
+        self.model_ = None
+        if min(within.sum(), (~within).sum()) >= MIN_CALIBRATION:
+            self.model_ = HistGradientBoostingClassifier(
+                monotonic_cst=[1, -1, -1][:features.shape[1]], max_depth=2, learning_rate=0.05, max_iter=100,
+                min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
+                random_state=self.random_state).fit(features, within)
+        return self
+
+    def predict(self, features):
+        """Calibrated probabilities, shape (n,)."""
+        if self.model_ is None:
+            return np.full(len(features), self.rate_)
+        return self.model_.predict_proba(features)[:, 1]

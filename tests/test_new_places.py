@@ -1,0 +1,168 @@
+"""New places: held-out places, the gallery's scales, head="auto", the calibrated confidence."""
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from dgae import DGAE
+from dgae._geo import EARTH_RADIUS_KM, great_circle_km
+from dgae._heads import DEFAULT_K, apply_head
+from dgae._scale import fine_scale_km, gallery_scales, thresholds_for_extent
+from dgae._heads import match_ratio
+from dgae._selection import GATE_QUANTILES, ConfidenceCalibrator, place_validation_split
+from dgae.geo import gallery_extent_km
+from dgae.metrics import mean_accuracy
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.5])
+def test_place_split_never_puts_a_validation_place_in_training(seed, fraction):
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 40, 300)
+    train, val = place_validation_split(groups, fraction, seed)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(300))
+    for g in np.unique(groups[val]):            # brute force: every photo of a held-out place
+        assert not np.any(groups[train] == g)
+    assert len(np.unique(groups[train])) >= 1
+    # places are taken whole until the share is reached: one place fewer would fall short
+    sizes = {g: int(np.sum(groups == g)) for g in np.unique(groups[val])}
+    assert len(val) >= round(fraction * 300) > len(val) - max(sizes.values())
+    np.testing.assert_array_equal(val, place_validation_split(groups, fraction, seed)[1])
+
+
+def test_place_split_of_a_single_place_is_empty():
+    train, val = place_validation_split(np.zeros(10, int), 0.5, 0)
+    assert val.size == 0 and train.size == 10
+
+
+def _ring(centre, radius_km, n=40):
+    """n points radius_km (great circle) from centre: their extent is radius_km."""
+    lat0, lon0 = np.radians(centre)
+    d = radius_km / EARTH_RADIUS_KM
+    b = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    lat = np.arcsin(np.sin(lat0) * np.cos(d) + np.cos(lat0) * np.sin(d) * np.cos(b))
+    lon = lon0 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(lat0),
+                            np.cos(d) - np.sin(lat0) * np.sin(lat))
+    return np.degrees(np.column_stack([lat, lon]))
+
+
+@pytest.mark.parametrize("radius_km, thresholds, fine, sigmas", [
+    (1.0, (0.1, 0.25, 0.5, 1.0, 5.0), 0.1, (0.1, 0.25, 0.5, 1.0)),              # one city
+    (120.0, (1.0, 5.0, 25.0, 200.0, 750.0), 1.0, (1.0, 5.0, 25.0, 200.0)),      # a country
+    (4700.0, (1.0, 5.0, 25.0, 200.0, 750.0, 2500.0), 25.0, (25.0, 200.0, 750.0, 2500.0)),  # world
+])
+def test_scales_of_galleries_of_known_extent(radius_km, thresholds, fine, sigmas):
+    gps = _ring((45.0, 15.0), radius_km)
+    assert gallery_extent_km(gps) == pytest.approx(radius_km, rel=1e-6)
+    s = gallery_scales(gps)
+    assert s["thresholds_km"] == thresholds == thresholds_for_extent(radius_km)
+    assert s["confidence_km"] == s["q_min_km"] == fine == fine_scale_km(radius_km)
+    assert s["kde_sigmas_km"] == sigmas and s["meanshift_km"] == sigmas[2]
+
+
+def test_calibrated_confidence_is_monotone():
+    rng = np.random.default_rng(0)
+    share, match = rng.random(600), rng.random(600) * 3
+    ratio = rng.random(600)
+    ok = rng.random(600) < np.clip(share - 0.2 * match + 0.3 - 0.2 * ratio, 0, 1)
+    cal = ConfidenceCalibrator(1.0, 0).fit(np.column_stack([share, match, ratio]), ok)
+    grid = np.linspace(0, 3, 50)
+    for s in (0.1, 0.5, 0.9):
+        p = cal.predict(np.column_stack([np.full(50, s), grid, np.full(50, 0.5)]))
+        assert np.all(np.diff(p) <= 1e-12)         # never more confident for a worse match
+        assert p[0] > p[-1]                        # and it does use the match distance
+    for m in (0.2, 1.5):
+        p = cal.predict(np.column_stack([np.linspace(0, 1, 50), np.full(50, m), np.full(50, 0.5)]))
+        assert np.all(np.diff(p) >= -1e-12)        # nor for fewer votes
+
+
+def test_calibrated_confidence_is_reliable_on_known_rates():
+    rng = np.random.default_rng(1)
+    n = 6000
+    F = rng.random((n, 3))                           # vote share, match distance, ratio
+    rate = 0.1 + 0.8 * F[:, 0] * (1 - 0.5 * F[:, 1]) * (1 - 0.3 * F[:, 2])   # the true probability
+    cal = ConfidenceCalibrator(1.0, 0).fit(F[:n // 2], rng.random(n // 2) < rate[:n // 2])
+    p = cal.predict(F[n // 2:])
+    ok = rng.random(n - n // 2) < rate[n // 2:]
+    edges = np.linspace(0, 1, 6)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (p >= lo) & (p < hi)
+        if inside.sum() >= 50:
+            assert abs(p[inside].mean() - ok[inside].mean()) < 0.1
+
+
+def _clustered(seed=0, n_regions=6, per_region=4, views=3):
+    """Regions (each a look) of places (each 3 views): photos of a region look alike."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform([-40, -120], [60, 140], size=(n_regions, 2))
+    look = rng.normal(size=(n_regions, 8)) * 3
+    gps, X, place = [], [], []
+    for r in range(n_regions):
+        for p in range(per_region):
+            spot = centres[r] + rng.normal(scale=0.3, size=2)
+            for _ in range(views):
+                gps.append(spot + rng.normal(scale=1e-4, size=2))
+                X.append(look[r] + rng.normal(size=8))
+                place.append(r * per_region + p)
+    return np.array(X, np.float32), np.array(gps), np.array(place)
+
+
+def _mean_acc_of(head, params, nbrs, dist, truth, thresholds):
+    kh = min(DEFAULT_K[head], nbrs.shape[1])
+    return mean_accuracy(truth, apply_head(head, nbrs[:, :kh], dist[:, :kh], **params), thresholds)
+
+
+def test_auto_head_is_the_best_candidate_on_the_held_out_places():
+    X, gps, place = _clustered()
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8,
+                 validation_fraction=0.5, random_state=0).fit(X, gps, groups=place)
+    tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
+    assert set(place[va]).isdisjoint(place[tr]) and views.size > 0
+    assert set(place[views]) <= set(place[tr])          # views: places that stay in training
+    codes = model.transform(X)
+    k = min(max(DEFAULT_K.values()), len(tr))
+    nn = NearestNeighbors(n_neighbors=k).fit(codes[tr])  # an independent search
+    cands = model._head_candidates()
+    # stage 1: the head that best locates the held-out places
+    dist, idx = nn.kneighbors(codes[va])
+    scores = {label: _mean_acc_of(h, p, gps[tr][idx], dist, gps[va], model.thresholds_km_)
+              for label, (h, p) in cands.items()}
+    assert scores == pytest.approx(model.head_scores_, abs=1e-9)
+    best = max(scores, key=scores.get)
+    head, params = cands[best]
+    # stage 2: its gate (none, or a match ratio under which 1-NN answers) on places and views
+    held = np.union1d(va, views)
+    dist, idx = nn.kneighbors(codes[held])
+    ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
+    gates = [None] + ([] if head == "1nn" else list(np.quantile(ratios, GATE_QUANTILES)))
+    gated = [_mean_acc_of(head, {**params, "match_gate": g, "gate_km": model.confidence_km_},
+                          gps[tr][idx], dist, gps[held], model.thresholds_km_) for g in gates]
+    assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
+    assert model.head_ == head
+    want = gates[int(np.argmax(gated))]
+    assert model.head_params_.get("match_gate") == (None if want is None else pytest.approx(want))
+
+
+def test_predict_details_confidence_is_a_calibrated_probability():
+    X, gps, place = _clustered(1, n_regions=8, per_region=6)
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=10, n_components=8,
+                 validation_fraction=0.4, random_state=0).fit(X, gps, groups=place)
+    d = model.predict_details(X)
+    assert d.confidence_km == model.confidence_km_ == 25.0
+    assert np.all((d.confidence >= 0) & (d.confidence <= 1))
+    np.testing.assert_array_equal(d.gps, model.predict(X))
+
+
+def test_one_city_gallery_has_confusers_at_its_own_scale():
+    """A gallery 2 km across: the Q floor follows its scale, so Q is not empty."""
+    rng = np.random.default_rng(0)
+    spots = _ring((45.81, 15.98), 1.0, n=30)
+    gps = np.repeat(spots, 3, axis=0) + rng.normal(scale=1e-5, size=(90, 2))
+    X = rng.normal(size=(90, 6)).astype(np.float32)
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=2, k2=2, max_iter=3, random_state=0).fit(X, gps)
+    assert model.q_min_km_ == 0.1 and model.thresholds_km_[0] == 0.1
+    assert model.Q_.nnz > 0
+    s, t = model.Q_.nonzero()
+    assert np.all(great_circle_km(gps[s], gps[t]) >= 0.1)
+    paper = DGAE(hidden_layer_sizes=(8, 4), k1=2, k2=2, max_iter=3, q_min_km=25.0,
+                 random_state=0).fit(X, gps)
+    assert paper.Q_.nnz == 0    # the fixed 25 km floor empties Q inside one city
