@@ -21,7 +21,7 @@ from ._heads import DEFAULT_K, HEADS, apply_head, resolve_k
 from ._knn import (HEAD_CONSTRAINTS, RUN_CONSTRAINTS, CodesTransformerMixin, GeoEstimatorMixin, GeoKNN,
                    check_targets)
 from ._scale import gallery_scales
-from ._selection import (CONFIDENCE_VOTES, ConfidenceCalibrator, GeoMonitor, confidence_features,
+from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
                          head_candidates, match_gates, place_validation_split, score_heads,
                          view_validation_split)
 from ._progress import say
@@ -122,6 +122,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         carries to places the gallery has never seen, besides the identity of
         a place.  ``"auto"``: the gallery's fine scale under ``"whitened"``
         (as ``q_min_km``), none under ``"paper"``; None: the paper's P.
+    region_weight : float, default=0.25
+        Share of a photo's same-area pull on its region pairs (the rest on
+        its POI pairs; each scale's pairs of a photo weigh equally).
     objective : {"whitened", "paper"}, default="whitened"
     n_components : int, default=256
         PCA components of the whitened input (``"whitened"``; at most
@@ -298,6 +301,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "graph": [StrOptions({"exact", "anchor", "ann"})],
         "poi_bandwidth": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "region_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
+        "region_weight": [Interval(Real, 0, 1, closed="both")],
         "objective": [StrOptions(set(ae.OBJECTIVES))],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "whiten_shrinkage": [Interval(Real, 0, None, closed="left")],
@@ -324,7 +328,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
-                 poi_bandwidth="auto", region_km="auto", objective="whitened", n_components=256, whiten_shrinkage=3.0,
+                 poi_bandwidth="auto", region_km="auto", region_weight=0.25, objective="whitened", n_components=256, whiten_shrinkage=3.0,
                  optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
@@ -344,6 +348,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.graph = graph
         self.poi_bandwidth = poi_bandwidth
         self.region_km = region_km
+        self.region_weight = region_weight
         self.objective = objective
         self.n_components = n_components
         self.whiten_shrinkage = whiten_shrinkage
@@ -494,7 +499,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
             poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device,
             random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
-            region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_))
+            region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_),
+            region_weight=self.region_weight)
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
 
     def _fit_weights(self, Xs, seed, hidden, groups):
@@ -573,7 +579,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if held is not None:
             rows = self.training_indices_
             codes = self.knn_.features_
-            k = min(max(max(DEFAULT_K[h] for h, _ in cands.values()), CONFIDENCE_VOTES), len(rows))
+            k = min(max(max(DEFAULT_K[h] for h, _ in cands.values()), CONFIDENCE_POOL), len(rows))
             from dgae.graphs import nearest_neighbors
 
             dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device)
@@ -595,7 +601,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             pred = apply_head(self.head_, nbrs[:, :kh], dist[:, :kh], **kw, **self.head_params_)
             within = great_circle_km(pred, truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
-                confidence_features(nbrs, dist, pred, self.confidence_km_), within)
+                confidence_features(nbrs, dist, pred, self.confidence_km_, self.kde_power), within)
         self.head_label_ = label
         say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
             + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",

@@ -52,12 +52,12 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
     kde_sigma_km, kde_power, kde_refine_km
         ``"kde"`` parameters (``kde_refine_km``: see :func:`kde_head`).
     match_gate : float, optional
-        Queries whose :func:`match_ratio` is at most this take the nearest
-        neighbour's location, whatever the head: a match much closer than
-        anything elsewhere is most likely another view of the same place,
-        and votes only blur it.
+        Queries whose :func:`match_ratio` is at most this are located by the
+        fine KDE (width ``gate_km``) instead, whatever the head: a match much
+        closer than anything elsewhere is most likely another view of a place
+        in the gallery, and wide votes only blur it.
     gate_km : float, default=25
-        "Elsewhere" of :func:`match_ratio`.
+        "Elsewhere" of :func:`match_ratio` and the fine KDE's width.
 
     Returns
     -------
@@ -68,7 +68,7 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
     >>> nbrs = np.array([[[45.0, 15.0], [45.1, 15.1], [10.0, 10.0]]])
     >>> apply_head("1nn", nbrs, np.array([[1.0, 2.0, 3.0]])).tolist()
     [[45.0, 15.0]]
-    >>> apply_head("kde", nbrs, np.array([[0.5, 2.0, 3.0]]), kde_sigma_km=500.0, match_gate=0.5)[0]
+    >>> apply_head("kde", nbrs, np.array([[0.5, 2.0, 3.0]]), kde_sigma_km=5000.0, match_gate=0.5)[0]
     array([45., 15.])
     """
     gps = np.asarray(gps, dtype=np.float64)
@@ -76,7 +76,8 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
                 kde_refine_km)
     if match_gate is not None:
         close = match_ratio(gps, distances, gate_km) <= match_gate
-        out[close] = gps[close, 0]
+        if close.any():
+            out[close] = kde_head(gps[close], np.asarray(distances)[close], gate_km, kde_power)
     return out
 
 

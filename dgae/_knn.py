@@ -186,13 +186,13 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         from sklearn.utils import Bunch
 
         from ._progress import progress
-        from ._selection import CONFIDENCE_VOTES, confidence_features
+        from ._selection import CONFIDENCE_POOL, confidence_features
 
         check_is_fitted(self)
         n_gallery = len(self.gallery_gps_)
         head, params = self._head_spec()
         k_head = resolve_k(head, self.n_neighbors, n_gallery)
-        k = min(max(k_head, CONFIDENCE_VOTES, int(top_k)), n_gallery)
+        k = min(max(k_head, CONFIDENCE_POOL, int(top_k)), n_gallery)
         X = self._check_X(X, reset=False)
         parts = []
         for s in progress(range(0, len(X), batch_size), verbose=verbose, desc="predict",
@@ -200,7 +200,8 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             dist, idx = self._neighbors(X[s:s + batch_size], k)
             gps = self.gallery_gps_[idx]
             pred = apply_head(head, gps[:, :k_head], dist[:, :k_head], **params)
-            conf = self._confidence(confidence_features(gps, dist, pred, self._confidence_km()))
+            conf = self._confidence(confidence_features(gps, dist, pred, self._confidence_km(),
+                                                        params.get("kde_power", 10.0)))
             parts.append((pred, dist[:, 0], conf, gps[:, :int(top_k)]))
         cols = [np.concatenate(c) for c in zip(*parts)]
         return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3],

@@ -10,9 +10,9 @@
   the other kind of query (another view of a known place).
 - :class:`GeoMonitor`: those scores as early stopping's criterion.
 - :class:`ConfidenceCalibrator`: the probability that a prediction is within
-  the confidence radius, learned on the held-out photos from the vote share
-  (increasing), the match distance and the match ratio (decreasing) with
-  scikit-learn's monotone gradient boosting.
+  the confidence radius, learned on the held-out photos from the vote shares
+  (increasing) and the match distance (decreasing) with scikit-learn's
+  monotone gradient boosting.
 """
 import numpy as np
 
@@ -21,8 +21,10 @@ from ._geo import great_circle_km
 from ._heads import DEFAULT_K, apply_head, match_ratio
 from ._metrics import mean_accuracy
 
-#: Nearest gallery photos the confidence's vote share counts.
+#: Nearest gallery photos the confidence's first vote share counts ...
 CONFIDENCE_VOTES = 10
+#: ... and its second.
+CONFIDENCE_POOL = 100
 #: Held-out photos the calibrator needs with both outcomes (else: the observed rate).
 MIN_CALIBRATION = 20
 
@@ -147,20 +149,23 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     Returns
     -------
     scores : dict
-        ``{label: score}``; a gated head's label ends in ``|1nn<gate``.
+        ``{label: score}``; a gated head's label ends in ``|fine<gate``.
     heads : dict
         ``{label: (head, parameters)}``, the gated ones with ``match_gate``.
     """
     scores, heads = {}, {}
-    first = gps_neighbors[:, 0].astype(np.float64)
     ratio = match_ratio(gps_neighbors, distances, gate_km)
+    fine = {}  # the fine KDE that gated queries take, over as many neighbours as the head
     for label, (head, params) in candidates.items():
         k = min(DEFAULT_K[head], gps_neighbors.shape[1])
         pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
         scores[label], heads[label] = mean_accuracy(gps_true, pred, thresholds_km), (head, params)
         for gate in gates if head != "1nn" else ():
-            gated = np.where((ratio <= gate)[:, None], first, pred)
-            key = f"{label}|1nn<{gate:.4g}"
+            if k not in fine:
+                fine[k] = apply_head("kde", gps_neighbors[:, :k], distances[:, :k],
+                                     **{**head_kw, "kde_sigma_km": gate_km})
+            gated = np.where((ratio <= gate)[:, None], fine[k], pred)
+            key = f"{label}|fine<{gate:.4g}"
             scores[key] = mean_accuracy(gps_true, gated, thresholds_km)
             heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km)})
     return scores, heads
@@ -168,7 +173,7 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
 
 #: ``match_gate`` values ``head="auto"`` tries: these quantiles of the held-out photos'
 #: :func:`~dgae._heads.match_ratio` (the ratios of learned codes bunch near 1).
-GATE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+GATE_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
 def match_gates(gps_neighbors, distances, gate_km):
@@ -178,7 +183,7 @@ def match_gates(gps_neighbors, distances, gate_km):
     --------
     >>> nbrs = np.array([[[0.0, 0.0], [0.0, 1.0]]] * 3)
     >>> match_gates(nbrs, np.array([[1.0, 2.0], [1.0, 4.0], [3.0, 4.0]]), 25.0)[[0, -1]].round(3).tolist()
-    [0.3, 0.7]
+    [0.3, 0.75]
     """
     return np.quantile(match_ratio(gps_neighbors, distances, gate_km), GATE_QUANTILES)
 
@@ -230,23 +235,42 @@ class GeoMonitor:
         return score
 
 
-def confidence_features(gps_neighbors, distances, pred, radius_km):
-    """``[vote share, match distance, match ratio]`` per query: the share of the first
-    ``CONFIDENCE_VOTES`` neighbours within ``radius_km`` of the prediction, the
-    distance to the nearest one, and :func:`~dgae._heads.match_ratio` at ``radius_km``.
+def confidence_features(gps_neighbors, distances, pred, radius_km, power=10.0):
+    """What the confidence is learned from, per query: ``[share of the first
+    CONFIDENCE_VOTES neighbours within radius_km of the prediction, share of the
+    first CONFIDENCE_POOL, their (d_1 / d)^power-weighted share, match distance d_1]``.
+
+    Parameters
+    ----------
+    gps_neighbors : ndarray of shape (n, k, 2)
+    distances : ndarray of shape (n, k)
+    pred : ndarray of shape (n, 2)
+    radius_km : float
+    power : float
+        The KDE head's weight exponent.
 
     Returns
     -------
-    features : ndarray of shape (n, 3), float64
+    features : ndarray of shape (n, 4), float64
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0.0, 0.0], [0.0, 0.1], [5.0, 5.0]]])
+    >>> confidence_features(nbrs, np.array([[1.0, 2.0, 2.0]]), np.array([[0.0, 0.0]]), 25.0).round(3)
+    array([[0.667, 0.667, 0.999, 1.   ]])
     """
-    votes = great_circle_km(gps_neighbors[:, :CONFIDENCE_VOTES], pred[:, None, :])
-    return np.column_stack([(votes <= radius_km).mean(axis=1), distances[:, 0],
-                            match_ratio(gps_neighbors, distances, radius_km)]).astype(np.float64)
+    d = np.asarray(distances, dtype=np.float64)[:, :CONFIDENCE_POOL]
+    near = great_circle_km(gps_neighbors[:, :CONFIDENCE_POOL], pred[:, None, :]) <= radius_km
+    tiny = np.finfo(np.float64).tiny
+    w = np.exp(-float(power) * (np.log(np.maximum(d, tiny)) - np.log(np.maximum(d[:, :1], tiny))))
+    w[~np.isfinite(d)] = 0.0
+    return np.column_stack([near[:, :CONFIDENCE_VOTES].mean(axis=1), near.mean(axis=1),
+                            (w * near).sum(axis=1) / w.sum(axis=1), d[:, 0]])
 
 
 class ConfidenceCalibrator:
-    """P(error <= radius) from the vote share (increasing), the match distance and the match
-    ratio (both decreasing).
+    """P(error <= radius) from :func:`confidence_features`: increasing in the vote shares,
+    decreasing in the match distance.
 
     scikit-learn's ``HistGradientBoostingClassifier`` with monotonic
     constraints, shallow and slow-learning (a few hundred held-out photos).
@@ -287,7 +311,7 @@ class ConfidenceCalibrator:
         self.model_ = None
         if min(within.sum(), (~within).sum()) >= MIN_CALIBRATION:
             self.model_ = HistGradientBoostingClassifier(
-                monotonic_cst=[1, -1, -1][:features.shape[1]], max_depth=2, learning_rate=0.05, max_iter=100,
+                monotonic_cst=[1, 1, 1, -1][-features.shape[1]:], max_depth=3, learning_rate=0.05, max_iter=100,
                 min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
                 random_state=self.random_state).fit(features, within)
         return self

@@ -74,7 +74,7 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
 
 def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
                q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-               pairs=True, region_bandwidth=None, **q_kwargs):
+               pairs=True, region_bandwidth=None, region_weight=0.5, **q_kwargs):
     """:func:`build_geo_graphs` on validated inputs, returning the fitted ``POIMiner``.
 
     The one path from (features, GPS) to the graphs, used by
@@ -82,7 +82,9 @@ def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidt
     once, at its own entry).  With ``pairs=False`` only the POIs are mined
     (P and Q empty).  With ``region_bandwidth`` (degrees), P also holds each
     photo's ``k1`` nearest photos of its *region*: the POI of a second mining
-    at that coarser bandwidth (multi-scale same-area pairs).
+    at that coarser bandwidth (multi-scale same-area pairs).  Each scale's
+    rows are then normalised to sum to 1 and weighted ``1 - region_weight``
+    (POI) and ``region_weight`` (region).
 
     Returns
     -------
@@ -106,9 +108,14 @@ def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidt
         return empty, empty.copy(), miner
     P = _same_area_pairs(X, labels, k1, device=device, verbose=verbose)
     if region_bandwidth is not None:
+        from sklearn.preprocessing import normalize
+
         region = POIMiner(bandwidth=region_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas).labels_
-        P = P.maximum(_same_area_pairs(X, region.astype(np.int64, copy=False), k1, device=device,
-                                       verbose=verbose)).tocsr()
+        R = _same_area_pairs(X, region.astype(np.int64, copy=False), k1, device=device,
+                             verbose=verbose)
+        # l1 row normalisation of non-negative rows: each scale's pairs of a photo sum to 1
+        P = ((1.0 - region_weight) * normalize(P, norm="l1")
+             + region_weight * normalize(R, norm="l1")).astype(np.float32).tocsr()
     Q = _easy_confusing_pairs(X, labels, k2, method, device=device, n_jobs=n_jobs,
                               random_state=random_state, verbose=verbose, gps=gps,
                               min_km=q_min_km, **q_kwargs)

@@ -61,25 +61,26 @@ def test_scales_of_galleries_of_known_extent(radius_km, thresholds, fine, sigmas
 
 def test_calibrated_confidence_is_monotone():
     rng = np.random.default_rng(0)
-    share, match = rng.random(600), rng.random(600) * 3
-    ratio = rng.random(600)
-    ok = rng.random(600) < np.clip(share - 0.2 * match + 0.3 - 0.2 * ratio, 0, 1)
-    cal = ConfidenceCalibrator(1.0, 0).fit(np.column_stack([share, match, ratio]), ok)
+    F = rng.random((600, 4)) * [1, 1, 1, 3]          # vote shares (10, 100, weighted), match distance
+    ok = rng.random(600) < np.clip(F[:, :3].mean(axis=1) - 0.2 * F[:, 3] + 0.3, 0, 1)
+    cal = ConfidenceCalibrator(1.0, 0).fit(F, ok)
     grid = np.linspace(0, 3, 50)
     for s in (0.1, 0.5, 0.9):
-        p = cal.predict(np.column_stack([np.full(50, s), grid, np.full(50, 0.5)]))
+        p = cal.predict(np.column_stack([np.full((50, 3), s), grid]))
         assert np.all(np.diff(p) <= 1e-12)         # never more confident for a worse match
         assert p[0] > p[-1]                        # and it does use the match distance
     for m in (0.2, 1.5):
-        p = cal.predict(np.column_stack([np.linspace(0, 1, 50), np.full(50, m), np.full(50, 0.5)]))
+        p = cal.predict(np.column_stack([np.repeat(np.linspace(0, 1, 50)[:, None], 3, axis=1),
+                                         np.full(50, m)]))
         assert np.all(np.diff(p) >= -1e-12)        # nor for fewer votes
+        assert p[-1] > p[0]
 
 
 def test_calibrated_confidence_is_reliable_on_known_rates():
     rng = np.random.default_rng(1)
     n = 6000
-    F = rng.random((n, 3))                           # vote share, match distance, ratio
-    rate = 0.1 + 0.8 * F[:, 0] * (1 - 0.5 * F[:, 1]) * (1 - 0.3 * F[:, 2])   # the true probability
+    F = rng.random((n, 4))                           # vote shares, match distance
+    rate = 0.1 + 0.8 * F[:, 0] * (0.7 + 0.3 * F[:, 2]) * (1 - 0.5 * F[:, 3])   # the true probability
     cal = ConfidenceCalibrator(1.0, 0).fit(F[:n // 2], rng.random(n // 2) < rate[:n // 2])
     p = cal.predict(F[n // 2:])
     ok = rng.random(n - n // 2) < rate[n // 2:]
