@@ -191,8 +191,8 @@ def match_gates(gps_neighbors, distances, gate_km):
 class GeoMonitor:
     """Early-stopping score: how well the held-out photos are located among the training photos.
 
-    The best mean accuracy of the candidate heads (Mean-Shift left out: it is
-    the slowest) on the held-out places, plus that of 1-NN on the held-out
+    The best mean accuracy of the candidate heads (Mean-Shift and the
+    coarse-to-fine KDE left out: the slowest) on the held-out places, plus that of 1-NN on the held-out
     views of trained places: what ``fit`` then chooses the head and its gate on.
 
     Parameters
@@ -213,7 +213,9 @@ class GeoMonitor:
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
         self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
         self.new_place = np.asarray(new_place, dtype=bool)
-        self.candidates = {k: v for k, v in candidates.items() if v[0] != "meanshift"}
+        fast = {k: v for k, v in candidates.items()
+                if v[0] != "meanshift" and "kde_refine_km" not in v[1]}
+        self.candidates = fast or candidates
         self.thresholds_km = thresholds_km
         self.k = max(DEFAULT_K[h] for h, _ in self.candidates.values())
 

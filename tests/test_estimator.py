@@ -7,6 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
+from dgae._scale import fine_scale_km
+from dgae.geo import gallery_extent_km
 from dgae import DGAE, GeoKNN
 from dgae._backend import gpu_available
 from dgae.metrics import geo_scorer
@@ -287,7 +289,7 @@ def test_default_dgae_beats_the_autoencoder_baseline():
     Xg, gg, Xq, gq = _split_views()
     small = dict(hidden_layer_sizes=(64, 16), random_state=0, device="cpu")
     dgae = DGAE(**small).fit(Xg, gg)
-    ae = DGAE(**small, alpha=0.0, beta=0.0).fit(Xg, gg)
+    ae = DGAE(**small, alpha=0.0, beta=0.0, head="1nn").fit(Xg, gg)  # the paper's AE row
     lf = GeoKNN().fit(Xg, gg)
     hit = {name: np.mean(geolocation_errors_km(gq, m.predict(Xq)) <= 1) for name, m in
            (("dgae", dgae), ("ae", ae), ("lf", lf))}
@@ -314,7 +316,9 @@ def test_q_pairs_respect_the_distance_floor():
 
     X, gps, _ = _places()
     gps[1::2] = gps[1::2] + [0.0, 0.1]  # half of each place's photos 8 km away: another POI
-    for floor, expected in (("auto", 25.0), (0.0, 0.0), (500.0, 500.0)):
+    auto = fine_scale_km(gallery_extent_km(gps))          # the gallery's own scale
+    assert auto == 200.0                                  # places spread over the world
+    for floor, expected in (("auto", auto), (0.0, 0.0), (500.0, 500.0)):
         model = DGAE(**dict(SMALL, q_min_km=floor, max_iter=2)).fit(X, gps)
         s, t = model.Q_.nonzero()
         assert model.q_min_km_ == expected and s.size
@@ -334,11 +338,17 @@ def test_early_stopping_keeps_the_best_validated_weights():
     assert model.n_iter_ - 1 - model.best_iter_ == 5 or model.n_iter_ == 200
 
 
-def test_early_stopping_needs_pois_of_three_photos():
-    X, gps, _ = _places(n_places=8, per_place=2)
+def test_early_stopping_needs_two_places():
+    X, gps, place = _places(n_places=8, per_place=2)
     with pytest.warns(UserWarning, match="early stopping skipped"):
-        model = DGAE(**SMALL).fit(X, gps)
-    assert model.validation_scores_ is None
+        model = DGAE(**SMALL).fit(X[:3], gps[:3], groups=[0, 0, 0])      # one place, 3 photos
+    assert model.validation_scores_ is None and model.head_scores_ == {}
+    one = DGAE(**SMALL).fit(X, gps, groups=np.zeros(len(X), int))      # one place: views only
+    assert one.validation_indices_.size == 0 and one.view_indices_.size > 0
+    assert one.validation_scores_ is not None and one.head_scores_ == {}
+    model = DGAE(**SMALL).fit(X, gps, groups=place)                       # eight: held out whole
+    assert model.validation_scores_ is not None
+    assert set(place[model.validation_indices_]).isdisjoint(place[model.training_indices_])
 
 
 def test_whitened_codes_are_the_linear_code_layer_over_pca_whitened_inputs():
