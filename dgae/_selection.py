@@ -276,8 +276,9 @@ class ConfidenceCalibrator:
 
     scikit-learn's ``HistGradientBoostingClassifier`` with monotonic
     constraints, shallow and slow-learning (a few hundred held-out photos).
-    With fewer than ``MIN_CALIBRATION`` photos of either outcome it returns the
-    observed rate of the held-out photos for every query.
+    With fewer than ``MIN_CALIBRATION`` photos of either outcome (a small
+    gallery), scikit-learn's ``IsotonicRegression`` on the weighted vote share
+    alone; with a single outcome, the observed rate for every query.
 
     Parameters
     ----------
@@ -286,7 +287,7 @@ class ConfidenceCalibrator:
 
     Attributes
     ----------
-    model_ : HistGradientBoostingClassifier or None
+    model_ : HistGradientBoostingClassifier, IsotonicRegression or None
     rate_ : float
         The held-out photos' observed rate.
 
@@ -311,15 +312,28 @@ class ConfidenceCalibrator:
         within = np.asarray(within, dtype=bool)
         self.rate_ = float(within.mean()) if within.size else 0.0
         self.model_ = None
-        if min(within.sum(), (~within).sum()) >= MIN_CALIBRATION:
+        fewest = min(within.sum(), (~within).sum())
+        if fewest >= MIN_CALIBRATION:
             self.model_ = HistGradientBoostingClassifier(
-                monotonic_cst=[1, 1, 1, -1][-features.shape[1]:], max_depth=3, learning_rate=0.05, max_iter=100,
-                min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
+                monotonic_cst=[1, 1, 1, -1][-features.shape[1]:], max_depth=3, learning_rate=0.05,
+                max_iter=100, min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
                 random_state=self.random_state).fit(features, within)
+        elif fewest > 0:
+            from sklearn.isotonic import IsotonicRegression
+
+            self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+                self._shares(features), within.astype(np.float64))
         return self
+
+    @staticmethod
+    def _shares(features):
+        """The weighted vote share (the third feature; the only one of a 1-feature input)."""
+        return np.asarray(features)[:, min(2, np.asarray(features).shape[1] - 1)]
 
     def predict(self, features):
         """Calibrated probabilities, shape (n,)."""
         if self.model_ is None:
             return np.full(len(features), self.rate_)
-        return self.model_.predict_proba(features)[:, 1]
+        if hasattr(self.model_, "predict_proba"):
+            return self.model_.predict_proba(features)[:, 1]
+        return self.model_.predict(self._shares(features))

@@ -76,6 +76,24 @@ def test_calibrated_confidence_is_monotone():
         assert p[-1] > p[0]
 
 
+@pytest.mark.parametrize("n_ok, kind", [(0, "constant"), (8, "isotonic"), (60, "boosting")])
+def test_small_calibration_sets_fall_back_to_monotone_models(n_ok, kind):
+    rng = np.random.default_rng(0)
+    F = rng.random((200, 4))
+    ok = np.zeros(200, bool)
+    ok[np.argsort(-F[:, 2])[:n_ok]] = True            # the best weighted shares are right
+    cal = ConfidenceCalibrator(1.0, 0).fit(F, ok)
+    p = cal.predict(F)
+    assert {"constant": cal.model_ is None, "isotonic": not hasattr(cal.model_, "predict_proba"),
+            "boosting": hasattr(cal.model_, "predict_proba")}[kind]
+    if kind == "constant":
+        assert np.all(p == 0.0)
+    else:   # the right ones are found
+        assert p[ok].min() > p[~ok].mean()
+    if kind == "isotonic":  # never less confident for a larger weighted share
+        assert np.all(np.diff(p[np.argsort(F[:, 2])]) >= -1e-12)
+
+
 def test_calibrated_confidence_is_reliable_on_known_rates():
     rng = np.random.default_rng(1)
     n = 6000
