@@ -608,8 +608,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             verbose=self.verbose)
 
     def _head_spec(self):
+        """The chosen head, or -- after ``set_params(head=...)`` on a fitted model (``dgae
+        predict --head``) -- that head at the set or the gallery's widths."""
         params = dict(meanshift_bandwidth_km=self.scales_["meanshift_km"], min_votes=self.min_votes,
                       kde_sigma_km=self.scales_["kde_sigmas_km"][0], kde_power=self.kde_power)
+        if self.head not in ("auto", self.head_):
+            for key in ("meanshift_bandwidth_km", "kde_sigma_km"):
+                if getattr(self, key) != "auto":
+                    params[key] = float(getattr(self, key))
+            return self.head, params
         return self.head_, {**params, **self.head_params_}
 
     def _confidence(self, features):

@@ -124,7 +124,7 @@ def peers(spec):
     Examples
     --------
     >>> peers("MvMF,Chance"), len(peers("all")), peers("none")
-    (['MvMF', 'Chance'], 10, [])
+    (['MvMF', 'Chance'], 11, [])
     """
     if spec == "none":
         return []

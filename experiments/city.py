@@ -28,9 +28,10 @@ def city_split(poi, test_size=0.2, seed=0):
 
     Examples
     --------
-    >>> q, g = city_split(np.array([0, 0, 1, 1, 2, 2, -1, 3, 3, 4]), 0.4)
-    >>> len(np.intersect1d(q, g)), sorted(set(np.array([0, 0, 1, 1, 2, 2, -1, 3, 3, 4])[q]))
-    (0, [1, 4])
+    >>> poi = np.array([0, 0, 1, 1, 2, 2, -1, 3, 3, 4])
+    >>> q, g = city_split(poi, 0.4)
+    >>> len(np.intersect1d(q, g)), len(np.unique(poi[q])), bool(np.all(poi[g] != poi[q][0]))
+    (0, 2, True)
     """
     ids = np.unique(poi[poi >= 0])
     held = np.random.default_rng(seed).permutation(ids)[: int(round(test_size * len(ids)))]

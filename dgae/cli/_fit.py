@@ -80,8 +80,8 @@ def add_parser(subparsers):
                      help="(None: DGAE's)")
     fit.add_argument("--batch-size", type=_batch, default=None,
                      help='int, "full" or "auto" (None: DGAE\'s)')
-    fit.add_argument("--head", choices=("1nn", "meanshift", "kde"), default="1nn",
-                     help="location head")
+    fit.add_argument("--head", choices=("auto", "1nn", "meanshift", "kde"), default="auto",
+                     help="location head ('auto': chosen on held-out places, see docs/estimator.md)")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")
     fit.add_argument("--compact", action="store_true",
                      help="keep only what prediction needs (no decoder, no training features)")

@@ -3,8 +3,9 @@
 ``dgae predict MODEL PHOTOS.csv|FOLDER --out predictions.csv`` describes the
 queries with the model's own descriptor (a model written by ``dgae fit`` is a
 ``Pipeline(descriptor, dgae)``) and writes, per photo, ``path, pred_lat,
-pred_lon, match_distance, confidence`` (see
-:meth:`dgae.GeoKNN.predict_details`), the ``--top-k`` candidates when asked,
+pred_lon, match_distance, confidence, confidence_km`` (see
+:meth:`dgae.GeoKNN.predict_details`: for a DGAE, the calibrated probability
+that the error is at most ``confidence_km``), the ``--top-k`` candidates when asked,
 and ``error`` for a photo that could not be read (its other columns empty;
 the rest of the batch is kept).  ``--truth exif`` adds ``lat, lon,
 error_km`` from each photo's EXIF GPS where present.
@@ -37,7 +38,8 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "predict", help="geolocate the photos of a CSV or a folder with a fitted model",
         formatter_class=HelpFormatter,
-        description="Write path,pred_lat,pred_lon,match_distance,confidence per query photo.")
+        description="Write path,pred_lat,pred_lon,match_distance,confidence,confidence_km per "
+                    "query photo.")
     p.add_argument("model", help="a model written by dgae fit (or joblib.dump of a DGAE/GeoKNN "
                                  "or a Pipeline ending in one)")
     p.add_argument("queries", help="PHOTOS.csv (a path column), a FOLDER of photos, or FEATURES.npy")
@@ -45,7 +47,7 @@ def add_parser(subparsers):
     p.add_argument("--photos", default=None,
                    help="with FEATURES.npy: CSV whose path column names the rows")
     p.add_argument("--head", choices=("1nn", "meanshift", "kde"), default=None,
-                   help="override the model's head")
+                   help="override the model's head (DGAE: at the gallery's widths)")
     p.add_argument("--top-k", type=int, default=0, help="also write the k best candidates")
     p.add_argument("--truth", choices=("exif",), default=None,
                    help="exif: compare with each photo's EXIF GPS where present")
@@ -135,7 +137,7 @@ def _write(path, names, rows, details, errors, truth, top_k):
 
     from dgae.geo import great_circle_km
 
-    header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence"]
+    header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence", "confidence_km"]
     header += [f"top{j + 1}_{c}" for j in range(top_k) for c in ("lat", "lon")]
     if truth is not None:
         header += ["lat", "lon", "error_km"]
@@ -151,10 +153,10 @@ def _write(path, names, rows, details, errors, truth, top_k):
                 lat, lon = details.gps[j]
                 # repr: the shortest text that reads back as the same float (exact round trip)
                 line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[j]:.6g}",
-                         f"{details.confidence[j]:.3f}"]
+                         f"{details.confidence[j]:.3f}", f"{details.confidence_km:g}"]
                 line += [repr(float(v)) for v in details.topk[j].ravel()] if top_k else []
             else:
-                line += [""] * (4 + 2 * top_k)
+                line += [""] * (5 + 2 * top_k)
             if truth is not None:
                 t = truth.get(i)
                 err = "" if t is None or i not in at else f"{float(great_circle_km(t, details.gps[at[i]])):.3f}"
