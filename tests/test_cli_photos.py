@@ -179,7 +179,7 @@ def test_errors_are_one_line_with_exit_status_2(argv, message, capsys, tmp_path,
         main(["--debug", *argv])
 
 
-@pytest.mark.parametrize("command,shown", [("fit", "(default: 1nn)"), ("predict", "(default: 0)"),
+@pytest.mark.parametrize("command,shown", [("fit", "(default: auto)"), ("predict", "(default: 0)"),
                                            ("extract", "(default: 1024)"), ("demo", "(default: 2000)")])
 def test_help_shows_defaults(command, shown, capsys):
     with pytest.raises(SystemExit):
