@@ -514,7 +514,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             xp = get_xp(self.device)
             monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
                                  self.gallery_gps_[rows], self.gallery_gps_[val],
-                                 np.isin(val, self.validation_indices_), self._encode_device,
+                                 np.isin(val, self.validation_indices_), self.groups_[rows],
+                                 self.groups_[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_)
         elif self.early_stopping:
             warnings.warn("early stopping skipped: a single place, none to hold out "
@@ -536,6 +537,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             groups = self.poi_labels_
         else:
             groups = np.arange(n)
+        self.groups_ = groups
         share = self.validation_fraction / 2
         train, val = place_validation_split(groups, share, seed)
         self.training_indices_, views = view_validation_split(groups, train, round(share * n), seed)

@@ -37,7 +37,7 @@ def resolve_k(head, n_neighbors, n_fit):
 
 def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=4,
                kde_sigma_km=50.0, kde_power=10.0, kde_refine_km=None, match_gate=None,
-               gate_km=25.0):
+               gate_km=25.0, gate_head="kde"):
     """Estimate one location per query from its neighbours.
 
     Parameters
@@ -52,12 +52,15 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
     kde_sigma_km, kde_power, kde_refine_km
         ``"kde"`` parameters (``kde_refine_km``: see :func:`kde_head`).
     match_gate : float, optional
-        Queries whose :func:`match_ratio` is at most this are located by the
-        fine KDE (width ``gate_km``) instead, whatever the head: a match much
-        closer than anything elsewhere is most likely another view of a place
-        in the gallery, and wide votes only blur it.
+        Queries whose :func:`match_ratio` is at most this are located by
+        ``gate_head`` instead, whatever the head: a match much closer than
+        anything elsewhere is most likely another view of a place in the
+        gallery, and wide votes only blur it.
     gate_km : float, default=25
         "Elsewhere" of :func:`match_ratio` and the fine KDE's width.
+    gate_head : {"kde", "1nn"}, default="kde"
+        What locates the gated queries: the KDE of width ``gate_km`` or the
+        nearest neighbour.
 
     Returns
     -------
@@ -77,7 +80,8 @@ def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=
     if match_gate is not None:
         close = match_ratio(gps, distances, gate_km) <= match_gate
         if close.any():
-            out[close] = kde_head(gps[close], np.asarray(distances)[close], gate_km, kde_power)
+            out[close] = (gps[close, 0] if gate_head == "1nn" else
+                          kde_head(gps[close], np.asarray(distances)[close], gate_km, kde_power))
     return out
 
 

@@ -25,6 +25,10 @@ from ._metrics import mean_accuracy
 CONFIDENCE_VOTES = 10
 #: ... and its second.
 CONFIDENCE_POOL = 100
+#: Neighbours the early-stopping score looks at for a held-out view's own place.
+MONITOR_K = 10
+#: Iterations the early-stopping score is averaged over.
+MONITOR_SMOOTHING = 5
 #: Held-out photos the calibrator needs with both outcomes (else: the observed rate).
 MIN_CALIBRATION = 20
 
@@ -139,8 +143,8 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     gps_true : ndarray of shape (n, 2)
     thresholds_km : sequence of float
     gates : sequence of float
-        ``match_gate`` values tried with every voting head (see
-        :func:`~dgae._heads.apply_head`).
+        ``match_gate`` values tried with every voting head, each with both
+        ``gate_head`` values (see :func:`~dgae._heads.apply_head`).
     gate_km : float
         Their ``gate_km``.
     **head_kw
@@ -149,13 +153,15 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     Returns
     -------
     scores : dict
-        ``{label: score}``; a gated head's label ends in ``|fine<gate``.
+        ``{label: score}``; a gated head's label ends in ``|fine<gate`` (the fine KDE
+        locates the gated queries) or ``|1nn<gate`` (the nearest neighbour).
     heads : dict
         ``{label: (head, parameters)}``, the gated ones with ``match_gate``.
     """
     scores, heads = {}, {}
     ratio = match_ratio(gps_neighbors, distances, gate_km)
     fine = {}  # the fine KDE that gated queries take, over as many neighbours as the head
+    first = gps_neighbors[:, 0].astype(np.float64)
     for label, (head, params) in candidates.items():
         k = min(DEFAULT_K[head], gps_neighbors.shape[1])
         pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
@@ -164,10 +170,12 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
             if k not in fine:
                 fine[k] = apply_head("kde", gps_neighbors[:, :k], distances[:, :k],
                                      **{**head_kw, "kde_sigma_km": gate_km})
-            gated = np.where((ratio <= gate)[:, None], fine[k], pred)
-            key = f"{label}|fine<{gate:.4g}"
-            scores[key] = mean_accuracy(gps_true, gated, thresholds_km)
-            heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km)})
+            for gate_head, close_pred in (("kde", fine[k]), ("1nn", first)):
+                gated = np.where((ratio <= gate)[:, None], close_pred, pred)
+                key = f"{label}|{'fine' if gate_head == 'kde' else '1nn'}<{gate:.4g}"
+                scores[key] = mean_accuracy(gps_true, gated, thresholds_km)
+                heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km),
+                                     "gate_head": gate_head})
     return scores, heads
 
 
@@ -191,9 +199,15 @@ def match_gates(gps_neighbors, distances, gate_km):
 class GeoMonitor:
     """Early-stopping score: how well the held-out photos are located among the training photos.
 
-    The best mean accuracy of the candidate heads (Mean-Shift and the
-    coarse-to-fine KDE left out: the slowest) on the held-out places, plus that of 1-NN on the held-out
-    views of trained places: what ``fit`` then chooses the head and its gate on.
+    The mean, over the candidate heads (Mean-Shift and the coarse-to-fine KDE
+    left out: the slowest), of their mean accuracy at the gallery's thresholds
+    on the held-out places -- a mean, not the best: the best of several noisy
+    scores is biased upwards and stops training on a lucky iteration --, plus,
+    on the held-out views of trained places, the mean reciprocal rank of the
+    first training photo of the same place among the 10 nearest (smoother
+    than a hit rate on a few dozen photos).  The score returned is the mean of
+    the last ``MONITOR_SMOOTHING`` iterations' (``raw_scores_`` keeps each):
+    on a small gallery one lucky iteration would otherwise stop training early.
 
     Parameters
     ----------
@@ -202,22 +216,26 @@ class GeoMonitor:
     gps_train, gps_val : ndarray
     new_place : ndarray of bool, shape (n_val,)
         Which held-out photos are of held-out places (the rest: views).
+    groups_train, groups_val : ndarray
+        Places of the training and the held-out photos.
     encode : callable
         ``encode(coefs, intercepts, X) -> codes``.
     candidates : dict
     thresholds_km : sequence of float
     """
 
-    def __init__(self, X_train, X_val, gps_train, gps_val, new_place, encode, candidates,
-                 thresholds_km):
+    def __init__(self, X_train, X_val, gps_train, gps_val, new_place, groups_train, groups_val,
+                 encode, candidates, thresholds_km):
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
         self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
         self.new_place = np.asarray(new_place, dtype=bool)
+        self.groups_train, self.groups_val = np.asarray(groups_train), np.asarray(groups_val)
         fast = {k: v for k, v in candidates.items()
                 if v[0] != "meanshift" and "kde_refine_km" not in v[1]}
         self.candidates = fast or candidates
         self.thresholds_km = thresholds_km
-        self.k = max(DEFAULT_K[h] for h, _ in self.candidates.values())
+        self.k = max(max(DEFAULT_K[h] for h, _ in self.candidates.values()), MONITOR_K)
+        self.raw_scores_ = []
 
     def __call__(self, coefs, intercepts):
         from dgae.graphs._search import knn_search
@@ -227,14 +245,18 @@ class GeoMonitor:
         val = self.encode(coefs, intercepts, self.X_val)
         dist, idx = knn_search(val, train, min(self.k, train.shape[0]), xp)
         dist, idx = np.asarray(to_host(dist)), np.asarray(to_host(idx))
-        nbrs, new, score = self.gps_train[idx], self.new_place, 0.0
+        new, score = self.new_place, 0.0
         if new.any():
-            scores, _ = score_heads(self.candidates, nbrs[new], dist[new], self.gps_val[new],
-                                    self.thresholds_km)
-            score += max(scores.values())
+            scores, _ = score_heads(self.candidates, self.gps_train[idx[new]], dist[new],
+                                    self.gps_val[new], self.thresholds_km)
+            score += float(np.mean(list(scores.values())))
         if (~new).any():
-            score += mean_accuracy(self.gps_val[~new], nbrs[~new, 0], self.thresholds_km)
-        return score
+            top = idx[~new, :MONITOR_K]
+            hit = (self.groups_train[np.maximum(top, 0)] == self.groups_val[~new, None]) & (top >= 0)
+            first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
+            score += float(np.mean(1.0 / first))
+        self.raw_scores_.append(score)
+        return float(np.mean(self.raw_scores_[-MONITOR_SMOOTHING:]))
 
 
 def confidence_features(gps_neighbors, distances, pred, radius_km, power=10.0):

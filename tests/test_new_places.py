@@ -130,9 +130,10 @@ def _mean_acc_of(head, params, nbrs, dist, truth, thresholds):
     return mean_accuracy(truth, apply_head(head, nbrs[:, :kh], dist[:, :kh], **params), thresholds)
 
 
-def test_auto_head_is_the_best_candidate_on_the_held_out_places():
+@pytest.mark.parametrize("head", ["auto", "kde"])
+def test_auto_head_is_the_best_candidate_on_the_held_out_places(head):
     X, gps, place = _clustered()
-    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8,
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
                  validation_fraction=0.5, random_state=0).fit(X, gps, groups=place)
     tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
     assert set(place[va]).isdisjoint(place[tr]) and views.size > 0
@@ -152,13 +153,17 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places():
     held = np.union1d(va, views)
     dist, idx = nn.kneighbors(codes[held])
     ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
-    gates = [None] + ([] if head == "1nn" else list(np.quantile(ratios, GATE_QUANTILES)))
-    gated = [_mean_acc_of(head, {**params, "match_gate": g, "gate_km": model.confidence_km_},
-                          gps[tr][idx], dist, gps[held], model.thresholds_km_) for g in gates]
+    gates = [(None, None)] + ([] if head == "1nn" else [
+        (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
+    gated = [_mean_acc_of(head, params if g is None else
+                          {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
+                          gps[tr][idx], dist, gps[held], model.thresholds_km_) for g, h in gates]
+    assert len(gated) == len(model.gate_scores_) > (1 if head == "kde" else 0)
     assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
     assert model.head_ == head
-    want = gates[int(np.argmax(gated))]
+    want, want_head = gates[int(np.argmax(gated))]
     assert model.head_params_.get("match_gate") == (None if want is None else pytest.approx(want))
+    assert model.head_params_.get("gate_head") == want_head
 
 
 def test_predict_details_confidence_is_a_calibrated_probability():
