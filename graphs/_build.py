@@ -13,7 +13,7 @@ from ._poi import POIMiner
 
 def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
                      q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-                     **q_kwargs):
+                     region_bandwidth=None, region_weight=0.25, **q_kwargs):
     """POIs, same-area graph P and easy-confusing graph Q in one call (DGAE §4.2).
 
     Parameters
@@ -36,6 +36,11 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
     random_state : int, RandomState instance or None
     n_jobs : int, optional
     verbose : int, default=0
+    region_bandwidth : float, optional
+        Multi-scale P: also each photo's ``k1`` nearest photos of its region
+        (POIs mined again at this coarser bandwidth, degrees); each scale's
+        pairs of a photo then sum to 1, the region's weighted ``region_weight``.
+    region_weight : float, default=0.25
     **q_kwargs
         Passed to :func:`easy_confusing_pairs` (``k3``, ``anchor_bandwidth``).
 
@@ -63,9 +68,15 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
         raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
     if q_min_km < 0:
         raise ValueError(f"q_min_km must be >= 0, got {q_min_km!r}")
+    if region_bandwidth is not None and not region_bandwidth > 0:
+        raise ValueError(f"region_bandwidth must be > 0 degrees, got {region_bandwidth!r}")
+    if not 0 <= region_weight <= 1:
+        raise ValueError(f"region_weight must be in [0, 1], got {region_weight!r}")
     P, Q, miner = geo_graphs(X, gps, areas=areas, k1=k1, k2=k2, method=method,
                              poi_bandwidth=poi_bandwidth, q_min_km=q_min_km, device=device,
-                             random_state=random_state, n_jobs=n_jobs, verbose=verbose, **q_kwargs)
+                             random_state=random_state, n_jobs=n_jobs, verbose=verbose,
+                             region_bandwidth=region_bandwidth, region_weight=region_weight,
+                             **q_kwargs)
     if miner.n_clusters_ < 2:
         warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
                       UserWarning, stacklevel=2)

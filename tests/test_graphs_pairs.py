@@ -250,3 +250,41 @@ def test_q_floor_needs_gps():
         easy_confusing_pairs(X, lab, min_km=5)
     with pytest.raises(ValueError, match="min_km"):
         easy_confusing_pairs(X, lab, min_km=-1)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
+def test_multi_scale_p_against_brute_force(weight):
+    """Region pairs: each photo's k1 nearest photos of its coarse POI, each scale's row summing
+    to 1 and weighted; checked against a brute-force search per POI."""
+    from dgae.graphs import POIMiner, build_geo_graphs
+
+    rng = np.random.default_rng(0)
+    spots = rng.uniform([40, 10], [41, 11], size=(12, 2))
+    gps = np.repeat(spots, 3, axis=0) + rng.normal(scale=1e-4, size=(36, 2))
+    X = rng.normal(size=(36, 5))
+    k1, fine_bw, region_bw = 2, 0.005, 0.3
+    P, _, _ = build_geo_graphs(X, gps, k1=k1, k2=1, poi_bandwidth=fine_bw, device="cpu",
+                               region_bandwidth=region_bw, region_weight=weight)
+
+    def brute(bw):
+        labels = POIMiner(bandwidth=bw).fit(gps).labels_
+        A = np.zeros((36, 36))
+        for s in range(36):
+            same = np.flatnonzero((labels == labels[s]) & (np.arange(36) != s))
+            d = np.linalg.norm(X[same] - X[s], axis=1)
+            near = same[np.argsort(d, kind="stable")[:k1]]
+            A[s, near] = 1.0 / max(len(near), 1)
+        return A
+
+    want = (1 - weight) * brute(fine_bw) + weight * brute(region_bw)
+    np.testing.assert_allclose(P.toarray(), want, atol=1e-6)
+
+
+def test_region_arguments_are_checked():
+    from dgae.graphs import build_geo_graphs
+
+    X, gps = np.zeros((4, 2)), [[0, 0], [0, 1], [1, 0], [1, 1]]
+    with pytest.raises(ValueError, match="region_bandwidth"):
+        build_geo_graphs(X, gps, region_bandwidth=0.0)
+    with pytest.raises(ValueError, match="region_weight"):
+        build_geo_graphs(X, gps, region_bandwidth=1.0, region_weight=2.0)
