@@ -220,7 +220,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     fit_times_ : dict
         Seconds of the stages of the last ``fit``: ``scale`` (input scaling),
         ``graphs`` (POIs, P and Q), ``train``, ``index`` (gallery codes,
-        diagnostics and the retrieval index).
+        diagnostics and the retrieval index), ``head`` (the head and the
+        confidence chosen on the held-out photos).
     n_iter_ : int
     learning_rate_ : float
         The decayed step after training (where :meth:`partial_fit` goes on).
