@@ -103,13 +103,17 @@ def test_photos_experiment_tiny_end_to_end(exp, tmp_path, capsys, protocol):
     data = _photo_folder(tmp_path / "photos")
     out = tmp_path / "out"
     code = exp["photos"].main(["--data", str(data), "--protocol", protocol, "--out", str(out),
-                               "--features", "im2gps", "--n-textons", "8", "--n-jobs", "1",
-                               "--no-ablation", "--quiet", "--rows", "LF,AE,DGAE,PCA+LDA"])
+                               "--features", "im2gps,tiny", "--n-textons", "8", "--n-jobs", "1",
+                               "--no-ablation", "--quiet",
+                               "--rows", "LF,AE,DGAE,PCA+LDA,Gallery mean,1-NN"])
     assert code == 0
     text = capsys.readouterr().out
-    for row in ("LF", "AE", "DGAE", "PCA+LDA"):
+    for row in ("LF", "AE", "DGAE", "PCA+LDA", "Gallery mean", "Tiny 1-NN"):
         assert any(line.startswith(row + " ") for line in text.splitlines())
     assert (out / "table.txt").is_file() and (out / "error_curves_1nn.png").is_file()
+    assert (out / "error_curves_auto.png").is_file() and "[auto head]" in text
+    assert "(auto)" in text and "thresholds" in text          # the thresholds are stated
+    assert "DGAE: head " in text and "AUROC" in text           # the chosen head, the confidence
     n_queries = 6 if protocol == "heading" else 4
     assert f"({n_queries} queries" in text
 
