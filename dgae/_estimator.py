@@ -424,7 +424,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                        if self.validation_scores_ is not None else None)
         self._index_gallery(Xs)
         clock.lap("index")
-        self._choose_head(Xs, seed)
+        self._choose_head(seed)
         clock.lap("head")
         self.fit_times_ = clock.laps
         return self
@@ -565,14 +565,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             out[label] = (head, params)
         return out
 
-    def _choose_head(self, Xs, seed):
+    def _choose_head(self, seed):
         """``head_`` and ``head_params_``, chosen on the held-out photos located among the
         training photos' codes, and the confidence calibrated on the same predictions.
 
         Two stages: the head (and its width) that best locates the held-out *places*
         (mean accuracy at the gallery's thresholds: ``head_scores_``), then its
-        ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which 1-NN
-        answers -- on all held-out photos, places and views (``gate_scores_``).
+        ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which the
+        nearest photo or the fine KDE answers -- on all held-out photos, places and views
+        (``gate_scores_``).
         """
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
@@ -597,7 +598,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                                    self.thresholds_km_, gate_km=self.confidence_km_,
                                                    gates=match_gates(nbrs, dist, self.confidence_km_),
                                                    **kw)
-            self._tried_heads = heads
             label = max(self.gate_scores_, key=self.gate_scores_.get)
             self.head_, self.head_params_ = heads[label][0], dict(heads[label][1])
             kh = resolve_k(self.head_, self.n_neighbors, k)
