@@ -201,6 +201,55 @@ def split_model(model, name="the model"):
     return (model[0] if len(model) == 2 else None), model[-1]
 
 
+def load_model(path):
+    """The model a ``dgae fit`` wrote, or one clear error for any other file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> bad = os.path.join(tempfile.mkdtemp(), "m.joblib")
+    >>> _ = open(bad, "wb").write(b"not a model")
+    >>> try:
+    ...     load_model(bad)
+    ... except ValueError as e:
+    ...     print(str(e).split(" (")[0].endswith("is not a dgae model"))
+    True
+    """
+    import joblib
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # random bytes, a CSV, a truncated file: whatever unpickling raises
+        raise ValueError(f"{path} is not a dgae model (it does not unpickle: "
+                         f"{type(exc).__name__}: {str(exc)[:80]})") from None
+    descriptor, estimator = split_model(model, path)
+    if not hasattr(estimator, "predict_details"):
+        raise ValueError(f"{path} is not a dgae model (it holds a {type(model).__name__}; "
+                         f"dgae fit writes one)")
+    return model
+
+
+def check_output(path):
+    """Fail before any work when ``path`` cannot be written (missing or read-only folder).
+
+    Examples
+    --------
+    >>> check_output("/nonexistent-dir/p.csv")
+    Traceback (most recent call last):
+    ...
+    OSError: /nonexistent-dir/p.csv: the folder /nonexistent-dir does not exist
+    """
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        raise OSError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"{path}: the folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise OSError(f"{path} is a folder; give a file name")
+
+
 def load_fitted_descriptor(path):
     """The fitted descriptor of a ``dgae fit`` model, a ``dgae extract`` .npy or a joblib file."""
     import joblib

@@ -22,6 +22,7 @@ from ._common import (
     add_model_flags,
     add_seed,
     add_verbosity,
+    check_output,
     describe,
     failed_rows,
     load_fitted_descriptor,
@@ -147,6 +148,7 @@ def _fit(args):
     import numpy as np
     from sklearn.pipeline import Pipeline
 
+    check_output(args.out)
     from dgae import DGAE
     from dgae.features._extract import state_paths
 

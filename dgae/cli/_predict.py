@@ -18,9 +18,11 @@ from ._common import (
     add_cluster_flags,
     add_seed,
     add_verbosity,
+    check_output,
     describe,
     failed_rows,
     list_images,
+    load_model,
     split_model,
     verbosity,
 )
@@ -102,10 +104,10 @@ def _query_features(args, descriptor):
 
 
 def _predict(args):
-    import joblib
     import numpy as np
 
-    model = joblib.load(args.model)
+    check_output(args.out)
+    model = load_model(args.model)
     descriptor, estimator = split_model(model, args.model)
     if args.head is not None:
         estimator.set_params(head=args.head)
