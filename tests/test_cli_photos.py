@@ -166,7 +166,7 @@ def test_resumed_description_says_so_and_other_descriptors_are_refused(photos, t
 
 @pytest.mark.parametrize("argv,message", [
     (["fit", "no/such.csv", "--out", "m.joblib"], "no/such.csv"),
-    (["predict", "no/model.joblib", "q.csv", "--out", "p.csv"], "No such file"),
+    (["predict", "no/model.joblib", "q.csv", "--out", "p.csv"], "no/model.joblib: no such model file"),
     (["fit", "X.npy", "--out", "m.joblib"], "needs its PHOTOS.csv"),
     (["evaluate", "no/pred.csv"], "No such file"),
 ])
