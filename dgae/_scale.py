@@ -1,6 +1,6 @@
 """The gallery's own scale: evaluation thresholds, confidence radius, Q floor and head widths.
 
-A base module (imports only :mod:`dgae._geo`).  Every distance that used to be
+A base module (imports only :mod:`dgae._geo` and the paper's thresholds).  Every distance that used to be
 fixed in km (25 km Q floor and confidence radius, 50 km KDE kernel, 500 km
 mean-shift bandwidth, the 1 / 25 / 200 / 750 / 2500 km thresholds) is read off
 one number, the gallery's *extent* (:func:`dgae.geo.gallery_extent_km`: the
@@ -23,6 +23,7 @@ round distances:
 import numpy as np
 
 from ._geo import gallery_extent_km
+from ._metrics import DEFAULT_THRESHOLDS_KM
 
 #: Round distances (km) the scales are chosen from.
 LADDER_KM = (0.1, 0.25, 0.5, 1.0, 5.0, 25.0, 200.0, 750.0, 2500.0)
@@ -121,3 +122,30 @@ def thresholds_for_gallery(gps):
     (1.0, 5.0, 25.0, 200.0, 750.0)
     """
     return thresholds_for_extent(gallery_extent_km(gps))
+
+
+def resolve_thresholds(choice, gps):
+    """The thresholds a ``--thresholds`` choice names.
+
+    Parameters
+    ----------
+    choice : "auto", "paper" or sequence of float
+        ``"auto"``: :func:`thresholds_for_gallery` of ``gps``; ``"paper"``: the
+        paper's 1 / 25 / 200 / 750 / 2500 km; a sequence: those.
+    gps : array-like of shape (n, 2)
+        The positions whose extent ``"auto"`` follows.
+
+    Returns
+    -------
+    thresholds : tuple of float
+
+    Examples
+    --------
+    >>> resolve_thresholds("paper", [[0, 0]]), resolve_thresholds((5, 1), [[0, 0]])
+    ((1, 25, 200, 750, 2500), (5, 1))
+    """
+    if isinstance(choice, str) and choice == "auto":
+        return thresholds_for_gallery(gps)
+    if isinstance(choice, str) and choice == "paper":
+        return DEFAULT_THRESHOLDS_KM
+    return tuple(choice)

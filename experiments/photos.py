@@ -215,17 +215,10 @@ def ablation(X, gps, seed):
     return "\n".join(lines)
 
 
-def table_thresholds(text, gallery_gps):
-    """The thresholds of ``--thresholds`` ('auto': suited to the gallery's extent)."""
-    from dgae._table import comma_floats
-    from dgae.metrics import DEFAULT_THRESHOLDS_KM, thresholds_for_gallery
-
-    if text == "auto":
-        return thresholds_for_gallery(gallery_gps)
-    return DEFAULT_THRESHOLDS_KM if text == "paper" else comma_floats(text)
-
-
 def main(argv=None):
+    from dgae._scale import resolve_thresholds
+    from dgae.cli._evaluate import thresholds_arg
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, help="folder with photos.csv (path,lat,lon,location_id)")
@@ -237,7 +230,7 @@ def main(argv=None):
     p.add_argument("--heads", default="auto,1nn",
                    help="retrieval heads, comma-separated; 'auto': each row's own (DGAE: the "
                         "head chosen in fit; 1-NN for retrieval rows without one)")
-    p.add_argument("--thresholds", default="auto",
+    p.add_argument("--thresholds", default="auto", type=thresholds_arg,
                    help="accuracy thresholds in km, comma-separated, 'paper' or 'auto' (suited to "
                         "the gallery's extent: dgae.metrics.thresholds_for_gallery)")
     p.add_argument("--nca-max", type=int, default=5000, help="NCA fits on at most this many photos")
@@ -284,10 +277,11 @@ def main(argv=None):
         else:
             for key in result:
                 result[key].update(res[key])
-    thresholds = table_thresholds(args.thresholds, data.gps[g])
+    thresholds = resolve_thresholds(args.thresholds, data.gps[g])
     report(result, out, f"{data_dir.name}, {args.protocol} hold-out ({len(q)} queries, "
            f"{len(g)} gallery photos); DGAE defaults, seed {args.seed}; thresholds "
-           f"{', '.join(f'{t:g}' for t in thresholds)} km ({args.thresholds})", heads, data.gps[q],
+           f"{', '.join(f'{t:g}' for t in thresholds)} km "
+           f"({args.thresholds if isinstance(args.thresholds, str) else 'given'})", heads, data.gps[q],
            thresholds)
     for name, est in result["estimators"].items():
         if hasattr(est, "head_label_"):

@@ -16,11 +16,15 @@ from .._report import accuracy_table, read_predictions, save_error_curves, save_
 
 
 def _run(args):
+    import numpy as np
+
+    from .._scale import resolve_thresholds
     from ..metrics import geolocation_errors_km
 
     pairs = read_predictions(args.predictions, truth=args.truth)
     errors = {m: geolocation_errors_km(t, p) for m, (t, p) in pairs.items()}
-    thresholds = _thresholds(args.thresholds, pairs)
+    thresholds = resolve_thresholds(args.thresholds,
+                                    np.concatenate([t for t, _ in pairs.values()]))
     how = args.thresholds if isinstance(args.thresholds, str) else "given"
     print(f"thresholds: {', '.join(f'{t:g}' for t in thresholds)} km ({how})")
     print(accuracy_table(errors, thresholds))
@@ -48,17 +52,6 @@ def thresholds_arg(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not 'auto', 'paper' or positive distances in km (e.g. 0.1,0.5,1,5)")
     return tuple(sorted(values))
-
-
-def _thresholds(choice, pairs):
-    """The thresholds of ``--thresholds``: suited to the true positions' extent ("auto")."""
-    import numpy as np
-
-    from ..metrics import DEFAULT_THRESHOLDS_KM, thresholds_for_gallery
-
-    if choice == "auto":
-        return thresholds_for_gallery(np.concatenate([t for t, _ in pairs.values()]))
-    return DEFAULT_THRESHOLDS_KM if choice == "paper" else choice
 
 
 def add_parser(subparsers):
