@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from dgae.graphs import REGION_WEIGHT
 from dgae.graphs._ivf import IVFIndex
 
 from . import _autoencoder as ae
@@ -329,8 +330,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
-                 poi_bandwidth="auto", region_km="auto", region_weight=0.25, objective="whitened", n_components=256, whiten_shrinkage=3.0,
-                 optimizer="adam",
+                 poi_bandwidth="auto", region_km="auto", region_weight=REGION_WEIGHT,
+                 objective="whitened", n_components=256, whiten_shrinkage=3.0, optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="auto",

@@ -124,6 +124,38 @@ def thresholds_for_gallery(gps):
     return thresholds_for_extent(gallery_extent_km(gps))
 
 
+def parse_thresholds(text):
+    """A ``--thresholds`` value: ``"auto"``, ``"paper"`` or positive km, comma-separated.
+
+    Returns
+    -------
+    choice : "auto", "paper" or tuple of float
+        Distances sorted ascending.
+
+    Raises
+    ------
+    ValueError
+        Naming the text and what is accepted.
+
+    Examples
+    --------
+    >>> parse_thresholds("auto"), parse_thresholds("5, 0.1")
+    ('auto', (0.1, 5.0))
+    """
+    if text in ("auto", "paper"):
+        return text
+    from ._table import comma_floats
+
+    try:
+        values = comma_floats(text)
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise ValueError(f"{text!r} is not 'auto', 'paper' or positive distances in km "
+                         f"(e.g. 0.1,0.5,1,5)")
+    return tuple(sorted(values))
+
+
 def resolve_thresholds(choice, gps):
     """The thresholds a ``--thresholds`` choice names.
 

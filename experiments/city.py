@@ -48,7 +48,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     from _peers import GalleryMeanBaseline
-    from photos import confidence_report
+    from photos import confidence_report, tiny_thumbnails
 
     from dgae import DGAE
     from dgae._demo import describe, evaluate_methods, head_tables
@@ -62,7 +62,7 @@ def main(argv=None):
                            random_state=args.seed)
     q, g = city_split(data.poi, seed=args.seed)
     X, sec = describe(data.images, g, n_textons=128, random_state=args.seed)
-    tiny = np.stack([np.asarray(_thumb(im)).ravel() / 255.0 for im in data.images]).astype(np.float32)
+    tiny = tiny_thumbnails(data.images)
     print(f"{args.n_images} photos within {args.radius_km:g} km, generated and described in "
           f"{time.perf_counter() - t:.0f} s; {len(q)} queries of {len(np.unique(data.poi[q]))} "
           f"held-out POIs, {len(g)} gallery photos", flush=True)
@@ -82,12 +82,6 @@ def main(argv=None):
               f"{est.region_km_}, POI bandwidth {est.poi_bandwidth_:.2g} deg")
         print(confidence_report(name, est, X[q], data.gps[q]))
     return 0
-
-
-def _thumb(image, side=16):
-    from PIL import Image
-
-    return Image.fromarray(image).resize((side, side), Image.BOX)
 
 
 if __name__ == "__main__":

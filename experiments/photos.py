@@ -141,8 +141,10 @@ def features(paths, g, sets, out, tag, args):
     return {k: v for k, v in feats.items() if k in sets}
 
 
-def tiny_thumbnails(paths, side=TINY_SIDE):
+def tiny_thumbnails(images, side=TINY_SIDE):
     """16 x 16 RGB thumbnails (area resampling), flattened, in [0, 1]: the simplest descriptor.
+
+    ``images``: paths, or H x W x 3 uint8 arrays.
 
     Examples
     --------
@@ -152,12 +154,14 @@ def tiny_thumbnails(paths, side=TINY_SIDE):
     >>> Image.new("RGB", (40, 30), (255, 0, 0)).save(path)
     >>> tiny_thumbnails([path]).reshape(16, 16, 3)[0, 0].tolist()
     [1.0, 0.0, 0.0]
+    >>> float(tiny_thumbnails(np.zeros((1, 32, 32, 3), np.uint8)).max())
+    0.0
     """
     from PIL import Image
 
-    out = np.empty((len(paths), side * side * 3), np.float32)
-    for i, p in enumerate(paths):
-        with Image.open(p) as im:
+    out = np.empty((len(images), side * side * 3), np.float32)
+    for i, img in enumerate(images):
+        with (Image.fromarray(img) if isinstance(img, np.ndarray) else Image.open(img)) as im:
             out[i] = np.asarray(im.convert("RGB").resize((side, side), Image.BOX)).ravel() / 255.0
     return out
 
@@ -216,8 +220,7 @@ def ablation(X, gps, seed):
 
 
 def main(argv=None):
-    from dgae._scale import resolve_thresholds
-    from dgae.cli._evaluate import thresholds_arg
+    from dgae._scale import parse_thresholds, resolve_thresholds
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -230,7 +233,7 @@ def main(argv=None):
     p.add_argument("--heads", default="auto,1nn",
                    help="retrieval heads, comma-separated; 'auto': each row's own (DGAE: the "
                         "head chosen in fit; 1-NN for retrieval rows without one)")
-    p.add_argument("--thresholds", default="auto", type=thresholds_arg,
+    p.add_argument("--thresholds", default="auto", type=parse_thresholds,
                    help="accuracy thresholds in km, comma-separated, 'paper' or 'auto' (suited to "
                         "the gallery's extent: dgae.metrics.thresholds_for_gallery)")
     p.add_argument("--nca-max", type=int, default=5000, help="NCA fits on at most this many photos")

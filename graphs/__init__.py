@@ -9,11 +9,11 @@
 - :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
 - :class:`IVFIndex`: approximate k-NN by an inverted file (``GeoKNN(index="ivf")``).
 """
-from ._build import build_geo_graphs
+from ._build import REGION_WEIGHT, build_geo_graphs
 from ._search import nearest_neighbors
 from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 
-__all__ = ["IVFIndex", "PAPER_POI_BANDWIDTH", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
+__all__ = ["IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
            "same_area_pairs"]

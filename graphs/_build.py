@@ -11,9 +11,13 @@ from ._pairs import Q_METHODS, _easy_confusing_pairs, _same_area_pairs, check_gr
 from ._poi import POIMiner
 
 
+#: Share of a photo's same-area pull on its region pairs (multi-scale P; the rest on its POI pairs).
+REGION_WEIGHT = 0.25
+
+
 def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
                      q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-                     region_bandwidth=None, region_weight=0.25, **q_kwargs):
+                     region_bandwidth=None, region_weight=REGION_WEIGHT, **q_kwargs):
     """POIs, same-area graph P and easy-confusing graph Q in one call (DGAE §4.2).
 
     Parameters
@@ -85,7 +89,7 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
 
 def geo_graphs(X, gps, *, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
                q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-               pairs=True, region_bandwidth=None, region_weight=0.5, **q_kwargs):
+               pairs=True, region_bandwidth=None, region_weight=REGION_WEIGHT, **q_kwargs):
     """:func:`build_geo_graphs` on validated inputs, returning the fitted ``POIMiner``.
 
     The one path from (features, GPS) to the graphs, used by

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from dgae._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
-                       great_circle_km, km_to_chord, to_unit_vectors)
+                       great_circle_km, km_to_chord, km_to_degrees, to_unit_vectors)
 
 from ._meanshift import TreeNeighbors, bin_seeds, mean_shift
 
@@ -250,6 +250,6 @@ def auto_poi_bandwidth(gps):
     >>> bool(bw < 0.001)
     True
     """
-    extent_deg = np.degrees(gallery_extent_km(gps) / EARTH_RADIUS_KM)
+    extent_deg = km_to_degrees(gallery_extent_km(gps))
     bw = min(PAPER_POI_BANDWIDTH, extent_deg * _EXTENT_FRACTION)
     return float(bw) if bw > 0 else PAPER_POI_BANDWIDTH

@@ -37,21 +37,15 @@ def _run(args):
 
 
 def thresholds_arg(text):
-    """``--thresholds``: "auto", "paper" or positive km values (an argparse type)."""
+    """``--thresholds`` as an argparse type (:func:`dgae._scale.parse_thresholds`)."""
     import argparse
 
-    from .._table import comma_floats
+    from .._scale import parse_thresholds
 
-    if text in ("auto", "paper"):
-        return text
     try:
-        values = comma_floats(text)
-    except ValueError:
-        values = ()
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not 'auto', 'paper' or positive distances in km (e.g. 0.1,0.5,1,5)")
-    return tuple(sorted(values))
+        return parse_thresholds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers):
