@@ -158,8 +158,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     early_stopping : bool, default=True
         Train without the held-out photos (see ``validation_fraction``),
         follow how well they are located among the training photos' codes
-        (:class:`~dgae._selection.GeoMonitor`: mean accuracy at the gallery's
-        thresholds) and keep the best weights; stop after
+        (:class:`~dgae._selection.GeoMonitor`: the candidate heads' mean
+        accuracy at the gallery's thresholds on the held-out places, plus how
+        soon each held-out view finds its own place, averaged over 5
+        iterations) and keep the best weights; stop after
         ``n_iter_no_change`` iterations without a better score.  The
         held-out photos stay in the retrieval gallery.
     validation_fraction : float, default=0.1
@@ -176,7 +178,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``"auto"``: chosen in ``fit`` among 1-NN, KDE at four widths of the
         gallery's scale (also coarse to fine) and Mean-Shift, by how well each
         locates the held-out places; then a ``match_gate`` under which the
-        nearest photo answers alone, chosen on all held-out photos
+        nearest photo or the fine KDE answers, chosen on all held-out photos
         (``head_label_``, ``head_scores_``, ``gate_scores_``).  A named head
         has its width chosen the same way when it is ``"auto"``.
     n_neighbors : int or "auto", default="auto"
@@ -507,7 +509,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _fit_weights(self, Xs, seed, hidden, groups):
         """Train on the whole gallery, or on all but held-out places with early stopping."""
-        self._split_places(seed, groups)
+        groups = self._split_places(seed, groups)
         rows, val = self.training_indices_, self._held_out()
         monitor = None
         P, Q = self.P_, self.Q_
@@ -516,8 +518,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             xp = get_xp(self.device)
             monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
                                  self.gallery_gps_[rows], self.gallery_gps_[val],
-                                 np.isin(val, self.validation_indices_), self.groups_[rows],
-                                 self.groups_[val], self._encode_device,
+                                 np.isin(val, self.validation_indices_), groups[rows],
+                                 groups[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_)
         elif self.early_stopping:
             warnings.warn("early stopping skipped: a single place, none to hold out "
@@ -529,7 +531,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _split_places(self, seed, groups):
         """``training_indices_``, ``validation_indices_`` (whole places -- ``groups``, else
         the POIs, else single photos -- held out: half of ``validation_fraction``) and
-        ``view_indices_`` (one photo each of places kept in training: the other half)."""
+        ``view_indices_`` (one photo each of places kept in training: the other half);
+        returns the place of each photo."""
         n = len(self.gallery_gps_)
         if groups is not None:
             groups = np.asarray(groups)
@@ -539,11 +542,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             groups = self.poi_labels_
         else:
             groups = np.arange(n)
-        self.groups_ = groups
         share = self.validation_fraction / 2
         train, val = place_validation_split(groups, share, seed)
         self.training_indices_, views = view_validation_split(groups, train, round(share * n), seed)
         self.validation_indices_, self.view_indices_ = val, views
+        return groups
 
     def _held_out(self):
         """The held-out places' photos and the held-out views, sorted (None if neither)."""

@@ -16,7 +16,7 @@ Shared by :class:`dgae.GeoKNN` and :class:`dgae.DGAE`.
 import numpy as np
 from scipy.special import logsumexp
 
-from ._geo import EARTH_RADIUS_KM, from_unit_vectors, km_to_chord, to_unit_vectors
+from ._geo import EARTH_RADIUS_KM, from_unit_vectors, great_circle_km, km_to_chord, to_unit_vectors
 
 HEADS = ("1nn", "meanshift", "kde")
 #: Neighbours each head uses by default (``n_neighbors="auto"``).
@@ -109,8 +109,6 @@ def match_ratio(gps, distances, km):
     >>> match_ratio(nbrs, np.array([[1.0, 1.5, 4.0]]), 25.0).tolist()
     [0.25]
     """
-    from ._geo import great_circle_km
-
     gps = np.asarray(gps, dtype=np.float64)
     d = np.asarray(distances, dtype=np.float64)
     far = great_circle_km(gps, gps[:, :1]) > km
@@ -122,8 +120,7 @@ def match_ratio(gps, distances, km):
 
 def _vote(head, gps, distances, meanshift_bandwidth_km, min_votes, kde_sigma_km, kde_power,
           kde_refine_km):
-    """One head's estimate, ungated (see :func:`apply_head`)."""
-    gps = np.asarray(gps, dtype=np.float64)
+    """One head's estimate, ungated (see :func:`apply_head`, which passes float64 ``gps``)."""
     if head == "1nn":
         return gps[:, 0].copy()
     if head == "meanshift":
@@ -228,10 +225,8 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0, refine_km=None):
     >>> kde_head(nbrs, np.ones((1, 5)), sigma_km=1000, refine_km=5).tolist()
     [[0.0, 0.0]]
     """
-    d = np.asarray(distances, dtype=np.float64)
     xyz = to_unit_vectors(gps)  # (n, k, 3)
-    logw = -float(power) * np.log(np.maximum(d, np.finfo(np.float64).tiny))
-    logw[~np.isfinite(d)] = -np.inf
+    logw = vote_log_weights(distances, power)
     cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
     best = _density_mode(logw, cos, sigma_km)
     if refine_km is not None:
@@ -239,6 +234,21 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0, refine_km=None):
         region = cos[np.arange(len(cos)), best] >= np.cos(float(sigma_km) / EARTH_RADIUS_KM)
         best = _density_mode(np.where(region, logw, -np.inf), cos, refine_km)
     return gps[np.arange(len(gps)), best].astype(np.float64)
+
+
+def vote_log_weights(distances, power):
+    """Vo et al.'s vote weights ``(1 / d)^power`` in log space: ``-power log d``, zero
+    distances finite (the smallest float), padding (``inf``) at ``-inf`` (weight 0).
+
+    Examples
+    --------
+    >>> vote_log_weights(np.array([[1.0, np.e, np.inf]]), 2.0).tolist()
+    [[-0.0, -2.0, -inf]]
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    logw = -float(power) * np.log(np.maximum(d, np.finfo(np.float64).tiny))
+    logw[~np.isfinite(d)] = -np.inf
+    return logw
 
 
 def _density_mode(logw, cos, sigma_km):

@@ -134,4 +134,17 @@ def mean_accuracy(y_true, y_pred, thresholds_km=DEFAULT_THRESHOLDS_KM):
     >>> mean_accuracy([[0, 0], [0, 0]], [[0, 0], [0, 1]], thresholds_km=(1, 200))
     0.75
     """
-    return float(np.mean(list(accuracy_at(y_true, y_pred, thresholds_km).values())))
+    return mean_within(geolocation_errors_km(y_true, y_pred), thresholds_km)
+
+
+def mean_within(errors_km, thresholds_km):
+    """Mean over the thresholds of the share of errors within each: :func:`mean_accuracy`
+    on errors already computed (no input checks; ``fit``'s scoring loops call it).
+
+    Examples
+    --------
+    >>> mean_within(np.array([0.0, 111.2]), (1, 200))
+    0.75
+    """
+    e = np.asarray(errors_km, dtype=np.float64)
+    return float(np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)))

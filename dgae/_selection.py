@@ -18,8 +18,8 @@ import numpy as np
 
 from ._backend import array_module, to_host
 from ._geo import great_circle_km
-from ._heads import DEFAULT_K, apply_head, match_ratio
-from ._metrics import mean_accuracy
+from ._heads import DEFAULT_K, apply_head, match_ratio, vote_log_weights
+from ._metrics import mean_within
 
 #: Nearest gallery photos the confidence's first vote share counts ...
 CONFIDENCE_VOTES = 10
@@ -108,7 +108,6 @@ def place_validation_split(groups, fraction, random_state):
 def head_candidates(scales):
     """``{label: (head, parameters)}`` tried by ``head="auto"`` at a gallery's scales.
 
-    --------
     1-NN; the KDE head at each width; coarse to fine, the KDE at each wider
     width refined at the finest (``kde_refine_km``); Mean-Shift.
 
@@ -130,7 +129,8 @@ def head_candidates(scales):
 
 def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, gates=(), gate_km=25.0,
                 **head_kw):
-    """Mean accuracy at ``thresholds_km`` of every candidate head, ungated and gated.
+    """Mean accuracy at ``thresholds_km`` (:func:`~dgae.metrics.mean_accuracy`) of every
+    candidate head, ungated and gated.  Inputs are taken as validated (inside ``fit``).
 
     Parameters
     ----------
@@ -165,7 +165,8 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     for label, (head, params) in candidates.items():
         k = min(DEFAULT_K[head], gps_neighbors.shape[1])
         pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
-        scores[label], heads[label] = mean_accuracy(gps_true, pred, thresholds_km), (head, params)
+        scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km)
+        heads[label] = (head, params)
         for gate in gates if head != "1nn" else ():
             if k not in fine:
                 fine[k] = apply_head("kde", gps_neighbors[:, :k], distances[:, :k],
@@ -173,7 +174,7 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
             for gate_head, close_pred in (("kde", fine[k]), ("1nn", first)):
                 gated = np.where((ratio <= gate)[:, None], close_pred, pred)
                 key = f"{label}|{'fine' if gate_head == 'kde' else '1nn'}<{gate:.4g}"
-                scores[key] = mean_accuracy(gps_true, gated, thresholds_km)
+                scores[key] = mean_within(great_circle_km(gps_true, gated), thresholds_km)
                 heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km),
                                      "gate_head": gate_head})
     return scores, heads
@@ -287,9 +288,8 @@ def confidence_features(gps_neighbors, distances, pred, radius_km, power=10.0):
     """
     d = np.asarray(distances, dtype=np.float64)[:, :CONFIDENCE_POOL]
     near = great_circle_km(gps_neighbors[:, :CONFIDENCE_POOL], pred[:, None, :]) <= radius_km
-    tiny = np.finfo(np.float64).tiny
-    w = np.exp(-float(power) * (np.log(np.maximum(d, tiny)) - np.log(np.maximum(d[:, :1], tiny))))
-    w[~np.isfinite(d)] = 0.0
+    logw = vote_log_weights(d, power)
+    w = np.exp(logw - logw[:, :1])  # relative to the nearest: no overflow
     return np.column_stack([near[:, :CONFIDENCE_VOTES].mean(axis=1), near.mean(axis=1),
                             (w * near).sum(axis=1) / w.sum(axis=1), d[:, 0]])
 
