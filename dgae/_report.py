@@ -150,19 +150,32 @@ def save_error_curves(errors_by_method, path, title=None):
 
 
 def save_prediction_map(pairs, path, title=None):
-    """Write truth → prediction lines on a map (one panel per method) as a PNG; returns the path."""
+    """Truth → prediction lines on a map, one panel per method in a grid with one colour bar, as
+    a PNG; returns the path.  Every panel shows the same view (all methods' points)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_prediction_map
+    from .plotting import error_norm, map_view, plot_prediction_map
 
-    fig, axes = plt.subplots(len(pairs), 1, figsize=(8, 4.5 * len(pairs)), squeeze=False)
-    for ax, (name, (true, pred)) in zip(axes[:, 0], pairs.items()):
-        plot_prediction_map(true, pred, ax=ax, title=name if len(pairs) > 1 else title)
+    n = len(pairs)
+    cols = 1 if n == 1 else (2 if n <= 4 else 3)
+    rows = -(-n // cols)
+    bounds = map_view(np.vstack([np.vstack(tp) for tp in pairs.values()]))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.6 * rows), squeeze=False,
+                             layout="constrained")
+    for ax, (name, (true, pred)) in zip(axes.ravel(), pairs.items()):
+        plot_prediction_map(true, pred, ax=ax, title=name if n > 1 else title, colorbar=False,
+                            bounds=bounds)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    mappable = matplotlib.cm.ScalarMappable(norm=error_norm(), cmap="viridis")
+    fig.colorbar(mappable, ax=axes.ravel().tolist(), label="error (km)", shrink=0.8)
+    if title and n > 1:
+        fig.suptitle(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -20,6 +20,7 @@ from ._geo import (
     to_unit_vectors,
     wrap_longitude,
 )
+from ._places import Places, nearest_places, place_labels
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -32,4 +33,7 @@ __all__ = [
     "deg_to_chord",
     "spherical_mean",
     "gallery_extent_km",
+    "nearest_places",
+    "place_labels",
+    "Places",
 ]

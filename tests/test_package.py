@@ -12,7 +12,8 @@ from dgae.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 # what features/ and graphs/ may use from the dgae package
-BASE_MODULES = {"dgae._backend", "dgae._geo", "dgae.geo", "dgae._validation", "dgae._progress", "dgae._version"}
+BASE_MODULES = {"dgae._backend", "dgae._geo", "dgae.geo", "dgae._validation", "dgae._progress",
+                "dgae._version", "dgae._places", "dgae._coastlines"}
 
 
 def _imports(path, package):
