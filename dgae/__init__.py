@@ -25,6 +25,8 @@ _LAZY = {
     "DGAE": "dgae._estimator",
     "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
+    "GeoPipeline": "dgae._pipeline",
+    "DgaeVersionWarning": "dgae._knn",
     "CellClassifier": "dgae._cell_classifier",
     "MvMFRegressor": "dgae._mvmf",
     "ClassificationRetrieval": "dgae._cell_retrieval",

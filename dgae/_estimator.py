@@ -1,6 +1,5 @@
 """DGAE: the Deep Geo-constrained Auto-Encoder as a scikit-learn estimator."""
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +24,7 @@ from ._scale import gallery_scales
 from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
                          head_candidates, match_gates, place_validation_split, score_heads,
                          view_validation_split)
-from ._progress import say
+from ._progress import say, warn
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -522,8 +521,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  groups[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_)
         elif self.early_stopping:
-            warnings.warn("early stopping skipped: a single place, none to hold out "
-                          "(set early_stopping=False to silence this)", UserWarning, stacklevel=4)
+            warn("early stopping skipped: a single place, none to hold out "
+                          "(set early_stopping=False to silence this)", UserWarning)
         Xt = Xs if monitor is None else Xs[rows]
         return self._train(Xt, P, Q, init=None, anchors=None, batch_size=self.batch_size_,
                            max_iter=self.max_iter, seed=seed, hidden=hidden, monitor=monitor)
@@ -662,12 +661,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             f"distance):\n{format_diagnostics(self.diagnostics_)}", verbose=self.verbose)
         for m, spread in enumerate(self.diagnostics_["spread"][1:], start=1):
             if len(layers[0]) > 1 and spread < COLLAPSE_STD:
-                warnings.warn(
+                warn(
                     f"layer {m}: the learned codes barely vary across the gallery (mean std "
                     f"{spread:.2g}); retrieval on them is meaningless. With objective='paper' "
                     f"the weight decay gamma={self.gamma} may dominate the reconstruction "
-                    f"(try gamma=1e-4), and nothing keeps the codes apart.",
-                    UserWarning, stacklevel=5)  # _diagnose < _index_gallery < fit < sklearn's wrapper
+                    f"(try gamma=1e-4), and nothing keeps the codes apart.", UserWarning)  # _diagnose < _index_gallery < fit < sklearn's wrapper
 
     # ------------------------------------------------------------- encode
     def _encode_device(self, coefs, intercepts, Xs):

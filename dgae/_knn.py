@@ -1,7 +1,6 @@
 """GeoKNN: photo geolocation by nearest-neighbour retrieval on any features."""
 from numbers import Integral, Real
 
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -12,7 +11,9 @@ from dgae.graphs._ivf import IVFIndex
 
 from ._geo import check_gps
 from ._heads import HEADS, apply_head, resolve_k
+from ._progress import warn
 from ._validation import check_features
+from ._version import __version__
 
 #: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
 SCORE_THRESHOLD_KM = 200.0
@@ -56,12 +57,31 @@ def check_targets(y, n):
     return gps
 
 
+class DgaeVersionWarning(UserWarning):
+    """A model saved by another dgae version was loaded."""
+
+
 class GeoRegressorMixin:
     """What every estimator from features to ``[lat, lon]`` shares: tags (y is (n, 2) GPS),
     the input check that names the first bad row, and ``score`` (share within 200 km).
 
-    Subclasses provide ``predict``.
+    Subclasses provide ``predict``.  A pickled estimator records the dgae version that saved
+    it; loading it under another version warns with both (:class:`DgaeVersionWarning`), as
+    scikit-learn does for its own version.
     """
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_dgae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        saved = state.get("_dgae_version", "unknown (before 0.1.0)")
+        if saved != __version__:
+            warn(f"this {type(self).__name__} was saved by dgae {saved} and is loaded by dgae "
+                 f"{__version__}: it may fail or predict differently; fit it again with this "
+                 "version", DgaeVersionWarning)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -174,7 +194,9 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             the error is at most ``confidence_km`` (learned on the places
             held out in ``fit``); otherwise the share of the 10 nearest
             gallery photos within ``confidence_km`` (25 km) of the
-            prediction; ``confidence_km``: that radius; ``topk`` (n, top_k, 2).
+            prediction; ``confidence_km``: that radius; ``topk`` (n, top_k, 2):
+            the ``top_k`` nearest *distinct* gallery locations (several photos of
+            one place count once; NaN when the neighbours hold fewer).
 
         Examples
         --------
@@ -189,6 +211,8 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         from ._selection import CONFIDENCE_POOL, confidence_features
 
         check_is_fitted(self)
+        if not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 0:
+            raise ValueError(f"top_k must be an integer >= 0, got {top_k!r}")
         n_gallery = len(self.gallery_gps_)
         head, params = self._head_spec()
         k_head = resolve_k(head, self.n_neighbors, n_gallery)
@@ -202,7 +226,7 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             pred = apply_head(head, gps[:, :k_head], dist[:, :k_head], **params)
             conf = self._confidence(confidence_features(gps, dist, pred, self._confidence_km(),
                                                         params.get("kde_power", 10.0)))
-            parts.append((pred, dist[:, 0], conf, gps[:, :int(top_k)]))
+            parts.append((pred, dist[:, 0], conf, distinct_locations(gps, int(top_k))))
         cols = [np.concatenate(c) for c in zip(*parts)]
         return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3],
                      confidence_km=self._confidence_km())
@@ -224,8 +248,8 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         check_is_fitted(self)
         n_gallery = len(self.gallery_gps_)
         if int(k) > n_gallery:
-            warnings.warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
-                          f"returning {n_gallery} candidates per query", UserWarning, stacklevel=2)
+            warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
+                          f"returning {n_gallery} candidates per query", UserWarning)
         _, idx = self._neighbors(X, resolve_k(self._head_spec()[0], int(k), n_gallery))
         return self.gallery_gps_[idx]
 
@@ -389,3 +413,34 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         return self._neighbors(X, resolve_k(self.head, k, len(self.features_)))
+
+
+def distinct_locations(gps, k):
+    """The first ``k`` distinct locations of each row of neighbour positions, nearest first.
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, m, 2)
+        Neighbours' positions, nearest first.
+    k : int
+
+    Returns
+    -------
+    topk : ndarray of shape (n, k, 2)
+        NaN where a row holds fewer than ``k`` distinct locations (equal to 1e-6 degrees).
+
+    Examples
+    --------
+    >>> g = np.array([[[45, 15], [45, 15], [46, 16], [47, 17]]], dtype=float)
+    >>> distinct_locations(g, 2).tolist()
+    [[[45.0, 15.0], [46.0, 16.0]]]
+    """
+    out = np.full((len(gps), k, 2), np.nan)
+    if not k:
+        return out
+    keys = np.round(np.asarray(gps, dtype=np.float64) * 1e6)
+    for i, row in enumerate(keys):
+        _, first = np.unique(row, axis=0, return_index=True)
+        keep = np.sort(first)[:k]
+        out[i, :len(keep)] = gps[i, keep]
+    return out

@@ -148,3 +148,42 @@ def mean_within(errors_km, thresholds_km):
     """
     e = np.asarray(errors_km, dtype=np.float64)
     return float(np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)))
+
+
+def reliability(confidence, hit, n_bins=5):
+    """How often predictions of each confidence were right: the reliability table.
+
+    Parameters
+    ----------
+    confidence : array-like of shape (n,)
+        Predicted probabilities in [0, 1] (e.g. ``predict_details(X).confidence``).
+    hit : array-like of bool, shape (n,)
+        Whether each prediction was right (e.g. its error at most ``confidence_km``).
+    n_bins : int, default=5
+        Equal-width bins of ``[0, 1]``.
+
+    Returns
+    -------
+    table : dict of ndarray of shape (n_bins,)
+        ``lower``, ``upper`` (bin edges), ``count``, ``predicted`` (mean confidence) and
+        ``observed`` (fraction right); NaN in an empty bin.  A calibrated confidence has
+        ``observed`` close to ``predicted``.
+
+    Examples
+    --------
+    >>> t = reliability([0.1, 0.15, 0.9, 0.95], [False, False, True, False], n_bins=2)
+    >>> t["count"].tolist(), t["observed"].tolist()
+    ([2, 2], [0.0, 0.5])
+    """
+    c = np.asarray(confidence, dtype=np.float64).ravel()
+    h = np.asarray(hit, dtype=bool).ravel()
+    if c.shape != h.shape:
+        raise ValueError(f"confidence and hit must have the same length, got {c.size} and {h.size}")
+    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    bins = np.clip(np.digitize(c, edges[1:-1]), 0, int(n_bins) - 1)
+    count = np.bincount(bins, minlength=int(n_bins))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        predicted = np.bincount(bins, weights=c, minlength=int(n_bins)) / count
+        observed = np.bincount(bins, weights=h.astype(float), minlength=int(n_bins)) / count
+    return {"lower": edges[:-1], "upper": edges[1:], "count": count, "predicted": predicted,
+            "observed": observed}

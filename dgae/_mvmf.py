@@ -1,6 +1,5 @@
 """MvMFRegressor: the mixture-of-von-Mises-Fisher output layer (Izbicki et al., Eqs. 1-7)."""
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,7 +13,7 @@ from ._autoencoder._training import Optimizer
 from ._backend import get_xp, to_device, to_host
 from ._geo import EARTH_RADIUS_KM, check_gps, from_unit_vectors, to_unit_vectors
 from ._knn import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets
-from ._progress import progress
+from ._progress import progress, warn
 from ._vmf import KAPPA_RANGE, dlog_normalizer_dlogkappa, log_vmf, logsumexp, softmax
 
 _LOG_KAPPA_RANGE = tuple(math.log(k) for k in KAPPA_RANGE)
@@ -307,7 +306,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
             if stale >= self.n_iter_no_change:
                 break
         else:
-            warnings.warn(f"MvMFRegressor: {self.max_iter} epochs reached before the loss settled "
+            warn(f"MvMFRegressor: {self.max_iter} epochs reached before the loss settled "
                           f"(last {watched[-1]:.4g}); raise max_iter, or alpha to bound the "
                           f"weights", ConvergenceWarning)
         self.n_iter_ = len(self.loss_curve_)

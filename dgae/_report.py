@@ -8,12 +8,12 @@ optional ``method`` column holds several methods in one file.  The output of
 ``dgae predict`` (``path,pred_lat,pred_lon,...``) is read together with a
 truth CSV (``path,lat,lon``), joined on ``path``.
 """
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._metrics import DEFAULT_THRESHOLDS_KM
+from ._progress import warn
 from ._table import read_table
 
 _METHOD = "method"
@@ -74,8 +74,7 @@ def read_predictions(path, truth=None):
         true.append(t)
         pred.append(p)
     if skipped:
-        warnings.warn(f"{path}: {skipped} row(s) without a prediction or a truth are left out",
-                      UserWarning, stacklevel=2)
+        warn(f"{path}: {skipped} row(s) without a prediction or a truth are left out", UserWarning)
     if not pairs:
         raise ValueError(f"{path}: no row has both a prediction and a truth")
     return {k: (np.array(t), np.array(p)) for k, (t, p) in pairs.items()}

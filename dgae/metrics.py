@@ -13,6 +13,7 @@ from ._metrics import (
     geo_scorer,
     geolocation_errors_km,
     mean_accuracy,
+    reliability,
 )
 from ._scale import gallery_scales, thresholds_for_gallery
 
@@ -23,6 +24,7 @@ __all__ = [
     "error_curve",
     "geo_scorer",
     "mean_accuracy",
+    "reliability",
     "thresholds_for_gallery",
     "gallery_scales",
 ]

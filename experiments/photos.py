@@ -190,7 +190,7 @@ def confidence_report(name, est, X_query, gps_query, n_bins=5):
     """
     from sklearn.metrics import roc_auc_score
 
-    from dgae.metrics import geolocation_errors_km
+    from dgae.metrics import geolocation_errors_km, reliability
 
     d = est.predict_details(X_query)
     ok = geolocation_errors_km(gps_query, d.gps) <= d.confidence_km
@@ -198,13 +198,10 @@ def confidence_report(name, est, X_query, gps_query, n_bins=5):
     lines = [f"{name}: head {est.head_label_}; confidence = P(error <= {d.confidence_km:g} km), "
              f"AUROC {auc:.3f} ({ok.sum()} of {ok.size} queries within)",
              "  predicted   n   mean predicted   observed"]
-    edges = np.linspace(0, 1, n_bins + 1)
-    bins = np.clip(np.digitize(d.confidence, edges[1:-1]), 0, n_bins - 1)
-    for b in range(n_bins):
-        m = bins == b
-        if m.any():
-            lines.append(f"  {edges[b]:.1f}-{edges[b + 1]:.1f} {m.sum():5d} {d.confidence[m].mean():16.3f} "
-                         f"{ok[m].mean():10.3f}")
+    t = reliability(d.confidence, ok, n_bins)
+    for lo, hi, n, pred, obs in zip(t["lower"], t["upper"], t["count"], t["predicted"], t["observed"]):
+        if n:
+            lines.append(f"  {lo:.1f}-{hi:.1f} {n:5d} {pred:16.3f} {obs:10.3f}")
     return "\n".join(lines)
 
 

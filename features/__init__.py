@@ -8,12 +8,13 @@ reader they share.
 """
 from ._cnn import CNNDescriptor
 from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor
-from ._extract import extract_to_npy, read_errors
+from ._extract import ExtractionInterrupted, extract_to_npy, read_errors
 from ._io import ImageLoadError, load_image
 
 __all__ = [
     "CNNDescriptor",
     "DEFAULT_DESCRIPTORS",
+    "ExtractionInterrupted",
     "ImageLoadError",
     "Im2GPSDescriptor",
     "extract_to_npy",

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from dgae._progress import progress
+from dgae._progress import progress, warn
 
 from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, Views, block_dims
 from ._io import describe_source, load_image
@@ -320,8 +320,8 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
     def _record_errors(self, errors, n):
         self.errors_ = sorted(errors)
         if errors:
-            warnings.warn(f"{len(errors)} of {n} images could not be read; their rows are NaN "
-                          "(see errors_)", UserWarning, stacklevel=3)
+            warn(f"{len(errors)} of {n} images could not be read; their rows are NaN "
+                          "(see errors_)", UserWarning)
 
     def _raw_blocks(self, sources, names):
         """The blocks as computed, concatenated (errors recorded in ``errors_``)."""

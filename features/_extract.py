@@ -14,15 +14,38 @@ Files written beside ``OUT`` (e.g. ``features.npy``):
 import hashlib
 import json
 import os
+import time
 import warnings
 
 import joblib
 import numpy as np
+from joblib import effective_n_jobs
 
-from dgae._progress import progress
+from dgae._progress import progress, warn
 
 from ._descriptor import Im2GPSDescriptor, as_sources
 from ._io import describe_source
+
+
+#: An extraction saves its finished rows at least this often (seconds), whatever its size.
+SAVE_EVERY_S = 30.0
+_STEP_PER_WORKER = 16  # photos described per step and worker: a step is what Ctrl-C loses
+
+
+class ExtractionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`extract_to_npy`: what was described is saved and resumable.
+
+    Attributes
+    ----------
+    n_done, n_total : int
+        Photos described (kept in ``out``) and photos asked for.
+    out : str
+        The ``.npy`` file; running the same extraction again resumes it.
+    """
+
+    def __init__(self, n_done, n_total, out):
+        super().__init__(f"interrupted: {n_done} of {n_total} photos described, kept in {out}")
+        self.n_done, self.n_total, self.out = n_done, n_total, out
 
 
 def state_paths(out):
@@ -51,6 +74,11 @@ def _atomic(path, write):
     os.replace(tmp, path)
 
 
+def _write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def _save_mask(path, mask):
     def write(tmp):
         with open(tmp, "wb") as f:
@@ -61,16 +89,22 @@ def _save_mask(path, mask):
 
 
 def _start(sources, out, descriptor, fit_size, random_state, verbose):
-    """Fit (on a random sample), save the descriptor, create the array and the mask."""
+    """Fit (on a random sample), save the descriptor, create the array and the mask.
+
+    Returns ``(descriptor, fit_rows, X_fit)``: the rows the fit described and their features
+    (written by the caller, so that a gallery of up to ``fit_size`` photos is described once).
+    """
     files = state_paths(out)
     if descriptor is None:
         descriptor = Im2GPSDescriptor(on_error="skip", random_state=random_state)
+    fit_rows, X_fit = np.zeros(0, np.intp), None
     if not hasattr(descriptor, "block_scales_"):
         rng = np.random.default_rng(random_state)
-        fit_idx = np.sort(rng.choice(len(sources), size=min(fit_size, len(sources)), replace=False))
+        fit_rows = np.sort(rng.choice(len(sources), size=min(fit_size, len(sources)), replace=False))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # unreadable fit photos: skipped
-            descriptor.set_params(verbose=verbose).fit([sources[i] for i in fit_idx])
+            X_fit = descriptor.set_params(verbose=verbose).fit_transform(
+                [sources[i] for i in fit_rows])
     for key in ("manifest", "errors", "done"):
         if os.path.exists(files[key]):
             os.remove(files[key])
@@ -82,8 +116,8 @@ def _start(sources, out, descriptor, fit_size, random_state, verbose):
     _save_mask(files["done"], np.zeros(len(sources), bool))
     # the manifest is written last: its presence marks a complete start
     manifest = {"n_images": shape[0], "n_features": shape[1], "sources_sha1": _digest(sources)}
-    _atomic(files["manifest"], lambda tmp: open(tmp, "w").write(json.dumps(manifest)))
-    return descriptor
+    _atomic(files["manifest"], lambda tmp: _write_text(tmp, json.dumps(manifest)))
+    return descriptor, fit_rows, X_fit
 
 
 def _resume(sources, out, descriptor=None):
@@ -144,8 +178,11 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
         When resuming, the saved one is used (a fitted ``descriptor`` that
         differs from it is refused).
     chunk_size : int, default=1024
-        Rows computed, flushed and marked done together.
+        Rows flushed and marked done together at most; finished rows are also saved
+        every ``SAVE_EVERY_S`` (30) seconds, so an interruption loses at most that much work.
     fit_size : int, default=2000
+        Photos the descriptor is fitted on when it is not fitted; their features are kept
+        (a collection of up to ``fit_size`` photos is described once).
     n_jobs : int, optional
         Overrides the descriptor's ``n_jobs`` (joblib; honours
         :func:`joblib.parallel_config`, e.g. ``backend="dask"``).
@@ -165,6 +202,8 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     ValueError
         ``out`` exists without resumable state, or its state was made for
         other photos (and ``overwrite`` is False).
+    ExtractionInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``): the rows finished so far are saved first.
 
     Examples
     --------
@@ -184,35 +223,61 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     ours = os.path.exists(files["descriptor"])  # an unfinished start of ours may be redone
     if os.path.exists(out) and not (overwrite or resumable or ours):
         raise ValueError(f"{out} exists and holds no resumable run; pass overwrite=True")
+    fit_rows, X_fit = np.zeros(0, np.intp), None
     if resumable and not overwrite:
         descriptor = _resume(sources, out, descriptor)
     else:
-        descriptor = _start(sources, out, descriptor, fit_size, random_state, verbose)
+        try:
+            descriptor, fit_rows, X_fit = _start(sources, out, descriptor, fit_size, random_state,
+                                                 verbose)
+        except KeyboardInterrupt:
+            raise ExtractionInterrupted(0, len(sources), out) from None
     descriptor.set_params(verbose=0, **({} if n_jobs is None else {"n_jobs": n_jobs}))
     done = np.load(files["done"])
-    todo = np.flatnonzero(~done)
     arr = np.load(out, mmap_mode="r+")
+    if X_fit is not None:  # the photos the fit described are not described again
+        _store(arr, files, done, fit_rows, X_fit, descriptor.errors_)
+    todo = np.flatnonzero(~done)
+    step = min(chunk_size, _STEP_PER_WORKER * effective_n_jobs(descriptor.n_jobs))
+    saved = time.monotonic()
     with progress(total=len(sources), initial=int(done.sum()), verbose=verbose,
                   desc="extract", unit="photo") as bar:
-        for s in range(0, len(todo), chunk_size):
-            idx = todo[s:s + chunk_size]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # one warning at the end instead
-                arr[idx] = descriptor.transform([sources[i] for i in idx])
+        try:
+            for s in range(0, len(todo), step):
+                idx = todo[s:s + step]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # one warning at the end instead
+                    rows = descriptor.transform([sources[i] for i in idx])
+                # saved every chunk_size rows or SAVE_EVERY_S seconds, whichever comes first
+                flush = (s + step) % chunk_size < step or time.monotonic() - saved >= SAVE_EVERY_S
+                _store(arr, files, done, idx, rows, descriptor.errors_, save=flush)
+                saved = time.monotonic() if flush else saved
+                bar.update(len(idx))
+        except KeyboardInterrupt:
             arr.flush()
-            if descriptor.errors_:
-                with open(files["errors"], "a") as f:
-                    for j, name, reason in descriptor.errors_:
-                        f.write(json.dumps({"index": int(idx[j]), "source": name, "reason": reason}) + "\n")
-            done[idx] = True
             _save_mask(files["done"], done)
-            bar.update(len(idx))
+            raise ExtractionInterrupted(int(done.sum()), len(sources), out) from None
+    arr.flush()
+    _save_mask(files["done"], done)
     del arr
     n_errors = len(read_errors(out))
     if n_errors:
-        warnings.warn(f"{n_errors} photos could not be read; their rows are NaN (see {files['errors']})",
-                      UserWarning, stacklevel=2)
+        warn(f"{n_errors} of {len(sources)} photos could not be read; their rows are NaN "
+                      f"(see {files['errors']})", UserWarning)
     return np.load(out, mmap_mode="r")
+
+
+def _store(arr, files, done, idx, rows, errors, save=True):
+    """Write described rows, log their errors; flush and save the done mask when ``save``."""
+    arr[idx] = rows
+    if errors:
+        with open(files["errors"], "a") as f:
+            for j, name, reason in errors:
+                f.write(json.dumps({"index": int(idx[j]), "source": name, "reason": reason}) + "\n")
+    done[idx] = True
+    if save:
+        arr.flush()
+        _save_mask(files["done"], done)
 
 
 def read_errors(out):

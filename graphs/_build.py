@@ -1,10 +1,10 @@
 """One call from (features, GPS) to the estimator's inputs ``(P, Q, poi_labels)``."""
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from dgae._geo import check_gps
+from dgae._progress import warn
 
 from ._search import _check_k
 from ._pairs import Q_METHODS, _easy_confusing_pairs, _same_area_pairs, check_graph_inputs
@@ -82,8 +82,7 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
                              region_bandwidth=region_bandwidth, region_weight=region_weight,
                              **q_kwargs)
     if miner.n_clusters_ < 2:
-        warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
-                      UserWarning, stacklevel=2)
+        warn("all photos lie in one POI: the easy-confusing graph Q is empty", UserWarning)
     return P, Q, miner.labels_
 
 

@@ -1,11 +1,10 @@
 """The pair graphs of DGAE §4.2: same-area P and easy-confusing Q."""
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from dgae._backend import get_xp
-from dgae._progress import progress
+from dgae._progress import progress, warn
 from dgae._validation import check_features, check_labels
 
 from ._search import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
@@ -140,8 +139,7 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
             raise ValueError("min_km > 0 needs the photos' gps")
         gps = _check_rows(gps, X.shape[0], "gps")
     if np.unique(labels).size < 2:
-        warnings.warn("all photos lie in one POI: the easy-confusing graph Q is empty",
-                      UserWarning, stacklevel=2)
+        warn("all photos lie in one POI: the easy-confusing graph Q is empty", UserWarning)
     return _easy_confusing_pairs(X, labels, k2, method, k3=k3, anchor_bandwidth=anchor_bandwidth,
                                  device=device, n_jobs=n_jobs, random_state=random_state,
                                  verbose=verbose, gps=gps, min_km=min_km)

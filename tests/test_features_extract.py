@@ -31,7 +31,7 @@ def _descriptor():
 
 
 def test_interrupted_run_resumes_to_the_identical_array(collection, tmp_path, monkeypatch):
-    ref = np.array(extract_to_npy(collection, tmp_path / "ref.npy", _descriptor(), chunk_size=3, fit_size=6))
+    ref = np.array(extract_to_npy(collection, tmp_path / "ref.npy", _descriptor(), chunk_size=3, fit_size=3))
 
     out = tmp_path / "run.npy"
     real = Im2GPSDescriptor.transform
@@ -45,21 +45,56 @@ def test_interrupted_run_resumes_to_the_identical_array(collection, tmp_path, mo
 
     monkeypatch.setattr(Im2GPSDescriptor, "transform", crash_after_two_chunks)
     with pytest.raises(RuntimeError, match="killed"):
-        extract_to_npy(collection, out, _descriptor(), chunk_size=3, fit_size=6)
+        extract_to_npy(collection, out, _descriptor(), chunk_size=3, fit_size=3)
     done = np.load(state_paths(out)["done"])
-    assert done.tolist() == [True] * 6 + [False] * 6  # two flushed chunks, nothing more
+    assert done.sum() == 3 + 6  # the fit's 3 photos and two flushed chunks, nothing more
 
     calls.clear()
     monkeypatch.setattr(Im2GPSDescriptor, "transform", lambda self, images: (calls.append(len(images)),
                                                                               real(self, images))[1])
-    X = extract_to_npy(collection, out, chunk_size=3, fit_size=6)  # no descriptor: the saved one
-    assert calls == [3, 3]  # only the two unfinished chunks were computed
+    X = extract_to_npy(collection, out, chunk_size=3, fit_size=3)  # no descriptor: the saved one
+    assert calls == [3]  # only the unfinished chunk was computed
     np.testing.assert_array_equal(np.isnan(X), np.isnan(ref))
     np.testing.assert_array_equal(np.nan_to_num(X), np.nan_to_num(ref))
     assert np.isnan(X[5]).all() and np.isfinite(np.delete(X, 5, axis=0)).all()
     errors = [json.loads(line) for line in open(state_paths(out)["errors"])]
     assert [e["index"] for e in errors] == [5] and "broken.jpg" in errors[0]["source"]
     assert list(read_errors(out)) == [5]
+
+
+def test_a_collection_within_fit_size_is_described_once(collection, tmp_path, monkeypatch):
+    ref = _descriptor().fit_transform(collection)
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", lambda *a: pytest.fail("described twice"))
+    X = extract_to_npy(collection, tmp_path / "f.npy", _descriptor(), fit_size=len(collection))
+    np.testing.assert_array_equal(np.nan_to_num(X), np.nan_to_num(ref))
+    assert list(read_errors(tmp_path / "f.npy")) == [5]
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c", "killed"])
+def test_finished_rows_are_saved_every_few_seconds(collection, tmp_path, monkeypatch, interrupt):
+    """Saved on time, not only per chunk: a 1,024-row chunk would otherwise keep nothing."""
+    from dgae.features import ExtractionInterrupted
+    from dgae.features import _extract
+
+    monkeypatch.setattr(_extract, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(_extract, "_STEP_PER_WORKER", 2)
+    real, calls = Im2GPSDescriptor.transform, []
+
+    def stop_at_the_third_step(self, images):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise KeyboardInterrupt if interrupt == "ctrl-c" else RuntimeError("killed")
+        return real(self, images)
+
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", stop_at_the_third_step)
+    out = tmp_path / "f.npy"
+    error = ExtractionInterrupted if interrupt == "ctrl-c" else RuntimeError
+    with pytest.raises(error) as info:
+        extract_to_npy(collection, out, _descriptor(), fit_size=2, chunk_size=1024, n_jobs=1)
+    assert np.load(state_paths(out)["done"]).sum() == 2 + 2 * 2  # fit rows and two steps
+    if interrupt == "ctrl-c":
+        assert (info.value.n_done, info.value.n_total) == (6, len(collection))
+        assert isinstance(info.value, KeyboardInterrupt) and str(out) in str(info.value)
 
 
 def test_finished_run_is_not_recomputed(collection, tmp_path, monkeypatch):
@@ -86,9 +121,10 @@ def test_cli_extract(collection, tmp_path, capsys):
     out = tmp_path / "cli.npy"
     args = ["extract", str(csv), "--out", str(out), "--chunk-size", "4", "--n-textons", "8",
             "--descriptors", ",".join(BLOCKS), "--quiet"]
-    with pytest.warns(UserWarning, match="1 photos could not be read"):
-        assert main(args) == 0
-    assert "12 x 1467 float32, 1 unreadable" in capsys.readouterr().out
+    assert main(args) == 0
+    out_text, err = capsys.readouterr()
+    assert "12 x 1467 float32, 1 unreadable" in out_text
+    assert "dgae: warning: 1 of 12 photos could not be read" in err
     X = np.load(out)
     ref = _descriptor().fit([collection[i] for i in range(12) if i != 5])
     saved = __import__("joblib").load(state_paths(out)["descriptor"])

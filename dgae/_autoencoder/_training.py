@@ -1,13 +1,12 @@
 """Training: partner sampling for mini-batches, the optimisers (Adam, heavy-ball SGD, Algorithm 1's
 gradient descent), early stopping on a monitor, input dropout."""
 import time
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._backend import array_module, to_device, to_host
-from .._progress import progress
+from .._progress import progress, warn
 from ._network import ROW_CHUNK, Buffers, init_params
 from ._objective import LOSS_DTYPE, LOSS_FIELDS, Problem, objective, row_normalize
 
@@ -250,8 +249,8 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
             curve.append(tuple(terms[f] for f in LOSS_FIELDS))
             post = {f: f"{terms[f]:.4g}" for f in LOSS_FIELDS}
             if not np.isfinite(terms["J"]):
-                warnings.warn(f"the objective became {terms['J']} at iteration {it}; "
-                              "keeping the best weights (lower learning_rate)", RuntimeWarning, stacklevel=3)
+                warn(f"the objective became {terms['J']} at iteration {it}; "
+                              "keeping the best weights (lower learning_rate)", RuntimeWarning)
                 break
             if monitor is not None:
                 scores.append(float(monitor(coefs, intercepts)))
@@ -266,8 +265,8 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
             prev_J = terms["J"]
     except KeyboardInterrupt:
         interrupted = True
-        warnings.warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
-                      "best weights so far", RuntimeWarning, stacklevel=3)
+        warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
+                      "best weights so far", RuntimeWarning)
     finally:
         bar.close()
     if best.params is None:  # interrupted before any evaluation

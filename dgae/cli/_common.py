@@ -10,6 +10,7 @@ import contextlib
 import os
 import warnings
 
+from dgae._progress import warn
 from dgae._table import comma_ints
 
 
@@ -162,18 +163,18 @@ def describe(paths, cache, descriptor, args, what="photos"):
     from dgae.features._extract import state_paths
 
     verbose = verbosity(args)
-    note_resume(cache, len(paths), what, verbose)
+    note_resume(cache, what, verbose)
     descriptor = copy.deepcopy(descriptor)
     descriptor.set_params(on_error="skip")
     with warnings.catch_warnings():  # failed_rows says it, naming what the caller keeps
-        warnings.filterwarnings("ignore", "\\d+ photos could not be read", UserWarning)
+        warnings.filterwarnings("ignore", ".*could not be read", UserWarning)
         with on_cluster(args):
             X = extract_to_npy(paths, cache, descriptor, random_state=args.seed, verbose=verbose,
                                n_jobs=getattr(args, "n_jobs", None))
     return X, joblib.load(state_paths(cache)["descriptor"])
 
 
-def note_resume(cache, n, what, verbose):
+def note_resume(cache, what, verbose):
     """Say so when ``cache`` holds an unfinished or finished extraction to resume."""
     import numpy as np
 
@@ -182,8 +183,9 @@ def note_resume(cache, n, what, verbose):
 
     done_file = state_paths(cache)["done"]
     if os.path.exists(done_file) and os.path.exists(cache):
-        done = int(np.load(done_file).sum())
-        say(f"resuming {cache}: {done} of {n} {what} already described", verbose=verbose)
+        done = np.load(done_file)
+        say(f"resuming {cache}: {int(done.sum())} of {done.size} {what} already described",
+            verbose=verbose)
 
 
 def split_model(model, name="the model"):
@@ -217,6 +219,8 @@ def load_model(path):
     """
     import joblib
 
+    from dgae import GeoPipeline
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such model file")
     try:
@@ -228,6 +232,8 @@ def load_model(path):
     if not hasattr(estimator, "predict_details"):
         raise ValueError(f"{path} is not a dgae model (it holds a {type(model).__name__}; "
                          f"dgae fit writes one)")
+    if descriptor is not None and not isinstance(model, GeoPipeline):  # written before GeoPipeline
+        model = GeoPipeline(model.steps)
     return model
 
 
@@ -278,6 +284,6 @@ def failed_rows(X, what, reasons):
 
     bad = ~np.isfinite(X).all(axis=1)
     if bad.any():
-        warnings.warn(f"{int(bad.sum())} of {len(X)} {what} could not be described and are left "
-                      f"out (reasons: {reasons})", UserWarning, stacklevel=2)
+        warn(f"{int(bad.sum())} of {len(X)} {what} could not be described and are left "
+                      f"out (reasons: {reasons})", UserWarning)
     return bad

@@ -11,7 +11,7 @@ The reading, table and plotting helpers live in :mod:`dgae._report`.
 """
 from pathlib import Path
 
-from ._common import HelpFormatter
+from ._common import HelpFormatter, check_output
 from .._report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
 
 
@@ -21,6 +21,13 @@ def _run(args):
     from .._scale import resolve_thresholds
     from ..metrics import geolocation_errors_km
 
+    if not Path(args.predictions).is_file():
+        raise FileNotFoundError(2, "No such file or directory", args.predictions)
+    curves = args.out or Path(args.predictions).with_suffix(".curve.png")
+    map_png = None if args.no_map else (args.map or Path(args.predictions).with_suffix(".map.png"))
+    for out in (curves, map_png):
+        if out is not None:
+            check_output(out)
     pairs = read_predictions(args.predictions, truth=args.truth)
     errors = {m: geolocation_errors_km(t, p) for m, (t, p) in pairs.items()}
     thresholds = resolve_thresholds(args.thresholds,
@@ -28,11 +35,9 @@ def _run(args):
     how = args.thresholds if isinstance(args.thresholds, str) else "given"
     print(f"thresholds: {', '.join(f'{t:g}' for t in thresholds)} km ({how})")
     print(accuracy_table(errors, thresholds))
-    out = args.out or Path(args.predictions).with_suffix(".curve.png")
-    print(f"error curves: {save_error_curves(errors, out, title=Path(args.predictions).name)}")
-    if not args.no_map:
-        out = args.map or Path(args.predictions).with_suffix(".map.png")
-        print(f"map: {save_prediction_map(pairs, out, title=Path(args.predictions).name)}")
+    print(f"error curves: {save_error_curves(errors, curves, title=Path(args.predictions).name)}")
+    if map_png is not None:
+        print(f"map: {save_prediction_map(pairs, map_png, title=Path(args.predictions).name)}")
     return 0
 
 

@@ -1,5 +1,5 @@
 """``dgae extract PHOTOS.csv --out features.npy``: resumable Im2GPS descriptor extraction."""
-from ._common import (HelpFormatter, add_cluster_flags, add_seed, add_verbosity,
+from ._common import (HelpFormatter, add_cluster_flags, add_seed, add_verbosity, check_output,
                       load_fitted_descriptor, note_resume, on_cluster, verbosity)
 
 
@@ -61,6 +61,7 @@ def run(args):
 
     from dgae.features import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, extract_to_npy
 
+    check_output(args.out)
     if args.descriptor_from:
         descriptor = load_fitted_descriptor(args.descriptor_from)
         descriptor.set_params(on_error=args.on_error)
@@ -70,7 +71,7 @@ def run(args):
                                       on_error=args.on_error, random_state=args.seed)
     paths = _paths(args)
     if not args.overwrite:
-        note_resume(args.out, len(paths), "photos", verbosity(args))
+        note_resume(args.out, "photos", verbosity(args))
     with on_cluster(args):
         X = extract_to_npy(paths, args.out, descriptor, chunk_size=args.chunk_size,
                            fit_size=args.fit_size, n_jobs=args.n_jobs, overwrite=args.overwrite,

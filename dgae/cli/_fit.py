@@ -4,7 +4,7 @@
 PHOTOS.csv (``path,lat,lon`` and optional columns such as ``area``) with an
 :class:`~dgae.features.Im2GPSDescriptor` (fitted on them, as ``dgae extract``
 does; cached in ``--cache``, default ``OUT.features.npy``, and resumable),
-trains the DGAE and writes a scikit-learn ``Pipeline(descriptor, dgae)``:
+trains the DGAE and writes a :class:`dgae.GeoPipeline` ``(descriptor, dgae)``:
 ``joblib.load(model).predict(paths)`` geolocates photo files, and
 ``dgae predict`` uses the model's own descriptor for the queries.
 
@@ -146,10 +146,9 @@ def _features(args, features, photos_csv):
 def _fit(args):
     import joblib
     import numpy as np
-    from sklearn.pipeline import Pipeline
 
     check_output(args.out)
-    from dgae import DGAE
+    from dgae import DGAE, GeoPipeline
     from dgae.features._extract import state_paths
 
     X, photos, descriptor, cache = _features(args, *_inputs(args))
@@ -175,7 +174,7 @@ def _fit(args):
         model.compact()
     if descriptor is not None:
         descriptor.set_params(on_error="raise", verbose=0, n_jobs=None)
-        model = Pipeline([("descriptor", descriptor), ("dgae", model)])
+        model = GeoPipeline([("descriptor", descriptor), ("dgae", model)])
     joblib.dump(model, args.out)
     dgae = model[-1] if descriptor is not None else model
     curve = dgae.loss_curve_

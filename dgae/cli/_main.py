@@ -5,8 +5,10 @@ the parser it adds sets ``func`` (called with the parsed args, returns an exit
 code).  Modules keep heavy imports inside ``func`` so ``dgae --help`` is fast.
 """
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 
 from .._version import __version__
 
@@ -17,6 +19,7 @@ _COMMAND_MODULES = (
     "dgae.cli._demo",
     "dgae.cli._fit",
     "dgae.cli._predict",
+    "dgae.cli._report",
 )
 
 #: What a user's input can raise: reported in one line, exit status 2.
@@ -53,6 +56,8 @@ def main(argv=None):
 
     Errors in the user's input (a missing file, a bad CSV, ...) print one line
     ``dgae: error: ...`` on stderr and return 2; ``--debug`` re-raises them.
+    Ctrl-C prints one line (what was kept, and how to resume) and returns 130;
+    warnings print as one line ``dgae: warning: ...``.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,12 +65,36 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _one_line_warnings(args.debug):
+            return int(args.func(args) or 0)
     except _USER_ERRORS as exc:
         if args.debug:
             raise
         print(f"dgae: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            raise
+        kept = getattr(exc, "out", None)  # dgae.features.ExtractionInterrupted
+        print("dgae: interrupted" + (f": {exc.n_done} of {exc.n_total} photos described, kept "
+                                     f"in {kept}; run the same command to resume" if kept else ""),
+              file=sys.stderr)
+        return 130
+
+
+@contextlib.contextmanager
+def _one_line_warnings(debug):
+    """Warnings print as one line, ``dgae: warning: ...`` (with ``--debug``: Python's form)."""
+    if debug:
+        yield
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"dgae: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _one_line(exc):

@@ -3,9 +3,11 @@
 ``dgae predict MODEL PHOTOS.csv|FOLDER --out predictions.csv`` describes the
 queries with the model's own descriptor (a model written by ``dgae fit`` is a
 ``Pipeline(descriptor, dgae)``) and writes, per photo, ``path, pred_lat,
-pred_lon, match_distance, confidence, confidence_km`` (see
+pred_lon, match_distance, confidence, confidence_km, place`` (see
 :meth:`dgae.GeoKNN.predict_details`: for a DGAE, the calibrated probability
-that the error is at most ``confidence_km``), the ``--top-k`` candidates when asked,
+that the error is at most ``confidence_km``; ``place``: the nearest populated place,
+region and country code, offline from GeoNames), the ``--top-k`` distinct candidate
+locations when asked (each with its place),
 and ``error`` for a photo that could not be read (its other columns empty;
 the rest of the batch is kept).  ``--truth exif`` adds ``lat, lon,
 error_km`` from each photo's EXIF GPS where present.
@@ -19,10 +21,10 @@ from ._common import (
     add_seed,
     add_verbosity,
     check_output,
-    describe,
-    failed_rows,
     list_images,
     load_model,
+    note_resume,
+    on_cluster,
     split_model,
     verbosity,
 )
@@ -50,17 +52,28 @@ def add_parser(subparsers):
                    help="with FEATURES.npy: CSV whose path column names the rows")
     p.add_argument("--head", choices=("1nn", "meanshift", "kde"), default=None,
                    help="override the model's head (DGAE: at the gallery's widths)")
-    p.add_argument("--top-k", type=int, default=0, help="also write the k best candidates")
+    p.add_argument("--top-k", type=_non_negative, default=0,
+                   help="also write the k best distinct candidate locations")
     p.add_argument("--truth", choices=("exif",), default=None,
                    help="exif: compare with each photo's EXIF GPS where present")
     p.add_argument("--cache", default=None,
-                   help="resumable feature file of the queries (None: a temporary one)")
+                   help="resumable feature file of the queries, kept (None: OUT.features.npy, "
+                        "kept only when interrupted, so that the same command resumes)")
     p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
     add_cluster_flags(p)
     add_seed(p)
     add_verbosity(p)
     p.set_defaults(func=_predict)
     return p
+
+
+def _non_negative(text):
+    import argparse
+
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def _query_paths(queries):
@@ -73,15 +86,15 @@ def _query_paths(queries):
     return read_photos(queries).paths
 
 
-def _query_features(args, descriptor):
-    """(names, X, bad mask, errors {row: reason}) of the queries."""
+def _details(args, model, descriptor, estimator):
+    """(names, details with an ``error`` per row) of the queries: photos or feature rows."""
     import os
-    import tempfile
 
     import numpy as np
 
-    from dgae.features._extract import read_errors
+    from dgae._pipeline import details_of_rows
 
+    verbose = verbosity(args)
     if args.queries.endswith(".npy"):
         X = np.load(args.queries, mmap_mode="r")
         names = list(range(X.shape[0]))
@@ -89,36 +102,38 @@ def _query_features(args, descriptor):
             from ._fit import read_photos
 
             names = read_photos(args.photos, X.shape[0], args.queries).paths
-        return names, X, failed_rows(X, "feature rows", "not finite"), {}
+        return names, details_of_rows(estimator, X, top_k=args.top_k, verbose=verbose)
     if descriptor is None:
         raise ValueError(f"{args.model} holds no descriptor (it was fitted on a feature file); "
                          "give the queries as FEATURES.npy made with the same descriptor")
     names = _query_paths(args.queries)
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = args.cache or os.path.join(tmp, "queries.npy")
-        X, _ = describe(names, cache, descriptor, args, what="query photos")
-        X = np.array(X)
-        bad = failed_rows(X, "query photos", f"the error column of {args.out}")
-        errors = {i: reason for i, (_, reason) in read_errors(cache).items()}
-    return names, X, bad, errors
+    # kept after Ctrl-C so that the same command resumes; removed once the predictions are written
+    cache = args.cache or args.out + ".features.npy"
+    with on_cluster(args):
+        details = model.predict_details(names, top_k=args.top_k, verbose=verbose, cache=cache,
+                                        n_jobs=args.n_jobs)
+    if not args.cache:
+        from dgae.features._extract import state_paths
+
+        for f in [cache, *state_paths(cache).values()]:
+            if os.path.exists(f):
+                os.remove(f)
+    return names, details
 
 
 def _predict(args):
-    import numpy as np
-
     check_output(args.out)
     model = load_model(args.model)
     descriptor, estimator = split_model(model, args.model)
     if args.head is not None:
         estimator.set_params(head=args.head)
-    names, X, bad, errors = _query_features(args, descriptor)
-    rows = np.flatnonzero(~bad)
-    details = estimator.predict_details(np.asarray(X)[rows], top_k=args.top_k,
-                                        verbose=verbosity(args))
+    note_resume(args.cache or args.out + ".features.npy", "query photos", verbosity(args))
+    names, details = _details(args, model, descriptor, estimator)
     truth = _exif_truth(names) if args.truth == "exif" else None
-    _write(args.out, names, rows, details, errors, truth, args.top_k)
-    print(f"wrote {len(rows)} predictions to {args.out}"
-          + (f" ({int(bad.sum())} photos could not be read: see its error column)" if bad.any() else ""))
+    _write(args.out, names, details, truth, args.top_k)
+    bad = sum(1 for e in details.error if e)
+    print(f"wrote {len(names) - bad} predictions to {args.out}"
+          + (f" ({bad} of {len(names)} photos could not be read: see its error column)" if bad else ""))
     return 0
 
 
@@ -134,34 +149,53 @@ def _exif_truth(paths):
     return out
 
 
-def _write(path, names, rows, details, errors, truth, top_k):
+def _write(path, names, details, truth, top_k):
     import csv
 
-    from dgae.geo import great_circle_km
+    import numpy as np
 
-    header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence", "confidence_km"]
-    header += [f"top{j + 1}_{c}" for j in range(top_k) for c in ("lat", "lon")]
+    from dgae.geo import great_circle_km, place_labels
+
+    header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence", "confidence_km",
+              "place"]
+    header += [f"top{j + 1}_{c}" for j in range(top_k) for c in ("lat", "lon", "place")]
     if truth is not None:
         header += ["lat", "lon", "error_km"]
     header.append("error")
-    at = {r: j for j, r in enumerate(rows)}
-    with open(path, "w", newline="") as f:
+    ok = np.isfinite(details.gps).all(axis=1)
+    places = _labels(details.gps, place_labels)
+    top_places = [_labels(details.topk[:, j], place_labels) for j in range(top_k)]
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         for i, name in enumerate(names):
             line = [name]
-            if i in at:
-                j = at[i]
-                lat, lon = details.gps[j]
+            if ok[i]:
+                lat, lon = details.gps[i]
                 # repr: the shortest text that reads back as the same float (exact round trip)
-                line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[j]:.6g}",
-                         f"{details.confidence[j]:.3f}", f"{details.confidence_km:g}"]
-                line += [repr(float(v)) for v in details.topk[j].ravel()] if top_k else []
+                line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[i]:.6g}",
+                         f"{details.confidence[i]:.3f}", f"{details.confidence_km:g}", places[i]]
+                for j in range(top_k):
+                    g = details.topk[i, j]
+                    line += ([repr(float(g[0])), repr(float(g[1])), top_places[j][i]]
+                             if np.isfinite(g).all() else ["", "", ""])
             else:
-                line += [""] * (5 + 2 * top_k)
+                line += [""] * (6 + 3 * top_k)
             if truth is not None:
                 t = truth.get(i)
-                err = "" if t is None or i not in at else f"{float(great_circle_km(t, details.gps[at[i]])):.3f}"
+                err = "" if t is None or not ok[i] else f"{float(great_circle_km(t, details.gps[i])):.3f}"
                 line += ["", "", ""] if t is None else [f"{t[0]:.6f}", f"{t[1]:.6f}", err]
-            line.append(errors.get(i, "" if i in at else "not finite"))
+            line.append(details.error[i])
             w.writerow(line)
+
+
+def _labels(gps, place_labels):
+    """Place labels of the finite rows of ``gps``; "" elsewhere."""
+    import numpy as np
+
+    ok = np.isfinite(gps).all(axis=1)
+    out = [""] * len(gps)
+    if ok.any():
+        for i, label in zip(np.flatnonzero(ok), place_labels(gps[ok])):
+            out[i] = label
+    return out

@@ -1,12 +1,12 @@
 """Loading geotagged photo collections (CSV or EXIF) and the shared data sets."""
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from .._geo import check_gps
+from .._progress import warn
 from .._table import read_table
 from ._time import GPS_IFD, parse_times, read_exif, read_exif_datetime, to_datetime64
 
@@ -139,7 +139,7 @@ def _scan_exif(root):
             gps.append(pos)
     if no_gps:
         shown = ", ".join(no_gps[:10]) + (" ..." if len(no_gps) > 10 else "")
-        warnings.warn(f"{len(no_gps)} photo(s) without EXIF GPS left out: {shown}", UserWarning, stacklevel=3)
+        warn(f"{len(no_gps)} photo(s) without EXIF GPS left out: {shown}", UserWarning)
     return (paths, check_gps(np.array(gps, dtype=np.float64).reshape(-1, 2)), {},
             {"time": _exif_times(paths)})
 
