@@ -18,7 +18,8 @@ import numpy as np
 
 from ._places import place_labels
 from ._report import accuracy_table
-from ._table import read_table
+from ._progress import warn
+from ._table import conflicting_rows, read_table
 from ._version import __version__
 
 #: Where a row's "map" link points (a public map site; the page itself loads nothing).
@@ -60,6 +61,9 @@ def read_report_rows(predictions, truth=None):
     true = np.c_[_floats(rows, "lat"), _floats(rows, "lon")]
     if truth is not None:
         _, truth_rows = read_table(truth, required=["path", "lat", "lon"])
+        conflict = conflicting_rows(truth_rows)
+        if conflict:
+            warn(f"{truth}: {conflict}; the last one is used")
         known = {r["path"]: (r["lat"], r["lon"]) for r in truth_rows}
         for i, r in enumerate(rows):
             if r.get("path") in known:
@@ -162,13 +166,15 @@ def _coord(gps):
 
 def _photo_rows(t, errors, places, roots, max_rows):
     lines = []
+    common = _common_folder(t["path"])
     for i in range(min(len(t["path"]), max_rows)):
         thumb = _thumbnail(t["path"][i], roots)
         img = f'<img src="{thumb}" alt="">' if thumb else ""
-        topk = "<br>".join(_coord(g) for g in t["topk"][i] if np.isfinite(g).all())
+        topk = "".join(f"<li>{_coord(g)}</li>" for g in t["topk"][i] if np.isfinite(g).all())
+        topk = f"<ol>{topk}</ol>" if topk else ""
         err = errors[i]
         cells = [_cell(i + 1, i + 1), _cell(img),
-                 _cell(html.escape(t["path"][i]) + (f"<br><em>{html.escape(t['method'][i])}</em>"
+                 _cell(html.escape(t["path"][i][len(common):]) + (f"<br><em>{html.escape(t['method'][i])}</em>"
                                                    if t["method"][i] else ""), t["path"][i]),
                  _cell(_coord(t["truth"][i])), _cell(_coord(t["pred"][i])),
                  _cell(html.escape(places[i]), places[i]),
@@ -180,6 +186,15 @@ def _photo_rows(t, errors, places, roots, max_rows):
     return lines
 
 
+def _common_folder(paths):
+    """The folder all paths share, with its separator ("" when none): shown once, not per row."""
+    try:
+        common = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0])
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return common + os.sep if common and all(p.startswith(common + os.sep) for p in paths) else ""
+
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.5em} h2{font-size:1.15em;margin-top:1.6em}
@@ -187,8 +202,9 @@ table{border-collapse:collapse;font-size:.88em} td,th{border-bottom:1px solid #d
 vertical-align:middle;text-align:left} th{background:#f3f3f3;position:sticky;top:0}
 th.sortable{cursor:pointer} th.sortable:after{content:" \\2195";color:#999}
 td.num{text-align:right;font-variant-numeric:tabular-nums} td.err{color:#b00}
-pre{background:#f7f7f7;padding:.8em;overflow:auto} .figs img{max-width:100%;margin:.4em}
-img{display:block} #problems{color:#b00}
+pre{background:#f7f7f7;padding:.8em;overflow:auto} .figs{display:flex;flex-wrap:wrap;gap:1em}
+.figs img{max-height:430px;max-width:100%} figure{margin:0} img{display:block}
+#problems{color:#b00} #problems:empty{display:none} ol{margin:0;padding-left:1.4em}
 """
 
 # Sorting by a column: numbers by value, text alphabetically, empty cells last.
@@ -288,8 +304,10 @@ def write_html_report(predictions, out, truth=None, photos_root=None, thresholds
             '<th class="sortable">problem</th></tr>')
     rows = _photo_rows(t, errors, places, roots, max_rows)
     shown = "" if n <= max_rows else f" (the first {max_rows} of {n})"
+    common = _common_folder(t["path"])
     parts += [f"<h2>Photos{shown}</h2><p>Click a column's header to sort by it; a position "
-              "links to OpenStreetMap.</p>",
+              "links to OpenStreetMap." + (f" Paths are under <code>{html.escape(common)}</code>."
+                                           if common else "") + "</p>",
               f'<table id="photos"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>']
     page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(name)}</title><style>{_STYLE}</style></head><body>"

@@ -61,6 +61,9 @@ class DgaeVersionWarning(UserWarning):
     """A model saved by another dgae version was loaded."""
 
 
+_VERSIONS_WARNED = set()  # the saved versions already warned about in this process
+
+
 class GeoRegressorMixin:
     """What every estimator from features to ``[lat, lon]`` shares: tags (y is (n, 2) GPS),
     the input check that names the first bad row, and ``score`` (share within 200 km).
@@ -77,10 +80,12 @@ class GeoRegressorMixin:
 
     def __setstate__(self, state):
         saved = state.get("_dgae_version", "unknown (before 0.1.0)")
-        if saved != __version__:
-            warn(f"this {type(self).__name__} was saved by dgae {saved} and is loaded by dgae "
-                 f"{__version__}: it may fail or predict differently; fit it again with this "
-                 "version", DgaeVersionWarning)
+        if saved != __version__ and saved not in _VERSIONS_WARNED:
+            # once per saved version and process: a model nests estimators, each unpickled
+            _VERSIONS_WARNED.add(saved)
+            warn(f"this model was saved by dgae {saved} and is loaded by dgae {__version__}: it "
+                 "may fail or predict differently; fit it again with this version",
+                 DgaeVersionWarning)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._metrics import DEFAULT_THRESHOLDS_KM
 from ._progress import warn
-from ._table import read_table
+from ._table import conflicting_rows, read_table
 
 _METHOD = "method"
 
@@ -85,6 +85,12 @@ def _read_rows(path):
 
 
 def _join_truth(rows, truth_rows, path, truth):
+    conflict = conflicting_rows(truth_rows)
+    if conflict:
+        warn(f"{truth}: {conflict}; the last one is used")
+    conflict = conflicting_rows(rows, values=("pred_lat", "pred_lon", _METHOD))
+    if conflict:
+        warn(f"{path}: {conflict}; each is scored against the same truth")
     gps = {r["path"]: r for r in truth_rows if "path" in r}
     out = []
     for i, row in enumerate(rows, start=2):

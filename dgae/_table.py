@@ -1,6 +1,7 @@
 """Reading CSV tables: the one place that opens a CSV (a base module: imports nothing from dgae).
 
-The standard library's reader (pandas is not a dependency); UTF-8, header names stripped.
+The standard library's reader (pandas is not a dependency); UTF-8 with or without a byte-order
+mark, header names stripped.
 """
 import csv
 import os
@@ -40,7 +41,8 @@ def read_table(source, required=(), name=None, header_marker=None):
     """
     if isinstance(source, (str, bytes, os.PathLike)):
         name = name or os.fspath(source)
-        with open(source, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark, as spreadsheets write one, is not part of the first name
+        with open(source, newline="", encoding="utf-8-sig") as fh:
             lines = fh.read().splitlines()
     else:
         name, lines = name or "table", list(source)
@@ -79,3 +81,42 @@ def comma_floats(text):
     (0.1, 1.0, 5.0)
     """
     return tuple(float(v) for v in str(text).split(",") if v.strip())
+
+
+def conflicting_rows(rows, key="path", values=("lat", "lon"), limit=3):
+    """Keys listed more than once with different values, as a short text (None when none).
+
+    Parameters
+    ----------
+    rows : list of dict
+        As :func:`read_table` returns them (data line ``i`` is file line ``i + 2``).
+    key : str
+    values : sequence of str
+    limit : int
+        Keys named in the text at most.
+
+    Returns
+    -------
+    text : str or None
+
+    Examples
+    --------
+    >>> rows = [{"path": "a.jpg", "lat": "1", "lon": "2"}, {"path": "b.jpg", "lat": "1", "lon": "2"},
+    ...         {"path": "a.jpg", "lat": "5", "lon": "2"}]
+    >>> conflicting_rows(rows)
+    "1 path(s) listed twice or more with different lat, lon: 'a.jpg' on lines 2, 4"
+    >>> conflicting_rows(rows[:2]) is None
+    True
+    """
+    seen = {}
+    for i, row in enumerate(rows):
+        seen.setdefault(row.get(key), []).append((i + 2, tuple(row.get(v) for v in values)))
+    bad = {k: [line for line, _ in hits] for k, hits in seen.items()
+           if len({vals for _, vals in hits}) > 1}
+    if not bad:
+        return None
+    named = "; ".join(f"{k!r} on lines {', '.join(map(str, lines))}"
+                      for k, lines in list(bad.items())[:limit])
+    more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
+    return (f"{len(bad)} {key}(s) listed twice or more with different {', '.join(values)}: "
+            f"{named}{more}")

@@ -87,12 +87,16 @@ def to_rgb_uint8(arr):
     Raises
     ------
     ValueError
-        Wrong shape, an empty image or an unsupported dtype.
+        Wrong shape, an empty image, an unsupported dtype, or a float image outside [0, 1].
 
     Examples
     --------
     >>> to_rgb_uint8(np.full((2, 2), 65535, np.uint16))[0, 0].tolist()
     [255, 255, 255]
+    >>> to_rgb_uint8(np.full((2, 2), 128.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: a float image must lie in [0, 1] (scikit-image's convention), got values in [128, 128]; divide 0-255 values by 255 or pass uint8
     """
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[2] in (1, 2):
@@ -117,7 +121,11 @@ def _to_uint8(arr):
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise ValueError("image contains NaN or inf")
-        return np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:  # scikit-image's convention: a float image lies in [0, 1]
+            raise ValueError(f"a float image must lie in [0, 1] (scikit-image's convention), got "
+                             f"values in [{lo:g}, {hi:g}]; divide 0-255 values by 255 or pass uint8")
+        return np.rint(arr * 255.0).astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer):  # 32-bit PIL 'I' images and the like
         return np.clip(arr, 0, 255).astype(np.uint8)
     raise ValueError(f"unsupported image dtype {arr.dtype}")

@@ -66,14 +66,94 @@ def test_predict_names_a_file_that_is_not_a_model(tmp_path, capsys, content):
     assert not (tmp_path / "p.csv").exists()
 
 
-@pytest.mark.parametrize("command", ["fit", "predict"])
+@pytest.mark.parametrize("command", ["fit", "predict", "extract", "evaluate"])
 def test_unwritable_out_fails_before_any_work(tmp_path, capsys, command):
     model = _tiny_model(tmp_path)
     out = "/nonexistent-dir/out.file"
     with open(tmp_path / "photos.csv", "w") as f:
         f.write("path,lat,lon\n" + "".join(f"i{i}.jpg,{45 + i % 3},{15 + i % 4}\n" for i in range(24)))
     args = {"fit": ["fit", str(tmp_path / "X.npy"), str(tmp_path / "photos.csv"), "--out", out],
-            "predict": ["predict", str(model), str(tmp_path / "X.npy"), "--out", out]}[command]
+            "predict": ["predict", str(model), str(tmp_path / "X.npy"), "--out", out],
+            "extract": ["extract", str(tmp_path / "photos.csv"), "--out", out],
+            "evaluate": ["evaluate", str(tmp_path / "photos.csv"), "--out", out]}[command]
     code = main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "/nonexistent-dir does not exist" in err[0]
+
+
+def test_a_model_saved_by_another_version_warns_with_both(tmp_path, capsys, monkeypatch):
+    import dgae._knn
+
+    monkeypatch.setattr(dgae._knn, "__version__", "0.0.9")
+    model = _tiny_model(tmp_path)  # saved by "0.0.9"
+    monkeypatch.undo()
+    monkeypatch.setattr(dgae._knn, "_VERSIONS_WARNED", set())
+    assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(tmp_path / "p.csv"),
+                 "-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dgae: warning: ")
+    assert "saved by dgae 0.0.9 and is loaded by dgae 0.1.0" in err[0]
+    # the same model saved by this version loads silently
+    _tiny_model(tmp_path)
+    monkeypatch.setattr(dgae._knn, "_VERSIONS_WARNED", set())
+    assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(tmp_path / "p.csv"),
+                 "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("k", ["-1", "x"])
+def test_negative_top_k_is_refused(tmp_path, capsys, k):
+    model = _tiny_model(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["predict", str(model), str(tmp_path / "X.npy"), "--out", "p.csv", "--top-k", k])
+    assert e.value.code == 2 and "--top-k" in capsys.readouterr().err
+
+
+def test_predictions_name_the_nearest_place(tmp_path):
+    from dgae.geo import place_labels
+
+    model = _tiny_model(tmp_path)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(out), "-q",
+                 "--top-k", "2"]) == 0
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    pred = np.array([[float(r["pred_lat"]), float(r["pred_lon"])] for r in rows])
+    assert [r["place"] for r in rows] == place_labels(pred)
+    top2 = np.array([[float(r["top2_lat"]), float(r["top2_lon"])] for r in rows])
+    assert [r["top2_place"] for r in rows] == place_labels(top2)
+    top1 = np.array([[float(r["top1_lat"]), float(r["top1_lon"])] for r in rows])
+    assert (np.abs(top1 - top2).max(axis=1) > 0).all()  # distinct candidate locations
+
+
+def test_ctrl_c_keeps_what_was_described_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    from dgae.features import Im2GPSDescriptor, _extract
+
+    rng = np.random.default_rng(0)
+    lines = ["path,lat,lon"]
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        lines.append(f"{i}.png,45,15")
+    (tmp_path / "photos.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(_extract, "_STEP_PER_WORKER", 5)
+    real, calls = Im2GPSDescriptor.transform, []
+
+    def ctrl_c_at_the_third_step(self, images):
+        calls.append(len(images))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, images)
+
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", ctrl_c_at_the_third_step)
+    out = tmp_path / "f.npy"
+    args = ["extract", str(tmp_path / "photos.csv"), "--out", str(out), "--fit-size", "10",
+            "--n-textons", "8", "--n-jobs", "1", "-q"]
+    assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dgae: interrupted: 20 of 30 photos described, kept in {out}; "
+                   "run the same command to resume"]
+    calls.clear()
+    monkeypatch.setattr(Im2GPSDescriptor, "transform", real)
+    assert main(args) == 0  # the same command finishes the other 10
+    assert np.isfinite(np.load(out)).all()

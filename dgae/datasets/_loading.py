@@ -7,7 +7,7 @@ from sklearn.utils import Bunch
 
 from .._geo import check_gps
 from .._progress import warn
-from .._table import read_table
+from .._table import conflicting_rows, read_table
 from ._time import GPS_IFD, parse_times, read_exif, read_exif_datetime, to_datetime64
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
@@ -88,6 +88,9 @@ def _column(values):
 
 def _read_csv(csv_path, root, check_images):
     columns, rows = read_table(csv_path, required=("path", "lat", "lon"))
+    conflict = conflicting_rows(rows)
+    if conflict:
+        warn(f"{csv_path}: {conflict}")
     paths, gps = [], []
     for i, row in enumerate(rows):
         where = f"{csv_path} row {i + 2}"  # line number, header is line 1
