@@ -203,7 +203,7 @@ vertical-align:middle;text-align:left} th{background:#f3f3f3;position:sticky;top
 th.sortable{cursor:pointer} th.sortable:after{content:" \\2195";color:#999}
 td.num{text-align:right;font-variant-numeric:tabular-nums} td.err{color:#b00}
 pre{background:#f7f7f7;padding:.8em;overflow:auto} .figs{display:flex;flex-wrap:wrap;gap:1em}
-.figs img{max-height:430px;max-width:100%} figure{margin:0} img{display:block}
+.figs img{height:330px;max-width:100%} figure{margin:0} img{display:block}
 #problems{color:#b00} #problems:empty{display:none} ol{margin:0;padding-left:1.4em}
 """
 

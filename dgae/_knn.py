@@ -58,7 +58,15 @@ def check_targets(y, n):
 
 
 class DgaeVersionWarning(UserWarning):
-    """A model saved by another dgae version was loaded."""
+    """A model saved by another dgae version was loaded (it may fail or predict differently).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from dgae import DgaeVersionWarning
+    >>> warnings.simplefilter("error", DgaeVersionWarning)  # refuse such models outright
+    >>> warnings.resetwarnings()
+    """
 
 
 _VERSIONS_WARNED = set()  # the saved versions already warned about in this process

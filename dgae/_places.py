@@ -17,7 +17,15 @@ from ._geo import EARTH_RADIUS_KM, check_gps, to_unit_vectors
 
 
 class Places(NamedTuple):
-    """What :func:`nearest_places` returns: one entry per position, arrays of shape (n,)."""
+    """What :func:`nearest_places` returns: one entry per position, arrays of shape (n,).
+
+    Examples
+    --------
+    >>> from dgae.geo import nearest_places
+    >>> p = nearest_places([[43.5081, 16.4402]], min_population=100000)
+    >>> p.name[0], p.country[0], bool(p.distance_km[0] < 5)
+    ('Split', 'Croatia', True)
+    """
 
     name: np.ndarray  #: place name (GeoNames' name, UTF-8), object array of str
     region: np.ndarray  #: first-level administrative region ("" where GeoNames has none)

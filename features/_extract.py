@@ -41,6 +41,12 @@ class ExtractionInterrupted(KeyboardInterrupt):
         Photos described (kept in ``out``) and photos asked for.
     out : str
         The ``.npy`` file; running the same extraction again resumes it.
+
+    Examples
+    --------
+    >>> e = ExtractionInterrupted(20, 30, "features.npy")
+    >>> isinstance(e, KeyboardInterrupt), str(e)
+    (True, 'interrupted: 20 of 30 photos described, kept in features.npy')
     """
 
     def __init__(self, n_done, n_total, out):
