@@ -205,8 +205,9 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     Parameters
     ----------
     out_dir : str or path
-        Receives ``predictions.csv`` (readable by ``dgae evaluate``) and
-        ``error_curves_<head>.png``.
+        Receives ``predictions.csv`` (readable by ``dgae evaluate`` and ``dgae report``),
+        ``error_curves_<head>.png`` and ``map.png`` (one panel per method and head, over
+        coastlines).
     heads : sequence of str
     n_jobs : int, default=-1
         Descriptor workers (all cores).
@@ -223,7 +224,7 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     result : dict
         As :func:`evaluate_methods`, plus ``stage_seconds`` and ``table``.
     """
-    from ._report import save_error_curves
+    from ._report import save_error_curves, save_prediction_map
     from .datasets import make_city_world
 
     unknown = set(params) - set(DEMO_DEFAULTS)
@@ -257,6 +258,8 @@ def run_demo(out_dir="demo_out", heads=("1nn", "meanshift"), n_jobs=-1, verbose=
     for head in heads:
         save_error_curves(by_head(res["errors"], head), out / f"error_curves_{head}.png",
                           title=f"synthetic replica, {head} head ({n_test} queries)")
+    save_prediction_map({k: (world.gps[q], v) for k, v in res["predictions"].items()},
+                        out / "map.png", title=f"synthetic replica: truth → prediction ({n_test} queries)")
     res["table"] = head_tables(res, heads)
     res["stage_seconds"] = stages
     return res

@@ -232,3 +232,12 @@ def test_split_model_shapes():
     assert split_model(Pipeline([("e", e)])) == (None, e)
     with pytest.raises(ValueError, match="3 steps"):
         split_model(Pipeline([("d", d), ("s", StandardScaler()), ("e", e)]))
+
+
+def test_fit_describes_each_photo_once(photos, tmp_path, monkeypatch):
+    """A gallery within the descriptor's fit sample is described by the fit, not again."""
+    root, paths, gps = photos
+    monkeypatch.setattr(Im2GPSDescriptor, "transform",
+                        lambda *a, **k: pytest.fail("dgae fit described the photos twice"))
+    assert main(["fit", str(root / "gallery.csv"), "--out", str(tmp_path / "m.joblib"), "-q",
+                 *SMALL]) == 0

@@ -66,3 +66,4 @@ def test_demo_cli_tiny(tmp_path, capsys):
     assert all(len(t) == 12 for t, _ in pairs.values())
     for head in ("1nn", "meanshift"):
         assert (out / f"error_curves_{head}.png").stat().st_size > 1000
+    assert (out / "map.png").stat().st_size > 1000
