@@ -121,6 +121,30 @@ def add_model_flags(p, layers_default=None):
                    type=_learning_rate, help='initial step or "auto" (None: DGAE\'s)')
 
 
+def at_least(minimum):
+    """An argparse type: an integer ``>= minimum`` (``--top-k``, ``--max-rows``).
+
+    Examples
+    --------
+    >>> at_least(0)("3")
+    3
+    >>> at_least(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be at least 1, got 0
+    """
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _learning_rate(text):
     return text if text == "auto" else float(text)
 

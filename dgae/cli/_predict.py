@@ -20,6 +20,7 @@ from ._common import (
     add_cluster_flags,
     add_seed,
     add_verbosity,
+    at_least,
     check_output,
     list_images,
     load_model,
@@ -52,7 +53,7 @@ def add_parser(subparsers):
                    help="with FEATURES.npy: CSV whose path column names the rows")
     p.add_argument("--head", choices=("1nn", "meanshift", "kde"), default=None,
                    help="override the model's head (DGAE: at the gallery's widths)")
-    p.add_argument("--top-k", type=_non_negative, default=0,
+    p.add_argument("--top-k", type=at_least(0), default=0,
                    help="also write the k best distinct candidate locations")
     p.add_argument("--truth", choices=("exif",), default=None,
                    help="exif: compare with each photo's EXIF GPS where present")
@@ -65,15 +66,6 @@ def add_parser(subparsers):
     add_verbosity(p)
     p.set_defaults(func=_predict)
     return p
-
-
-def _non_negative(text):
-    import argparse
-
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def _query_paths(queries):

@@ -5,7 +5,7 @@ curves, the map, the confidence's reliability and one row per photo (thumbnail, 
 prediction, place name, error, confidence, top-k), sortable, each position linking out to
 OpenStreetMap.  It opens offline: figures and thumbnails are embedded, nothing is fetched.
 """
-from ._common import HelpFormatter, check_output
+from ._common import HelpFormatter, at_least, check_output
 from ._evaluate import thresholds_arg
 
 
@@ -32,19 +32,10 @@ def add_parser(subparsers):
     p.add_argument("--thresholds", default="auto", type=thresholds_arg,
                    help="accuracy thresholds in km: 'auto' (suited to the truth's extent), "
                         "'paper' or a comma-separated list")
-    p.add_argument("--max-rows", type=_positive, default=2000, help="photo rows shown")
+    p.add_argument("--max-rows", type=at_least(1), default=2000, help="photo rows shown")
     p.add_argument("--title", default=None, help="the page's title")
     p.set_defaults(func=_run)
     return p
-
-
-def _positive(text):
-    import argparse
-
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _run(args):
