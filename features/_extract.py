@@ -104,7 +104,7 @@ def _start(sources, out, descriptor, fit_size, random_state, verbose):
     if descriptor is None:
         descriptor = Im2GPSDescriptor(on_error="skip", random_state=random_state)
     fit_rows, X_fit = np.zeros(0, np.intp), None
-    if not hasattr(descriptor, "block_scales_"):
+    if not is_fitted(descriptor):
         rng = np.random.default_rng(random_state)
         fit_rows = np.sort(rng.choice(len(sources), size=min(fit_size, len(sources)), replace=False))
         with warnings.catch_warnings():
@@ -135,10 +135,68 @@ def _resume(sources, out, descriptor=None):
         raise ValueError(f"{out} was started on other photos ({manifest['n_images']} rows); "
                          "pass overwrite=True to start again")
     saved = joblib.load(files["descriptor"])
-    if hasattr(descriptor, "block_scales_") and not same_descriptor(saved, descriptor):
+    if descriptor is not None and is_fitted(descriptor) and not same_descriptor(saved, descriptor):
         raise ValueError(f"{out} was started with another fitted descriptor; its rows would be "
                          "in another feature space (pass overwrite=True to start again)")
     return saved
+
+
+#: Parameters that change how a descriptor runs, not what it computes.
+_RUNTIME_PARAMS = frozenset({"n_jobs", "verbose", "on_error", "random_state", "batch_size"})
+
+
+def is_fitted(descriptor):
+    """Whether a descriptor (any of ``dgae.features``) is fitted.
+
+    Examples
+    --------
+    >>> is_fitted(Im2GPSDescriptor())
+    False
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(descriptor)
+    except NotFittedError:
+        return False
+    return True
+
+
+def descriptor_fingerprint(descriptor):
+    """A digest of what a fitted descriptor computes: its class, its parameters (not how it
+    runs: workers, batch size, ...) and its fitted state, which for an encoder includes the
+    digest of its weights (``weights_sha1_``).
+
+    Examples
+    --------
+    >>> photos = [np.full((8, 8, 3), v, np.uint8) for v in (0, 90, 200)]
+    >>> a = Im2GPSDescriptor(descriptors=("tiny5",)).fit(photos)
+    >>> descriptor_fingerprint(a) == descriptor_fingerprint(
+    ...     Im2GPSDescriptor(descriptors=("tiny5",), n_jobs=2).fit(photos))
+    True
+    """
+    # plain parameters only: an object (a torch module, a child descriptor) is represented by
+    # its fitted state (weights_sha1_, the children's own fingerprints), not by its pickle
+    parts = {k: v for k, v in descriptor.get_params(deep=False).items()
+             if k not in _RUNTIME_PARAMS and _plain(v)}
+    parts["children"] = [descriptor_fingerprint(v) for v in _children(descriptor)]
+    state = {k: v for k, v in vars(descriptor).items()
+             if k.endswith("_") and not k.startswith("_") and k != "errors_"}
+    return joblib.hash((type(descriptor).__qualname__, parts, state))
+
+
+def _plain(value):
+    """Whether a parameter value is plain data (numbers, text, and tuples / lists of them)."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, bool, int, float, os.PathLike))
+
+
+def _children(descriptor):
+    """The descriptors inside a composite one (FusedDescriptor), fitted copies first."""
+    fitted = getattr(descriptor, "descriptors_", None)
+    return list(fitted) if fitted is not None else []
 
 
 def same_descriptor(a, b):
@@ -153,12 +211,7 @@ def same_descriptor(a, b):
     >>> same_descriptor(a, Im2GPSDescriptor(descriptors=("tiny5",)).fit(photos[:2]))
     False
     """
-    ignore = {"n_jobs", "verbose", "on_error", "random_state"}
-    pa = {k: v for k, v in a.get_params().items() if k not in ignore}
-    pb = {k: v for k, v in b.get_params().items() if k not in ignore}
-    return (type(a) is type(b) and pa == pb and a.feature_slices_ == b.feature_slices_
-            and a.block_scales_ == b.block_scales_
-            and np.array_equal(getattr(a, "textons_", None), getattr(b, "textons_", None)))
+    return type(a) is type(b) and descriptor_fingerprint(a) == descriptor_fingerprint(b)
 
 
 def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=2000, n_jobs=None,

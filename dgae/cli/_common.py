@@ -294,8 +294,10 @@ def load_fitted_descriptor(path):
     obj = joblib.load(path)
     if hasattr(obj, "steps"):  # a Pipeline(descriptor, estimator) from dgae fit
         obj = split_model(obj, path)[0]
-    if not hasattr(obj, "block_scales_"):
-        raise ValueError(f"{path}: holds no fitted Im2GPSDescriptor (found {type(obj).__name__})")
+    from dgae.features._extract import is_fitted
+
+    if not hasattr(obj, "transform") or not is_fitted(obj):
+        raise ValueError(f"{path}: holds no fitted descriptor (found {type(obj).__name__})")
     return obj
 
 
