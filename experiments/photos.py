@@ -95,17 +95,26 @@ def split(location_id, protocol):
 
 
 def equal_weight(blocks, gallery):
-    """Concatenate feature blocks, each scaled to unit total variance on the gallery rows.
+    """Concatenate feature blocks, each an equal share of the expected squared distance between
+    two gallery photos: the rule of :class:`dgae.features.FusedDescriptor` (``block_scales``),
+    applied to cached features with the scales measured on the gallery rows only.
 
     Examples
     --------
     >>> a, b = np.arange(8.0).reshape(4, 2), 100 * np.arange(4.0)[:, None]
     >>> F = equal_weight([a, b], np.arange(4))
-    >>> [round(float(F[:, s].var(axis=0).sum()), 6) for s in (slice(0, 2), slice(2, 3))]
+    >>> [round(2 * float(F[:, s].var(axis=0, ddof=1).sum()), 6) for s in (slice(0, 2), slice(2, 3))]
     [1.0, 1.0]
     """
-    scaled = [B / np.sqrt(B[gallery].var(axis=0).sum()) for B in blocks]
-    return np.hstack(scaled).astype(np.float32)
+    from dgae.features import block_scales
+
+    X = np.hstack(blocks).astype(np.float32)
+    ends = np.cumsum([B.shape[1] for B in blocks])
+    slices = {i: slice(int(e - B.shape[1]), int(e)) for i, (B, e) in enumerate(zip(blocks, ends))}
+    scales = block_scales(X[gallery], slices)
+    for i, s in slices.items():
+        X[:, s] *= np.float32(scales[i])
+    return X
 
 
 def features(paths, g, sets, out, tag, args):
@@ -133,9 +142,11 @@ def features(paths, g, sets, out, tag, args):
         return feats
     from dgae.features import CNNDescriptor
 
-    C, sec = cached(out / "cache" / f"{Path(args.data).name}_cnn.npy", lambda: CNNDescriptor(
-        n_jobs=args.n_jobs, verbose=verbose).fit().transform(paths))
-    print(f"CNN features {C.shape} ({sec:.0f} s)", flush=True)
+    name = "cnn" if args.cnn_model == "lite0" else f"cnn_{args.cnn_model}"  # lite0: the old cache
+    C, sec = cached(out / "cache" / f"{Path(args.data).name}_{name}.npy", lambda: CNNDescriptor(
+        model=args.cnn_model, n_jobs=args.n_jobs, verbose=verbose).fit().transform(paths))
+    print(f"CNN features (EfficientNet-{args.cnn_model}) {C.shape} ({sec:.0f} s"
+          + (f", {len(paths) / sec:.1f} photos/s" if sec > 1 else ", cached") + ")", flush=True)
     feats["cnn"] = C
     feats["fused"] = equal_weight([X, C], g)
     return {k: v for k, v in feats.items() if k in sets}
@@ -226,6 +237,8 @@ def main(argv=None):
     p.add_argument("--out", default="experiments_out/photos", help="tables, predictions, PNGs, cache")
     p.add_argument("--features", default=",".join(FEATURE_SETS),
                    help="feature sets, comma-separated (cnn and fused need the cnn extra)")
+    p.add_argument("--cnn-model", default="lite0", choices=("lite0", "lite1", "lite2"),
+                   help="the EfficientNet-Lite model of the cnn and fused rows")
     p.add_argument("--rows", default="all", help="rows to run, comma-separated, or 'all'")
     p.add_argument("--heads", default="auto,1nn",
                    help="retrieval heads, comma-separated; 'auto': each row's own (DGAE: the "

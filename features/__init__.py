@@ -7,10 +7,11 @@ collection into a resumable ``.npy`` file; :func:`load_image` is the robust
 reader they share.
 """
 from ._cnn import CNN_MODELS, CNNDescriptor
-from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor
+from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, block_scales
 from ._encoders import (IMAGENET_MEAN, IMAGENET_STD, ONNXEncoder, OpenCLIPEncoder, PhotoEncoder,
                         TimmEncoder, TorchEncoder)
 from ._extract import ExtractionInterrupted, extract_to_npy, read_errors
+from ._fused import DESCRIPTOR_NAMES, FusedDescriptor, make_descriptor, make_fused_descriptor
 from ._io import ImageLoadError, load_image
 
 __all__ = [
@@ -22,11 +23,16 @@ __all__ = [
     "TimmEncoder",
     "TorchEncoder",
     "DEFAULT_DESCRIPTORS",
+    "DESCRIPTOR_NAMES",
+    "FusedDescriptor",
+    "make_descriptor",
+    "make_fused_descriptor",
     "ExtractionInterrupted",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "ImageLoadError",
     "Im2GPSDescriptor",
+    "block_scales",
     "extract_to_npy",
     "load_image",
     "read_errors",

@@ -57,6 +57,12 @@ def add_parser(subparsers):
                      help="the gallery CSV (path,lat,lon[,area,...]); the older form "
                           "FEATURES.npy PHOTOS.csv is accepted")
     fit.add_argument("--out", required=True, help="where to write the model (joblib)")
+    fit.add_argument("--descriptor", default="im2gps", metavar="NAME|CONFIG.json",
+                     help="how photos are described: im2gps, cnn (cnn:lite0|lite1|lite2; the cnn "
+                          "extra), fused (Im2GPS and CNN, equal shares) or a JSON configuration "
+                          "of an encoder from a local file (onnx, timm, open_clip; see "
+                          "docs/features.md); the model keeps it, so dgae predict describes "
+                          "queries the same way")
     fit.add_argument("--features", default=None,
                      help=".npy of extracted features (rows in PHOTOS.csv order) instead of describing")
     fit.add_argument("--cache", default=None,
@@ -128,7 +134,7 @@ def _features(args, features, photos_csv):
 
     import numpy as np
 
-    from dgae.features import Im2GPSDescriptor
+    from dgae.features import make_descriptor
     from dgae.features._extract import state_paths
 
     if features is not None:
@@ -138,7 +144,7 @@ def _features(args, features, photos_csv):
         return X, read_photos(photos_csv, X.shape[0], features), descriptor, features
     photos = read_photos(photos_csv)
     cache = args.cache or args.out + ".features.npy"
-    X, descriptor = describe(photos.paths, cache, Im2GPSDescriptor(random_state=args.seed),
+    X, descriptor = describe(photos.paths, cache, make_descriptor(args.descriptor, args.seed),
                              args, what="gallery photos")
     return X, photos, descriptor, cache
 
@@ -173,7 +179,7 @@ def _fit(args):
     if args.compact:
         model.compact()
     if descriptor is not None:
-        descriptor.set_params(on_error="raise", verbose=0, n_jobs=None)
+        descriptor.set_params(on_error="raise", verbose=0, n_jobs=None)  # every descriptor has these
         model = GeoPipeline([("descriptor", descriptor), ("dgae", model)])
     joblib.dump(model, args.out)
     dgae = model[-1] if descriptor is not None else model
