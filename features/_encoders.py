@@ -129,6 +129,21 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
     ``forward`` maps a float32 ``(b, 3, H, W)`` batch to ``(b, d)``; ``defaults`` holds the
     model's own ``input_size``, ``mean``, ``std`` and ``resize`` (used where the parameter is
     None).  The loaded model is kept out of pickles and rebuilt on first use after loading.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dgae.features import PhotoEncoder
+    >>> class MeanColour(PhotoEncoder):  # a toy encoder: the mean of each channel
+    ...     def __init__(self, input_size=16, mean=(0, 0, 0), std=(1, 1, 1), resize="squash",
+    ...                  normalize=False, batch_size=32, n_jobs=None, on_error="raise", verbose=0):
+    ...         self.input_size, self.mean, self.std, self.resize = input_size, mean, std, resize
+    ...         self.normalize, self.batch_size, self.n_jobs = normalize, batch_size, n_jobs
+    ...         self.on_error, self.verbose = on_error, verbose
+    ...     def _build(self):
+    ...         return (lambda batch: batch.mean(axis=(2, 3))), {}, "no weights"
+    >>> MeanColour().fit().transform(np.full((1, 4, 4, 3), 255, np.uint8)).tolist()
+    [[1.0, 1.0, 1.0]]
     """
 
     _parameter_constraints = {
