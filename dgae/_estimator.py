@@ -402,7 +402,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         -------
         self : DGAE
         """
-        hidden = self._hidden()
+        self.code_spec_ = self._resolve_code_spec()  # fixed here: set_params after fit changes no code
+        hidden = self.code_spec_["hidden"]
         X = self._check_X(X, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -445,8 +446,22 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                        objective=self.objective,
                        covariance_weight=self.covariance_weight if self._whitened() else 0.0)
 
+    def _resolve_code_spec(self):
+        """How codes are made (widths, activations, which layers): resolved once, in ``fit``."""
+        hidden = self._hidden()
+        whitened = self._whitened()
+        return {"hidden": hidden, "activations": ae.layer_activations(len(hidden), self.objective),
+                "include_input": (not whitened) if self.include_input == "auto"
+                else bool(self.include_input),
+                "stack": (not whitened) if self.code_layers == "auto" else self.code_layers == "all"}
+
+    def _spec(self):
+        """The fitted code specification (a model saved before it existed: resolved now)."""
+        spec = getattr(self, "code_spec_", None)
+        return self._resolve_code_spec() if spec is None else spec
+
     def _activations(self):
-        return ae.layer_activations(len(self._hidden()), self.objective)
+        return self._spec()["activations"]
 
     def _make_scaler(self, X, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
@@ -459,7 +474,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         # float64 projection: a float32 GEMM rounds a row differently with its position
         # in the block, and the same photo must get the same code in any batch
         X = np.asarray(X)
-        width = self.scaler_.n_components_ if self._whitened() else self.scaler_.n_features_in_
+        width = getattr(self.scaler_, "n_components_", None) or self.scaler_.n_features_in_
         out = np.empty((len(X), width), dtype=np.float32)
         for r0 in range(0, len(X), ENCODE_CHUNK):
             out[r0:r0 + ENCODE_CHUNK] = self.scaler_.transform(X[r0:r0 + ENCODE_CHUNK].astype(np.float64))
@@ -673,12 +688,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return self._codes([Xs] + ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK,
                                             activations=self._activations()))
 
-    def _include_input(self):
-        return (not self._whitened()) if self.include_input == "auto" else bool(self.include_input)
-
     def _code_parts(self, hidden):
-        stack = (not self._whitened()) if self.code_layers == "auto" else self.code_layers == "all"
-        return list(hidden) if stack else [hidden[-1]]
+        return list(hidden) if self._spec()["stack"] else [hidden[-1]]
 
     def _layers(self, Xs):
         """``[network input, h1, ..., hM]`` of scaled rows (host, float32)."""
@@ -686,7 +697,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
         intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
         layers = [np.asarray(Xs, dtype=np.float32)]       # filled in place: no stacking copy
-        layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self._hidden()]
+        layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self._spec()["hidden"]]
         for r0 in range(0, len(Xs), ENCODE_CHUNK):
             part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
             hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self._activations())
@@ -696,7 +707,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _codes(self, layers):
         """Retrieval codes from ``[network input, h1, ..., hM]`` (host or device arrays)."""
-        parts = ([layers[0]] if self._include_input() else []) + self._code_parts(layers[1:])
+        parts = ([layers[0]] if self._spec()["include_input"] else []) + self._code_parts(layers[1:])
         return parts[0] if len(parts) == 1 else array_module(parts[0]).concatenate(parts, axis=1)
 
     def transform(self, X):
@@ -799,7 +810,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Xs = self._scaled(X_all)
         result = self._train(Xs, self.P_, self.Q_, init=(self.coefs_, self.intercepts_),
                              anchors=np.arange(n_old, len(X_all)), batch_size=batch, max_iter=1,
-                             seed=seed, hidden=self._hidden())
+                             seed=seed, hidden=self._spec()["hidden"])
         self.loss_curve_ = np.concatenate([self.loss_curve_, result["loss_curve"]])
         self.n_iter_ += result["n_iter"]
         self._index_gallery(Xs)

@@ -411,3 +411,17 @@ def test_shrunk_whitening_against_pca(shrinkage):
     if shrinkage == 0:
         np.testing.assert_allclose(Z, PCA(6, whiten=True, random_state=0).fit_transform(X),
                                    rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("change", [{"code_layers": "all"}, {"hidden_layer_sizes": (8, 4, 2)},
+                                    {"include_input": True}, {"objective": "paper"}])
+def test_set_params_after_fit_does_not_change_the_codes(change):
+    """transform reads what fit resolved, not the hyper-parameters set afterwards."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 6)).astype(np.float32)
+    gps = np.c_[45 + rng.integers(0, 3, 60) + rng.normal(0, 1e-3, 60), 15 + rng.normal(0, 1e-3, 60)]
+    model = DGAE(hidden_layer_sizes=(6, 3), max_iter=3, random_state=0).fit(X, gps)
+    before = model.transform(X)
+    model.set_params(**change)
+    np.testing.assert_array_equal(model.transform(X), before)
+    assert model.transform(X).shape == (60, 3)
