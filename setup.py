@@ -53,6 +53,8 @@ EXTRAS_REQUIRE = {
     "timm": ["torch==2.13.0", "timm>=1.0", "safetensors"],
     "clip": ["torch==2.13.0", "open-clip-torch>=2.24"],
     "onnx": ["onnxruntime>=1.17"],
+    # faiss as the gallery engine (dgae.graphs.FaissIndex, GeoKNN(index="faiss"))
+    "faiss": ["faiss-cpu>=1.8"],
     # wheel: the packaging test builds a wheel without build isolation
     "test": ["pytest>=7.4", "dask[distributed]>=2023.1", "wheel"],
 }

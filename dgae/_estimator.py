@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from dgae.graphs import REGION_WEIGHT
-from dgae.graphs._ivf import IVFIndex
+from dgae.graphs import FaissIndex, IVFIndex
 
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
@@ -195,7 +195,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Encoder layers in the codes: the code layer only, or all of them
         stacked (the paper, §5); ``"auto"``: ``"all"`` under ``"paper"``,
         ``"top"`` under ``"whitened"``.
-    index : {"exact", "ann", "ivf"} or IVFIndex, default="exact"
+    index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex, default="exact"
         Retrieval index over the gallery codes (see :class:`GeoKNN`).
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
@@ -322,7 +322,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "include_input": [StrOptions({"auto"}), "boolean"],
         "code_layers": [StrOptions({"auto", "top", "all"})],
-        "index": [StrOptions({"exact", "ann", "ivf"}), IVFIndex],
+        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex],
         "random_state": ["random_state"],
         "head": [StrOptions({"auto", *HEADS})],
         "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],

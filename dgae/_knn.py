@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dgae.graphs._ivf import IVFIndex
+from dgae.graphs import FaissIndex, IVFIndex
 
 from ._geo import check_gps
 from ._heads import HEADS, apply_head, resolve_k
@@ -82,7 +82,7 @@ class GeoRegressorMixin:
     """
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
         state["_dgae_version"] = __version__
         return state
 
@@ -272,14 +272,14 @@ def build_index(index, X, random_state=None, verbose=0):
 
     Parameters
     ----------
-    index : {"exact", "ann", "ivf"} or IVFIndex
+    index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex
     X : ndarray of shape (n, d), float32
     random_state : int, RandomState instance or None
     verbose : int
 
     Returns
     -------
-    pynndescent.NNDescent, IVFIndex or None
+    pynndescent.NNDescent, IVFIndex, FaissIndex or None
 
     Examples
     --------
@@ -287,8 +287,10 @@ def build_index(index, X, random_state=None, verbose=0):
     >>> build_index("exact", X) is None, type(build_index("ivf", X, 0)).__name__
     (True, 'IVFIndex')
     """
-    if isinstance(index, IVFIndex):
+    if isinstance(index, (IVFIndex, FaissIndex)):
         return clone(index).fit(X)
+    if index == "faiss":
+        return FaissIndex(random_state=random_state).fit(X)
     if index == "ivf":
         return IVFIndex(random_state=random_state, verbose=verbose).fit(X)
     if index == "ann":
@@ -315,13 +317,16 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     n_neighbors : int or "auto", default="auto"
         Neighbours the head sees; ``"auto"``: 1 for ``"1nn"``, 120 for
         ``"meanshift"`` (paper §5), 100 for ``"kde"`` (Vo et al.).
-    index : {"exact", "ann", "ivf"} or IVFIndex, default="exact"
+    index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex, default="exact"
         ``"exact"``: blocked GEMM search (:func:`dgae.graphs.nearest_neighbors`,
         NumPy or CuPy). ``"ann"``: pynndescent (approximate, CPU).
         ``"ivf"``: :class:`dgae.graphs.IVFIndex` with its defaults
         (approximate, CPU; recall@10 >= 0.95 at 1 M photos where pynndescent
         stops at 0.93, ``benchmarks/bench_ann.py``); an unfitted
-        ``IVFIndex`` sets its cells and probes.
+        ``IVFIndex`` sets its cells and probes. ``"faiss"``:
+        :class:`dgae.graphs.FaissIndex` (the ``faiss`` extra), IVF-Flat by
+        default; an unfitted ``FaissIndex(kind="flat" | "ivf" | "ivfpq" |
+        "hnsw", ...)`` chooses the faiss index.
     meanshift_bandwidth_km : float, default=500
     min_votes : int, default=4
         Smallest mean-shift cluster that counts.
@@ -358,7 +363,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         **HEAD_CONSTRAINTS,
         **RUN_CONSTRAINTS,
-        "index": [StrOptions({"exact", "ann", "ivf"}), IVFIndex],
+        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex],
         "random_state": ["random_state"],
     }
 
@@ -397,7 +402,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
     def _neighbors(self, X, k):
         X = self._check_X(X, reset=False)
-        if isinstance(self.index_, IVFIndex):
+        if isinstance(self.index_, (IVFIndex, FaissIndex)):
             return self.index_.query(X, k)
         if self.index_ is not None:
             # pynndescent's search keeps a heap of k candidates: with k = 1 (the 1-NN head)

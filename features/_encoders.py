@@ -171,7 +171,7 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
         return self._forward
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
         state.pop("_forward", None)
         state.pop("_defaults", None)
         return state

@@ -8,12 +8,14 @@
 - :func:`build_geo_graphs`: all three in one call.
 - :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
 - :class:`IVFIndex`: approximate k-NN by an inverted file (``GeoKNN(index="ivf")``).
+- :class:`FaissIndex`: faiss flat / IVF-Flat / IVF-PQ / HNSW (``GeoKNN(index="faiss")``).
 """
 from ._build import REGION_WEIGHT, build_geo_graphs
 from ._search import nearest_neighbors
+from ._faiss import FAISS_KINDS, FaissIndex
 from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 
-__all__ = ["IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
+__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
            "same_area_pairs"]

@@ -157,3 +157,12 @@ def test_ctrl_c_keeps_what_was_described_and_says_how_to_resume(tmp_path, capsys
     monkeypatch.setattr(Im2GPSDescriptor, "transform", real)
     assert main(args) == 0  # the same command finishes the other 10
     assert np.isfinite(np.load(out)).all()
+
+
+def test_pickling_leaves_the_model_as_it_was(tmp_path):
+    import pickle
+
+    model = joblib.load(_tiny_model(tmp_path))
+    before = dict(vars(model))
+    pickle.dumps(model)
+    assert vars(model).keys() == before.keys()  # the version goes in the pickle, not the model

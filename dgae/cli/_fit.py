@@ -81,8 +81,9 @@ def add_parser(subparsers):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
     fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None,
                      help="Q builder; anchor = fDGAE (None: DGAE's)")
-    fit.add_argument("--index", choices=("exact", "ann", "ivf"), default=None,
-                     help="gallery search: exact, pynndescent or an inverted file (None: DGAE's)")
+    fit.add_argument("--index", choices=("exact", "ann", "ivf", "faiss"), default=None,
+                     help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; the "
+                          "faiss extra) (None: DGAE's)")
     fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None,
                      help="(None: DGAE's)")
     fit.add_argument("--batch-size", type=_batch, default=None,
