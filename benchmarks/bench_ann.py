@@ -17,8 +17,11 @@ Rows, same queries, same run:
 * ivf -- what ``GeoKNN(index="ivf")`` builds (``dgae.graphs.IVFIndex``:
   sqrt(n) k-means lists, 8 probed); "ivf@P": P lists probed, the same index;
   "ivf-L@P": L lists;
-* faiss HNSW -- ``faiss.IndexHNSWFlat(d, 32)``, efConstruction 80, efSearch
-  128: an outside peer, not a dependency (skipped when faiss is absent).
+* faiss-KIND@P -- what ``GeoKNN(index=FaissIndex(kind=KIND, n_probe=P))`` builds
+  (``dgae.graphs.FaissIndex``, the ``faiss`` extra; skipped when faiss is absent): flat
+  (exact), ivf (IVF-Flat, 4 sqrt(n) lists), ivfpq (IVF-PQ, 32 bytes a photo), hnsw (M 32,
+  efSearch 128); "bytes/photo": the serialised index over n (exact / ivf: the float32
+  vectors, 4 x 512).
 
 ``--photos DIR --features NPY``: also the 1-NN accuracy of ``GeoKNN`` exact vs
 ``index="ann"`` and ``index="ivf"`` on a photo collection's heading protocol
@@ -53,6 +56,9 @@ def clustered(n, n_queries, seed=0, n_clusters=N_CLUSTERS, dim=DIM, sub=SUBSPACE
         out[rows] = centres[c] + 0.5 * z @ basis.T + 0.05 * rng.standard_normal(
             (len(rows), dim), dtype=np.float32)
     return out[:n], out[n:]
+
+
+_BYTES = {}  # bytes per photo of the indexes that report it
 
 
 def recall(found, truth, k):
@@ -112,18 +118,20 @@ def run_ivf(X, Q, k, seed, n_lists="auto", n_probe=8):
     return build, time.perf_counter() - t, idx
 
 
-def run_faiss(X, Q, k):
-    import faiss
+def run_faiss(X, Q, k, seed, kind="hnsw", n_probe=16):
+    """``dgae.graphs.FaissIndex(kind=...)`` (what ``GeoKNN(index=FaissIndex(...))`` builds)."""
+    from dgae.graphs import FaissIndex
 
     t = time.perf_counter()
-    index = faiss.IndexHNSWFlat(X.shape[1], 32)
-    index.hnsw.efConstruction = 80
-    index.add(X)
+    index = FaissIndex(kind=kind, n_probe=n_probe, random_state=seed).fit(X)
     build = time.perf_counter() - t
-    index.hnsw.efSearch = 128
     t = time.perf_counter()
-    _, idx = index.search(Q, k)
+    _, idx = index.query(Q, k)
+    _BYTES[f"faiss-{kind}"] = index.bytes_per_photo_
     return build, time.perf_counter() - t, idx
+
+
+INDEXES = ("exact", "ann", "ivf", "faiss")
 
 
 def photo_accuracy(data_dir, features):
@@ -139,8 +147,12 @@ def photo_accuracy(data_dir, features):
     dgae = DGAE(random_state=0).fit(X[g], data.gps[g])
     out = {}
     for rows, (G, Q) in (("LF", (X[g], X[q])), ("DGAE", (dgae.transform(X[g]), dgae.transform(X[q])))):
-        for index in ("exact", "ann", "ivf"):
-            pred = GeoKNN(index=index, random_state=0).fit(G, data.gps[g]).predict(Q)
+        for index in INDEXES:
+            try:
+                knn = GeoKNN(index=index, random_state=0).fit(G, data.gps[g])
+            except ImportError:
+                continue
+            pred = knn.predict(Q)
             out[rows, index] = 100 * np.mean(geolocation_errors_km(data.gps[q], pred) <= 1.0)
     return out
 
@@ -150,11 +162,12 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--methods", default="exact,pynndescent,pynndescent@0.2,pynndescent@0.3,"
-                   "ivf@1,ivf@2,ivf@4,ivf,ivf@16,faiss",
+                   "ivf@1,ivf@2,ivf@4,ivf,ivf@16,faiss-flat,faiss-ivf,faiss-ivfpq,faiss-hnsw",
                    help="rows; pynndescent-K@E: graph degree K (default 30; 'Kk': keep every "
                         "edge of the search graph), query epsilon E (default 0.1); ivf-L@P: L "
-                        "lists (default sqrt(n)), P probed (default 8); an index is built once "
-                        "per graph / list count")
+                        "lists (default sqrt(n)), P probed (default 8); faiss-KIND@P: "
+                        "FaissIndex(kind=KIND, n_probe=P); an index is built once per graph / "
+                        "list count")
     p.add_argument("--photos", action="append", default=[], help="collection folder (repeat)")
     p.add_argument("--features", action="append", default=[], help="its cached features .npy")
     p.add_argument("--seed", type=int, default=0)
@@ -165,7 +178,7 @@ def main(argv=None):
     print(f"{args.n:,} x {DIM} float32 gallery, {args.queries} queries "
           f"(generated in {time.perf_counter() - t:.0f} s)", flush=True)
     print(f"{'method':<16}{'build s':>10}{'queries/s':>12}{'recall@1':>10}{'recall@10':>11}"
-          f"{'speed-up':>10}")
+          f"{'speed-up':>10}{'bytes/photo':>13}")
     truth, exact_qps = None, None
     for method in args.methods.split(","):
         try:
@@ -178,7 +191,8 @@ def main(argv=None):
                                                        int(degree.rstrip("k") or 30), keep),
                 "ivf": lambda: run_ivf(X, Q, k, args.seed, int(degree) if degree else "auto",
                                        int(eps or 8)),
-                "faiss": lambda: run_faiss(X, Q, k)}[name]()
+                "faiss": lambda: run_faiss(X, Q, k, args.seed, degree or "hnsw",
+                                           int(eps or 16))}[name]()
         except ImportError as exc:
             print(f"{method:<16} skipped ({exc})")
             continue
@@ -188,14 +202,17 @@ def main(argv=None):
         r1 = recall(idx, truth, 1) if truth is not None else float("nan")
         r10 = recall(idx, truth, 10) if truth is not None else float("nan")
         speed = qps / exact_qps if exact_qps else float("nan")
-        print(f"{method:<16}{build:>10.1f}{qps:>12.0f}{r1:>10.3f}{r10:>11.3f}{speed:>9.1f}x",
-              flush=True)
+        size = _BYTES.get(f"faiss-{degree or 'hnsw'}") if name == "faiss" else (
+            4 * DIM if name in ("exact", "ivf") else None)
+        print(f"{method:<16}{build:>10.1f}{qps:>12.0f}{r1:>10.3f}{r10:>11.3f}{speed:>9.1f}x"
+              + (f"{size:>13.0f}" if size else f"{'':>13}"), flush=True)
     for data_dir, features in zip(args.photos, args.features):
         acc = photo_accuracy(data_dir, features)
         for rows in ("LF", "DGAE"):
             ex = acc[rows, "exact"]
             print(f"{data_dir}: {rows} 1-NN % within 1 km, exact {ex:.1f}, "
-                  + ", ".join(f"{i} {acc[rows, i]:.1f} ({acc[rows, i] - ex:+.1f})" for i in ("ann", "ivf")))
+                  + ", ".join(f"{i} {acc[rows, i]:.1f} ({acc[rows, i] - ex:+.1f})"
+                              for i in INDEXES[1:] if (rows, i) in acc))
     return 0
 
 
