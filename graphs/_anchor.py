@@ -3,8 +3,9 @@
 1. Inside each POI, flat-kernel mean-shift on the visual features (the same
    engine as POI mining, GEMM neighbour backend, many POIs per batch) gives
    visual clusters; their centroids are the anchors.
-2. Each photo finds its ``k3`` nearest anchors outside its own POI (exact,
-   with :func:`~dgae.graphs.nearest_neighbors`' engine).
+2. Each photo finds its ``k3`` nearest anchors outside its own POI: exact search
+   (:func:`~dgae.graphs.nearest_neighbors`' engine) up to ``INDEXED_ANCHORS`` anchors, an
+   inverted file over the anchors beyond, with the POI and distance-floor masks exact.
 3. Exact distances to the members of those ``k3`` clusters give the top
    ``k2``.
 """
@@ -14,6 +15,7 @@ from sklearn.utils import check_random_state
 from dgae._backend import get_xp, to_device
 from dgae._progress import progress
 
+from ._ivf import IVFIndex
 from ._search import LabelMask, knn_search
 from ._meanshift import DenseNeighbors, mean_shift
 from ._tables import _poi_groups
@@ -24,6 +26,8 @@ MAX_SEEDS = 16
 _GROUP = 48
 #: Queries whose candidate sets are merged into one GEMM block.
 _QUERY_BLOCK = 32
+#: From this many anchors on, the photo -> anchor search goes through an inverted file.
+INDEXED_ANCHORS = 4096
 #: Feature columns averaged at once into the anchors.
 _COLUMN_BLOCK = 256
 
@@ -46,9 +50,48 @@ def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", rando
         centres = np.stack([np.bincount(anchor_of, weights=floor.ux[:, c], minlength=len(anchors))
                             for c in range(3)], axis=1)
         anchor_floor = floor.against(centres / np.linalg.norm(centres, axis=1, keepdims=True))
-    mask = LabelMask(labels, anchor_poi, "same", False, xp, floor=anchor_floor)
-    _, near = knn_search(X, anchors, min(k3, len(anchors)), xp, mask=mask, verbose=verbose)
+    near = nearest_outside_anchors(X, labels, anchors, anchor_poi, min(k3, len(anchors)), xp,
+                                   anchor_floor, rng, verbose)
     return _search_members(X, k2, near, anchor_of, len(anchors), labels, xp, verbose, floor)
+
+
+def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, random_state=None,
+                            verbose=0):
+    """The ``k`` nearest anchors of each photo outside its POI (and beyond ``floor``).
+
+    Exact search costs ``n x anchors``, and the anchors grow with ``n`` (a quarter to a third
+    of the photos): n² at scale.  From ``INDEXED_ANCHORS`` anchors on (CPU), an inverted file
+    over the anchors (:class:`IVFIndex`) proposes each photo's ``k + MAX_SEEDS`` nearest
+    anchors plus a margin; the POI and floor masks are then applied *exactly* to those
+    candidates, and a photo left with fewer than ``k`` is searched exactly, masks included.
+    The approximation is only the IVF's: an anchor in a cell the photo does not probe.
+
+    Returns
+    -------
+    near : ndarray of shape (n, k), int64
+        Anchor indices, nearest first, ``-1`` padded.
+    """
+    a = len(anchors)
+    if xp is not np or a < INDEXED_ANCHORS:
+        mask = LabelMask(labels, anchor_poi, "same", False, xp, floor=floor)
+        return knn_search(X, anchors, k, xp, mask=mask, verbose=verbose)[1]
+    rng = check_random_state(random_state)
+    index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
+    ask = min(a, 2 * k + MAX_SEEDS)
+    _, cand = index.query(X, ask)
+    bad = anchor_poi[cand] == np.asarray(labels)[:, None]
+    if floor is not None:
+        bad |= floor.near_pairs(np.arange(len(X)), cand)
+    bad |= cand < 0
+    # the first k allowed candidates of each row, in distance order
+    order = np.argsort(bad, axis=1, kind="stable")[:, :k]
+    near = np.take_along_axis(np.where(bad, -1, cand), order, axis=1)
+    short = np.flatnonzero((near < 0).any(axis=1))
+    if short.size:  # too few allowed candidates proposed: exact search for these rows
+        sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
+        mask = LabelMask(np.asarray(labels)[short], anchor_poi, "same", False, xp, floor=sub)
+        near[short] = knn_search(X[short], anchors, k, xp, mask=mask, verbose=verbose)[1]
+    return near
 
 
 def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):

@@ -288,3 +288,52 @@ def test_region_arguments_are_checked():
         build_geo_graphs(X, gps, region_bandwidth=0.0)
     with pytest.raises(ValueError, match="region_weight"):
         build_geo_graphs(X, gps, region_bandwidth=1.0, region_weight=2.0)
+
+
+@pytest.mark.parametrize("floor_km", [0.0, 300.0, 5000.0])
+def test_indexed_outside_anchor_search_keeps_the_masks_exact(floor_km):
+    """Through the inverted file, against brute force: same-POI and floor pairs never appear,
+    rows match the exact masked search closely, and starved rows fall back to it."""
+    from dgae.graphs._anchor import nearest_outside_anchors
+    from dgae.graphs._search import GeoFloor
+
+    rng = np.random.default_rng(0)
+    X, lab = clustered(900, 30, 12, seed=4)
+    anchors = (X[rng.choice(900, 300, replace=False)] + 0.01).astype(np.float32)
+    anchor_poi = rng.integers(0, 30, 300)
+    gps = np.c_[rng.uniform(-60, 60, 900), rng.uniform(-180, 180, 900)]
+    agps = np.c_[rng.uniform(-60, 60, 300), rng.uniform(-180, 180, 300)]
+    floor = GeoFloor(gps, agps, floor_km) if floor_km else None
+    # brute force: every (photo, anchor) distance, masked
+    d = ((X[:, None, :].astype(np.float64) - anchors[None]) ** 2).sum(-1)
+    banned = anchor_poi[None, :] == lab[:, None]
+    if floor is not None:
+        banned |= floor.near(0, 900, 0, 300, np)
+    d[banned] = np.inf
+    exact = np.argsort(d, axis=1, kind="stable")[:, :8]
+    exact[np.take_along_axis(d, exact, 1) == np.inf] = -1
+    import dgae.graphs._anchor as anchor_mod
+
+    old = anchor_mod.INDEXED_ANCHORS
+    anchor_mod.INDEXED_ANCHORS = 1  # force the inverted file
+    try:
+        near = nearest_outside_anchors(X, lab, anchors, anchor_poi, 8, np, floor, random_state=0)
+    finally:
+        anchor_mod.INDEXED_ANCHORS = old
+    valid = near >= 0
+    assert not banned[np.nonzero(valid)[0], near[valid]].any()      # masks exact
+    assert ((near < 0) == (exact < 0)).all()                         # as many as there are
+    found = np.mean([len(set(a[a >= 0]) & set(b[b >= 0])) / max(1, (b >= 0).sum())
+                     for a, b in zip(near, exact)])
+    assert found >= 0.9
+
+
+def test_indexed_anchor_q_agrees_with_the_exact_q(monkeypatch):
+    import dgae.graphs._anchor as anchor_mod
+
+    X, lab = clustered(1500, 40, 12, seed=5)
+    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu")
+    monkeypatch.setattr(anchor_mod, "INDEXED_ANCHORS", 1)
+    Q = easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=10, device="cpu", random_state=0)
+    assert_valid_q(Q, lab, 5)
+    assert recall(Q, exact) >= 0.9
