@@ -356,7 +356,29 @@ def _load_state_dict(path):
     return state
 
 
-class TimmEncoder(PhotoEncoder):
+class _ArchitectureEncoder(PhotoEncoder):
+    """An architecture name and a local weights file (TimmEncoder, OpenCLIPEncoder)."""
+
+    _parameter_constraints = {**PhotoEncoder._parameter_constraints,
+                              "architecture": [str], "weights": [str, os.PathLike, None]}
+
+    def __init__(self, architecture, weights=None, input_size=None, mean=None, std=None,
+                 resize=None, normalize=True, batch_size=32, n_jobs=None, on_error="raise",
+                 verbose=0):
+        self.architecture = architecture
+        self.weights = weights
+        self.input_size = input_size
+        self.mean = mean
+        self.std = std
+        self.resize = resize
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.on_error = on_error
+        self.verbose = verbose
+
+
+class TimmEncoder(_ArchitectureEncoder):
     """A timm architecture with weights from a local file; the pooled features (no classifier).
 
     Parameters
@@ -386,24 +408,6 @@ class TimmEncoder(PhotoEncoder):
     512
     """
 
-    _parameter_constraints = {**PhotoEncoder._parameter_constraints,
-                              "architecture": [str], "weights": [str, os.PathLike, None]}
-
-    def __init__(self, architecture, weights=None, input_size=None, mean=None, std=None,
-                 resize=None, normalize=True, batch_size=32, n_jobs=None, on_error="raise",
-                 verbose=0):
-        self.architecture = architecture
-        self.weights = weights
-        self.input_size = input_size
-        self.mean = mean
-        self.std = std
-        self.resize = resize
-        self.normalize = normalize
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
-
     def _build(self):
         path = local_file(self.weights, "TimmEncoder", "weights")
         timm = require("timm", "timm")
@@ -417,7 +421,7 @@ class TimmEncoder(PhotoEncoder):
         return _torch_forward(model), defaults, file_sha1(path)
 
 
-class OpenCLIPEncoder(PhotoEncoder):
+class OpenCLIPEncoder(_ArchitectureEncoder):
     """An OpenCLIP image tower with its checkpoint from a local file: ``encode_image`` per photo.
 
     Parameters
@@ -443,24 +447,6 @@ class OpenCLIPEncoder(PhotoEncoder):
     >>> enc = OpenCLIPEncoder("ViT-B-32", "/my/weights/open_clip_vit_b32.bin")  # doctest: +SKIP
     >>> X = enc.fit().transform(paths)  # (n, 512) float32, L2-normalised  # doctest: +SKIP
     """
-
-    _parameter_constraints = {**PhotoEncoder._parameter_constraints,
-                              "architecture": [str], "weights": [str, os.PathLike, None]}
-
-    def __init__(self, architecture, weights=None, input_size=None, mean=None, std=None,
-                 resize=None, normalize=True, batch_size=32, n_jobs=None, on_error="raise",
-                 verbose=0):
-        self.architecture = architecture
-        self.weights = weights
-        self.input_size = input_size
-        self.mean = mean
-        self.std = std
-        self.resize = resize
-        self.normalize = normalize
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.on_error = on_error
-        self.verbose = verbose
 
     def _build(self):
         if self.architecture.startswith("hf-hub:"):
