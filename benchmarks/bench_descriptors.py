@@ -139,6 +139,26 @@ def accuracy(data, n_jobs):
     return rows
 
 
+def encoder_speed(paths, models, n_jobs):
+    """photos/s of CNNDescriptor(model=m, n_jobs=n_jobs) on ``paths`` (decode included; the
+    model loaded and warmed up on 4 photos first), with Im2GPS on the same photos as the
+    same-run reference."""
+    from dgae.features import CNNDescriptor
+
+    rows = []
+    ref = Im2GPSDescriptor(n_jobs=n_jobs, random_state=0).fit(paths[:50])
+    t = time.perf_counter()
+    ref.transform(paths)
+    rows.append(("im2gps (reference)", len(paths) / (time.perf_counter() - t)))
+    for model in models:
+        enc = CNNDescriptor(model=model, n_jobs=n_jobs).fit()
+        enc.transform(paths[:4])
+        t = time.perf_counter()
+        enc.transform(paths)
+        rows.append((f"cnn {model} ({enc.input_size_} px)", len(paths) / (time.perf_counter() - t)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -148,6 +168,9 @@ def main():
     ap.add_argument("--jobs", default="1,2", help="comma-separated n_jobs values")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--encoders", default=None,
+                    help="also time CNNDescriptor models, e.g. lite0,lite1,lite2 (the cnn extra), "
+                         "with the largest --jobs value")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     data = load_table(args.data)
@@ -167,6 +190,11 @@ def main():
         wall, cpu = sum(times.values())
         print(f"  {'total':<14} {wall:7.2f} {cpu:7.2f}  ({1e3 / wall:.1f} photos/s wall, "
               f"{1e3 / cpu:.1f} per CPU-second)")
+    if args.encoders:
+        jobs = max(int(j) for j in args.jobs.split(","))
+        print(f"\nencoders, {args.n_photos} photos, n_jobs={jobs} (decode included)")
+        for label, rate in encoder_speed(paths[:args.n_photos], args.encoders.split(","), jobs):
+            print(f"  {label:<24} {rate:7.1f} photos/s")
     if not args.skip_accuracy:
         rows = accuracy(data, n_jobs=max(int(j) for j in args.jobs.split(",")))
         print("\nLF 1-NN, croatia heading hold-out (200 queries / 600 gallery); "
