@@ -134,8 +134,9 @@ def test_equal_weight_blocks(exp):
     a, b = rng.normal(size=(30, 5)), 50 * rng.normal(size=(30, 3))
     F = exp["photos"].equal_weight([a, b], np.arange(20))
     assert F.shape == (30, 8) and F.dtype == np.float32
-    np.testing.assert_allclose([F[:20, :5].var(axis=0).sum(), F[:20, 5:].var(axis=0).sum()], 1.0,
-                               rtol=1e-5)
+    # each block: an expected squared distance of 1 between two gallery rows (FusedDescriptor's rule)
+    np.testing.assert_allclose([2 * F[:20, s].var(axis=0, ddof=1).sum() for s in (slice(0, 5), slice(5, 8))],
+                               1.0, rtol=1e-5)
 
 
 def test_linear_peers_fit_on_mined_pois(exp):
