@@ -294,6 +294,15 @@ def confidence_features(gps_neighbors, distances, pred, radius_km, power=10.0):
                             (w * near).sum(axis=1) / w.sum(axis=1), d[:, 0]])
 
 
+def _check_confidence_features(features):
+    """The (n, 4) layout of :func:`confidence_features`, or a ValueError."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[1] != 4:
+        raise ValueError("expected the 4 columns of confidence_features (share10, share100, "
+                         f"weighted share, match distance), got shape {features.shape}")
+    return features
+
+
 class ConfidenceCalibrator:
     """P(error <= radius) from :func:`confidence_features`: increasing in the vote shares,
     decreasing in the match distance.
@@ -307,6 +316,8 @@ class ConfidenceCalibrator:
     Parameters
     ----------
     radius_km : float
+        The radius the probability refers to (recorded; the outcomes given to
+        ``fit`` define it).
     random_state : int or None
 
     Attributes
@@ -318,10 +329,11 @@ class ConfidenceCalibrator:
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> F = np.column_stack([rng.random(400), rng.random(400)])
-    >>> ok = rng.random(400) < F[:, 0]
+    >>> share = rng.random(400)  # the four confidence features: three shares, one distance
+    >>> F = np.column_stack([share, share, share, rng.random(400)])
+    >>> ok = rng.random(400) < share
     >>> cal = ConfidenceCalibrator(25.0, 0).fit(F, ok)
-    >>> p = cal.predict(np.array([[0.1, 0.5], [0.9, 0.5]]))
+    >>> p = cal.predict(np.array([[0.1, 0.1, 0.1, 0.5], [0.9, 0.9, 0.9, 0.5]]))
     >>> bool(p[0] < p[1])
     True
     """
@@ -333,13 +345,14 @@ class ConfidenceCalibrator:
     def fit(self, features, within):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        features = _check_confidence_features(features)
         within = np.asarray(within, dtype=bool)
         self.rate_ = float(within.mean()) if within.size else 0.0
         self.model_ = None
         fewest = min(within.sum(), (~within).sum())
         if fewest >= MIN_CALIBRATION:
             self.model_ = HistGradientBoostingClassifier(
-                monotonic_cst=[1, 1, 1, -1][-features.shape[1]:], max_depth=3, learning_rate=0.05,
+                monotonic_cst=[1, 1, 1, -1], max_depth=3, learning_rate=0.05,
                 max_iter=100, min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
                 random_state=self.random_state).fit(features, within)
         elif fewest > 0:
@@ -351,11 +364,12 @@ class ConfidenceCalibrator:
 
     @staticmethod
     def _shares(features):
-        """The weighted vote share (the third feature; the only one of a 1-feature input)."""
-        return np.asarray(features)[:, min(2, np.asarray(features).shape[1] - 1)]
+        """The KDE-weighted vote share (the third confidence feature)."""
+        return np.asarray(features)[:, 2]
 
     def predict(self, features):
         """Calibrated probabilities, shape (n,)."""
+        features = _check_confidence_features(features)
         if self.model_ is None:
             return np.full(len(features), self.rate_)
         if hasattr(self.model_, "predict_proba"):

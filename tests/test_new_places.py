@@ -202,3 +202,11 @@ def test_a_fitted_head_can_be_overridden(head):
     want = apply_head(head, gps[idx], dist, kde_sigma_km=model.scales_["kde_sigmas_km"][0],
                       meanshift_bandwidth_km=model.scales_["meanshift_km"])
     np.testing.assert_allclose(model.set_params(head=head).predict(X), want)
+
+
+@pytest.mark.parametrize("width", [2, 3, 5])
+def test_confidence_calibrator_needs_the_four_confidence_features(width):
+    from dgae._selection import ConfidenceCalibrator
+
+    with pytest.raises(ValueError, match="4 columns of confidence_features"):
+        ConfidenceCalibrator(25.0, 0).fit(np.zeros((50, width)), np.arange(50) % 2 == 0)
