@@ -166,8 +166,10 @@ def main(argv=None):
     if args.cnn == "auto" and cnn_available():
         from dgae.features import CNNDescriptor
 
-        C, sec = cached(out / "cache" / f"cnn_{tag}_{len(gps)}_{args.seed}.npy", lambda: CNNDescriptor(
-            n_jobs=args.n_jobs, verbose=verbose).fit().transform(images))
+        cnn = CNNDescriptor(n_jobs=args.n_jobs, verbose=verbose)
+        # the model in the cache name: features of another model are never reused
+        C, sec = cached(out / "cache" / f"cnn_{cnn.model}_{tag}_{len(gps)}_{args.seed}.npy",
+                        lambda: cnn.fit().transform(images))
         extra = {"CNN": (C[g], C[q])}
     base = training_params(args)
     base.update({k: v for k, v in (("alpha", args.alpha), ("beta", args.beta)) if v is not None})

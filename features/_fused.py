@@ -210,8 +210,8 @@ def make_descriptor(spec, random_state=0):
 
     Examples
     --------
-    >>> make_descriptor("cnn:lite1")
-    CNNDescriptor(model='lite1')
+    >>> make_descriptor("cnn:lite2")
+    CNNDescriptor(model='lite2')
     >>> make_descriptor({"encoder": "onnx", "path": "/models/encoder.onnx", "input_size": 224})
     ONNXEncoder(input_size=224, path='/models/encoder.onnx')
     """

@@ -65,7 +65,7 @@ def test_features_are_the_classifier_input(torch, photos):
     X = est.transform(photos[:2])
     from dgae.features._encoders import prepare_photo
 
-    model = _cnn._load_model()[0]
+    model = _cnn._load_model(est.model)[0]
     batch = np.stack([prepare_photo(p, i, 64, est.mean_, est.std_, "squash")
                       for i, p in enumerate(photos[:2])])
     # the Lite models' own input scaling, written out independently
