@@ -14,6 +14,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+#: Optional packages the Examples need (tests/test_doctests.py skips them without).
+DOCTEST_REQUIRES = ("faiss",)
 #: The settings of ``FaissIndex(kind=...)``.
 FAISS_KINDS = ("flat", "ivf", "ivfpq", "hnsw")
 
