@@ -537,7 +537,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  self._head_candidates(), self.thresholds_km_)
         elif self.early_stopping:
             warn("early stopping skipped: a single place, none to hold out "
-                          "(set early_stopping=False to silence this)", UserWarning)
+                 "(set early_stopping=False to silence this)", UserWarning)
         Xt = Xs if monitor is None else Xs[rows]
         return self._train(Xt, P, Q, init=None, anchors=None, batch_size=self.batch_size_,
                            max_iter=self.max_iter, seed=seed, hidden=hidden, monitor=monitor)
@@ -680,7 +680,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                     f"layer {m}: the learned codes barely vary across the gallery (mean std "
                     f"{spread:.2g}); retrieval on them is meaningless. With objective='paper' "
                     f"the weight decay gamma={self.gamma} may dominate the reconstruction "
-                    f"(try gamma=1e-4), and nothing keeps the codes apart.", UserWarning)  # _diagnose < _index_gallery < fit < sklearn's wrapper
+                    f"(try gamma=1e-4), and nothing keeps the codes apart.", UserWarning)
 
     # ------------------------------------------------------------- encode
     def _encode_device(self, coefs, intercepts, Xs):

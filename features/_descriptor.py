@@ -321,7 +321,7 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
         self.errors_ = sorted(errors)
         if errors:
             warn(f"{len(errors)} of {n} images could not be read; their rows are NaN "
-                          "(see errors_)", UserWarning)
+                 "(see errors_)", UserWarning)
 
     def _raw_blocks(self, sources, names):
         """The blocks as computed, concatenated (errors recorded in ``errors_``)."""

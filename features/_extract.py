@@ -322,7 +322,7 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     n_errors = len(read_errors(out))
     if n_errors:
         warn(f"{n_errors} of {len(sources)} photos could not be read; their rows are NaN "
-                      f"(see {files['errors']})", UserWarning)
+             f"(see {files['errors']})")
     return np.load(out, mmap_mode="r")
 
 

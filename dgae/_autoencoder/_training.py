@@ -250,7 +250,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
             post = {f: f"{terms[f]:.4g}" for f in LOSS_FIELDS}
             if not np.isfinite(terms["J"]):
                 warn(f"the objective became {terms['J']} at iteration {it}; "
-                              "keeping the best weights (lower learning_rate)", RuntimeWarning)
+                     "keeping the best weights (lower learning_rate)", RuntimeWarning)
                 break
             if monitor is not None:
                 scores.append(float(monitor(coefs, intercepts)))
@@ -266,7 +266,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
     except KeyboardInterrupt:
         interrupted = True
         warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
-                      "best weights so far", RuntimeWarning)
+             "best weights so far", RuntimeWarning)
     finally:
         bar.close()
     if best.params is None:  # interrupted before any evaluation

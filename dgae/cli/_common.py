@@ -311,5 +311,5 @@ def failed_rows(X, what, reasons):
     bad = ~np.isfinite(X).all(axis=1)
     if bad.any():
         warn(f"{int(bad.sum())} of {len(X)} {what} could not be described and are left "
-                      f"out (reasons: {reasons})", UserWarning)
+             f"out (reasons: {reasons})", UserWarning)
     return bad
