@@ -9,6 +9,7 @@ so Python and the command line give the same answer.
 import copy
 import warnings
 
+import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
@@ -82,23 +83,48 @@ class GeoPipeline(Pipeline):
             ``confidence`` and ``topk``, and its reason in ``error`` (object
             array of str, "" where the photo was read).
         """
-        X, errors = self._describe(X, verbose, cache, n_jobs)
-        return details_of_rows(self[-1], X, errors, top_k=top_k, verbose=verbose)
+        X, errors, _ = describe_photos(X, self[0], cache, verbose=verbose, n_jobs=n_jobs)
+        return details_of_rows(self[-1], np.asarray(X), errors, top_k=top_k, verbose=verbose)
 
-    def _describe(self, photos, verbose, cache, n_jobs):
-        """(features with NaN rows, {row: reason}) of photos, never raising on a bad photo."""
-        from .features import extract_to_npy, read_errors
 
-        descriptor = copy.deepcopy(self[0])
-        descriptor.set_params(on_error="skip", verbose=verbose,
-                              **({} if n_jobs is None else {"n_jobs": n_jobs}))
-        with warnings.catch_warnings():  # counted once, by details_of_rows
-            warnings.filterwarnings("ignore", r".*could not be read", UserWarning)
-            if cache is not None:
-                X = np.asarray(extract_to_npy(photos, cache, descriptor, verbose=verbose))
-                return X, {i: reason for i, (_, reason) in read_errors(cache).items()}
-            X = descriptor.transform(photos)
-        return X, {j: reason for j, _, reason in getattr(descriptor, "errors_", [])}
+def describe_photos(photos, descriptor, cache=None, *, verbose=0, n_jobs=None, random_state=0):
+    """Describe photos without ever raising on a bad one (what ``predict`` and ``dgae fit`` use).
+
+    Parameters
+    ----------
+    photos : sequence of str, os.PathLike or ndarray
+    descriptor : a descriptor of ``dgae.features``
+        Copied, never modified.  Fitted: used as is; not fitted: fitted on the photos (through
+        ``cache``, as :func:`dgae.features.extract_to_npy` does).
+    cache : str or path, optional
+        The resumable ``.npy`` file of :func:`dgae.features.extract_to_npy`; without it the
+        photos are described in memory (the descriptor must then be fitted).
+    verbose, n_jobs, random_state
+        Passed on.
+
+    Returns
+    -------
+    X : ndarray or numpy.memmap of shape (n, n_features)
+        NaN rows for photos that could not be read (no warning: the caller counts them).
+    errors : dict of int -> str
+        Why each of those rows could not be read.
+    descriptor : the fitted descriptor (with a cache: the one the extraction saved)
+    """
+    from .features import extract_to_npy, read_errors
+    from .features._extract import state_paths
+
+    descriptor = copy.deepcopy(descriptor)
+    descriptor.set_params(on_error="skip")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r".*could not be read", UserWarning)
+        if cache is not None:
+            X = extract_to_npy(photos, cache, descriptor, verbose=verbose, n_jobs=n_jobs,
+                               random_state=random_state)
+            return (X, {i: reason for i, (_, reason) in read_errors(cache).items()},
+                    joblib.load(state_paths(cache)["descriptor"]))
+        descriptor.set_params(verbose=verbose, **({} if n_jobs is None else {"n_jobs": n_jobs}))
+        X = descriptor.transform(photos)
+    return X, {j: reason for j, _, reason in getattr(descriptor, "errors_", [])}, descriptor
 
 
 def details_of_rows(estimator, X, errors=None, top_k=0, verbose=0):
@@ -149,5 +175,5 @@ def details_of_rows(estimator, X, errors=None, top_k=0, verbose=0):
                             dtype=object)
     if not ok.all():
         warn(f"{int((~ok).sum())} of {n} photos could not be read; their predictions "
-                      "are NaN (see error)", UserWarning)
+             "are NaN (see error)", UserWarning)
     return out

@@ -8,7 +8,6 @@
 import argparse
 import contextlib
 import os
-import warnings
 
 from dgae._progress import warn
 from dgae._table import comma_ints
@@ -177,25 +176,18 @@ def describe(paths, cache, descriptor, args, what="photos"):
 
     ``descriptor`` fitted: used as is (a cache made with another one is
     refused); not fitted: fitted on the photos (as ``dgae extract`` does).
-    Says so when a cache is resumed.
+    Says so when a cache is resumed; :func:`failed_rows` counts the photos
+    that could not be read.
     """
-    import copy
-
-    import joblib
-
-    from dgae.features import extract_to_npy
-    from dgae.features._extract import state_paths
+    from dgae._pipeline import describe_photos
 
     verbose = verbosity(args)
     note_resume(cache, what, verbose)
-    descriptor = copy.deepcopy(descriptor)
-    descriptor.set_params(on_error="skip")
-    with warnings.catch_warnings():  # failed_rows says it, naming what the caller keeps
-        warnings.filterwarnings("ignore", ".*could not be read", UserWarning)
-        with on_cluster(args):
-            X = extract_to_npy(paths, cache, descriptor, random_state=args.seed, verbose=verbose,
-                               n_jobs=getattr(args, "n_jobs", None))
-    return X, joblib.load(state_paths(cache)["descriptor"])
+    with on_cluster(args):
+        X, _, descriptor = describe_photos(paths, descriptor, cache, verbose=verbose,
+                                           n_jobs=getattr(args, "n_jobs", None),
+                                           random_state=args.seed)
+    return X, descriptor
 
 
 def note_resume(cache, what, verbose):

@@ -78,7 +78,7 @@ def _query_paths(queries):
     return read_photos(queries).paths
 
 
-def _details(args, model, descriptor, estimator):
+def _details(args, model, descriptor, estimator, cache):
     """(names, details with an ``error`` per row) of the queries: photos or feature rows."""
     import os
 
@@ -99,8 +99,7 @@ def _details(args, model, descriptor, estimator):
         raise ValueError(f"{args.model} holds no descriptor (it was fitted on a feature file); "
                          "give the queries as FEATURES.npy made with the same descriptor")
     names = _query_paths(args.queries)
-    # kept after Ctrl-C so that the same command resumes; removed once the predictions are written
-    cache = args.cache or args.out + ".features.npy"
+    note_resume(cache, "query photos", verbose)
     with on_cluster(args):
         details = model.predict_details(names, top_k=args.top_k, verbose=verbose, cache=cache,
                                         n_jobs=args.n_jobs)
@@ -119,8 +118,9 @@ def _predict(args):
     descriptor, estimator = split_model(model, args.model)
     if args.head is not None:
         estimator.set_params(head=args.head)
-    note_resume(args.cache or args.out + ".features.npy", "query photos", verbosity(args))
-    names, details = _details(args, model, descriptor, estimator)
+    # kept after Ctrl-C so that the same command resumes; removed once the predictions are written
+    cache = args.cache or args.out + ".features.npy"
+    names, details = _details(args, model, descriptor, estimator, cache)
     truth = _exif_truth(names) if args.truth == "exif" else None
     _write(args.out, names, details, truth, args.top_k)
     bad = sum(1 for e in details.error if e)
