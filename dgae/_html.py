@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ._places import place_labels
-from ._report import accuracy_table
-from ._progress import warn
-from ._table import conflicting_rows, read_table
+from ._report import accuracy_table, truth_by_path
+from ._table import read_table
 from ._version import __version__
 
 #: Where a row's "map" link points (a public map site; the page itself loads nothing).
@@ -60,14 +59,10 @@ def read_report_rows(predictions, truth=None):
         raise ValueError(f"{predictions}: no prediction rows")
     true = np.c_[_floats(rows, "lat"), _floats(rows, "lon")]
     if truth is not None:
-        _, truth_rows = read_table(truth, required=["path", "lat", "lon"])
-        conflict = conflicting_rows(truth_rows)
-        if conflict:
-            warn(f"{truth}: {conflict}; the last one is used")
-        known = {r["path"]: (r["lat"], r["lon"]) for r in truth_rows}
+        known = truth_by_path(truth)
         for i, r in enumerate(rows):
             if r.get("path") in known:
-                true[i] = [float(v) for v in known[r["path"]]]
+                true[i] = [float(known[r["path"]][c]) for c in ("lat", "lon")]
     k = sum(1 for c in columns if c.startswith("top") and c.endswith("_lat"))
     topk = np.stack([np.c_[_floats(rows, f"top{j + 1}_lat"), _floats(rows, f"top{j + 1}_lon")]
                      for j in range(k)], axis=1) if k else np.zeros((n, 0, 2))

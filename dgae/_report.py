@@ -54,7 +54,7 @@ def read_predictions(path, truth=None):
     if rows and not {"lat", "lon"} <= rows[0].keys():
         if truth is None:
             raise ValueError(f"{path}: no lat,lon columns; give --truth PHOTOS.csv to join on path")
-        rows = _join_truth(rows, _read_rows(truth), path, truth)
+        rows = _join_truth(rows, truth_by_path(truth), path, truth)
     needed = {"lat", "lon", "pred_lat", "pred_lon"}
     if not rows or not needed <= rows[0].keys():
         have = sorted(rows[0]) if rows else []
@@ -84,14 +84,26 @@ def _read_rows(path):
     return read_table(path)[1]
 
 
-def _join_truth(rows, truth_rows, path, truth):
-    conflict = conflicting_rows(truth_rows)
+def truth_by_path(truth):
+    """``{path: row}`` of a truth CSV (``path,lat,lon``); a path listed twice with other GPS
+    is named in a warning (the last row wins).
+
+    Examples
+    --------
+    >>> sorted(truth_by_path(["path,lat,lon", "a.jpg,1,2"])["a.jpg"].items())
+    [('lat', '1'), ('lon', '2'), ('path', 'a.jpg')]
+    """
+    _, rows = read_table(truth, required=["path", "lat", "lon"])
+    conflict = conflicting_rows(rows)
     if conflict:
         warn(f"{truth}: {conflict}; the last one is used")
+    return {r["path"]: r for r in rows}
+
+
+def _join_truth(rows, gps, path, truth):
     conflict = conflicting_rows(rows, values=("pred_lat", "pred_lon", _METHOD))
     if conflict:
         warn(f"{path}: {conflict}; each is scored against the same truth")
-    gps = {r["path"]: r for r in truth_rows if "path" in r}
     out = []
     for i, row in enumerate(rows, start=2):
         if row.get("path") not in gps:
