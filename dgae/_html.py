@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._metrics import DEFAULT_THRESHOLDS_KM
 from ._places import place_labels
 from ._report import accuracy_table, truth_by_path
 from ._table import read_table
@@ -101,8 +102,9 @@ def _thumbnail(path, roots):
     return ""
 
 
-def _figures(t, errors, thresholds):
-    """{name: data URI} of the error curves, the map and the reliability plot."""
+def _figures(t, errors, has, by_method, thresholds):
+    """{name: data URI} of the error curves, the map and the reliability plot (rows ``has``
+    a truth and a prediction; ``by_method``: their errors per method)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,10 +114,7 @@ def _figures(t, errors, thresholds):
     from .plotting import plot_error_curves, plot_prediction_map
 
     figs = {}
-    has = np.isfinite(t["truth"]).all(1) & np.isfinite(t["pred"]).all(1)
     if has.any():
-        by_method = {m or "predictions": errors[has & (np.array(t["method"]) == m)]
-                     for m in dict.fromkeys(np.array(t["method"])[has])}
         ax = plot_error_curves(by_method, marks_km=thresholds)
         figs["Error curves"] = _png(ax.figure)
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -159,18 +158,17 @@ def _coord(gps):
     return f'<a href="{html.escape(url)}" target="_blank">{gps[0]:.5f}, {gps[1]:.5f}</a>'
 
 
-def _photo_rows(t, errors, places, roots, max_rows):
+def _photo_rows(t, errors, places, roots, max_rows, common):
     lines = []
-    common = _common_folder(t["path"])
     for i in range(min(len(t["path"]), max_rows)):
         thumb = _thumbnail(t["path"][i], roots)
         img = f'<img src="{thumb}" alt="">' if thumb else ""
         topk = "".join(f"<li>{_coord(g)}</li>" for g in t["topk"][i] if np.isfinite(g).all())
         topk = f"<ol>{topk}</ol>" if topk else ""
         err = errors[i]
+        method = f"<br><em>{html.escape(t['method'][i])}</em>" if t["method"][i] else ""
         cells = [_cell(i + 1, i + 1), _cell(img),
-                 _cell(html.escape(t["path"][i][len(common):]) + (f"<br><em>{html.escape(t['method'][i])}</em>"
-                                                   if t["method"][i] else ""), t["path"][i]),
+                 _cell(html.escape(t["path"][i][len(common):]) + method, t["path"][i]),
                  _cell(_coord(t["truth"][i])), _cell(_coord(t["pred"][i])),
                  _cell(html.escape(places[i]), places[i]),
                  _cell("" if np.isnan(err) else f"{err:,.2f}", "" if np.isnan(err) else err, "num"),
@@ -269,24 +267,22 @@ def write_html_report(predictions, out, truth=None, photos_root=None, thresholds
     has = np.isfinite(t["truth"]).all(1) & np.isfinite(t["pred"]).all(1)
     if has.any():
         errors[has] = geolocation_errors_km(t["truth"][has], t["pred"][has])
-    places = [""] * n
+    places = place_labels(t["pred"])
     read = np.isfinite(t["pred"]).all(1)
-    if read.any():
-        for i, label in zip(np.flatnonzero(read), place_labels(t["pred"][read])):
-            places[i] = label
     thresholds = resolve_thresholds(thresholds, t["truth"][has]) if has.any() else ()
     name = title or f"Where were these photos taken? — {Path(predictions).name}"
     parts = [f"<h1>{html.escape(name)}</h1>",
              f"<p>{n} photos; {int(read.sum())} predicted, {n - int(read.sum())} could not be "
              f"read; {int(has.sum())} with a known position. Made by dgae {__version__} on "
              f"{datetime.date.today().isoformat()}.</p>", '<pre id="problems"></pre>']
+    methods = np.array(t["method"])
+    by_method = {m or "predictions": errors[has & (methods == m)]
+                 for m in dict.fromkeys(methods[has])}
     if has.any():
-        methods = np.array(t["method"])
-        table = accuracy_table({m or "predictions": errors[has & (methods == m)]
-                                for m in dict.fromkeys(methods[has])}, thresholds)
+        table = accuracy_table(by_method, thresholds)
         parts += ["<h2>Accuracy (% of photos within each distance)</h2>",
                   f"<pre>{html.escape(table)}</pre>"]
-    figs = _figures(t, errors, thresholds or (1, 25, 200, 750, 2500))
+    figs = _figures(t, errors, has, by_method, thresholds or DEFAULT_THRESHOLDS_KM)
     parts.append('<div class="figs">' + "".join(
         f'<figure><img src="{uri}" alt="{html.escape(k)}"><figcaption>{html.escape(k)}'
         f"</figcaption></figure>" for k, uri in figs.items()) + "</div>")
@@ -297,9 +293,9 @@ def write_html_report(predictions, out, truth=None, photos_root=None, thresholds
             '<th class="sortable" data-type="num">error km</th>'
             '<th class="sortable" data-type="num">confidence</th><th>top-k</th>'
             '<th class="sortable">problem</th></tr>')
-    rows = _photo_rows(t, errors, places, roots, max_rows)
-    shown = "" if n <= max_rows else f" (the first {max_rows} of {n})"
     common = _common_folder(t["path"])
+    rows = _photo_rows(t, errors, places, roots, max_rows, common)
+    shown = "" if n <= max_rows else f" (the first {max_rows} of {n})"
     parts += [f"<h2>Photos{shown}</h2><p>Click a column's header to sort by it; a position "
               "links to OpenStreetMap." + (f" Paths are under <code>{html.escape(common)}</code>."
                                            if common else "") + "</p>",

@@ -106,11 +106,18 @@ def nearest_places(gps, min_population=0):
 def place_labels(gps, min_population=0):
     """One short label per position: ``"Name, Region, CC"`` (for tables, maps and reports).
 
+    A row with NaN (a photo that could not be read, a missing candidate) gets ``""``.
+
     Examples
     --------
-    >>> place_labels([[45.8150, 15.9819]], min_population=100000)
-    ['Zagreb, Zagreb, HR']
+    >>> place_labels([[45.8150, 15.9819], [np.nan, np.nan]], min_population=100000)
+    ['Zagreb, Zagreb, HR', '']
     """
-    p = nearest_places(gps, min_population)
-    return [", ".join(part for part in (n, r, c) if part)
-            for n, r, c in zip(p.name, p.region, p.country_code)]
+    gps = np.asarray(gps, dtype=np.float64).reshape(-1, 2)
+    known = np.isfinite(gps).all(axis=1)
+    labels = [""] * len(gps)
+    if known.any():
+        p = nearest_places(gps[known], min_population)
+        for i, n, r, c in zip(np.flatnonzero(known), p.name, p.region, p.country_code):
+            labels[i] = ", ".join(part for part in (n, r, c) if part)
+    return labels

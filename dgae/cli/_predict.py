@@ -155,8 +155,8 @@ def _write(path, names, details, truth, top_k):
         header += ["lat", "lon", "error_km"]
     header.append("error")
     ok = np.isfinite(details.gps).all(axis=1)
-    places = _labels(details.gps, place_labels)
-    top_places = [_labels(details.topk[:, j], place_labels) for j in range(top_k)]
+    places = place_labels(details.gps)
+    top_places = [place_labels(details.topk[:, j]) for j in range(top_k)]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
@@ -179,15 +179,3 @@ def _write(path, names, details, truth, top_k):
                 line += ["", "", ""] if t is None else [f"{t[0]:.6f}", f"{t[1]:.6f}", err]
             line.append(details.error[i])
             w.writerow(line)
-
-
-def _labels(gps, place_labels):
-    """Place labels of the finite rows of ``gps``; "" elsewhere."""
-    import numpy as np
-
-    ok = np.isfinite(gps).all(axis=1)
-    out = [""] * len(gps)
-    if ok.any():
-        for i, label in zip(np.flatnonzero(ok), place_labels(gps[ok])):
-            out[i] = label
-    return out
