@@ -91,13 +91,13 @@ def map_view(gps, margin=0.15, min_span_km=0.5):
     >>> map_view([[0, -170], [10, 170]])[:2]
     (-180.0, 180.0)
     """
-    from .geo import EARTH_RADIUS_KM
+    from ._geo import km_to_degrees
 
     g = np.asarray(gps, dtype=np.float64).reshape(-1, 2)
     lat0, lat1 = g[:, 0].min(), g[:, 0].max()
     lon0, lon1 = g[:, 1].min(), g[:, 1].max()
     coslat = max(np.cos(np.radians((lat0 + lat1) / 2)), 0.05)
-    min_deg = np.degrees(min_span_km / EARTH_RADIUS_KM)
+    min_deg = km_to_degrees(min_span_km)
     dy = max(lat1 - lat0, min_deg)
     dx = max(lon1 - lon0, min_deg / coslat)
     cy, cx = (lat0 + lat1) / 2, (lon0 + lon1) / 2
