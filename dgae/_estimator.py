@@ -10,8 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import REGION_WEIGHT
-from dgae.graphs import FaissIndex, IVFIndex
+from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex
 
 from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
