@@ -28,6 +28,8 @@ _GROUP = 48
 _QUERY_BLOCK = 32
 #: From this many anchors on, the photo -> anchor search goes through an inverted file.
 INDEXED_ANCHORS = 4096
+#: Photos whose proposed anchors are masked at once (bounds the floor test's temporaries).
+_MASK_ROWS = 16384
 #: Feature columns averaged at once into the anchors.
 _COLUMN_BLOCK = 256
 
@@ -79,17 +81,21 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
     ask = min(a, 2 * k + MAX_SEEDS)
     _, cand = index.query(X, ask)
-    bad = anchor_poi[cand] == np.asarray(labels)[:, None]
-    if floor is not None:
-        bad |= floor.near_pairs(np.arange(len(X)), cand)
-    bad |= cand < 0
-    # the first k allowed candidates of each row, in distance order
-    order = np.argsort(bad, axis=1, kind="stable")[:, :k]
-    near = np.take_along_axis(np.where(bad, -1, cand), order, axis=1)
+    labels = np.asarray(labels)
+    near = np.empty((len(X), k), dtype=np.int64)
+    for r0 in range(0, len(X), _MASK_ROWS):  # in row blocks: the floor test gathers (rows, ask, 3)
+        rows = np.arange(r0, min(r0 + _MASK_ROWS, len(X)))
+        c = cand[rows]
+        bad = (c < 0) | (anchor_poi[c] == labels[rows, None])
+        if floor is not None:
+            bad |= floor.near_pairs(rows, c)
+        # the first k allowed candidates of each row, in distance order
+        order = np.argsort(bad, axis=1, kind="stable")[:, :k]
+        near[rows] = np.take_along_axis(np.where(bad, -1, c), order, axis=1)
     short = np.flatnonzero((near < 0).any(axis=1))
     if short.size:  # too few allowed candidates proposed: exact search for these rows
         sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
-        mask = LabelMask(np.asarray(labels)[short], anchor_poi, "same", False, xp, floor=sub)
+        mask = LabelMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
         near[short] = knn_search(X[short], anchors, k, xp, mask=mask, verbose=verbose)[1]
     return near
 
