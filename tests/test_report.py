@@ -1,6 +1,5 @@
 """``dgae report``: one self-contained HTML file that renders every row in a real browser."""
 import csv
-import os
 import re
 import shutil
 import subprocess
