@@ -16,13 +16,13 @@ from . import _autoencoder as ae
 from ._backend import array_module, get_xp, to_device, to_host
 from ._diagnostics import code_diagnostics, format_diagnostics
 from ._geo import great_circle_km, km_to_degrees
-from ._heads import DEFAULT_K, HEADS, apply_head, resolve_k
+from ._heads import HEADS, apply_head, resolve_k
 from ._knn import (HEAD_CONSTRAINTS, RUN_CONSTRAINTS, CodesTransformerMixin, GeoEstimatorMixin, GeoKNN,
                    check_targets)
 from ._scale import gallery_scales
 from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
-                         head_candidates, match_gates, place_validation_split, score_heads,
-                         view_validation_split)
+                         head_candidates, match_gates, neighbors_needed, place_validation_split,
+                         score_heads, view_validation_split)
 from ._progress import say, warn
 from ._whitening import ShrunkWhitening
 
@@ -533,7 +533,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  self.gallery_gps_[rows], self.gallery_gps_[val],
                                  np.isin(val, self.validation_indices_), groups[rows],
                                  groups[val], self._encode_device,
-                                 self._head_candidates(), self.thresholds_km_)
+                                 self._head_candidates(), self.thresholds_km_, self.n_neighbors)
         elif self.early_stopping:
             warn("early stopping skipped: a single place, none to hold out "
                  "(set early_stopping=False to silence this)", UserWarning)
@@ -600,12 +600,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if held is not None:
             rows = self.training_indices_
             codes = self.knn_.features_
-            k = min(max(max(DEFAULT_K[h] for h, _ in cands.values()), CONFIDENCE_POOL), len(rows))
+            k = min(max(neighbors_needed(cands, self.n_neighbors), CONFIDENCE_POOL), len(rows))
             from dgae.graphs import nearest_neighbors
 
             dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device)
             nbrs, truth = self.gallery_gps_[rows][idx], self.gallery_gps_[held]
-            kw = dict(min_votes=self.min_votes, kde_power=self.kde_power)
+            kw = dict(min_votes=self.min_votes, kde_power=self.kde_power,
+                      n_neighbors=self.n_neighbors)
             new = np.isin(held, self.validation_indices_)
             if new.any():
                 self.head_scores_, _ = score_heads(cands, nbrs[new], dist[new], truth[new],
@@ -618,7 +619,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             label = max(self.gate_scores_, key=self.gate_scores_.get)
             self.head_, self.head_params_ = heads[label][0], dict(heads[label][1])
             kh = resolve_k(self.head_, self.n_neighbors, k)
-            pred = apply_head(self.head_, nbrs[:, :kh], dist[:, :kh], **kw, **self.head_params_)
+            pred = apply_head(self.head_, nbrs[:, :kh], dist[:, :kh], min_votes=self.min_votes,
+                              kde_power=self.kde_power, **self.head_params_)
             within = great_circle_km(pred, truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
                 confidence_features(nbrs, dist, pred, self.confidence_km_, self.kde_power), within)

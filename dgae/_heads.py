@@ -32,7 +32,7 @@ def resolve_k(head, n_neighbors, n_fit):
     (120, 30)
     """
     k = DEFAULT_K[head] if n_neighbors == "auto" else int(n_neighbors)
-    return max(1, min(k, int(n_fit)))
+    return max(1, int(min(k, n_fit)))
 
 
 def apply_head(head, gps, distances, *, meanshift_bandwidth_km=500.0, min_votes=4,

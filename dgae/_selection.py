@@ -18,7 +18,7 @@ import numpy as np
 
 from ._backend import array_module, to_host
 from ._geo import great_circle_km
-from ._heads import DEFAULT_K, apply_head, match_ratio, vote_log_weights
+from ._heads import apply_head, match_ratio, resolve_k, vote_log_weights
 from ._metrics import mean_within
 
 #: Nearest gallery photos the confidence's first vote share counts ...
@@ -127,8 +127,20 @@ def head_candidates(scales):
     return out
 
 
+def neighbors_needed(candidates, n_neighbors="auto"):
+    """The most neighbours any candidate head votes over (before capping at the gallery size).
+
+    Examples
+    --------
+    >>> cands = head_candidates({"kde_sigmas_km": (25.0,), "meanshift_km": 750.0})
+    >>> neighbors_needed(cands), neighbors_needed(cands, 300)
+    (120, 300)
+    """
+    return max(resolve_k(h, n_neighbors, np.inf) for h, _ in candidates.values())
+
+
 def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, gates=(), gate_km=25.0,
-                **head_kw):
+                n_neighbors="auto", **head_kw):
     """Mean accuracy at ``thresholds_km`` (:func:`~dgae.metrics.mean_accuracy`) of every
     candidate head, ungated and gated.  Inputs are taken as validated (inside ``fit``).
 
@@ -147,6 +159,9 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
         ``gate_head`` values (see :func:`~dgae._heads.apply_head`).
     gate_km : float
         Their ``gate_km``.
+    n_neighbors : int or "auto"
+        Neighbours each head votes over, as at ``predict``
+        (:func:`~dgae._heads.resolve_k`; at most ``k``).
     **head_kw
         Other head parameters (``min_votes``, ``kde_power``).
 
@@ -163,7 +178,7 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     fine = {}  # the fine KDE that gated queries take, over as many neighbours as the head
     first = gps_neighbors[:, 0].astype(np.float64)
     for label, (head, params) in candidates.items():
-        k = min(DEFAULT_K[head], gps_neighbors.shape[1])
+        k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
         pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
         scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km)
         heads[label] = (head, params)
@@ -225,10 +240,12 @@ class GeoMonitor:
         ``encode(coefs, intercepts, X) -> codes``.
     candidates : dict
     thresholds_km : sequence of float
+    n_neighbors : int or "auto"
+        Neighbours each head votes over (as at ``predict``).
     """
 
     def __init__(self, X_train, X_val, gps_train, gps_val, new_place, groups_train, groups_val,
-                 encode, candidates, thresholds_km):
+                 encode, candidates, thresholds_km, n_neighbors="auto"):
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
         self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
         self.new_place = np.asarray(new_place, dtype=bool)
@@ -236,8 +253,8 @@ class GeoMonitor:
         fast = {k: v for k, v in candidates.items()
                 if v[0] != "meanshift" and "kde_refine_km" not in v[1]}
         self.candidates = fast or candidates
-        self.thresholds_km = thresholds_km
-        self.k = max(max(DEFAULT_K[h] for h, _ in self.candidates.values()), MONITOR_K)
+        self.thresholds_km, self.n_neighbors = thresholds_km, n_neighbors
+        self.k = max(neighbors_needed(self.candidates, n_neighbors), MONITOR_K)
         self.raw_scores_ = []
 
     def __call__(self, coefs, intercepts):
@@ -251,7 +268,8 @@ class GeoMonitor:
         new, score = self.new_place, 0.0
         if new.any():
             scores, _ = score_heads(self.candidates, self.gps_train[idx[new]], dist[new],
-                                    self.gps_val[new], self.thresholds_km)
+                                    self.gps_val[new], self.thresholds_km,
+                                    n_neighbors=self.n_neighbors)
             score += float(np.mean(list(scores.values())))
         if (~new).any():
             top = idx[~new, :MONITOR_K]

@@ -125,16 +125,19 @@ def _clustered(seed=0, n_regions=6, per_region=4, views=3):
     return np.array(X, np.float32), np.array(gps), np.array(place)
 
 
-def _mean_acc_of(head, params, nbrs, dist, truth, thresholds):
-    kh = min(DEFAULT_K[head], nbrs.shape[1])
+def _mean_acc_of(head, params, nbrs, dist, truth, thresholds, n_neighbors="auto"):
+    kh = min(DEFAULT_K[head] if n_neighbors == "auto" else n_neighbors, nbrs.shape[1])
     return mean_accuracy(truth, apply_head(head, nbrs[:, :kh], dist[:, :kh], **params), thresholds)
 
 
-@pytest.mark.parametrize("head", ["auto", "kde"])
-def test_auto_head_is_the_best_candidate_on_the_held_out_places(head):
+@pytest.mark.parametrize("head, n_neighbors", [("auto", "auto"), ("kde", "auto"), ("auto", 7)])
+def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbors):
+    """Recomputed with an independent search, each head voting over as many neighbours as it
+    will at predict (the user's ``n_neighbors``)."""
     X, gps, place = _clustered()
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
-                 validation_fraction=0.5, random_state=0).fit(X, gps, groups=place)
+                 n_neighbors=n_neighbors, validation_fraction=0.5, random_state=0).fit(
+                     X, gps, groups=place)
     tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
     assert set(place[va]).isdisjoint(place[tr]) and views.size > 0
     assert set(place[views]) <= set(place[tr])          # views: places that stay in training
@@ -144,7 +147,8 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places(head):
     cands = model._head_candidates()
     # stage 1: the head that best locates the held-out places
     dist, idx = nn.kneighbors(codes[va])
-    scores = {label: _mean_acc_of(h, p, gps[tr][idx], dist, gps[va], model.thresholds_km_)
+    scores = {label: _mean_acc_of(h, p, gps[tr][idx], dist, gps[va], model.thresholds_km_,
+                                  n_neighbors)
               for label, (h, p) in cands.items()}
     assert scores == pytest.approx(model.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)
@@ -157,7 +161,8 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places(head):
         (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
     gated = [_mean_acc_of(head, params if g is None else
                           {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
-                          gps[tr][idx], dist, gps[held], model.thresholds_km_) for g, h in gates]
+                          gps[tr][idx], dist, gps[held], model.thresholds_km_, n_neighbors)
+             for g, h in gates]
     assert len(gated) == len(model.gate_scores_) > (1 if head == "kde" else 0)
     assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
     assert model.head_ == head
