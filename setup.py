@@ -71,7 +71,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=["dgae", "dgae._autoencoder", "dgae.cells", "dgae.cli", "dgae.datasets", "dgae.features",
-              "dgae.graphs"],
+              "dgae.graphs", "dgae.utils"],
     package_dir={"dgae": "dgae", "dgae.cells": "cells", "dgae.features": "features",
                  "dgae.graphs": "graphs"},
     package_data={"dgae": ["data/*.csv"]},

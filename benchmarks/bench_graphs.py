@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dgae._geo import deg_to_chord, to_unit_vectors
+from dgae.utils import deg_to_chord, to_unit_vectors
 from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
 from dgae.graphs._tables import exact_q_table
 

@@ -32,7 +32,7 @@ def synthetic(n, d, seed=0):
 
 def gemm_seconds(n, d, c, device, repeats=3):
     """Seconds of one epoch's products alone, on ``device``."""
-    from dgae._backend import get_xp
+    from dgae.utils import get_xp
 
     xp = get_xp(device)
     X = xp.ones((n, d), dtype=xp.float32)
@@ -66,7 +66,7 @@ def main(argv=None):
     p.add_argument("--devices", default="cpu,gpu")
     args = p.parse_args(argv)
     from dgae import MvMFRegressor
-    from dgae._backend import gpu_available
+    from dgae.utils import gpu_available
 
     X, gps = synthetic(args.n, args.d)
     print(f"n = {args.n:,}, D = {args.d:,}, {args.epochs} epochs, batch {args.batch_size}")

@@ -73,7 +73,7 @@ def _poi_vectors(ids, dim, seed):
 
 def proxy_q(X, labels, k2, method, seed=0, **kwargs):
     """A Q of the searched one's shape: ``k2`` random photos of other POIs per photo (CSR)."""
-    from dgae.graphs._search import neighbors_to_csr
+    from dgae.utils import neighbors_to_csr
 
     rng = np.random.default_rng(seed)
     table = rng.integers(0, len(labels), (len(labels), k2))
@@ -205,9 +205,9 @@ def main(argv=None):
     stage("p", lambda: same_area_pairs(X, labels, 20, device=args.device),
           lambda P: f"{P.nnz:,} pairs")
     stage("q_exact", lambda: easy_confusing_pairs(X, labels, 10, device=args.device, gps=gps,
-                                                 min_km=25.0), lambda Q: f"{Q.nnz:,} pairs")
+                                                 q_min_km=25.0), lambda Q: f"{Q.nnz:,} pairs")
     stage("q_anchor", lambda: easy_confusing_pairs(X, labels, 10, method="anchor",
-                                                  device=args.device, gps=gps, min_km=25.0,
+                                                  device=args.device, gps=gps, q_min_km=25.0,
                                                   random_state=args.seed),
           lambda Q: f"{Q.nnz:,} pairs")
     if args.q_proxy:

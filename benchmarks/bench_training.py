@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dgae._autoencoder import ROW_CHUNK
-from dgae._table import comma_ints
+from dgae.utils import comma_ints
 
 
 def parse_args(argv=None):
@@ -191,7 +191,7 @@ def main(argv=None):
     n = args.n or (20000 if args.device == "cpu" else 664720)
     hidden = comma_ints(args.hidden)
     from dgae._autoencoder import layer_sizes
-    from dgae._backend import get_xp
+    from dgae.utils import get_xp
 
     xp = get_xp(args.device)
     sync = (lambda: None) if xp is np else (lambda: xp.cuda.get_current_stream().synchronize())

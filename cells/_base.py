@@ -2,7 +2,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from dgae._geo import check_gps, from_unit_vectors, to_unit_vectors
+from dgae.utils import check_gps, from_unit_vectors, to_unit_vectors
 
 
 class PartitionMixin:

@@ -19,7 +19,7 @@ from scipy.spatial import ConvexHull, cKDTree
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-from dgae._geo import check_gps, from_unit_vectors, to_unit_vectors
+from dgae.utils import check_gps, from_unit_vectors, to_unit_vectors
 
 from ._base import PartitionMixin
 

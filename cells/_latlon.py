@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-from dgae._geo import EARTH_RADIUS_KM, check_gps
+from dgae.utils import EARTH_RADIUS_KM, check_gps
 
 from ._base import PartitionMixin
 

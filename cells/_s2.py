@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-from dgae._geo import check_gps
+from dgae.utils import check_gps
 
 from ._base import PartitionMixin
 
@@ -164,7 +164,7 @@ class S2Cells(PartitionMixin, BaseEstimator):
         """
         import s2geometry as s2
 
-        from dgae._table import read_table
+        from dgae.utils import read_table
 
         _, rows = read_table(path, required=("hex_id", "imgs_per_cell", "latitude_mean",
                                              "longitude_mean"), header_marker="hex_id")

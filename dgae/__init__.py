@@ -26,7 +26,7 @@ _LAZY = {
     "PAPER_PARAMS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
     "GeoPipeline": "dgae._pipeline",
-    "DgaeVersionWarning": "dgae._knn",
+    "DgaeVersionWarning": "dgae.base",
     "CellClassifier": "dgae._cell_classifier",
     "MvMFRegressor": "dgae._mvmf",
     "ClassificationRetrieval": "dgae._cell_retrieval",

@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._knn import CodesTransformerMixin, GeoRegressorMixin
+from .base import CodesTransformerMixin, GeoRegressorMixin
 
 #: The stated rule for the default partition: about this many photos per cell
 #: (S2 cells split above twice that, dropped under a fifth of it).

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
 from ._heads import apply_head, resolve_k
-from ._knn import CodesTransformerMixin, GeoRegressorMixin
+from .base import CodesTransformerMixin, GeoRegressorMixin
 
 #: Queries per block of the restricted search (a block's distances: rows x gallery floats).
 _BLOCK = 256

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
-from ._knn import GeoRegressorMixin
+from .base import GeoRegressorMixin
 
 #: M2 keeps this many of M1's cell probabilities (§3.2).
 TOP_CELLS = 10

@@ -9,7 +9,7 @@
 """
 import numpy as np
 
-from ._backend import to_host
+from .utils import to_host
 from ._whitening import column_mean
 
 #: Random pairs the diagnostics' reference distance is averaged over.

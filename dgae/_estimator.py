@@ -13,17 +13,16 @@ from sklearn.utils.validation import check_is_fitted
 from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex
 
 from . import _autoencoder as ae
-from ._backend import array_module, get_xp, to_device, to_host
+from .utils import (array_module, get_xp, great_circle_km, km_to_degrees, say, to_device, to_host,
+                    warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
-from ._geo import great_circle_km, km_to_degrees
 from ._heads import HEADS, apply_head, resolve_k
-from ._knn import (HEAD_CONSTRAINTS, RUN_CONSTRAINTS, CodesTransformerMixin, GeoEstimatorMixin, GeoKNN,
-                   check_targets)
+from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
+from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
 from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
                          head_candidates, match_gates, neighbors_needed, place_validation_split,
                          score_heads, view_validation_split)
-from ._progress import say, warn
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -493,12 +492,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _build_graphs(self, X, gps, areas, seed):
         """POIs (mean-shift on GPS), P and Q (nothing for the AE baseline but the POIs
         early stopping needs)."""
-        from dgae.graphs import auto_poi_bandwidth
-        from dgae.graphs._build import geo_graphs
+        from dgae.graphs import auto_poi_bandwidth, build_geo_graphs
 
         n = len(X)
         empty = sp.csr_matrix((n, n), dtype=np.float32)
-        self.poi_miner_, self.poi_labels_ = None, np.full(n, -1, dtype=np.int64)
+        self.poi_miner_, self.region_miner_, self.region_labels_ = None, None, None
+        self.poi_labels_ = np.full(n, -1, dtype=np.int64)
         self.P_, self.Q_ = empty, empty.copy()
         self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
                                else float(self.poi_bandwidth))
@@ -512,13 +511,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if not (self._uses_graphs() or self.early_stopping):
             return
         # X and gps were validated at fit's entry: the graphs take them as they are
-        self.P_, self.Q_, self.poi_miner_ = geo_graphs(
+        self.P_, self.Q_, self.poi_miner_, self.region_miner_ = build_geo_graphs(
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
             poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device,
             random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
             region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_),
-            region_weight=self.region_weight)
+            region_weight=self.region_weight, return_miners=True, check_input=False)
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
+        if self.region_miner_ is not None:
+            self.region_labels_ = self.region_miner_.labels_.astype(np.int64)
 
     def _fit_weights(self, Xs, seed, hidden, groups):
         """Train on the whole gallery, or on all but held-out places with early stopping."""
@@ -768,15 +769,17 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def partial_fit(self, X, y, areas=None):
         """Add new photos (paper §4.6): POIs, P/Q rows, one epoch of steps, gallery.
 
-        Each new photo joins the POI whose centre is nearest (a new POI,
-        mined among the new photos, when no POI's bandwidth covers it); its
-        P row (top-``k1`` visual neighbours in its POI) and Q row (top-``k2``
-        in other POIs, beyond the Q floor) are searched among the old and new
-        gallery; one epoch of mini-batch steps runs with the new photos as
-        anchors (their partners may be old photos); then they join the
-        gallery and its codes are recomputed.  The input scaling and old
-        photos' rows are not updated (the paper re-mines and retrains after
-        each period).  An unfitted model is simply fitted.
+        Each new photo joins the POI (and the region) whose centre is nearest
+        (a new one, mined among the new photos, when none covers it); its P row
+        (top-``k1`` visual neighbours in its POI, and in its region) and Q row
+        (top-``k2`` in other POIs, beyond the Q floor, built as ``graph`` says)
+        are searched among the old and new gallery
+        (:func:`dgae.graphs.extend_geo_graphs`); one epoch of mini-batch steps
+        runs with the new photos as anchors (their partners may be old
+        photos); then they join the gallery and its codes are recomputed.  The
+        input scaling, the old photos' rows, the head and the confidence are
+        not updated (the paper re-mines and retrains after each period; refit
+        to choose them again).  An unfitted model is simply fitted.
 
         Parameters
         ----------
@@ -798,13 +801,23 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         n_old = len(self.X_fit_)
         X_all = np.concatenate([self.X_fit_, X])
         gps_all = np.concatenate([self.gallery_gps_, gps])
-        labels = self._assign_pois(gps, areas)
-        labels_all = np.concatenate([self.poi_labels_, labels])
-        active = self._uses_graphs()
-        self.P_ = self._extend_graph(self.P_, X, X_all, labels, labels_all, "different", self.k1,
-                                     active)
-        self.Q_ = self._extend_graph(self.Q_, X, X_all, labels, labels_all, "same", self.k2,
-                                     active, gps, gps_all, self.q_min_km_)
+        labels_all = np.concatenate([self.poi_labels_,
+                                     _join(self.poi_miner_, self.poi_labels_, gps, areas)])
+        region = getattr(self, "region_miner_", None)  # None in models saved before regions
+        regions_all = None if region is None else np.concatenate(
+            [self.region_labels_, _join(region, self.region_labels_, gps, areas)])
+        if self._uses_graphs():
+            from dgae.graphs import extend_geo_graphs
+
+            self.P_, self.Q_ = extend_geo_graphs(
+                self.P_, self.Q_, X_all, gps_all, labels_all, len(X), region_labels=regions_all,
+                k1=self.k1, k2=self.k2, method=self.graph, q_min_km=self.q_min_km_,
+                region_weight=self.region_weight, device=self.device,
+                random_state=self.random_state, verbose=self.verbose, check_input=False)
+        else:
+            self.P_ = sp.csr_matrix((len(X_all),) * 2, dtype=np.float32)
+            self.Q_ = self.P_.copy()
+        self.region_labels_ = regions_all
         self.X_fit_, self.poi_labels_, self.gallery_gps_ = X_all, labels_all, gps_all
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max) + self.n_iter_
         batch = min(self.batch_size_ or AUTO_BATCH_SIZE, len(X))
@@ -817,37 +830,18 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self._index_gallery(Xs)
         return self
 
-    def _assign_pois(self, gps, areas):
-        """Nearest existing POI, or new POIs mined among the uncovered photos."""
-        if self.poi_miner_ is None:
-            return np.full(len(gps), -1, dtype=np.int64)
-        miner = self.poi_miner_
-        with_areas = areas is not None and miner.cluster_areas_ is not None
-        labels, dist = miner.predict(gps, areas=areas if with_areas else None, return_distance=True)
-        far = ~(dist <= miner.bandwidth)
-        if far.any():
-            from dgae.graphs import POIMiner
 
-            fresh = POIMiner(bandwidth=self.poi_bandwidth_).fit(gps[far]).labels_
-            labels[far] = fresh + self.poi_labels_.max() + 1
-        return labels.astype(np.int64)
+def _join(miner, labels, gps, areas):
+    """Labels of new photos under a fitted :class:`~dgae.graphs.POIMiner` whose photos have
+    ``labels``: the nearest centre within its bandwidth, else new clusters mined among the
+    uncovered photos (-1 for all without a miner)."""
+    if miner is None:
+        return np.full(len(gps), -1, dtype=np.int64)
+    with_areas = areas is not None and miner.cluster_areas_ is not None
+    new, dist = miner.predict(gps, areas=areas if with_areas else None, return_distance=True)
+    far = ~(dist <= miner.bandwidth)
+    if far.any():
+        from dgae.graphs import POIMiner
 
-    def _extend_graph(self, A, X_new, X_all, labels_new, labels_all, exclude, k, active,
-                      gps_new=None, gps_all=None, min_km=0.0):
-        """``A`` grown to the new gallery size, with rows for the new photos."""
-        n_old, n_all, m = A.shape[0], len(X_all), len(X_new)
-        rows = sp.csr_matrix((m, n_all), dtype=np.float32)
-        if active and labels_all.max() >= 0:
-            from dgae.graphs import nearest_neighbors
-
-            _, idx = nearest_neighbors(X_new, X_all, min(k + 1, n_all), query_labels=labels_new,
-                                       index_labels=labels_all, exclude=exclude,
-                                       query_gps=gps_new, index_gps=gps_all,
-                                       exclude_within_km=min_km, device=self.device)
-            own = np.arange(n_old, n_all)[:, None]
-            keep = (idx >= 0) & (idx != own)
-            keep &= np.cumsum(keep, axis=1) <= k  # at most k, self dropped
-            r, c = np.nonzero(keep)
-            rows = sp.csr_matrix((np.ones(r.size, np.float32), (r, idx[r, c])), shape=(m, n_all))
-        grown = sp.csr_matrix((A.data, A.indices, A.indptr), shape=(n_old, n_all))
-        return sp.vstack([grown, rows], format="csr")
+        new[far] = POIMiner(bandwidth=miner.bandwidth).fit(gps[far]).labels_ + labels.max() + 1
+    return new.astype(np.int64)

@@ -16,7 +16,8 @@ Shared by :class:`dgae.GeoKNN` and :class:`dgae.DGAE`.
 import numpy as np
 from scipy.special import logsumexp
 
-from ._geo import EARTH_RADIUS_KM, from_unit_vectors, great_circle_km, km_to_chord, to_unit_vectors
+from .utils import (EARTH_RADIUS_KM, from_unit_vectors, great_circle_km, km_to_chord,
+                    to_unit_vectors)
 
 HEADS = ("1nn", "meanshift", "kde")
 #: Neighbours each head uses by default (``n_neighbors="auto"``).
@@ -159,7 +160,7 @@ def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
     >>> meanshift_head(nbrs, 500, 4).round(6).tolist()
     [[0.0, 0.3]]
     """
-    from dgae.graphs._meanshift import TreeNeighbors, mean_shift
+    from .utils import TreeNeighbors, mean_shift
 
     n, k = gps.shape[:2]
     xyz = to_unit_vectors(gps).reshape(n * k, 3)

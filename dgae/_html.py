@@ -19,7 +19,7 @@ import numpy as np
 from ._metrics import DEFAULT_THRESHOLDS_KM
 from ._places import place_labels
 from ._report import accuracy_table, truth_by_path
-from ._table import read_table
+from .utils import read_table
 from ._version import __version__
 
 #: Where a row's "map" link points (a public map site; the page itself loads nothing).

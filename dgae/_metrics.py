@@ -1,7 +1,7 @@
 """Geolocation error metrics (the DGAE paper's §6.3 criteria)."""
 import numpy as np
 
-from ._geo import check_gps, great_circle_km
+from .utils import check_gps, great_circle_km
 
 #: The paper's thresholds (street 1 km, city 25 km, region 200 km, country 750 km, continent 2500 km).
 DEFAULT_THRESHOLDS_KM = (1, 25, 200, 750, 2500)

@@ -10,10 +10,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder._training import Optimizer
-from ._backend import get_xp, to_device, to_host
-from ._geo import EARTH_RADIUS_KM, check_gps, from_unit_vectors, to_unit_vectors
-from ._knn import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets
-from ._progress import progress, warn
+from .utils import (EARTH_RADIUS_KM, check_gps, from_unit_vectors, get_xp, progress, to_device,
+                    to_host, to_unit_vectors, warn)
+from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets
 from ._vmf import KAPPA_RANGE, dlog_normalizer_dlogkappa, log_vmf, logsumexp, softmax
 
 _LOG_KAPPA_RANGE = tuple(math.log(k) for k in KAPPA_RANGE)

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
-from ._progress import warn
+from .utils import warn
 
 
 class GeoPipeline(Pipeline):
@@ -111,7 +111,7 @@ def describe_photos(photos, descriptor, cache=None, *, verbose=0, n_jobs=None, r
     descriptor : the fitted descriptor (with a cache: the one the extraction saved)
     """
     from .features import extract_to_npy, read_errors
-    from .features._extract import state_paths
+    from .features import state_paths
 
     descriptor = copy.deepcopy(descriptor)
     descriptor.set_params(on_error="skip")

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._geo import EARTH_RADIUS_KM, check_gps, to_unit_vectors
+from .utils import EARTH_RADIUS_KM, check_gps, to_unit_vectors
 
 
 class Places(NamedTuple):

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._metrics import DEFAULT_THRESHOLDS_KM
-from ._progress import warn
-from ._table import conflicting_rows, read_table
+from .utils import conflicting_rows, read_table, warn
 
 _METHOD = "method"
 

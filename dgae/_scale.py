@@ -22,7 +22,7 @@ round distances:
 """
 import numpy as np
 
-from ._geo import gallery_extent_km
+from .utils import gallery_extent_km
 from ._metrics import DEFAULT_THRESHOLDS_KM
 
 #: Round distances (km) the scales are chosen from.
@@ -144,7 +144,7 @@ def parse_thresholds(text):
     """
     if text in ("auto", "paper"):
         return text
-    from ._table import comma_floats
+    from .utils import comma_floats
 
     try:
         values = comma_floats(text)

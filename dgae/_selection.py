@@ -16,8 +16,7 @@
 """
 import numpy as np
 
-from ._backend import array_module, to_host
-from ._geo import great_circle_km
+from .utils import array_module, great_circle_km, to_host
 from ._heads import apply_head, match_ratio, resolve_k, vote_log_weights
 from ._metrics import mean_within
 
@@ -258,7 +257,7 @@ class GeoMonitor:
         self.raw_scores_ = []
 
     def __call__(self, coefs, intercepts):
-        from dgae.graphs._search import knn_search
+        from .utils import knn_search
 
         xp = array_module(self.X_train)
         train = self.encode(coefs, intercepts, self.X_train)

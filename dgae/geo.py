@@ -8,18 +8,8 @@ Examples
 >>> round(float(great_circle_km([45.815, 15.982], [45.815, 15.982])), 9)
 0.0
 """
-from ._geo import (
-    EARTH_RADIUS_KM,
-    check_gps,
-    deg_to_chord,
-    from_unit_vectors,
-    gallery_extent_km,
-    great_circle_km,
-    km_to_chord,
-    spherical_mean,
-    to_unit_vectors,
-    wrap_longitude,
-)
+from .utils import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
+                    great_circle_km, km_to_chord, spherical_mean, to_unit_vectors, wrap_longitude)
 from ._places import Places, nearest_places, place_labels
 
 __all__ = [

@@ -91,7 +91,7 @@ def map_view(gps, margin=0.15, min_span_km=0.5):
     >>> map_view([[0, -170], [10, 170]])[:2]
     (-180.0, 180.0)
     """
-    from ._geo import km_to_degrees
+    from .utils import km_to_degrees
 
     g = np.asarray(gps, dtype=np.float64).reshape(-1, 2)
     lat0, lat1 = g[:, 0].min(), g[:, 0].max()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from dgae._report import save_error_curves
-from dgae._table import comma_ints
+from dgae.utils import comma_ints
 from dgae._demo import by_head, head_tables, write_predictions
 from dgae._metrics import DEFAULT_THRESHOLDS_KM
 

@@ -10,7 +10,7 @@ from ._cnn import CNN_MODELS, CNNDescriptor
 from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, block_scales
 from ._encoders import (IMAGENET_MEAN, IMAGENET_STD, ONNXEncoder, OpenCLIPEncoder, PhotoEncoder,
                         TimmEncoder, TorchEncoder)
-from ._extract import ExtractionInterrupted, extract_to_npy, read_errors
+from ._extract import ExtractionInterrupted, extract_to_npy, is_fitted, read_errors, state_paths
 from ._fused import DESCRIPTOR_NAMES, FusedDescriptor, make_descriptor, make_fused_descriptor
 from ._io import ImageLoadError, load_image
 
@@ -34,6 +34,8 @@ __all__ = [
     "Im2GPSDescriptor",
     "block_scales",
     "extract_to_npy",
+    "is_fitted",
     "load_image",
     "read_errors",
+    "state_paths",
 ]

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from dgae._progress import progress, warn
+from dgae.utils import progress, warn
 
 from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, Views, block_dims
 from ._io import describe_source, load_image

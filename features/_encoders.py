@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae._progress import progress, warn
+from dgae.utils import progress, warn
 
 from ._descriptor import as_sources
 from ._io import describe_source, load_image

@@ -21,7 +21,7 @@ import joblib
 import numpy as np
 from joblib import effective_n_jobs
 
-from dgae._progress import progress, warn
+from dgae.utils import progress, warn
 
 from ._descriptor import Im2GPSDescriptor, as_sources
 from ._io import describe_source

@@ -5,17 +5,20 @@
 - :func:`same_area_pairs`: graph P (top-k1 visual neighbours inside the POI).
 - :func:`easy_confusing_pairs`: graph Q (top-k2 visual neighbours in other
   POIs; exact, anchor (fDGAE) or ANN).
-- :func:`build_geo_graphs`: all three in one call.
+- :func:`build_geo_graphs`: all three in one call; :func:`extend_geo_graphs`: their rows for
+  new photos (``DGAE.partial_fit``).
 - :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
 - :class:`IVFIndex`: approximate k-NN by an inverted file (``GeoKNN(index="ivf")``).
 - :class:`FaissIndex`: faiss flat / IVF-Flat / IVF-PQ / HNSW (``GeoKNN(index="faiss")``).
 """
-from ._build import REGION_WEIGHT, build_geo_graphs
-from ._search import nearest_neighbors
+from dgae.utils import nearest_neighbors
+
+from ._build import REGION_WEIGHT, build_geo_graphs, extend_geo_graphs
 from ._faiss import FAISS_KINDS, FaissIndex
 from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 
-__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner", "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "nearest_neighbors",
-           "same_area_pairs"]
+__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner",
+           "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
+           "nearest_neighbors", "same_area_pairs"]

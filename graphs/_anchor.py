@@ -12,12 +12,10 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from dgae._backend import get_xp, to_device
-from dgae._progress import progress
+from dgae.utils import (DenseNeighbors, PairMask, get_xp, knn_search, mean_shift, progress,
+                        to_device, unit_mean)
 
 from ._ivf import IVFIndex
-from ._search import LabelMask, knn_search
-from ._meanshift import DenseNeighbors, mean_shift
 from ._tables import _poi_groups
 
 #: Mean-shift seeds per POI (random members); the paper sees 1 to 5 visual clusters per POI.
@@ -35,26 +33,26 @@ _COLUMN_BLOCK = 256
 
 
 def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", random_state=None,
-                   verbose=0, floor=None):
-    """Easy-confusing neighbour table (n, k2) by the anchor method, -1 padded.
+                   verbose=0, floor=None, rows=None):
+    """Easy-confusing neighbour table (n_rows, k2) by the anchor method, -1 padded.
 
-    With ``floor`` (a :class:`~dgae.graphs._search.GeoFloor` of the photos),
+    With ``floor`` (a :class:`~dgae.utils.QFloor` of all photos against all),
     anchors whose members' spherical mean lies within the floor are not
-    searched, and members within it are never picked.
+    searched, and members within it are never picked.  ``rows`` restricts the
+    queries to those photos (the anchors are mined from all of them).
     """
     xp = get_xp(device)
     rng = check_random_state(random_state)
+    rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     if bandwidth is None:
         bandwidth = estimate_anchor_bandwidth(X, labels, random_state=rng)
     anchor_of, anchors, anchor_poi = visual_anchors(X, labels, bandwidth, xp, rng, verbose)
     anchor_floor = None
     if floor is not None:
-        centres = np.stack([np.bincount(anchor_of, weights=floor.ux[:, c], minlength=len(anchors))
-                            for c in range(3)], axis=1)
-        anchor_floor = floor.against(centres / np.linalg.norm(centres, axis=1, keepdims=True))
-    near = nearest_outside_anchors(X, labels, anchors, anchor_poi, min(k3, len(anchors)), xp,
-                                   anchor_floor, rng, verbose)
-    return _search_members(X, k2, near, anchor_of, len(anchors), labels, xp, verbose, floor)
+        anchor_floor = floor.against(unit_mean(floor.ux, anchor_of, len(anchors)), floor.uq[rows])
+    near = nearest_outside_anchors(X[rows], labels[rows], anchors, anchor_poi,
+                                   min(k3, len(anchors)), xp, anchor_floor, rng, verbose)
+    return _search_members(X, k2, near, anchor_of, len(anchors), xp, verbose, floor, rows)
 
 
 def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, random_state=None,
@@ -75,7 +73,7 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     """
     a = len(anchors)
     if xp is not np or a < INDEXED_ANCHORS:
-        mask = LabelMask(labels, anchor_poi, "same", False, xp, floor=floor)
+        mask = PairMask(labels, anchor_poi, "same", False, xp, floor=floor)
         return knn_search(X, anchors, k, xp, mask=mask, verbose=verbose)[1]
     rng = check_random_state(random_state)
     index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
@@ -95,7 +93,7 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     short = np.flatnonzero((near < 0).any(axis=1))
     if short.size:  # too few allowed candidates proposed: exact search for these rows
         sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
-        mask = LabelMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
+        mask = PairMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
         near[short] = knn_search(X[short], anchors, k, xp, mask=mask, verbose=verbose)[1]
     return near
 
@@ -200,9 +198,12 @@ def _sample_seeds(group_labels, rng):
     return np.sort(order[rank < MAX_SEEDS])
 
 
-def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose, floor=None):
-    """Exact top-k2 among the members of each photo's ``near`` anchors (beyond ``floor``)."""
-    n = X.shape[0]
+def _search_members(X, k2, near, anchor_of, n_anchors, xp, verbose, floor, query_rows):
+    """Exact top-k2 among the members of each query photo's ``near`` anchors (beyond ``floor``).
+
+    ``query_rows``: the photos whose rows these are (``near[i]`` is photo ``query_rows[i]``'s).
+    """
+    n = len(query_rows)
     members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
     bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
     table = np.full((n, k2), -1, dtype=np.int64)
@@ -211,8 +212,9 @@ def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose, floo
     order = np.lexsort((near[:, min(1, near.shape[1] - 1)], near[:, 0]))
     for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc="anchor search",
                        total=-(-n // _QUERY_BLOCK)):
-        rows = order[b0:b0 + _QUERY_BLOCK]
-        picked = near[rows]
+        block = order[b0:b0 + _QUERY_BLOCK]
+        rows = query_rows[block]
+        picked = near[block]
         used = np.unique(picked[picked >= 0])
         if used.size == 0:
             continue
@@ -226,5 +228,5 @@ def _search_members(X, k2, near, anchor_of, n_anchors, labels, xp, verbose, floo
         excluded = to_device(excluded, xp)
         _, local = knn_search(X[rows], X[cand], k2, xp, batch_size=rows.size,
                               mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
-        table[rows] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
+        table[block] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
     return table

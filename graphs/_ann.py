@@ -9,8 +9,7 @@ pynndescent for more neighbours: that was tried and is unreliable, because
 the k-NN graph then has no edge leaving the POI and the search returns
 arbitrary far-away photos (recall 0.61 on the uniform-POI test case).  Those
 rows are finished by the exact blocked search instead, which is correct and
-cheap as long as they are few; ``ann_q_table(..., return_info=True)``
-reports how many there were.
+cheap as long as they are few.
 """
 import numpy as np
 
@@ -18,12 +17,12 @@ from ._tables import exact_q_table
 
 
 def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None, verbose=0,
-                n_neighbors=None, return_info=False, floor=None):
-    """Easy-confusing neighbour table (n, k2) by pynndescent, -1 padded.
+                n_neighbors=None, floor=None, rows=None):
+    """Easy-confusing neighbour table (n_rows, k2) by pynndescent, -1 padded.
 
-    ``n_neighbors`` defaults to ``max(30, 3 * k2)``.  With ``return_info``,
-    also returns ``{"n_exact_rows": ...}``.  ``floor`` (a
-    :class:`~dgae.graphs._search.GeoFloor`) drops hits within its distance.
+    ``n_neighbors`` defaults to ``max(30, 3 * k2)``.  ``floor`` (a
+    :class:`~dgae.utils.QFloor` of all photos against all) drops hits within its
+    distance.  ``rows`` restricts the queries to those photos (the index holds all).
     """
     from pynndescent import NNDescent
 
@@ -32,13 +31,16 @@ def ann_q_table(X, labels, k2, *, device="auto", n_jobs=None, random_state=None,
     index = NNDescent(X, n_neighbors=n_neighbors + 1, random_state=random_state,
                       n_jobs=n_jobs if n_jobs is not None else 1, verbose=bool(verbose),
                       low_memory=True)
+    if rows is None:
+        rows, hits = np.arange(n), index.neighbor_graph[0]
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
+        hits = index.query(X[rows], k=n_neighbors + 1)[0]
     table = np.full((n, k2), -1, dtype=np.int64)
-    rows = _take_other_poi(table, np.arange(n), index.neighbor_graph[0], labels, k2, floor)
-    if rows.size:
-        table[rows] = exact_q_table(X, labels, k2, device=device, rows=rows, floor=floor)
-    if return_info:
-        return table, {"n_exact_rows": int(rows.size)}
-    return table
+    short = _take_other_poi(table, rows, hits, labels, k2, floor)
+    if short.size:
+        table[short] = exact_q_table(X, labels, k2, device=device, rows=short, floor=floor)
+    return table[rows]
 
 
 def _take_other_poi(table, rows, hits, labels, k2, floor=None):

@@ -14,10 +14,8 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 
-from dgae._progress import progress
-from dgae._validation import check_features
+from dgae.utils import check_features, knn_search, progress
 
-from ._search import knn_search
 
 #: k-means is trained on at most this many photos per list (faiss uses up to 256; 32
 #: left lists 2x more unequal and slower on the benchmark; 128 builds 1 M in about a minute).

@@ -3,11 +3,9 @@
 import numpy as np
 import scipy.sparse as sp
 
-from dgae._backend import get_xp
-from dgae._progress import progress, warn
-from dgae._validation import check_features, check_labels
+from dgae.utils import (QFloor, PairMask, check_features, check_gps_rows, check_k, check_labels,
+                        get_xp, knn_search, neighbors_to_csr, progress, warn)
 
-from ._search import GeoFloor, LabelMask, _check_k, _check_rows, knn_search, neighbors_to_csr
 from ._tables import _poi_groups, exact_q_table
 
 Q_METHODS = ("exact", "anchor", "ann")
@@ -53,32 +51,52 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", verbose=0):
     [[0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     """
     X, labels = check_graph_inputs(X, poi_labels)
-    return _same_area_pairs(X, labels, _check_k(k1, "k1"), device=device, verbose=verbose)
+    return _same_area_pairs(X, labels, check_k(k1, "k1"), device=device, verbose=verbose)
 
 
-def _same_area_pairs(X, labels, k1, *, device="auto", verbose=0):
-    """:func:`same_area_pairs` on validated inputs (float32 X, int64 labels, k1 >= 1)."""
+def _same_area_pairs(X, labels, k1, *, device="auto", verbose=0, rows=None):
+    """:func:`same_area_pairs` on validated inputs (float32 X, int64 labels, k1 >= 1); with
+    ``rows``, only those photos' rows are filled (the others are empty)."""
     xp = get_xp(device)
     n = X.shape[0]
+    if rows is not None:
+        return neighbors_to_csr(_same_area_rows(X, labels, k1, xp, rows), n, rows=rows)
     table = np.full((n, k1), -1, dtype=np.int64)
     groups = list(_poi_groups(labels, _P_GROUP))
     for g in progress(groups, verbose=verbose, desc="P (per POI)"):
-        mask = LabelMask(labels[g], labels[g], "different", True, xp)
+        mask = PairMask(labels[g], labels[g], "different", True, xp)
         Xg = X[g]
         _, local = knn_search(Xg, Xg, k1, xp, mask=mask)
         table[g] = np.where(local >= 0, g[np.maximum(local, 0)], -1)
     return neighbors_to_csr(table, n)
 
 
+def _same_area_rows(X, labels, k1, xp, rows):
+    """The P table (len(rows), k1) of some photos, searched among all: the same pairs as the
+    per-POI search gives those rows (the photo itself dropped from its k1 + 1 nearest)."""
+    mask = PairMask(labels[rows], labels, "different", False, xp)
+    _, idx = knn_search(X[rows], X, min(k1 + 1, X.shape[0]), xp, mask=mask)
+    keep = (idx >= 0) & (idx != rows[:, None])
+    keep &= np.cumsum(keep, axis=1) <= k1
+    first = np.argsort(~keep, axis=1, kind="stable")[:, :k1]
+    return np.where(np.take_along_axis(keep, first, axis=1),
+                    np.take_along_axis(idx, first, axis=1), -1)
+
+
+def warn_single_poi():
+    """The one warning for a gallery whose photos all lie in one POI."""
+    warn("all photos lie in one POI: the easy-confusing graph Q is empty", UserWarning)
+
+
 def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_bandwidth=None,
                          device="auto", n_jobs=None, random_state=None, verbose=0, gps=None,
-                         min_km=0.0):
+                         q_min_km=0.0):
     """Easy-confusing graph Q: each photo's ``k2`` visually nearest photos of *other* POIs.
 
-    With ``min_km > 0`` only photos at least that far away (great circle)
+    With ``q_min_km > 0`` only photos at least that far away (great circle)
     qualify: a distance floor, so that Q pushes apart look-alikes of distant
     places and not those of the next street (a deviation from the paper's
-    §4.2, which only excludes the photo's own POI; ``min_km=0`` is the paper).
+    §4.2, which only excludes the photo's own POI; ``q_min_km=0`` is the paper).
 
     Parameters
     ----------
@@ -105,8 +123,8 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
         Seeds the anchor sampling and pynndescent.
     verbose : int, default=0
     gps : array-like of shape (n, 2), optional
-        ``[lat, lon]`` degrees of the photos; needed when ``min_km > 0``.
-    min_km : float, default=0
+        ``[lat, lon]`` degrees of the photos; needed when ``q_min_km > 0``.
+    q_min_km : float, default=0
         Distance floor in km (0: the paper's rule).
 
     Returns
@@ -124,46 +142,48 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
     >>> Q.indices.tolist()
     [2, 2, 1, 1]
     >>> gps = [[45.0, 15.0], [45.0, 15.0], [45.0, 15.1], [48.0, 15.0]]
-    >>> Q = easy_confusing_pairs(X, [0, 0, 1, 1], k2=1, device="cpu", gps=gps, min_km=25)
+    >>> Q = easy_confusing_pairs(X, [0, 0, 1, 1], k2=1, device="cpu", gps=gps, q_min_km=25)
     >>> [Q[s].indices.tolist() for s in range(4)]  # photo 2 has no photo 25 km away
     [[3], [3], [], [1]]
     """
     X, labels = check_graph_inputs(X, poi_labels)
-    k2 = _check_k(k2, "k2")
+    k2 = check_k(k2, "k2")
     if method not in Q_METHODS:
         raise ValueError(f"method must be one of {Q_METHODS}, got {method!r}")
-    if min_km < 0:
-        raise ValueError(f"min_km must be >= 0, got {min_km!r}")
-    if min_km > 0:
+    if q_min_km < 0:
+        raise ValueError(f"q_min_km must be >= 0, got {q_min_km!r}")
+    if q_min_km > 0:
         if gps is None:
-            raise ValueError("min_km > 0 needs the photos' gps")
-        gps = _check_rows(gps, X.shape[0], "gps")
+            raise ValueError("q_min_km > 0 needs the photos' gps")
+        gps = check_gps_rows(gps, X.shape[0], "gps")
     if np.unique(labels).size < 2:
-        warn("all photos lie in one POI: the easy-confusing graph Q is empty", UserWarning)
+        warn_single_poi()
     return _easy_confusing_pairs(X, labels, k2, method, k3=k3, anchor_bandwidth=anchor_bandwidth,
                                  device=device, n_jobs=n_jobs, random_state=random_state,
-                                 verbose=verbose, gps=gps, min_km=min_km)
+                                 verbose=verbose, gps=gps, q_min_km=q_min_km)
 
 
 def _easy_confusing_pairs(X, labels, k2, method, *, k3=50, anchor_bandwidth=None, device="auto",
-                          n_jobs=None, random_state=None, verbose=0, gps=None, min_km=0.0):
-    """:func:`easy_confusing_pairs` on validated inputs; empty (silently) for a single POI."""
+                          n_jobs=None, random_state=None, verbose=0, gps=None, q_min_km=0.0,
+                          rows=None):
+    """:func:`easy_confusing_pairs` on validated inputs; empty (silently) for a single POI.
+    With ``rows``, only those photos' rows are searched (the others are empty)."""
     n = X.shape[0]
     if np.unique(labels).size < 2:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    floor = GeoFloor(gps, gps, min_km) if min_km > 0 else None
+    floor = QFloor(gps, gps, q_min_km) if q_min_km > 0 else None
     if method == "exact":
         table = exact_q_table(X, labels, k2, device=device, verbose=verbose, floor=floor,
-                              n_jobs=n_jobs)
+                              n_jobs=n_jobs, rows=rows)
     elif method == "anchor":
         from ._anchor import anchor_q_table
 
-        table = anchor_q_table(X, labels, k2, k3=_check_k(k3, "k3"), bandwidth=anchor_bandwidth,
+        table = anchor_q_table(X, labels, k2, k3=check_k(k3, "k3"), bandwidth=anchor_bandwidth,
                                device=device, random_state=random_state, verbose=verbose,
-                               floor=floor)
+                               floor=floor, rows=rows)
     else:
         from ._ann import ann_q_table
 
         table = ann_q_table(X, labels, k2, device=device, n_jobs=n_jobs,
-                            random_state=random_state, verbose=verbose, floor=floor)
-    return neighbors_to_csr(table, n)
+                            random_state=random_state, verbose=verbose, floor=floor, rows=rows)
+    return neighbors_to_csr(table, n, rows=rows)

@@ -9,10 +9,10 @@ from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
-                       great_circle_km, km_to_chord, km_to_degrees, to_unit_vectors)
+from dgae.utils import (EARTH_RADIUS_KM, TreeNeighbors, bin_seeds, check_gps, deg_to_chord,
+                        from_unit_vectors, gallery_extent_km, great_circle_km, km_to_chord,
+                        km_to_degrees, mean_shift, to_unit_vectors)
 
-from ._meanshift import TreeNeighbors, bin_seeds, mean_shift
 
 
 class POIMiner(ClusterMixin, BaseEstimator):

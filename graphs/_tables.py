@@ -5,9 +5,8 @@ A module of its own so that ``_pairs`` (the public builders) and the
 """
 import numpy as np
 
-from dgae._backend import get_xp
+from dgae.utils import PairMask, get_xp, knn_search
 
-from ._search import LabelMask, knn_search
 
 
 def _poi_groups(labels, cap):
@@ -37,7 +36,7 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
 
     ``rows`` restricts the queries to those photos (default: all); ``floor``
-    (a :class:`~dgae.graphs._search.GeoFloor` of all photos against all) also
+    (a :class:`~dgae.graphs._search.QFloor` of all photos against all) also
     excludes photos within its distance.  ``n_jobs`` other than None / 1:
     the query rows are cut into blocks run by :class:`joblib.Parallel` (on the
     CPU), so a ``joblib.parallel_config(backend="dask")`` context spreads
@@ -50,7 +49,7 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     Xq, lq = (X, labels) if rows is None else (X[rows], labels[rows])
     if floor is not None and rows is not None:
         floor = floor.subset(query_rows=rows)
-    mask = LabelMask(lq, labels, "same", False, xp, floor=floor)
+    mask = PairMask(lq, labels, "same", False, xp, floor=floor)
     _, idx = knn_search(Xq, X, k2, xp, mask=mask, verbose=verbose)
     return idx
 

@@ -7,7 +7,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(config, items):
-    from dgae._backend import gpu_available
+    from dgae.utils import gpu_available
 
     if gpu_available():
         return

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dgae import _backend
-from dgae._backend import array_module, get_xp, resolve_device, to_device, to_host
+from dgae.utils import _backend
+from dgae.utils import array_module, get_xp, resolve_device, to_device, to_host
 
 
 def test_cpu_is_numpy():

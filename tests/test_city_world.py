@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from dgae.datasets._city_world import SCENES, load_areas, make_city_world, proportional_counts
-from dgae._geo import great_circle_km
+from dgae.utils import great_circle_km
 
 
 @pytest.fixture(scope="module")

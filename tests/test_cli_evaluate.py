@@ -4,7 +4,7 @@ import pytest
 
 from dgae.cli import main
 from dgae._report import accuracy_table, read_predictions
-from dgae._geo import great_circle_km
+from dgae.utils import great_circle_km
 
 
 def _write(path, text):

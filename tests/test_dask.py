@@ -76,9 +76,9 @@ def test_exact_easy_confusing_search_as_dask_tasks_equals_the_local_result(clien
     X = rng.normal(size=(900, 24)).astype(np.float32)
     labels = rng.integers(0, 40, 900)
     gps = np.column_stack([rng.uniform(40, 50, 900), rng.uniform(0, 20, 900)])
-    ref = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, min_km=25.0)
+    ref = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, q_min_km=25.0)
     with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
-        got = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, min_km=25.0, n_jobs=-1)
+        got = easy_confusing_pairs(X, labels, 6, device="cpu", gps=gps, q_min_km=25.0, n_jobs=-1)
     assert len({task["worker"] for task in stream.data}) == 2
     assert (got != ref).nnz == 0
 

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 
 import dgae  # noqa: E402
 
-PUBLIC = ["dgae", "dgae.geo", "dgae.metrics", "dgae.datasets", "dgae.plotting", "dgae.features", "dgae.graphs",
-          "dgae.cells"]
+PUBLIC = ["dgae", "dgae.base", "dgae.utils", "dgae.geo", "dgae.metrics", "dgae.datasets", "dgae.plotting",
+          "dgae.features", "dgae.graphs", "dgae.cells"]
 
 
 def _modules():

@@ -4,13 +4,11 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from dgae._scale import fine_scale_km
 from dgae.geo import gallery_extent_km
 from dgae import DGAE, GeoKNN
-from dgae._backend import gpu_available
 from dgae.metrics import geo_scorer
 
 SMALL = dict(hidden_layer_sizes=(12, 6), k1=4, k2=3, max_iter=40, random_state=0, device="cpu")
@@ -203,6 +201,10 @@ def test_partial_fit_adds_photos_to_pois_and_gallery():
     assert np.all(np.diff(model.P_[n_old:].indptr) <= SMALL["k1"])
     r, c = model.Q_[n_old:].nonzero()
     assert r.size and np.all(labels_new[r] != model.poi_labels_[c])
+    # the region pairs too (multi-scale P): the new photos join regions, their rows sum to 1
+    assert model.region_miner_ is not None and len(model.region_labels_) == n_all
+    sums = np.asarray(model.P_[n_old:].sum(axis=1)).ravel()
+    np.testing.assert_allclose(sums[sums > 0], 1.0, rtol=1e-6)
     # the new photos are retrievable
     np.testing.assert_array_equal(model.predict(X[new]), model.gallery_gps_[n_old:])
 

@@ -82,12 +82,12 @@ def test_unwritable_out_fails_before_any_work(tmp_path, capsys, command):
 
 
 def test_a_model_saved_by_another_version_warns_with_both(tmp_path, capsys, monkeypatch):
-    import dgae._knn
+    import dgae.base
 
-    monkeypatch.setattr(dgae._knn, "__version__", "0.0.9")
+    monkeypatch.setattr(dgae.base, "__version__", "0.0.9")
     model = _tiny_model(tmp_path)  # saved by "0.0.9"
     monkeypatch.undo()
-    monkeypatch.setattr(dgae._knn, "_VERSIONS_WARNED", set())
+    monkeypatch.setattr(dgae.base, "_VERSIONS_WARNED", set())
     assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(tmp_path / "p.csv"),
                  "-q"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
@@ -95,7 +95,7 @@ def test_a_model_saved_by_another_version_warns_with_both(tmp_path, capsys, monk
     assert "saved by dgae 0.0.9 and is loaded by dgae 0.1.0" in err[0]
     # the same model saved by this version loads silently
     _tiny_model(tmp_path)
-    monkeypatch.setattr(dgae._knn, "_VERSIONS_WARNED", set())
+    monkeypatch.setattr(dgae.base, "_VERSIONS_WARNED", set())
     assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(tmp_path / "p.csv"),
                  "-q"]) == 0
     assert capsys.readouterr().err == ""

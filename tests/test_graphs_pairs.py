@@ -205,14 +205,14 @@ def _geo_photos(n, seed):
     return X, lab, gps
 
 
-def brute_q_with_floor(X, lab, gps, k, min_km):
-    """Float64 brute-force Q: other POI and at least ``min_km`` away (great circle)."""
+def brute_q_with_floor(X, lab, gps, k, q_min_km):
+    """Float64 brute-force Q: other POI and at least ``q_min_km`` away (great circle)."""
     from dgae.geo import great_circle_km
 
     X = np.asarray(X, dtype=np.float64)
     D = ((X[:, None] - X[None]) ** 2).sum(-1)
     km = great_circle_km(np.repeat(gps, len(gps), axis=0), np.tile(gps, (len(gps), 1)))
-    D[(lab[:, None] == lab[None, :]) | (km.reshape(len(gps), -1) < min_km)] = np.inf
+    D[(lab[:, None] == lab[None, :]) | (km.reshape(len(gps), -1) < q_min_km)] = np.inf
     G = np.zeros(D.shape, dtype=np.float32)
     order = np.argsort(D, axis=1, kind="stable")[:, :k]
     for s in range(len(X)):
@@ -220,24 +220,24 @@ def brute_q_with_floor(X, lab, gps, k, min_km):
     return G
 
 
-@pytest.mark.parametrize("min_km", [0.0, 1.0, 60.0, 250.0])
+@pytest.mark.parametrize("q_min_km", [0.0, 1.0, 60.0, 250.0])
 @pytest.mark.parametrize("method", ["exact", "anchor"])
-def test_q_distance_floor_matches_brute_force(method, min_km):
-    X, lab, gps = _geo_photos(160, seed=int(min_km))
+def test_q_distance_floor_matches_brute_force(method, q_min_km):
+    X, lab, gps = _geo_photos(160, seed=int(q_min_km))
     kw = dict(k3=10_000, anchor_bandwidth=0.5, random_state=0) if method == "anchor" else {}
-    Q = easy_confusing_pairs(X, lab, k2=6, method=method, device="cpu", gps=gps, min_km=min_km,
+    Q = easy_confusing_pairs(X, lab, k2=6, method=method, device="cpu", gps=gps, q_min_km=q_min_km,
                              **kw)
-    np.testing.assert_array_equal(Q.toarray(), brute_q_with_floor(X, lab, gps, 6, min_km))
+    np.testing.assert_array_equal(Q.toarray(), brute_q_with_floor(X, lab, gps, 6, q_min_km))
 
 
 def test_q_floor_ann_and_anchor_stay_beyond_the_floor():
     from dgae.geo import great_circle_km
 
     X, lab, gps = _geo_photos(600, seed=3)
-    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, min_km=80)
+    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, q_min_km=80)
     for method in ("anchor", "ann"):
         Q = easy_confusing_pairs(X, lab, k2=5, method=method, k3=20, device="cpu",
-                                 random_state=0, gps=gps, min_km=80)
+                                 random_state=0, gps=gps, q_min_km=80)
         s, t = Q.nonzero()
         assert (lab[s] != lab[t]).all() and (great_circle_km(gps[s], gps[t]) >= 80).all()
         np.testing.assert_array_equal(np.diff(Q.indptr), np.diff(exact.indptr))
@@ -247,9 +247,9 @@ def test_q_floor_ann_and_anchor_stay_beyond_the_floor():
 def test_q_floor_needs_gps():
     X, lab = clustered(10, 2, 2, seed=0)
     with pytest.raises(ValueError, match="gps"):
-        easy_confusing_pairs(X, lab, min_km=5)
-    with pytest.raises(ValueError, match="min_km"):
-        easy_confusing_pairs(X, lab, min_km=-1)
+        easy_confusing_pairs(X, lab, q_min_km=5)
+    with pytest.raises(ValueError, match="q_min_km"):
+        easy_confusing_pairs(X, lab, q_min_km=-1)
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
@@ -295,7 +295,7 @@ def test_indexed_outside_anchor_search_keeps_the_masks_exact(floor_km):
     """Through the inverted file, against brute force: same-POI and floor pairs never appear,
     rows match the exact masked search closely, and starved rows fall back to it."""
     from dgae.graphs._anchor import nearest_outside_anchors
-    from dgae.graphs._search import GeoFloor
+    from dgae.utils import QFloor
 
     rng = np.random.default_rng(0)
     X, lab = clustered(900, 30, 12, seed=4)
@@ -303,7 +303,7 @@ def test_indexed_outside_anchor_search_keeps_the_masks_exact(floor_km):
     anchor_poi = rng.integers(0, 30, 300)
     gps = np.c_[rng.uniform(-60, 60, 900), rng.uniform(-180, 180, 900)]
     agps = np.c_[rng.uniform(-60, 60, 300), rng.uniform(-180, 180, 300)]
-    floor = GeoFloor(gps, agps, floor_km) if floor_km else None
+    floor = QFloor(gps, agps, floor_km) if floor_km else None
     # brute force: every (photo, anchor) distance, masked
     d = ((X[:, None, :].astype(np.float64) - anchors[None]) ** 2).sum(-1)
     banned = anchor_poi[None, :] == lab[:, None]
@@ -337,3 +337,64 @@ def test_indexed_anchor_q_agrees_with_the_exact_q(monkeypatch):
     Q = easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=10, device="cpu", random_state=0)
     assert_valid_q(Q, lab, 5)
     assert recall(Q, exact) >= 0.9
+
+
+@pytest.mark.parametrize("q_min_km", [0.0, 60.0])
+@pytest.mark.parametrize("weight", [None, 0.25])
+def test_extended_rows_are_the_brute_force_rows_of_the_grown_gallery(weight, q_min_km):
+    """New photos' P (and region) and Q rows equal brute force over old and new photos; the
+    old rows are kept as they were."""
+    from dgae.graphs import extend_geo_graphs
+
+    X, lab, gps = _geo_photos(140, seed=7)
+    region = lab // 3                                   # coarser groups of POIs
+    n_old, k1, k2 = 110, 3, 4
+    P0 = sp.random(n_old, n_old, density=0.05, format="csr", random_state=0, dtype=np.float32)
+    Q0 = sp.random(n_old, n_old, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    P, Q = extend_geo_graphs(P0, Q0, X, gps, lab, 30, k1=k1, k2=k2, q_min_km=q_min_km,
+                             region_labels=None if weight is None else region,
+                             region_weight=0.25 if weight is None else weight, device="cpu")
+    assert P.shape == Q.shape == (140, 140)
+    np.testing.assert_array_equal(P[:n_old, :n_old].toarray(), P0.toarray())
+    np.testing.assert_array_equal(Q[:n_old].toarray(), np.pad(Q0.toarray(), ((0, 0), (0, 30))))
+    want_p = brute_graph(X, lab, k1, same=True)
+    if weight is not None:
+        def l1(A):
+            return A / np.maximum(A.sum(axis=1, keepdims=True), 1)
+
+        want_p = (1 - weight) * l1(want_p) + weight * l1(brute_graph(X, region, k1, same=True))
+    np.testing.assert_allclose(P[n_old:].toarray(), want_p[n_old:], atol=1e-6)
+    np.testing.assert_array_equal(Q[n_old:].toarray(),
+                                  brute_q_with_floor(X, lab, gps, k2, q_min_km)[n_old:])
+
+
+@pytest.mark.parametrize("method", ["anchor", "ann"])
+def test_extended_q_rows_follow_the_method(method):
+    """graph="anchor" / "ann": the new rows are those the method gives the grown gallery."""
+    from dgae.graphs import extend_geo_graphs
+
+    X, lab, gps = _geo_photos(300, seed=5)
+    kw = dict(k3=5, random_state=0) if method == "anchor" else dict(random_state=0)
+    full = easy_confusing_pairs(X, lab, k2=4, method=method, device="cpu", gps=gps, q_min_km=60,
+                                **kw)
+    empty = sp.csr_matrix((280, 280), dtype=np.float32)
+    _, Q = extend_geo_graphs(empty, empty, X, gps, lab, 20, k1=2, k2=4, method=method,
+                             q_min_km=60, device="cpu", **kw)
+    if method == "anchor":   # the same anchors, the same members searched: the same rows
+        np.testing.assert_array_equal(Q[280:].toarray(), full[280:].toarray())
+    else:                    # a query of the approximate index: beyond the floor, other POIs
+        s, t = Q.nonzero()
+        from dgae.geo import great_circle_km
+
+        assert (s >= 280).all() and (lab[s] != lab[t]).all()
+        assert (great_circle_km(gps[s], gps[t]) >= 60).all()
+        assert recall(Q[280:], sp.csr_matrix(brute_q_with_floor(X, lab, gps, 4, 60)[280:])) >= 0.9
+
+
+def test_extend_checks_its_shapes():
+    from dgae.graphs import extend_geo_graphs
+
+    X, lab, gps = _geo_photos(20, seed=0)
+    P = sp.csr_matrix((15, 15), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"P and Q must be \(16, 16\)"):
+        extend_geo_graphs(P, P, X, gps, lab, 4)

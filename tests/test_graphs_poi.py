@@ -4,9 +4,9 @@ import pytest
 from sklearn.cluster import MeanShift
 from sklearn.metrics import adjusted_rand_score
 
-from dgae._geo import deg_to_chord, great_circle_km, km_to_chord, to_unit_vectors
+from dgae.utils import deg_to_chord, great_circle_km, km_to_chord, to_unit_vectors
 from dgae.graphs import POIMiner
-from dgae.graphs._meanshift import bin_seeds
+from dgae.utils import bin_seeds
 
 
 def photo_spots(seed, n=400):
@@ -145,6 +145,6 @@ def test_sklearn_estimator_checks():
         "check_n_features_in", "check_fit2d_predict1d"], shape)
     expected["check_clustering"] = ("the bandwidth is geographic (0.005 deg of arc): generic "
                                     "blobs with unit spread split into one POI per point")
-    expected["check_estimators_nan_inf"] = ("dgae._geo.check_gps rejects NaN / inf with 'gps row "
+    expected["check_estimators_nan_inf"] = ("dgae.utils._geo.check_gps rejects NaN / inf with 'gps row "
                                             "i is not finite', not sklearn's wording")
     check_estimator(POIMiner(), expected_failed_checks=expected)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dgae.graphs import _search, nearest_neighbors
+from dgae.utils import _search, nearest_neighbors
 
 
 def brute_knn(Q, X, k, ql=None, xl=None, exclude=None, exclude_self=False):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import MeanShift
 
-from dgae._geo import great_circle_km, km_to_chord, spherical_mean, to_unit_vectors
+from dgae.utils import great_circle_km, km_to_chord, spherical_mean, to_unit_vectors
 from dgae._heads import apply_head, kde_head, meanshift_head, resolve_k
 
 

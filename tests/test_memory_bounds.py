@@ -23,9 +23,9 @@ def test_graph_stages_stay_far_below_n_squared(photos, stage):
     X, gps, labels = photos
     run = {"poi": lambda: POIMiner(bandwidth=0.2).fit(gps),
            "p": lambda: same_area_pairs(X, labels, 5, device="cpu"),
-           "q_exact": lambda: easy_confusing_pairs(X, labels, 5, device="cpu", gps=gps, min_km=25),
+           "q_exact": lambda: easy_confusing_pairs(X, labels, 5, device="cpu", gps=gps, q_min_km=25),
            "q_anchor": lambda: easy_confusing_pairs(X, labels, 5, method="anchor", device="cpu",
-                                                    gps=gps, min_km=25, random_state=0)}[stage]
+                                                    gps=gps, q_min_km=25, random_state=0)}[stage]
     tracemalloc.start()
     try:
         run()
@@ -38,7 +38,7 @@ def test_graph_stages_stay_far_below_n_squared(photos, stage):
 @pytest.mark.parametrize("same", [True, False])
 def test_exact_search_never_copies_the_whole_feature_matrix(monkeypatch, same):
     # the centring is done block by block: with small tiles, the peak stays far below a copy of X
-    from dgae.graphs import _search
+    from dgae.utils import _search
 
     monkeypatch.setattr(_search, "_TILE_ELEMENTS", {"cpu": 1 << 14, "gpu": 1 << 14})
     rng = np.random.default_rng(1)

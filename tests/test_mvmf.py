@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import vonmises_fisher
 from sklearn.base import BaseEstimator
 
-from dgae._geo import from_unit_vectors, to_unit_vectors
+from dgae.utils import from_unit_vectors, to_unit_vectors
 from dgae._mvmf import MvMFRegressor, _Problem, cell_size_kappa
 from dgae._vmf import KAPPA_RANGE, log_vmf
 from dgae.geo import great_circle_km

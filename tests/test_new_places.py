@@ -4,7 +4,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from dgae import DGAE
-from dgae._geo import EARTH_RADIUS_KM, great_circle_km
+from dgae.utils import EARTH_RADIUS_KM, great_circle_km
 from dgae._heads import DEFAULT_K, apply_head
 from dgae._scale import fine_scale_km, gallery_scales, thresholds_for_extent
 from dgae._heads import match_ratio

@@ -11,13 +11,48 @@ import dgae
 from dgae.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
-# what features/ and graphs/ may use from the dgae package
-BASE_MODULES = {"dgae._backend", "dgae._geo", "dgae.geo", "dgae._validation", "dgae._progress",
-                "dgae._version", "dgae._places", "dgae._coastlines"}
+#: The library's folders and the dotted names they install as (setup.py's package_dir).
+FOLDERS = {"dgae": "dgae", "features": "dgae.features", "graphs": "dgae.graphs", "cells": "dgae.cells"}
+#: The rooms, lowest first, and the rooms each may import: data flows one way.
+ROOMS = {
+    "utils": {"utils"},
+    "base": {"utils", "base"},
+    "features": {"utils", "base", "features"},
+    "cells": {"utils", "base", "cells"},
+    "graphs": {"utils", "base", "graphs", "features"},
+    "estimators": {"utils", "base", "features", "graphs", "cells", "estimators"},
+    "cli": {"utils", "base", "features", "graphs", "cells", "estimators", "cli"},
+}
+#: Packages: a private module (a ``_name``) is imported only from inside its own package.
+PACKAGE_OF_ROOM = {"utils": "utils", "base": "dgae", "features": "features", "graphs": "graphs",
+                   "cells": "cells", "estimators": "dgae", "cli": "dgae"}
+
+
+def _modules():
+    """``{dotted name: (path, is_package)}`` of every library module."""
+    out = {}
+    for folder, package in FOLDERS.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = [package, *path.relative_to(ROOT / folder).with_suffix("").parts]
+            is_pkg = parts[-1] == "__init__"
+            out[".".join(parts[:-1] if is_pkg else parts)] = (path, is_pkg)
+    return out
+
+
+def _room(name):
+    """The room of a dotted module name."""
+    for prefix, room in (("dgae.utils", "utils"), ("dgae._version", "base"), ("dgae.base", "base"),
+                         ("dgae.features", "features"), ("dgae.graphs", "graphs"),
+                         ("dgae.cells", "cells"), ("dgae.cli", "cli"), ("dgae.__main__", "cli")):
+        if name == prefix or name.startswith(prefix + "."):
+            return room
+    return "estimators"
 
 
 def _imports(path, package):
-    """Absolute dotted names a module imports (relative imports resolved against ``package``)."""
+    """Absolute dotted names a module imports, at module level or deferred inside a function
+    (relative imports resolved against ``package``; ``from a import b`` yields ``a.b`` too, so a
+    private module imported by name is seen)."""
     tree = ast.parse(path.read_text())
     parts = package.split(".")
     for node in ast.walk(tree):
@@ -27,47 +62,60 @@ def _imports(path, package):
             if node.level:
                 base = ".".join(parts[: len(parts) - node.level + 1])
                 mod = f"{base}.{node.module}" if node.module else base
-                if node.module is None:
-                    yield from (f"{mod}.{a.name}" for a in node.names)
-                    continue
             else:
                 mod = node.module
+            if node.module is None:  # from . import _network: the module, not the package
+                yield from (f"{mod}.{a.name}" for a in node.names)
+                continue
             yield mod
+            yield from (f"{mod}.{a.name}" for a in node.names if a.name.startswith("_"))
 
 
-@pytest.mark.parametrize("folder, package, allowed", [
-    ("features", "dgae.features", BASE_MODULES),
-    ("graphs", "dgae.graphs", BASE_MODULES | {"dgae.features"}),
-    ("cells", "dgae.cells", BASE_MODULES | {"dgae._table"}),
-])
-def test_lower_layers_import_only_base_modules(folder, package, allowed):
-    for path in (ROOT / folder).rglob("*.py"):
-        for name in _imports(path, package):
-            if not name.startswith("dgae"):
-                continue
-            if name.startswith(package) or any(name == a or name.startswith(a + ".") for a in allowed):
-                continue
-            pytest.fail(f"{path.relative_to(ROOT)} imports {name}: lower layers must not import higher ones")
-
-
-@pytest.mark.parametrize("folder, package", [("features", "dgae.features"),
-                                             ("graphs", "dgae.graphs"), ("cells", "dgae.cells")])
-def test_no_import_cycle_inside_a_package(folder, package):
-    """Module-level and deferred imports alike: a package's modules form a DAG."""
+def _edges():
+    """``{module: {imported library module}}`` over the whole tree."""
+    modules = _modules()
     edges = {}
-    for path in (ROOT / folder).glob("*.py"):
-        mod = f"{package}.{path.stem}" if path.stem != "__init__" else package
-        edges[mod] = {name for name in _imports(path, package)
-                      if name.startswith(package + ".") and name != mod}
-    edges.pop(package, None)  # __init__ re-exports; nothing imports it back
+    for name, (path, is_pkg) in modules.items():
+        package = name if is_pkg else name.rpartition(".")[0]
+        edges[name] = {m for m in _imports(path, package) if m in modules and m != name}
+    return edges
+
+
+def _is_private(name):
+    return any(part.startswith("_") and part != "__init__" for part in name.split(".")[1:])
+
+
+def test_every_import_goes_down_the_rooms_and_no_private_one_crosses_a_package():
+    """utils <- features / graphs / cells <- estimators <- cli, module-level and deferred
+    imports alike; a package's private modules are its own."""
+    bad = []
+    for mod, targets in _edges().items():
+        src = _room(mod)
+        for t in sorted(targets):
+            dst = _room(t)
+            if dst not in ROOMS[src]:
+                bad.append(f"{mod} ({src}) imports {t} ({dst})")
+            elif PACKAGE_OF_ROOM[src] != PACKAGE_OF_ROOM[dst] and _is_private(t):
+                bad.append(f"{mod} imports the private {t} of another package")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_cycle_in_the_tree():
+    """No module imports itself back, through any chain of module-level or deferred imports
+    (a package's ``__init__`` re-exports; nothing below it imports it back)."""
+    edges = _edges()
+    state = {}
 
     def visit(node, stack):
+        if state.get(node) == "done":
+            return
         if node in stack:
             pytest.fail("import cycle: " + " -> ".join(stack[stack.index(node):] + [node]))
-        for nxt in edges.get(node, ()):
+        for nxt in sorted(edges.get(node, ())):
             visit(nxt, stack + [node])
+        state[node] = "done"
 
-    for mod in edges:
+    for mod in sorted(edges):
         visit(mod, [])
 
 

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._backend import array_module
+from ..utils import array_module
 
 
 #: Rows per GEMM block (bounds the memory of full-batch passes and of encoding).

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._backend import array_module, to_device
+from ..utils import array_module, to_device
 from . import _network  # _network._n_threads: looked up at call time (tests patch it)
 from ._network import ROW_CHUNK, Buffers, _activation_delta, _backward, encode, _layer, _row_map
 

@@ -5,8 +5,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .._backend import array_module, to_device, to_host
-from .._progress import progress, warn
+from ..utils import array_module, progress, to_device, to_host, warn
 from ._network import ROW_CHUNK, Buffers, init_params
 from ._objective import LOSS_DTYPE, LOSS_FIELDS, Problem, objective, row_normalize
 

@@ -9,8 +9,7 @@ import argparse
 import contextlib
 import os
 
-from dgae._progress import warn
-from dgae._table import comma_ints
+from ..utils import comma_ints, warn
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -194,8 +193,8 @@ def note_resume(cache, what, verbose):
     """Say so when ``cache`` holds an unfinished or finished extraction to resume."""
     import numpy as np
 
-    from dgae._progress import say
-    from dgae.features._extract import state_paths
+    from ..utils import say
+    from dgae.features import state_paths
 
     done_file = state_paths(cache)["done"]
     if os.path.exists(done_file) and os.path.exists(cache):
@@ -276,7 +275,7 @@ def load_fitted_descriptor(path):
     """The fitted descriptor of a ``dgae fit`` model, a ``dgae extract`` .npy or a joblib file."""
     import joblib
 
-    from dgae.features._extract import state_paths
+    from dgae.features import state_paths
 
     if os.fspath(path).endswith(".npy"):
         side = state_paths(path)["descriptor"]
@@ -286,7 +285,7 @@ def load_fitted_descriptor(path):
     obj = joblib.load(path)
     if hasattr(obj, "steps"):  # a Pipeline(descriptor, estimator) from dgae fit
         obj = split_model(obj, path)[0]
-    from dgae.features._extract import is_fitted
+    from dgae.features import is_fitted
 
     if not hasattr(obj, "transform") or not is_fitted(obj):
         raise ValueError(f"{path}: holds no fitted descriptor (found {type(obj).__name__})")

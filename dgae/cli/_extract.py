@@ -47,7 +47,7 @@ def add_parser(subparsers):
 def _paths(args):
     import os
 
-    from dgae._table import read_table
+    from ..utils import read_table
 
     _, rows = read_table(args.csv, required=[args.path_column])
     names = [row[args.path_column] for row in rows]

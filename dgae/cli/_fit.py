@@ -136,7 +136,7 @@ def _features(args, features, photos_csv):
     import numpy as np
 
     from dgae.features import make_descriptor
-    from dgae.features._extract import state_paths
+    from dgae.features import state_paths
 
     if features is not None:
         X = np.load(features, mmap_mode="r")
@@ -156,7 +156,7 @@ def _fit(args):
 
     check_output(args.out)
     from dgae import DGAE, GeoPipeline
-    from dgae.features._extract import state_paths
+    from dgae.features import state_paths
 
     X, photos, descriptor, cache = _features(args, *_inputs(args))
     areas = None

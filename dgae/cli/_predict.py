@@ -104,7 +104,7 @@ def _details(args, model, descriptor, estimator, cache):
         details = model.predict_details(names, top_k=args.top_k, verbose=verbose, cache=cache,
                                         n_jobs=args.n_jobs)
     if not args.cache:
-        from dgae.features._extract import state_paths
+        from dgae.features import state_paths
 
         for f in [cache, *state_paths(cache).values()]:
             if os.path.exists(f):

@@ -19,8 +19,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import Bunch, check_random_state
 
-from .._geo import EARTH_RADIUS_KM, to_unit_vectors
-from .._table import read_table
+from ..utils import EARTH_RADIUS_KM, read_table, to_unit_vectors
 
 SCENES = ("park", "beach", "street", "skyline", "temple", "market", "mountain", "night_street")
 _ROOFS = ("flat", "gable", "dome", "stepped")
@@ -450,7 +449,7 @@ def make_city_world(n_images=3000, image_size=128, areas="cities35", random_stat
     >>> d.images.shape, d.gps.shape, d.images.dtype
     ((40, 32, 32, 3), (40, 2), dtype('uint8'))
     """
-    from .._progress import progress
+    from ..utils import progress
 
     if int(n_images) != n_images or n_images < 1:
         raise ValueError(f"n_images must be a positive integer, got {n_images!r}")

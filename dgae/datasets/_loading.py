@@ -5,9 +5,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from .._geo import check_gps
-from .._progress import warn
-from .._table import conflicting_rows, read_table
+from ..utils import check_gps, conflicting_rows, read_table, warn
 from ._time import GPS_IFD, parse_times, read_exif, read_exif_datetime, to_datetime64
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")

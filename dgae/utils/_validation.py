@@ -1,5 +1,7 @@
-"""Input checks shared by every layer (a base module: imports nothing from dgae)."""
+"""Input checks shared by every layer."""
 import numpy as np
+
+from ._geo import check_gps
 
 
 def check_features(X, name="X", dtype=np.float32, min_samples=1):
@@ -60,3 +62,30 @@ def check_labels(labels, n, name="poi_labels"):
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{name} must be integers, got dtype {labels.dtype}")
     return labels
+
+
+def check_k(k, name):
+    """``k`` as an int, or a ValueError naming ``name`` unless it is an integer >= 1.
+
+    Examples
+    --------
+    >>> check_k(np.int64(3), "k1")
+    3
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
+    return int(k)
+
+
+def check_gps_rows(gps, n, name):
+    """Validated ``[lat, lon]`` rows (:func:`~dgae.utils.check_gps`), exactly ``n`` of them.
+
+    Examples
+    --------
+    >>> check_gps_rows([[45.0, 16.0]], 1, "query_gps").shape
+    (1, 2)
+    """
+    gps = check_gps(gps, name)
+    if len(gps) != n:
+        raise ValueError(f"{name} has {len(gps)} rows, expected {n}")
+    return gps

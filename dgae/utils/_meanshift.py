@@ -23,9 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from dgae._backend import to_device, to_host
+from ._backend import to_device, to_host
 
-from ._search import LabelMask, knn_search, small_gemm_context
+from ._search import PairMask, knn_search, small_gemm_context
 
 #: Coordinates used to break intensity ties when ranking centres (see select_centers).
 _TIE_COORDS = 8
@@ -120,6 +120,12 @@ class TreeNeighbors:
     bandwidth : float
     workers : int
         Threads for the nearest-centre query.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [0.0, 0.0], [0.5, 0.0], [9.0, 9.0]])
+    >>> mean_shift(TreeNeighbors(X, 1.0), X, 1.0)[1].tolist()   # labels: two clusters
+    [0, 0, 0, 1]
     """
 
     def __init__(self, X, bandwidth, workers=1):
@@ -162,6 +168,15 @@ class DenseNeighbors:
     groups : ndarray of shape (n,), optional
     seed_groups : ndarray of shape (s,), optional
         Group of each seed (indexed by ``active`` in :meth:`stats`).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.2], [5.0], [0.1]], np.float32)
+    >>> groups = np.array([0, 0, 0, 1])        # the last point sees only its own group
+    >>> centres, labels, _, cgroups = mean_shift(DenseNeighbors(X, 1.0, np, groups, groups), X,
+    ...                                          1.0, seed_groups=groups)
+    >>> labels.tolist(), cgroups.tolist()
+    ([0, 0, 1, 2], [0, 0, 1])
     """
 
     def __init__(self, X, bandwidth, xp, groups=None, seed_groups=None):
@@ -173,7 +188,7 @@ class DenseNeighbors:
     def _mask(self, a_groups, b_groups):
         if a_groups is None:
             return None
-        return LabelMask(a_groups, b_groups, "different", False, self.xp)(
+        return PairMask(a_groups, b_groups, "different", False, self.xp)(
             0, len(a_groups), 0, len(b_groups))
 
     def stats(self, means, active):
@@ -205,7 +220,7 @@ class DenseNeighbors:
     def nearest(self, C, groups=None):
         mask = None
         if groups is not None:
-            mask = LabelMask(self.groups, groups, "different", False, self.xp)
+            mask = PairMask(self.groups, groups, "different", False, self.xp)
         dist, idx = knn_search(self.X, C.astype(np.float32), 1, self.xp, mask=mask)
         return idx[:, 0], dist[:, 0]
 
@@ -216,6 +231,13 @@ def mean_shift(backend, seeds, bandwidth, max_iter=300, seed_groups=None):
     Returns ``(centres, labels, n_iter, centre_groups)``: ``labels`` index the
     returned centres (each point's nearest centre of its own group when the
     backend has groups; ``centre_groups`` is None otherwise).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.4], [10.0]])
+    >>> centres, labels, n_iter, _ = mean_shift(TreeNeighbors(X, 1.0), X, 1.0)
+    >>> centres.ravel().tolist(), labels.tolist()
+    ([0.2, 10.0], [0, 0, 1])
     """
     means, intensity, n_iter = shift_seeds(seeds, bandwidth, backend.stats, max_iter)
     keep = select_centers(means, intensity, backend.pairs_within, seed_groups)

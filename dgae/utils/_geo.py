@@ -211,9 +211,40 @@ def spherical_mean(gps, weights=None):
     >>> spherical_mean([[0, 179], [0, -179]]).round(9).tolist()
     [0.0, -180.0]
     """
-    xyz = to_unit_vectors(gps)
-    m = np.average(xyz, axis=0, weights=weights)
-    return from_unit_vectors(m)
+    return from_unit_vectors(unit_mean(to_unit_vectors(gps), weights=weights))
+
+
+def unit_mean(xyz, groups=None, n_groups=None, weights=None):
+    """The spherical mean of unit vectors, as a unit vector: of all rows, or of each group.
+
+    Parameters
+    ----------
+    xyz : ndarray of shape (n, 3)
+    groups : ndarray of int, shape (n,), optional
+        Group of each row (``0 .. n_groups - 1``; every group non-empty).
+    n_groups : int, optional
+        Default: ``groups.max() + 1``.
+    weights : array-like of shape (n,), optional
+        Only without ``groups``.
+
+    Returns
+    -------
+    mean : ndarray of shape (3,), or (n_groups, 3) with ``groups``
+
+    Examples
+    --------
+    >>> xyz = to_unit_vectors([[0, 0], [0, 90], [0, 180]])
+    >>> unit_mean(xyz, np.array([0, 0, 1])).round(6).tolist()
+    [[0.707107, 0.707107, 0.0], [-1.0, 0.0, 0.0]]
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if groups is None:
+        m = np.average(xyz, axis=0, weights=weights)
+        return m / np.linalg.norm(m)
+    n_groups = int(np.max(groups)) + 1 if n_groups is None else int(n_groups)
+    m = np.stack([np.bincount(groups, weights=xyz[:, c], minlength=n_groups) for c in range(3)],
+                 axis=1)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
 def gallery_extent_km(gps):

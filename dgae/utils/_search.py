@@ -19,10 +19,10 @@ import functools
 
 import numpy as np
 
-from dgae._backend import get_xp, to_device, to_host
-from dgae._geo import EARTH_RADIUS_KM, check_gps, to_unit_vectors
-from dgae._progress import progress
-from dgae._validation import check_features, check_labels
+from ._backend import get_xp, to_device, to_host
+from ._geo import EARTH_RADIUS_KM, to_unit_vectors
+from ._progress import progress
+from ._validation import check_features, check_gps_rows, check_k, check_labels
 
 EXCLUDE_MODES = (None, "same", "different")
 #: Entries of one (query block x index block) distance tile.
@@ -55,7 +55,7 @@ def small_gemm_context(work, xp):
 
 def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None,
                       exclude=None, exclude_self=False, query_gps=None, index_gps=None,
-                      exclude_within_km=0.0, device="auto", batch_size=None, verbose=0):
+                      q_min_km=0.0, device="auto", batch_size=None, verbose=0):
     """Exact Euclidean k nearest neighbours of ``queries`` among ``index``.
 
     Blocked brute force: GEMM-based distances tile by tile (NumPy or CuPy),
@@ -79,8 +79,8 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
         ``queries`` and ``index`` are the same set: query ``i`` never returns
         index ``i``.
     query_gps, index_gps : array-like of shape (n_queries, 2) and (n_index, 2)
-        ``[lat, lon]`` degrees, used by ``exclude_within_km``.
-    exclude_within_km : float, default=0
+        ``[lat, lon]`` degrees, used by ``q_min_km``.
+    q_min_km : float, default=0
         Drop index points closer than this great-circle distance to the
         query (the easy-confusing graph's distance floor).
     device : {"auto", "cpu", "gpu"}, default="auto"
@@ -115,14 +115,14 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
     ([[2, 3], [2, 3], [1, 0], [1, 0]], [3.0, 4.0])
     >>> gps = [[45.0, 15.0], [45.0, 15.01], [46.0, 15.0], [47.0, 15.0]]
     >>> nearest_neighbors(X, X, 1, exclude_self=True, query_gps=gps, index_gps=gps,
-    ...                   exclude_within_km=5.0, device="cpu")[1].ravel().tolist()
+    ...                   q_min_km=5.0, device="cpu")[1].ravel().tolist()
     [2, 2, 3, 2]
     """
     Q = check_features(queries, "queries")
     X = Q if index is queries else check_features(index, "index")
     if Q.shape[1] != X.shape[1]:
         raise ValueError(f"queries have {Q.shape[1]} features but index has {X.shape[1]}")
-    k = _check_k(k, "k")
+    k = check_k(k, "k")
     if exclude not in EXCLUDE_MODES:
         raise ValueError(f"exclude must be one of {EXCLUDE_MODES}, got {exclude!r}")
     ql = xl = None
@@ -135,48 +135,41 @@ def nearest_neighbors(queries, index, k, *, query_labels=None, index_labels=None
         raise ValueError(f"exclude_self needs queries and index of equal length, got "
                          f"{Q.shape[0]} and {X.shape[0]}")
     floor = None
-    if exclude_within_km:
+    if q_min_km:
         if query_gps is None or index_gps is None:
-            raise ValueError("exclude_within_km needs query_gps and index_gps")
-        floor = GeoFloor(_check_rows(query_gps, Q.shape[0], "query_gps"),
-                         _check_rows(index_gps, X.shape[0], "index_gps"), exclude_within_km)
+            raise ValueError("q_min_km needs query_gps and index_gps")
+        floor = QFloor(check_gps_rows(query_gps, Q.shape[0], "query_gps"),
+                       check_gps_rows(index_gps, X.shape[0], "index_gps"), q_min_km)
     xp = get_xp(device)
-    mask = LabelMask(ql, xl, exclude, exclude_self, xp, floor=floor)
+    mask = PairMask(ql, xl, exclude, exclude_self, xp, floor=floor)
     return knn_search(Q, X, k, xp, mask=mask, batch_size=batch_size, verbose=verbose)
 
 
-def _check_rows(gps, n, name):
-    gps = check_gps(gps, name)
-    if len(gps) != n:
-        raise ValueError(f"{name} has {len(gps)} rows, expected {n}")
-    return gps
-
-
-class GeoFloor:
-    """Pairs of points closer than ``min_km`` on the earth (great circle).
+class QFloor:
+    """Pairs of points closer than ``q_min_km`` on the earth (great circle).
 
     ``near(q0, q1, x0, x1, xp)`` is the boolean tile of query rows ``q0:q1``
     against index rows ``x0:x1`` that lie within the floor.  The test is on
-    float64 unit vectors, ``u_q . u_x > cos(min_km / R)``: exact to well
+    float64 unit vectors, ``u_q . u_x > cos(q_min_km / R)``: exact to well
     under a metre, also for floors of a few metres.
 
     Parameters
     ----------
     query_gps, index_gps : ndarray of shape (n, 2)
         Validated ``[lat, lon]`` degrees.
-    min_km : float
+    q_min_km : float
         Floor (> 0).
 
     Examples
     --------
-    >>> f = GeoFloor(np.array([[0.0, 0.0]]), np.array([[0.0, 0.001], [0.0, 1.0]]), 1.0)
+    >>> f = QFloor(np.array([[0.0, 0.0]]), np.array([[0.0, 0.001], [0.0, 1.0]]), 1.0)
     >>> f.near(0, 1, 0, 2, np).tolist()
     [[True, False]]
     """
 
-    def __init__(self, query_gps, index_gps, min_km):
+    def __init__(self, query_gps, index_gps, q_min_km):
         self.uq, self.ux = to_unit_vectors(query_gps), to_unit_vectors(index_gps)
-        self.max_dot = float(np.cos(min(float(min_km) / EARTH_RADIUS_KM, np.pi)))
+        self._cos_floor = float(np.cos(min(float(q_min_km) / EARTH_RADIUS_KM, np.pi)))
         self._device = {}
 
     def subset(self, query_rows=None, index_rows=None):
@@ -186,35 +179,36 @@ class GeoFloor:
 
     def against(self, index_unit_vectors, query_unit_vectors=None):
         """The same floor from these queries to other points (unit vectors, (m, 3))."""
-        out = GeoFloor.__new__(GeoFloor)
+        out = QFloor.__new__(QFloor)
         out.uq = self.uq if query_unit_vectors is None else query_unit_vectors
         out.ux = np.asarray(index_unit_vectors, dtype=np.float64)
-        out.max_dot, out._device = self.max_dot, {}
+        out._cos_floor, out._device = self._cos_floor, {}
         return out
 
     def near_pairs(self, query_rows, index_rows):
         """Whether ``index_rows[i, j]`` lies within the floor of ``query_rows[i]`` (NumPy)."""
         dot = np.einsum("ic,ijc->ij", self.uq[query_rows], self.ux[index_rows])
-        return dot > self.max_dot
+        return dot > self._cos_floor
 
     def near(self, q0, q1, x0, x1, xp):
         if xp not in self._device:
             self._device[xp] = (to_device(self.uq, xp, np.float64), to_device(self.ux, xp, np.float64))
         uq, ux = self._device[xp]
-        return (uq[q0:q1] @ ux[x0:x1].T) > self.max_dot
+        return (uq[q0:q1] @ ux[x0:x1].T) > self._cos_floor
 
 
-def _check_k(k, name):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
-    return int(k)
-
-
-class LabelMask:
+class PairMask:
     """Which (query, index) pairs of a tile are excluded; ``None`` when nothing is.
 
-    Called as ``mask(q0, q1, x0, x1)`` with the tile's row ranges.  ``floor``
-    (a :class:`GeoFloor`) also excludes pairs closer than its distance.
+    Called as ``mask(q0, q1, x0, x1)`` with the tile's row ranges.  Three rules,
+    each optional: by label (``exclude``: ``"same"`` or ``"different"``), the row
+    itself (``exclude_self``: query ``i`` is index ``i``), and a distance floor
+    (``floor``, a :class:`QFloor`: pairs closer than ``q_min_km``).
+
+    Examples
+    --------
+    >>> PairMask(np.array([0, 1]), np.array([0, 0, 1]), "same", False, np)(0, 2, 0, 3).tolist()
+    [[True, True, False], [False, False, True]]
     """
 
     def __init__(self, query_labels, index_labels, exclude, exclude_self, xp, floor=None):
@@ -243,6 +237,14 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
     ``mask(q0, q1, x0, x1)`` returns a boolean tile of excluded pairs, or None.
     Returns host arrays ``(distances float32, indices int64)`` padded with
     ``inf`` / ``-1``.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [3.0]], np.float32)
+    >>> mask = PairMask(None, None, None, True, np)          # never the row itself
+    >>> d, i = knn_search(X, X, 2, np, mask=mask)
+    >>> i.tolist(), d[:, 0].tolist()
+    ([[1, 2], [0, 2], [1, 0]], [1.0, 1.0, 2.0])
     """
     kind = "cpu" if xp is np else "gpu"
     nq, nx = Q.shape[0], X.shape[0]
@@ -351,6 +353,11 @@ def neighbors_to_csr(indices, n_cols, rows=None):
     Returns
     -------
     graph : scipy.sparse.csr_matrix of shape (n_cols, n_cols), float32 ones
+
+    Examples
+    --------
+    >>> neighbors_to_csr(np.array([[1, -1], [0, 2]]), 3, rows=[0, 2]).toarray().tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 1.0]]
     """
     import scipy.sparse as sp
 
