@@ -8,8 +8,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
-from ._heads import apply_head, resolve_k
-from .base import CodesTransformerMixin, GeoRegressorMixin
+from ._heads import apply_head
+from .base import CodesTransformerMixin, GeoRegressorMixin, restore_fitted
 
 #: Queries per block of the restricted search (a block's distances: rows x gallery floats).
 _BLOCK = 256
@@ -46,6 +46,8 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
     gallery_cells_ : ndarray of shape (n_gallery,)
         Position in ``cell_classifier_.classes_`` of each gallery photo's
         cell (-1: a cell the classifier does not know).
+    top_cells_ : int or None
+        ``top_cells`` as fitted (what ``predict`` uses).
     n_features_in_ : int
 
     Examples
@@ -92,12 +94,17 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
         knn = self.knn if self.knn is not None else GeoKNN(head="kde")
         self.knn_ = clone(knn).fit(self.cell_classifier_.transform(X), gps)
         self.gallery_cells_ = class_positions(self.cell_classifier_, gps)
+        self.top_cells_ = self.top_cells
         return self
 
     def transform(self, X):
         """The representation retrieval runs on, shape (n, n_codes) (:meth:`CellClassifier.transform`)."""
         check_is_fitted(self, "knn_")
         return self.cell_classifier_.transform(self._check_X(X, reset=False))
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        restore_fitted(self, state, {"top_cells_": lambda: self.top_cells})
 
     def predict(self, X):
         """The head's estimate from the nearest gallery photos in the representation.
@@ -107,19 +114,18 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
         gps : ndarray of shape (n, 2), ``[lat, lon]`` degrees
         """
         Z = self.transform(X)
-        if self.top_cells is None:
+        if self.top_cells_ is None:
             return self.knn_.predict(Z)
-        G = self.knn_.features_
-        k = resolve_k(self.knn_.head, self.knn_.n_neighbors, len(G))
+        G, knn = self.knn_.features_, self.knn_
         proba = self.cell_classifier_.predict_proba(X)
-        top = np.argsort(-proba, axis=1, kind="stable")[:, :self.top_cells]
+        top = np.argsort(-proba, axis=1, kind="stable")[:, :self.top_cells_]
         out = []
         for s in range(0, len(Z), _BLOCK):
             z, t = Z[s:s + _BLOCK], top[s:s + _BLOCK]
             dist = euclidean_distances(z, G)
             outside = ~(self.gallery_cells_[None, :, None] == t[:, None, :]).any(axis=2)
-            order = np.argsort(dist + outside * (dist.max() + 1.0), axis=1, kind="stable")[:, :k]
-            head, params = self.knn_._head_spec()
-            out.append(apply_head(head, self.knn_.gallery_gps_[order],
-                                  np.take_along_axis(dist, order, axis=1), **params))
+            order = np.argsort(dist + outside * (dist.max() + 1.0), axis=1,
+                               kind="stable")[:, :knn.n_neighbors_]
+            out.append(apply_head(knn.head_, knn.gallery_gps_[order],
+                                  np.take_along_axis(dist, order, axis=1), **knn.head_params_))
         return np.concatenate(out)

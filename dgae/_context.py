@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
-from .base import GeoRegressorMixin
+from .base import GeoRegressorMixin, restore_fitted
 
 #: M2 keeps this many of M1's cell probabilities (§3.2).
 TOP_CELLS = 10
@@ -393,6 +393,8 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
     ----------
     base_ : the fitted M1 / M2
     lstm_ : the trained torch module ("lstm"), else None
+    method_, album_size_ : str, int
+        ``method`` and ``album_size`` as fitted (what prediction uses).
     classes_, locations_, partition_ : M1's
     n_features_in_ : int
 
@@ -454,7 +456,7 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         """
         X, gps = self._fit_inputs(X, y)
         album = self._check_album(album, len(X))
-        self.lstm_ = None
+        self.lstm_, self.method_, self.album_size_ = None, self.method, int(self.album_size)
         if self.method == "average":
             self.base_ = self._fit_base_with_time(X, gps, time, album)
             return self
@@ -486,6 +488,11 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
             raise ValueError(f"album has shape {album.shape}; expected ({n},)")
         return album
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        restore_fitted(self, state, {"method_": lambda: self.method,
+                                     "album_size_": lambda: int(self.album_size)})
+
     def predict_proba(self, X, album=None, time=None):
         """Cell probabilities of each photo given its album, shape (n, N)."""
         return self._proba(X, album, time)
@@ -496,8 +503,8 @@ class AlbumRefiner(_CellModelMixin, BaseEstimator):
         album = self._check_album(album, len(X))
         proba = base_proba(self.base_, X, time)
         out = proba.copy()
-        chunks = [c for c in album_chunks(album, time, self.album_size) if len(c) > 1]
-        if self.method == "average":
+        chunks = [c for c in album_chunks(album, time, self.album_size_) if len(c) > 1]
+        if self.method_ == "average":
             for rows in chunks:
                 out[rows] = proba[rows].mean(axis=0)
             return out

@@ -13,11 +13,11 @@ from sklearn.utils.validation import check_is_fitted
 from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex
 
 from . import _autoencoder as ae
-from .utils import (array_module, get_xp, great_circle_km, km_to_degrees, say, to_device, to_host,
-                    warn)
+from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets, restore_fitted
+from .utils import (array_module, get_xp, great_circle_km, km_to_degrees, resolve_device, say,
+                    to_device, to_host, warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
-from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
 from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
@@ -400,8 +400,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         -------
         self : DGAE
         """
-        self.code_spec_ = self._resolve_code_spec()  # fixed here: set_params after fit changes no code
-        hidden = self.code_spec_["hidden"]
+        self._resolve_fitted_parameters()  # once: set_params after fit changes no output
+        hidden = self.hidden_layer_sizes_
         X = self._check_X(X, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -444,22 +444,32 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                        objective=self.objective,
                        covariance_weight=self.covariance_weight if self._whitened() else 0.0)
 
-    def _resolve_code_spec(self):
-        """How codes are made (widths, activations, which layers): resolved once, in ``fit``."""
-        hidden = self._hidden()
+    def _resolve_fitted_parameters(self):
+        """What transform and predict read, resolved from the parameters once, in ``fit``:
+        ``device_``, ``hidden_layer_sizes_``, ``activations_``, ``include_input_``,
+        ``code_layers_``."""
         whitened = self._whitened()
-        return {"hidden": hidden, "activations": ae.layer_activations(len(hidden), self.objective),
-                "include_input": (not whitened) if self.include_input == "auto"
-                else bool(self.include_input),
-                "stack": (not whitened) if self.code_layers == "auto" else self.code_layers == "all"}
+        self.device_ = resolve_device(self.device)
+        self.hidden_layer_sizes_ = self._hidden()
+        self.activations_ = tuple(ae.layer_activations(len(self.hidden_layer_sizes_),
+                                                       self.objective))
+        self.include_input_ = ((not whitened) if self.include_input == "auto"
+                               else bool(self.include_input))
+        self.code_layers_ = (("last" if whitened else "all") if self.code_layers == "auto"
+                             else self.code_layers)
 
-    def _spec(self):
-        """The fitted code specification (a model saved before it existed: resolved now)."""
-        spec = getattr(self, "code_spec_", None)
-        return self._resolve_code_spec() if spec is None else spec
-
-    def _activations(self):
-        return self._spec()["activations"]
+    def __setstate__(self, state):
+        # a model saved before the fitted parameters were attributes of their own
+        spec = state.pop("code_spec_", None)
+        if spec is not None:
+            state.update(hidden_layer_sizes_=tuple(spec["hidden"]),
+                         activations_=tuple(spec["activations"]),
+                         include_input_=spec["include_input"],
+                         code_layers_="all" if spec["stack"] else "last")
+        super().__setstate__(state)
+        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
+        if "head_" in state and "n_neighbors_" not in state:
+            self._set_head(self.head_, {**self._head_widths(self.head_), **self.head_params_})
 
     def _make_scaler(self, X, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
@@ -513,7 +523,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         # X and gps were validated at fit's entry: the graphs take them as they are
         self.P_, self.Q_, self.poi_miner_, self.region_miner_ = build_geo_graphs(
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
-            poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device,
+            poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device_,
             random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
             region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_),
             region_weight=self.region_weight, return_miners=True, check_input=False)
@@ -529,7 +539,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         P, Q = self.P_, self.Q_
         if self.early_stopping and val is not None:
             P, Q = P[rows][:, rows], Q[rows][:, rows]
-            xp = get_xp(self.device)
+            xp = get_xp(self.device_)
             monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
                                  self.gallery_gps_[rows], self.gallery_gps_[val],
                                  np.isin(val, self.validation_indices_), groups[rows],
@@ -596,7 +606,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
         label = next(iter(cands))
-        self.head_, self.head_params_ = cands[label][0], dict(cands[label][1])
+        head, params = cands[label][0], dict(cands[label][1])
         held = self._held_out()
         if held is not None:
             rows = self.training_indices_
@@ -604,7 +614,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             k = min(max(neighbors_needed(cands, self.n_neighbors), CONFIDENCE_POOL), len(rows))
             from dgae.graphs import nearest_neighbors
 
-            dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device)
+            dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device_)
             nbrs, truth = self.gallery_gps_[rows][idx], self.gallery_gps_[held]
             kw = dict(min_votes=self.min_votes, kde_power=self.kde_power,
                       n_neighbors=self.n_neighbors)
@@ -618,29 +628,56 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                                    gates=match_gates(nbrs, dist, self.confidence_km_),
                                                    **kw)
             label = max(self.gate_scores_, key=self.gate_scores_.get)
-            self.head_, self.head_params_ = heads[label][0], dict(heads[label][1])
-            kh = resolve_k(self.head_, self.n_neighbors, k)
-            pred = apply_head(self.head_, nbrs[:, :kh], dist[:, :kh], min_votes=self.min_votes,
-                              kde_power=self.kde_power, **self.head_params_)
+            head, params = heads[label][0], dict(heads[label][1])
+            params = {**self._head_widths(head), **params}
+            kh = resolve_k(head, self.n_neighbors, k)
+            pred = apply_head(head, nbrs[:, :kh], dist[:, :kh], **params)
             within = great_circle_km(pred, truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
                 confidence_features(nbrs, dist, pred, self.confidence_km_, self.kde_power), within)
+        self._set_head(head, {**self._head_widths(head), **params})
         self.head_label_ = label
         say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
             + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
             verbose=self.verbose)
 
-    def _head_spec(self):
-        """The chosen head, or -- after ``set_params(head=...)`` on a fitted model (``dgae
-        predict --head``) -- that head at the set or the gallery's widths."""
-        params = dict(meanshift_bandwidth_km=self.scales_["meanshift_km"], min_votes=self.min_votes,
-                      kde_sigma_km=self.scales_["kde_sigmas_km"][0], kde_power=self.kde_power)
-        if self.head not in ("auto", self.head_):
-            for key in ("meanshift_bandwidth_km", "kde_sigma_km"):
-                if getattr(self, key) != "auto":
-                    params[key] = float(getattr(self, key))
-            return self.head, params
-        return self.head_, {**params, **self.head_params_}
+    def _head_widths(self, head):
+        """The head's parameters at the gallery's widths, or the set ones where not "auto"."""
+        widths = dict(meanshift_bandwidth_km=float(self.scales_["meanshift_km"]),
+                      min_votes=int(self.min_votes),
+                      kde_sigma_km=float(self.scales_["kde_sigmas_km"][0]),
+                      kde_power=float(self.kde_power))
+        for key in ("meanshift_bandwidth_km", "kde_sigma_km"):
+            if getattr(self, key) != "auto":
+                widths[key] = float(getattr(self, key))
+        return widths
+
+    def set_head(self, head):
+        """Locate queries with another head from now on, without fitting again (``dgae
+        predict --head``): ``head`` at the set widths, or the gallery's where they are "auto";
+        the confidence stays the one calibrated for the chosen head.
+
+        Parameters
+        ----------
+        head : {"1nn", "meanshift", "kde"}
+
+        Returns
+        -------
+        self : DGAE
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> gps = np.repeat([[45.0, 15.0], [45.0, 16.0], [10.0, 10.0]], 10, axis=0)
+        >>> X = rng.random((30, 6)) + np.repeat(np.eye(3, 6), 10, axis=0)
+        >>> model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, random_state=0)
+        >>> model.fit(X, gps).set_head("meanshift").head_label_
+        'meanshift'
+        """
+        super().set_head(head)
+        self.head_label_ = head
+        return self
 
     def _confidence(self, features):
         if self.confidence_calibrator_ is None:
@@ -655,7 +692,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             Xs, P, Q, hidden_layer_sizes=hidden, loss=self._loss(), optimizer=self.optimizer,
             learning_rate=self.learning_rate_, lr_decay=self._lr_decay(), momentum=self.momentum,
             adam_betas=tuple(self.adam_betas), max_iter=max_iter, tol=self.tol,
-            batch_size=batch_size, xp=get_xp(self.device), init=init, anchors=anchors,
+            batch_size=batch_size, xp=get_xp(self.device_), init=init, anchors=anchors,
             random_state=seed, monitor=monitor, n_iter_no_change=self.n_iter_no_change,
             input_dropout=self.input_dropout, verbose=self.verbose)
         self.coefs_, self.intercepts_ = result["coefs"], result["intercepts"]
@@ -666,7 +703,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         layers = self._layers(Xs)
         self._diagnose(layers)
         codes = self._codes(layers)
-        self.knn_ = GeoKNN(index=self.index, device=self.device,
+        self.knn_ = GeoKNN(index=self.index, device=self.device_,
                            random_state=self.random_state).fit(codes, self.gallery_gps_)
 
     def _diagnose(self, layers):
@@ -688,28 +725,28 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _encode_device(self, coefs, intercepts, Xs):
         """Retrieval codes of device inputs under given weights (device array)."""
         return self._codes([Xs] + ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK,
-                                            activations=self._activations()))
+                                            activations=self.activations_))
 
     def _code_parts(self, hidden):
-        return list(hidden) if self._spec()["stack"] else [hidden[-1]]
+        return list(hidden) if self.code_layers_ == "all" else [hidden[-1]]
 
     def _layers(self, Xs):
         """``[network input, h1, ..., hM]`` of scaled rows (host, float32)."""
-        xp = get_xp(self.device)
+        xp = get_xp(self.device_)
         coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
         intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
         layers = [np.asarray(Xs, dtype=np.float32)]       # filled in place: no stacking copy
-        layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self._spec()["hidden"]]
+        layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self.hidden_layer_sizes_]
         for r0 in range(0, len(Xs), ENCODE_CHUNK):
             part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
-            hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self._activations())
+            hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self.activations_)
             for out, h in zip(layers[1:], hidden):
                 out[r0:r0 + ENCODE_CHUNK] = to_host(h)
         return layers
 
     def _codes(self, layers):
         """Retrieval codes from ``[network input, h1, ..., hM]`` (host or device arrays)."""
-        parts = ([layers[0]] if self._spec()["include_input"] else []) + self._code_parts(layers[1:])
+        parts = ([layers[0]] if self.include_input_ else []) + self._code_parts(layers[1:])
         return parts[0] if len(parts) == 1 else array_module(parts[0]).concatenate(parts, axis=1)
 
     def transform(self, X):
@@ -812,7 +849,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             self.P_, self.Q_ = extend_geo_graphs(
                 self.P_, self.Q_, X_all, gps_all, labels_all, len(X), region_labels=regions_all,
                 k1=self.k1, k2=self.k2, method=self.graph, q_min_km=self.q_min_km_,
-                region_weight=self.region_weight, device=self.device,
+                region_weight=self.region_weight, device=self.device_,
                 random_state=self.random_state, verbose=self.verbose, check_input=False)
         else:
             self.P_ = sp.csr_matrix((len(X_all),) * 2, dtype=np.float32)
@@ -824,7 +861,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Xs = self._scaled(X_all)
         result = self._train(Xs, self.P_, self.Q_, init=(self.coefs_, self.intercepts_),
                              anchors=np.arange(n_old, len(X_all)), batch_size=batch, max_iter=1,
-                             seed=seed, hidden=self._spec()["hidden"])
+                             seed=seed, hidden=self.hidden_layer_sizes_)
         self.loss_curve_ = np.concatenate([self.loss_curve_, result["loss_curve"]])
         self.n_iter_ += result["n_iter"]
         self._index_gallery(Xs)

@@ -8,8 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from dgae.graphs import FaissIndex, IVFIndex
 
-from .base import RUN_CONSTRAINTS, GeoRegressorMixin
-from .utils import warn
+from .base import RUN_CONSTRAINTS, GeoRegressorMixin, restore_fitted
+from .utils import resolve_device, warn
 from ._heads import HEADS, apply_head, resolve_k
 
 #: ``predict_details``' confidence without calibration: the share of the nearest gallery
@@ -50,16 +50,50 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         gps : ndarray of shape (n, 2), float64
         """
         check_is_fitted(self)
-        head, params = self._head_spec()
-        k = resolve_k(head, self.n_neighbors, len(self.gallery_gps_))
-        dist, idx = self._neighbors(X, k)
-        return apply_head(head, self.gallery_gps_[idx], dist, **params)
+        dist, idx = self._neighbors(X, self.n_neighbors_)
+        return apply_head(self.head_, self.gallery_gps_[idx], dist, **self.head_params_)
 
-    def _head_spec(self):
-        """(head, keyword parameters of :func:`~dgae._heads.apply_head`) that ``predict`` uses."""
-        return self.head, dict(meanshift_bandwidth_km=self.meanshift_bandwidth_km,
-                               min_votes=self.min_votes, kde_sigma_km=self.kde_sigma_km,
-                               kde_power=self.kde_power)
+    def set_head(self, head):
+        """Locate queries with another head from now on, without fitting again.
+
+        The head's widths are the model's own (``_head_widths``: the set
+        parameters, or for :class:`DGAE` the gallery's scales where they are
+        ``"auto"``), its neighbour count ``n_neighbors`` as set now.  ``fit``
+        chooses the head again.
+
+        Parameters
+        ----------
+        head : {"1nn", "meanshift", "kde"}
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [0.1], [0.2], [5.0]])
+        >>> gps = [[45.0, 15.0], [45.0, 15.1], [10.0, 10.0], [10.0, 10.1]]
+        >>> knn = GeoKNN().fit(X, gps)
+        >>> knn.predict([[0.12]]).tolist(), knn.set_head("kde").head_
+        ([[45.0, 15.1]], 'kde')
+        """
+        check_is_fitted(self)
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        self._set_head(head, self._head_widths(head))
+        return self
+
+    def _set_head(self, head, params):
+        """``head_``, ``head_params_`` (every keyword :func:`~dgae._heads.apply_head` gets) and
+        ``n_neighbors_``: what prediction reads."""
+        self.head_, self.head_params_ = head, dict(params)
+        self.n_neighbors_ = resolve_k(head, self.n_neighbors, len(self.gallery_gps_))
+
+    def _head_widths(self, head):
+        """The keyword parameters of :func:`~dgae._heads.apply_head` for ``head``."""
+        return dict(meanshift_bandwidth_km=float(self.meanshift_bandwidth_km),
+                    min_votes=int(self.min_votes), kde_sigma_km=float(self.kde_sigma_km),
+                    kde_power=float(self.kde_power))
 
     def _confidence(self, features):
         """Confidence from :func:`~dgae._selection.confidence_features`: the vote share."""
@@ -110,8 +144,7 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         if not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 0:
             raise ValueError(f"top_k must be an integer >= 0, got {top_k!r}")
         n_gallery = len(self.gallery_gps_)
-        head, params = self._head_spec()
-        k_head = resolve_k(head, self.n_neighbors, n_gallery)
+        head, params, k_head = self.head_, self.head_params_, self.n_neighbors_
         k = min(max(k_head, CONFIDENCE_POOL, int(top_k)), n_gallery)
         X = self._check_X(X, reset=False)
         parts = []
@@ -146,7 +179,7 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         if int(k) > n_gallery:
             warn(f"predict_topk: k={int(k)} exceeds the gallery's {n_gallery} photos; "
                  f"returning {n_gallery} candidates per query", UserWarning)
-        _, idx = self._neighbors(X, resolve_k(self._head_spec()[0], int(k), n_gallery))
+        _, idx = self._neighbors(X, resolve_k(self.head_, int(k), n_gallery))
         return self.gallery_gps_[idx]
 
 
@@ -229,6 +262,14 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     gallery_gps_ : ndarray of shape (n_gallery, 2), float64
     index_ : pynndescent.NNDescent, IVFIndex or None
         ``None`` for exact search.
+    head_ : str
+        The head ``predict`` uses (``head``, or :meth:`set_head`'s).
+    head_params_ : dict
+        Its parameters (widths, ``min_votes``, ``kde_power``).
+    n_neighbors_ : int
+        Neighbours it votes over (``n_neighbors`` resolved, at most the gallery).
+    device_ : {"cpu", "gpu"}
+        Where the exact search runs (``device`` resolved in ``fit``).
     n_features_in_ : int
 
     Examples
@@ -264,6 +305,12 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
+        if "features_" in state and "head_" not in state:
+            self._set_head(self.head, self._head_widths(self.head))
+
     def fit(self, X, y):
         """Index the gallery.
 
@@ -279,8 +326,10 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self : GeoKNN
         """
         X, self.gallery_gps_ = self._fit_inputs(X, y)
+        self.device_ = resolve_device(self.device)
         self.features_ = np.ascontiguousarray(X)
         self.index_ = build_index(self.index, self.features_, self.random_state, self.verbose)
+        self._set_head(self.head, self._head_widths(self.head))
         return self
 
     def _neighbors(self, X, k):
@@ -294,7 +343,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
             return dist[:, :k].astype(np.float32), idx[:, :k].astype(np.int64)
         from dgae.graphs import nearest_neighbors
 
-        return nearest_neighbors(X, self.features_, k, device=self.device, verbose=self.verbose)
+        return nearest_neighbors(X, self.features_, k, device=self.device_, verbose=self.verbose)
 
     def kneighbors(self, X, n_neighbors=None):
         """Nearest gallery photos of each query.
@@ -312,8 +361,9 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         indices : ndarray of shape (n, k), int64
         """
         check_is_fitted(self)
-        k = self.n_neighbors if n_neighbors is None else n_neighbors
-        return self._neighbors(X, resolve_k(self.head, k, len(self.features_)))
+        if n_neighbors is None:
+            return self._neighbors(X, self.n_neighbors_)
+        return self._neighbors(X, resolve_k(self.head_, n_neighbors, len(self.features_)))
 
 
 def distinct_locations(gps, k):

@@ -10,9 +10,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder._training import Optimizer
-from .utils import (EARTH_RADIUS_KM, check_gps, from_unit_vectors, get_xp, progress, to_device,
+from .utils import (EARTH_RADIUS_KM, check_gps, from_unit_vectors, get_xp, progress, resolve_device, to_device,
                     to_host, to_unit_vectors, warn)
-from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets
+from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets, restore_fitted
 from ._vmf import KAPPA_RANGE, dlog_normalizer_dlogkappa, log_vmf, logsumexp, softmax
 
 _LOG_KAPPA_RANGE = tuple(math.log(k) for k in KAPPA_RANGE)
@@ -242,6 +242,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         self : MvMFRegressor
         """
         X, gps = self._fit_inputs(X, y)
+        self.device_, self.refine_steps_ = resolve_device(self.device), int(self.refine_steps)
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
@@ -271,7 +272,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         return ((X - self.mean_) / self.scale_).astype(np.float32)
 
     def _train(self, X, Y, base, kappa0, params, rng):
-        xp = get_xp(self.device)
+        xp = get_xp(self.device_)
         fit, val = self._holdout(len(X), rng)
         X, Y = to_device(X, xp), to_device(Y, xp)
         params = [to_device(p, xp) for p in params]
@@ -365,6 +366,11 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         """Mixture weights Gamma(x) (Eq. 3), shape (n, c), in the order of ``cells_``."""
         return np.exp(self._log_weights(X))
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
+                                     "refine_steps_": lambda: int(self.refine_steps)})
+
     def predict(self, X):
         """Mean of the heaviest component (Eq. 7), then ``refine_steps`` uphill steps.
 
@@ -373,12 +379,12 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         gps : ndarray of shape (n, 2), ``[lat, lon]`` degrees
         """
         log_w = self._log_weights(X)
-        if not self.refine_steps:
+        if not self.refine_steps_:
             return self.centers_[np.argmax(log_w, axis=1)]
         mu = to_unit_vectors(self.centers_)
         y = mu[np.argmax(log_w, axis=1)]
         log_w = log_w + np.log(self.kappa_)[None, :]
-        for _ in range(self.refine_steps):
+        for _ in range(self.refine_steps_):
             # y <- normalise(sum_i Gamma_i vMF_i(y) kappa_i mu_i): the density's MM step
             step = softmax(log_w + log_vmf(y, mu, self.kappa_), 1) @ mu
             y = step / np.linalg.norm(step, axis=1, keepdims=True)

@@ -19,7 +19,7 @@ from ._version import __version__
 from .utils import DEVICES, check_features, check_gps, great_circle_km, warn
 
 __all__ = ["RUN_CONSTRAINTS", "SCORE_THRESHOLD_KM", "CodesTransformerMixin", "DgaeVersionWarning",
-           "GeoRegressorMixin", "check_targets"]
+           "GeoRegressorMixin", "check_targets", "restore_fitted"]
 
 #: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
 SCORE_THRESHOLD_KM = 200.0
@@ -177,3 +177,34 @@ class CodesTransformerMixin(TransformerMixin):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # codes are float32
         return tags
+
+
+def restore_fitted(estimator, state, defaults):
+    """Set the fitted attributes a model pickled by an earlier dgae lacks, from its parameters.
+
+    Called from ``__setstate__`` after the state is restored: for a fitted
+    ``estimator`` (its state has attributes ending in ``_``), each name of
+    ``defaults`` missing from ``state`` gets ``defaults[name]()``.
+
+    Parameters
+    ----------
+    estimator : object
+    state : dict
+        The unpickled state.
+    defaults : dict of str -> callable
+        ``{fitted attribute: function of no argument giving its value}``.
+
+    Examples
+    --------
+    >>> class Old:
+    ...     refine_steps = 3
+    >>> est = Old()
+    >>> restore_fitted(est, {"coef_": 1}, {"refine_steps_": lambda: est.refine_steps})
+    >>> est.refine_steps_
+    3
+    """
+    if any(k.endswith("_") and not k.startswith("_") for k in state):
+        for name, make in defaults.items():
+            if name not in state:
+                setattr(estimator, name, make())
+

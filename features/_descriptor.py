@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from dgae.base import restore_fitted
 from dgae.utils import progress, warn
 
 from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, Views, block_dims
@@ -250,6 +251,8 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
     n_features_out_ : int
     textons_ : ndarray of shape (n_textons, 8), float32
         Texton dictionary (``(0, 8)`` when ``"texton"`` is not computed).
+    hellinger_ : bool
+        ``hellinger`` as fitted (what ``transform`` applies).
     block_scales_ : dict of str -> float
         Factor applied to each raw block (all 1.0 when ``normalize_blocks``
         is False).
@@ -292,6 +295,10 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        restore_fitted(self, state, {"hellinger_": lambda: bool(self.hellinger)})
 
     # ------------------------------------------------------------ helpers
     def _names(self):
@@ -362,7 +369,7 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
     def _unscaled_features(self, sources, names):
         """Raw blocks, Hellinger-mapped if set; the block scales are not applied yet."""
         X = self._raw_blocks(sources, names)
-        return hellinger_map(X, self.feature_slices_) if self.hellinger else X
+        return hellinger_map(X, self.feature_slices_) if self.hellinger_ else X
 
     def _apply_block_scales(self, X):
         """Multiply each block by its fitted scale, in place."""
@@ -378,6 +385,7 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
         sources = as_sources(images)
         rng = check_random_state(self.random_state)
         self.textons_ = self._fit_textons(sources, rng)
+        self.hellinger_ = bool(self.hellinger)
         dims = [block_dims(n, len(self.textons_)) for n in names]
         ends = np.cumsum(dims)
         self.feature_slices_ = {n: slice(int(e - d), int(e)) for n, d, e in zip(names, dims, ends)}

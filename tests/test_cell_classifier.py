@@ -113,7 +113,7 @@ def test_classification_retrieval_is_the_pipeline_and_restricts_to_top_cells():
     pipe = make_pipeline(cc, GeoKNN()).fit(X[g], gps[g])
     np.testing.assert_allclose(model.predict(X[q]), pipe.predict(X[q]))
     # brute force: the nearest gallery photo (representation space) among the top-2 cells
-    model.set_params(top_cells=2)
+    model.set_params(top_cells=2).fit(X[g], gps[g])
     Zq, Zg = model.transform(X[q]), model.knn_.features_
     top = np.argsort(-model.cell_classifier_.predict_proba(X[q]), axis=1, kind="stable")[:, :2]
     expected = []
@@ -123,5 +123,5 @@ def test_classification_retrieval_is_the_pipeline_and_restricts_to_top_cells():
         expected.append(gps[g][np.argmin(d)])
     np.testing.assert_allclose(model.predict(X[q]), expected)
     n_cells = len(model.cell_classifier_.classes_)
-    np.testing.assert_allclose(model.set_params(top_cells=n_cells).predict(X[q]),
+    np.testing.assert_allclose(model.set_params(top_cells=n_cells).fit(X[g], gps[g]).predict(X[q]),
                                pipe.predict(X[q]))

@@ -155,7 +155,7 @@ def test_predictions_heads_topk_and_score():
     np.testing.assert_array_equal(top[:, 0], pred)  # 1nn = the first of the top-k
     assert model.score(X, gps) == 1.0  # each gallery photo finds itself
     for head in ("meanshift", "kde"):
-        assert model.set_params(head=head).predict(X).shape == (len(X), 2)
+        assert model.set_head(head).predict(X).shape == (len(X), 2)
 
 
 def test_joblib_round_trip_gives_identical_predictions(tmp_path):

@@ -30,7 +30,7 @@ def test_fit_then_predict_cli(tmp_path, capsys):
     rows = list(csv.DictReader(open(pred_path)))
     assert [r["path"].endswith(f"img{i}.jpg") for i, r in enumerate(rows)] == [True] * n
     got = np.array([[float(r["pred_lat"]), float(r["pred_lon"])] for r in rows])
-    np.testing.assert_allclose(got, model.set_params(head="kde").predict(X), atol=1e-6)
+    np.testing.assert_allclose(got, model.set_head("kde").predict(X), atol=1e-6)
     assert "wrote 32 predictions" in capsys.readouterr().out
 
 

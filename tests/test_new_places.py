@@ -199,14 +199,18 @@ def test_one_city_gallery_has_confusers_at_its_own_scale():
 
 @pytest.mark.parametrize("head", ["1nn", "kde", "meanshift"])
 def test_a_fitted_head_can_be_overridden(head):
-    """``set_params(head=...)`` after fit (``dgae predict --head``) uses that head."""
+    """``set_head`` after fit (``dgae predict --head``) uses that head; ``set_params`` does not
+    change a fitted model."""
     X, gps, place = _clustered(2)
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, n_components=8,
                  random_state=0).fit(X, gps, groups=place)
     dist, idx = model.knn_.kneighbors(model.transform(X), n_neighbors=DEFAULT_K[head])
     want = apply_head(head, gps[idx], dist, kde_sigma_km=model.scales_["kde_sigmas_km"][0],
                       meanshift_bandwidth_km=model.scales_["meanshift_km"])
-    np.testing.assert_allclose(model.set_params(head=head).predict(X), want)
+    before = model.predict(X)
+    np.testing.assert_array_equal(model.set_params(head=head).predict(X), before)
+    np.testing.assert_allclose(model.set_head(head).predict(X), want)
+    assert model.head_label_ == head
 
 
 @pytest.mark.parametrize("width", [2, 3, 5])

@@ -175,3 +175,31 @@ def test_wheel_maps_features_and_graphs_into_dgae(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert not {"features", "graphs", "cells"} & tops
     assert any(n.startswith("dgae-") and n.endswith("entry_points.txt") for n in names)
+
+
+def test_cli_choices_are_the_estimators_constraints():
+    """The CLI writes no list of choices of its own: they are DGAE's ``StrOptions``, read when
+    argparse first needs them (building the parser does not import the estimator)."""
+    from sklearn.utils._param_validation import StrOptions
+
+    from dgae import DGAE
+
+    code = ("import sys; from dgae.cli import build_parser; build_parser(); "
+            "print('dgae._estimator' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    import argparse
+
+    sub = next(a for a in build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction)).choices
+    for command, flag, param, left_out in [("fit", "--graph", "graph", set()),
+                                           ("fit", "--objective", "objective", set()),
+                                           ("fit", "--optimizer", "optimizer", set()),
+                                           ("fit", "--index", "index", set()),
+                                           ("fit", "--head", "head", set()),
+                                           ("fit", "--device", "device", set()),
+                                           ("predict", "--head", "head", {"auto"})]:
+        action = next(a for a in sub[command]._actions if flag in a.option_strings)
+        want = {o for c in DGAE._parameter_constraints[param] if isinstance(c, StrOptions)
+                for o in c.options} - left_out
+        assert set(action.choices) == want, (command, flag)

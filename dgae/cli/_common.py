@@ -21,6 +21,62 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class ParameterChoices:
+    """An option's choices, read from an estimator's ``_parameter_constraints`` (its
+    ``StrOptions``) when argparse first needs them -- to check a value or print ``--help`` --,
+    so that ``dgae --help`` does not import the estimators and no list of choices is written
+    twice.
+
+    Parameters
+    ----------
+    estimator : str
+        ``"module:Class"``.
+    param : str
+    exclude : tuple of str
+        Options the flag does not offer.
+
+    Examples
+    --------
+    >>> choices = ParameterChoices("dgae._estimator:DGAE", "head", exclude=("auto",))
+    >>> list(choices), "kde" in choices, "auto" in choices
+    (['1nn', 'kde', 'meanshift'], True, False)
+    """
+
+    def __init__(self, estimator, param, exclude=()):
+        self.estimator, self.param, self.exclude = estimator, param, tuple(exclude)
+        self._options = None
+
+    def _get(self):
+        if self._options is None:
+            import importlib
+
+            from sklearn.utils._param_validation import StrOptions
+
+            module, _, name = self.estimator.partition(":")
+            constraints = getattr(importlib.import_module(module), name)._parameter_constraints
+            found = {o for c in constraints[self.param] if isinstance(c, StrOptions)
+                     for o in c.options} - set(self.exclude)
+            self._options = sorted(found, key=lambda o: (o != "auto", o))
+        return self._options
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __contains__(self, value):
+        return value in self._get()
+
+    def __len__(self):
+        return len(self._get())
+
+
+def add_choice_flag(parser, flag, estimator, param, exclude=(), **kwargs):
+    """``parser.add_argument(flag, **kwargs)`` whose choices are :class:`ParameterChoices`
+    (set after ``add_argument``, which would otherwise read them at once)."""
+    action = parser.add_argument(flag, **kwargs)
+    action.choices = ParameterChoices(estimator, param, exclude)
+    return action
+
+
 def add_seed(p, default=0):
     """``--seed`` (and the hidden old spelling ``--random-state``)."""
     p.add_argument("--seed", type=int, default=default, help="random seed")

@@ -18,6 +18,7 @@ that counts them and names the error log.
 """
 from ._common import (
     HelpFormatter,
+    add_choice_flag,
     add_cluster_flags,
     add_model_flags,
     add_seed,
@@ -28,6 +29,11 @@ from ._common import (
     load_fitted_descriptor,
     verbosity,
 )
+
+
+def _dgae_flag(parser, flag, param, **kwargs):
+    """A flag whose choices are DGAE's for ``param`` (its ``_parameter_constraints``)."""
+    return add_choice_flag(parser, flag, "dgae._estimator:DGAE", param, **kwargs)
 
 
 def _batch(text):
@@ -70,8 +76,8 @@ def add_parser(subparsers):
     fit.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
     # model flags default to None: the DGAE default then applies (one source of defaults)
     add_model_flags(fit)
-    fit.add_argument("--objective", choices=("whitened", "paper"), default=None,
-                     help="'paper': Eq. 4 as written (None: DGAE's, 'whitened')")
+    _dgae_flag(fit, "--objective", "objective", default=None,
+               help="'paper': Eq. 4 as written (None: DGAE's, 'whitened')")
     for flag, kind, what in (("--alpha", float, "weight of the same-area pull"),
                              ("--beta", float, "weight of the easy-confusing push"),
                              ("--k1", int, "same-area neighbours per photo"),
@@ -79,22 +85,22 @@ def add_parser(subparsers):
                              ("--q-min-km", float, "distance floor of Q pairs, km"),
                              ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees")):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
-    fit.add_argument("--graph", choices=("exact", "anchor", "ann"), default=None,
-                     help="Q builder; anchor = fDGAE (None: DGAE's)")
-    fit.add_argument("--index", choices=("exact", "ann", "ivf", "faiss"), default=None,
-                     help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; the "
-                          "faiss extra) (None: DGAE's)")
-    fit.add_argument("--optimizer", choices=("adam", "sgd", "gd"), default=None,
-                     help="(None: DGAE's)")
+    _dgae_flag(fit, "--graph", "graph", default=None,
+               help="Q builder; anchor = fDGAE (None: DGAE's)")
+    _dgae_flag(fit, "--index", "index", default=None,
+               help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; "
+                    "the faiss extra) (None: DGAE's)")
+    _dgae_flag(fit, "--optimizer", "optimizer", default=None,
+               help="(None: DGAE's)")
     fit.add_argument("--batch-size", type=_batch, default=None,
                      help='int, "full" or "auto" (None: DGAE\'s)')
-    fit.add_argument("--head", choices=("auto", "1nn", "meanshift", "kde"), default="auto",
-                     help="location head ('auto': chosen on held-out places, see docs/estimator.md)")
+    _dgae_flag(fit, "--head", "head", default="auto",
+               help="location head ('auto': chosen on held-out places, see docs/estimator.md)")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")
     fit.add_argument("--compact", action="store_true",
                      help="keep only what prediction needs (no decoder, no training features)")
-    fit.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                     help="where training runs")
+    _dgae_flag(fit, "--device", "device", default="auto",
+               help="where training runs")
     add_cluster_flags(fit)
     add_seed(fit)
     add_verbosity(fit)

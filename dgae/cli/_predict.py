@@ -17,6 +17,7 @@ error_km`` from each photo's EXIF GPS where present.
 """
 from ._common import (
     HelpFormatter,
+    add_choice_flag,
     add_cluster_flags,
     add_seed,
     add_verbosity,
@@ -51,8 +52,8 @@ def add_parser(subparsers):
     p.add_argument("--out", required=True, help="predictions CSV")
     p.add_argument("--photos", default=None,
                    help="with FEATURES.npy: CSV whose path column names the rows")
-    p.add_argument("--head", choices=("1nn", "meanshift", "kde"), default=None,
-                   help="override the model's head (DGAE: at the gallery's widths)")
+    add_choice_flag(p, "--head", "dgae._estimator:DGAE", "head", exclude=("auto",), default=None,
+                    help="another head than the model's (DGAE: at the gallery's widths)")
     p.add_argument("--top-k", type=at_least(0), default=0,
                    help="also write the k best distinct candidate locations")
     p.add_argument("--truth", choices=("exif",), default=None,
@@ -117,7 +118,10 @@ def _predict(args):
     model = load_model(args.model)
     descriptor, estimator = split_model(model, args.model)
     if args.head is not None:
-        estimator.set_params(head=args.head)
+        if not hasattr(estimator, "set_head"):
+            raise ValueError(f"--head: {args.model} holds a {type(estimator).__name__}, which "
+                             "has no retrieval head")
+        estimator.set_head(args.head)
     # kept after Ctrl-C so that the same command resumes; removed once the predictions are written
     cache = args.cache or args.out + ".features.npy"
     names, details = _details(args, model, descriptor, estimator, cache)
