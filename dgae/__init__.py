@@ -30,8 +30,8 @@ _LAZY = {
     "CellClassifier": "dgae._cell_classifier",
     "MvMFRegressor": "dgae._mvmf",
     "ClassificationRetrieval": "dgae._cell_retrieval",
-    "TimeRefiner": "dgae._context",
-    "AlbumRefiner": "dgae._context",
+    "TimeRefiner": "dgae._time_refiner",
+    "AlbumRefiner": "dgae._album_refiner",
 }
 _SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
 

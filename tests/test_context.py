@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from dgae import AlbumRefiner, CellClassifier, TimeRefiner
-from dgae._context import album_chunks, context_features, time_tuple
+from dgae._album_refiner import album_chunks
+from dgae._context import context_features, time_tuple
 from dgae.cells import LatLonCells
 from dgae.datasets import load_geotagged, make_city_world, read_exif_datetime
 
