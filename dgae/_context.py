@@ -146,3 +146,14 @@ class CellModelMixin(GeoRegressorMixin):
     @property
     def partition_(self):
         return self.base_.partition_
+
+
+def __getattr__(name):
+    # models pickled when both refiners lived here name this module
+    if name in ("TimeRefiner", "AlbumRefiner"):
+        import importlib
+
+        module = "_time_refiner" if name == "TimeRefiner" else "_album_refiner"
+        return getattr(importlib.import_module(f"dgae.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -406,7 +406,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         clock = _Clock()
-        self.scaler_ = self._make_scaler(X, seed).fit(X)
+        self.scaler_ = self._make_scaler(seed).fit(X)
         Xs = self._scaled(X)
         self.X_fit_, self.gallery_gps_ = np.ascontiguousarray(X), gps
         self.compacted_ = False
@@ -471,7 +471,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if "head_" in state and "n_neighbors_" not in state:
             self._set_head(self.head_, {**self._head_widths(self.head_), **self.head_params_})
 
-    def _make_scaler(self, X, seed):
+    def _make_scaler(self, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
         if not self._whitened():
             return MinMaxScaler(clip=True)

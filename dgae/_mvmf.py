@@ -5,13 +5,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._autoencoder._training import Optimizer
-from .utils import (EARTH_RADIUS_KM, check_gps, from_unit_vectors, get_xp, progress, resolve_device, to_device,
-                    to_host, to_unit_vectors, warn)
+from ._optim import BestWeights, Optimizer
+from .utils import (check_gps, from_unit_vectors, get_xp, great_circle_km, progress, resolve_device,
+                    to_device, to_host, to_unit_vectors, warn)
 from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets, restore_fitted
 from ._vmf import KAPPA_RANGE, dlog_normalizer_dlogkappa, log_vmf, logsumexp, softmax
 
@@ -87,6 +88,15 @@ class _Problem:
         return loss, [gW, dz.sum(axis=0).astype(b.dtype), gu, gs]
 
 
+def _scaler_of(state):
+    """The StandardScaler of a model saved when MvMF standardised by hand (``mean_``, ``scale_``)."""
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = state["mean_"], state["scale_"]
+    scaler.var_, scaler.n_features_in_ = state["scale_"] ** 2, len(state["mean_"])
+    scaler.n_samples_seen_ = 1
+    return scaler
+
+
 class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
     """Geolocation by a mixture of von Mises-Fisher distributions (Izbicki et al.).
 
@@ -158,8 +168,8 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
     centers_ : ndarray of shape (c, 2)
         Component means ``[lat, lon]``.
     kappa_ : ndarray of shape (c,)
-    mean_, scale_ : ndarray of shape (n_features,)
-        The standardisation.
+    scaler_ : sklearn.preprocessing.StandardScaler
+        The standardisation of the features.
     loss_curve_ : list of float
         Mean training loss (Eq. 5 + penalty) of each epoch.
     validation_scores_ : list of float or None
@@ -243,15 +253,13 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         """
         X, gps = self._fit_inputs(X, y)
         self.device_, self.refine_steps_ = resolve_device(self.device), int(self.refine_steps)
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = X.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
+        self.scaler_ = StandardScaler().fit(X)
         base, kappa0 = self._init_components(gps)
         rng = check_random_state(self.random_state)
         limit = math.sqrt(6.0 / (X.shape[1] + len(base)))           # Glorot
         params = [rng.uniform(-limit, limit, (X.shape[1], len(base))).astype(np.float32),
                   np.zeros(len(base), np.float32), np.zeros((len(base), 3)), np.log(kappa0)]
-        self._train(self._standardise(X), to_unit_vectors(gps), base, kappa0, params, rng)
+        self._train(self._standardise(X), gps, base, kappa0, params, rng)
         return self
 
     def _init_components(self, gps):
@@ -269,20 +277,20 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         return to_unit_vectors(start), kappa0
 
     def _standardise(self, X):
-        return ((X - self.mean_) / self.scale_).astype(np.float32)
+        return self.scaler_.transform(X).astype(np.float32)
 
-    def _train(self, X, Y, base, kappa0, params, rng):
+    def _train(self, X, gps, base, kappa0, params, rng):
         xp = get_xp(self.device_)
         fit, val = self._holdout(len(X), rng)
-        X, Y = to_device(X, xp), to_device(Y, xp)
+        X, Y = to_device(X, xp), to_device(to_unit_vectors(gps), xp)
         params = [to_device(p, xp) for p in params]
         problem = _Problem(to_device(base, xp), to_device(1.0 / np.sqrt(kappa0), xp),
                            self.alpha, len(fit), xp)
         trained = [0, 1] + ([2] if self.learn_centers else []) + ([3] if self.learn_kappa else [])
         opt = Optimizer("adam", [params[i] for i in trained])
         self.loss_curve_, self.validation_scores_ = [], [] if len(val) else None
-        best, stale, keep = np.inf, 0, None
-        for _ in progress(range(self.max_iter), verbose=self.verbose, desc="MvMF", unit="epoch"):
+        best = BestWeights(self.tol)
+        for epoch in progress(range(self.max_iter), verbose=self.verbose, desc="MvMF", unit="epoch"):
             total = 0.0
             for rows in np.array_split(rng.permutation(fit), max(1, len(fit) // self.batch_size)):
                 rows = to_device(rows, xp)
@@ -296,38 +304,33 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
             watched = self.loss_curve_
             if len(val):
                 watched = self.validation_scores_
-                watched.append(self._validation_error(problem, X, Y, val, params, xp))
-            if watched[-1] < best - self.tol:
-                best, stale = watched[-1], 0
-                keep = [to_host(problem.means(params[2])[0]), to_host(params[0]),
-                        to_host(params[1]), to_host(params[3])]
-            else:
-                stale += 1
-            if stale >= self.n_iter_no_change:
+                watched.append(self._validation_error(problem, X, gps, val, params, xp))
+            # the means, not their offsets: _rebase moves the bases every epoch
+            best.offer(watched[-1], lambda: [problem.means(params[2])[0], *params[:2], params[3]],
+                       epoch)
+            if best.stale >= self.n_iter_no_change:
                 break
         else:
             warn(f"MvMFRegressor: {self.max_iter} epochs reached before the loss settled "
                  f"(last {watched[-1]:.4g}); raise max_iter, or alpha to bound the "
                  f"weights", ConvergenceWarning)
         self.n_iter_ = len(self.loss_curve_)
-        self.best_iter_ = self.n_iter_ - stale
-        mu, self.coef_, self.intercept_, log_kappa = keep
+        self.best_iter_ = best.iteration + 1
+        mu, self.coef_, self.intercept_, log_kappa = (to_host(p) for p in best.params)
         self.centers_ = from_unit_vectors(mu)
         self.kappa_ = np.exp(log_kappa)
 
     @staticmethod
-    def _validation_error(problem, X, Y, rows, params, xp):
+    def _validation_error(problem, X, gps, rows, params, xp):
         """Mean log(1 + km) error of the Eq. 7 estimates of held-out photos.
 
         Not their NLL: the held-out NLL turns up within a few epochs (the
         concentrations grow sharper than held-out photos bear) while the
         heaviest component -- the prediction -- goes on improving.
         """
-        rows = to_device(rows, xp)
-        best = xp.argmax(X[rows] @ params[0] + params[1], axis=1)
-        cos = (problem.means(params[2])[0][best] * Y[rows]).sum(axis=1)
-        km = 2 * EARTH_RADIUS_KM * xp.arcsin(xp.sqrt(xp.clip((1 - cos) / 2, 0, 1)))
-        return float(xp.log1p(km).mean())
+        best = xp.argmax(X[to_device(rows, xp)] @ params[0] + params[1], axis=1)
+        centres = from_unit_vectors(to_host(problem.means(params[2])[0][best]))
+        return float(np.log1p(great_circle_km(centres, gps[rows])).mean())
 
     def _holdout(self, n, rng):
         """(fitting rows, validation rows): ``validation_fraction`` held out when early stopping."""
@@ -369,7 +372,8 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
     def __setstate__(self, state):
         super().__setstate__(state)
         restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
-                                     "refine_steps_": lambda: int(self.refine_steps)})
+                                     "refine_steps_": lambda: int(self.refine_steps),
+                                     "scaler_": lambda: _scaler_of(state)})
 
     def predict(self, X):
         """Mean of the heaviest component (Eq. 7), then ``refine_steps`` uphill steps.

@@ -102,11 +102,6 @@ def thumbnail(rgb, size):
 
 
 # ------------------------------------------------------------- Lab histogram
-def lab_bin_edges():
-    """Bin edges of the Lab histogram (one array per channel)."""
-    return [np.linspace(lo, hi, n + 1) for n, (lo, hi) in zip(LAB_BINS, LAB_RANGES)]
-
-
 def lab_histogram(lab):
     """Joint 4 x 14 x 14 L*a*b* histogram, L1-normalised; out-of-range values clip to the end bins.
 

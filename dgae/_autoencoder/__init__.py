@@ -98,7 +98,8 @@ from ._objective import (
     pair_laplacian,
     row_normalize,
 )
-from ._training import OPTIMIZERS, Optimizer, PartnerSampler, batch_problem, train
+from .._optim import OPTIMIZERS, Optimizer
+from ._training import PartnerSampler, batch_problem, train
 
 __all__ = [
     "ROW_CHUNK",

@@ -1,16 +1,12 @@
-"""Training: partner sampling for mini-batches, the optimisers (Adam, heavy-ball SGD, Algorithm 1's
-gradient descent), early stopping on a monitor, input dropout."""
-import time
-
+"""Training: partner sampling for mini-batches, full-batch (Algorithm 1) and mini-batch steps with
+the optimisers of :mod:`dgae._optim`, early stopping on a monitor, input dropout."""
 import numpy as np
 import scipy.sparse as sp
 
 from ..utils import array_module, progress, to_device, to_host, warn
+from .._optim import BestWeights, Optimizer
 from ._network import ROW_CHUNK, Buffers, init_params
 from ._objective import LOSS_DTYPE, LOSS_FIELDS, Problem, objective, row_normalize
-
-
-OPTIMIZERS = ("adam", "sgd", "gd")
 
 
 # ------------------------------------------------------------ mini-batches
@@ -77,85 +73,7 @@ def batch_problem(X, anchors, samplers, rng, xp, dtype):
     return Problem(to_device(X_rows, xp, dtype), b, *pairs)
 
 
-# ---------------------------------------------------------------- optimisers
-class Optimizer:
-    """In-place parameter updates: plain steps (``"gd"``), heavy-ball momentum
-    (``"sgd"``) or Adam (Kingma & Ba 2015, with bias correction).
-
-    Parameters
-    ----------
-    kind : {"gd", "sgd", "adam"}
-    params : list of arrays
-        The parameters the state is shaped after.
-    momentum : float
-        ``"sgd"``'s momentum.
-    adam_betas : (float, float)
-        Adam's decay rates of the first and second moment estimates.
-    adam_epsilon : float
-
-    Examples
-    --------
-    >>> p = [np.array([1.0, -2.0])]
-    >>> opt = Optimizer("adam", p)
-    >>> opt.step(p, [np.array([0.5, -0.1])], 0.1)
-    >>> p[0].round(6).tolist()   # Adam's first step has size lr in every coordinate
-    [0.9, -1.9]
-    """
-
-    def __init__(self, kind, params, momentum=0.9, adam_betas=(0.9, 0.999), adam_epsilon=1e-8):
-        if kind not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {kind!r}")
-        self.kind, self.momentum = kind, float(momentum)
-        self.b1, self.b2 = (float(b) for b in adam_betas)
-        self.eps, self.t = float(adam_epsilon), 0
-        xp = array_module(params[0])
-        moments = kind == "adam" or (kind == "sgd" and self.momentum)
-        self.m = [xp.zeros_like(p) for p in params] if moments else None
-        self.v = [xp.zeros_like(p) for p in params] if kind == "adam" else None
-
-    def step(self, params, grads, lr):
-        """Update ``params`` in place from ``grads`` (which may be overwritten)."""
-        self.t += 1
-        if self.kind == "adam":
-            xp = array_module(params[0])
-            c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
-            for p, g, m, v in zip(params, grads, self.m, self.v):
-                m *= self.b1
-                m += (1.0 - self.b1) * g
-                v *= self.b2
-                g *= g
-                v += (1.0 - self.b2) * g
-                denom = xp.sqrt(v / c2)
-                denom += self.eps
-                p -= (lr / c1) * m / denom
-        elif self.m is None:  # plain gradient steps (Algorithm 1 on full batches)
-            for p, g in zip(params, grads):
-                g *= lr
-                p -= g
-        else:  # heavy ball: v = mu v - lr g; p += v
-            for p, g, v in zip(params, grads, self.m):
-                v *= self.momentum
-                v -= lr * g
-                p += v
-
-
 # ---------------------------------------------------------------- training
-class _Best:
-    """The best weights seen so far (device copies): the highest score, else the lowest J."""
-
-    def __init__(self):
-        self.key, self.params, self.iteration = np.inf, None, -1
-
-    def offer(self, key, coefs, intercepts, iteration):
-        """Keep these weights when ``key`` (lower is better) beats the best so far."""
-        if np.isfinite(key) and key < self.key:
-            self.key, self.iteration = key, iteration
-            # device copies: no host transfer per improvement
-            self.params = ([W.copy() for W in coefs], [b.copy() for b in intercepts])
-            return True
-        return False
-
-
 def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", lr_decay=0.95,
           momentum=0.9, adam_betas=(0.9, 0.999), max_iter=100, tol=1e-5, batch_size=None,
           xp=np, dtype=np.float32, init=None, anchors=None, random_state=None,
@@ -215,8 +133,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
     result : dict
         ``coefs``, ``intercepts`` (host, the best weights), ``loss_curve``
         (structured array of :data:`LOSS_FIELDS`), ``scores`` (the monitor's,
-        one per iteration; empty without one), ``n_iter``, ``best_iter``,
-        ``interrupted``, ``times`` (seconds per iteration).
+        one per iteration; empty without one), ``n_iter``, ``best_iter``.
     """
     rng = np.random.default_rng(random_state)
     activations = loss.activations(len(hidden_layer_sizes))
@@ -230,21 +147,19 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
     hyper = dict(loss=loss, chunk_size=chunk_size)
     full = batch_size is None
     corrupt = _Dropout(input_dropout, rng)
+    best = BestWeights()
     if full:
-        steps = _full_batch_steps(Problem.full(to_device(X, xp, dtype), P, Q), hyper, corrupt)
+        steps = _full_batch_steps(Problem.full(to_device(X, xp, dtype), P, Q), hyper, corrupt,
+                                  None if monitor else best)
     else:
         anchors = np.arange(X.shape[0]) if anchors is None else np.asarray(anchors)
         steps = _batch_steps(X, P, Q, anchors, int(batch_size), hyper, rng, xp, dtype, corrupt)
     opt = Optimizer(optimizer, coefs + intercepts, momentum, adam_betas)
-    best, curve, scores, times = _Best(), [], [], []
-    lr, prev_J, interrupted, since_best = float(learning_rate), np.inf, False, 0
+    curve, scores, lr, prev_J = [], [], float(learning_rate), np.inf
     bar = progress(range(int(max_iter)), verbose=verbose, desc="DGAE", unit="it" if full else "epoch")
     try:
         for it in bar:
-            t0 = time.perf_counter()
-            terms = steps(coefs, intercepts, lr, opt, None if monitor else best, it)
-            _sync(xp)
-            times.append(time.perf_counter() - t0)
+            terms = steps(coefs, intercepts, lr, opt)
             curve.append(tuple(terms[f] for f in LOSS_FIELDS))
             post = {f: f"{terms[f]:.4g}" for f in LOSS_FIELDS}
             if not np.isfinite(terms["J"]):
@@ -254,34 +169,27 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
             if monitor is not None:
                 scores.append(float(monitor(coefs, intercepts)))
                 post["score"] = f"{scores[-1]:.4g}"
-                since_best = 0 if best.offer(-scores[-1], coefs, intercepts, it) else since_best + 1
+                best.offer(-scores[-1], coefs + intercepts, it)
             elif not full:
-                best.offer(terms["J"], coefs, intercepts, it)
+                best.offer(terms["J"], coefs + intercepts, it)
             bar.set_postfix(post, refresh=False)
             lr *= lr_decay
-            if abs(prev_J - terms["J"]) < tol or (monitor is not None and since_best >= n_iter_no_change):
+            if abs(prev_J - terms["J"]) < tol or (monitor is not None
+                                                 and best.stale >= n_iter_no_change):
                 break
             prev_J = terms["J"]
     except KeyboardInterrupt:
-        interrupted = True
         warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
              "best weights so far", RuntimeWarning)
     finally:
         bar.close()
-    if best.params is None:  # interrupted before any evaluation
-        best.params = (coefs, intercepts)
+    kept = best.params if best.params is not None else coefs + intercepts  # none evaluated yet
     return {
-        "coefs": [to_host(W) for W in best.params[0]],
-        "intercepts": [to_host(b) for b in best.params[1]],
+        "coefs": [to_host(W) for W in kept[:len(coefs)]],
+        "intercepts": [to_host(b) for b in kept[len(coefs):]],
         "loss_curve": np.array(curve, dtype=LOSS_DTYPE), "scores": np.array(scores),
-        "n_iter": len(curve), "best_iter": best.iteration, "interrupted": interrupted,
-        "times": np.array(times),
+        "n_iter": len(curve), "best_iter": best.iteration,
     }
-
-
-def _sync(xp):
-    if xp is not np:
-        xp.cuda.get_current_stream().synchronize()
 
 
 class _Dropout:
@@ -300,16 +208,19 @@ class _Dropout:
         return problem
 
 
-def _full_batch_steps(problem, hyper, corrupt):
-    """One exact gradient step per iteration (Algorithm 1 with ``"gd"``)."""
+def _full_batch_steps(problem, hyper, corrupt, best=None):
+    """One exact gradient step per iteration (Algorithm 1 with ``"gd"``); ``best``
+    (:class:`~dgae._optim.BestWeights`) is offered the weights each step starts from."""
 
     buffers = Buffers()  # the work arrays of one iteration serve the next
+    iteration = [0]
 
-    def step(coefs, intercepts, lr, opt, best, it):
+    def step(coefs, intercepts, lr, opt):
         terms, gW, gb = objective(coefs, intercepts, corrupt(problem), buffers=buffers, **hyper)
         # J_k is the value at the weights *before* this step: keep them if best
         if best is not None:
-            best.offer(terms["J"], coefs, intercepts, it)
+            best.offer(terms["J"], coefs + intercepts, iteration[0])
+        iteration[0] += 1
         if np.isfinite(terms["J"]):
             opt.step(coefs + intercepts, gW + gb, lr)
         return terms
@@ -325,7 +236,7 @@ def _batch_steps(X, P, Q, anchors, batch_size, hyper, rng, xp, dtype, corrupt):
         X = to_device(X, xp, dtype)  # gather batches on the device
     buffers = Buffers()
 
-    def epoch(coefs, intercepts, lr, opt, best, it):
+    def epoch(coefs, intercepts, lr, opt):
         order = rng.permutation(anchors)
         acc = dict.fromkeys(LOSS_FIELDS, 0.0)
         for r0 in range(0, len(order), batch_size):
