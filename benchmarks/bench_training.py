@@ -118,9 +118,9 @@ def gemm_sequence_seconds(xp, sizes, enc_rows, dec_rows, sync):
 
 
 def run_dgae(args, X, P, Q, hidden, xp):
-    from dgae._autoencoder import Loss, train
+    from dgae._autoencoder import LossWeights, train
 
-    loss = Loss(alpha=0.2, beta=0.1, gamma=0.05, k1=args.k1, k2=args.k2, objective="paper")
+    loss = LossWeights(alpha=0.2, beta=0.1, gamma=0.05, k1=args.k1, k2=args.k2, objective="paper")
 
     def run(epochs):
         t0 = time.perf_counter()

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -195,6 +195,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``"top"`` under ``"whitened"``.
     index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex, default="exact"
         Retrieval index over the gallery codes (see :class:`GeoKNN`).
+    knn : GeoKNN or None, default=None
+        The retrieval on the codes, cloned and fitted on the gallery's codes
+        (scikit-learn's ``estimator=`` pattern): its index, device and
+        random state are used; ``fit`` then gives it the head chosen (so
+        ``knn_.predict(transform(X))`` is ``predict(X)``).  None:
+        ``GeoKNN(index=index, device=device, random_state=random_state)``.
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
     random_state : int, RandomState instance or None, default=None
@@ -271,7 +277,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``Q_``.
     gallery_gps_ : ndarray of shape (n_gallery, 2)
     knn_ : GeoKNN
-        The index over the gallery codes.
+        The retrieval over the gallery codes, with the head ``predict`` uses.
+    hidden_layer_sizes_, activations_ : tuple
+        The network's widths and each layer's activation.
+    include_input_, code_layers_ : bool, {"all", "last"}
+        What codes are made of (``include_input`` and ``code_layers`` resolved).
+    n_neighbors_ : int
+        Neighbours the head votes over.
+    device_ : {"cpu", "gpu"}
+        Where transform and predict run (``device`` resolved in ``fit``).
     n_features_in_ : int
 
     Examples
@@ -321,6 +335,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "include_input": [StrOptions({"auto"}), "boolean"],
         "code_layers": [StrOptions({"auto", "top", "all"})],
         "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex],
+        "knn": [None, GeoKNN],
         "random_state": ["random_state"],
         "head": [StrOptions({"auto", *HEADS})],
         "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
@@ -336,7 +351,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="auto",
                  n_neighbors="auto",
                  meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
-                 include_input="auto", code_layers="auto", index="exact", device="auto",
+                 include_input="auto", code_layers="auto", index="exact", knn=None, device="auto",
                  random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -374,6 +389,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.include_input = include_input
         self.code_layers = code_layers
         self.index = index
+        self.knn = knn
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -401,7 +417,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self : DGAE
         """
         self._resolve_fitted_parameters()  # once: set_params after fit changes no output
-        hidden = self.hidden_layer_sizes_
         X = self._check_X(X, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -415,7 +430,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         clock.lap("graphs")
         self.batch_size_ = self._resolve_batch_size(len(X))
         self.learning_rate_ = AUTO_LR[self.optimizer] if self.learning_rate == "auto" else float(self.learning_rate)
-        result = self._fit_weights(Xs, seed, hidden, groups)
+        result = self._fit_weights(Xs, seed, groups)
         clock.lap("train")
         self.loss_curve_ = result["loss_curve"]
         self.best_iter_ = result["best_iter"]
@@ -440,7 +455,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return self.objective == "whitened"
 
     def _loss(self):
-        return ae.Loss(alpha=self.alpha, beta=self.beta, gamma=self.gamma, k1=self.k1, k2=self.k2,
+        return ae.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma, k1=self.k1, k2=self.k2,
                        objective=self.objective,
                        covariance_weight=self.covariance_weight if self._whitened() else 0.0)
 
@@ -468,8 +483,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                          code_layers_="all" if spec["stack"] else "last")
         super().__setstate__(state)
         restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
-        if "head_" in state and "n_neighbors_" not in state:
-            self._set_head(self.head_, {**self._head_widths(self.head_), **self.head_params_})
+        if "head_" in state:  # older models: complete head_params_, give knn_ the head
+            self._set_head(self.head_, {**self._head_widths(self.head_), **self.head_params_},
+                           state.get("n_neighbors_"))
 
     def _make_scaler(self, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
@@ -531,7 +547,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if self.region_miner_ is not None:
             self.region_labels_ = self.region_miner_.labels_.astype(np.int64)
 
-    def _fit_weights(self, Xs, seed, hidden, groups):
+    def _fit_weights(self, Xs, seed, groups):
         """Train on the whole gallery, or on all but held-out places with early stopping."""
         groups = self._split_places(seed, groups)
         rows, val = self.training_indices_, self._held_out()
@@ -550,7 +566,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  "(set early_stopping=False to silence this)", UserWarning)
         Xt = Xs if monitor is None else Xs[rows]
         return self._train(Xt, P, Q, init=None, anchors=None, batch_size=self.batch_size_,
-                           max_iter=self.max_iter, seed=seed, hidden=hidden, monitor=monitor)
+                           max_iter=self.max_iter, seed=seed, monitor=monitor)
 
     def _split_places(self, seed, groups):
         """``training_indices_``, ``validation_indices_`` (whole places -- ``groups``, else
@@ -641,6 +657,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
             verbose=self.verbose)
 
+    def _set_head(self, head, params, n_neighbors=None):
+        super()._set_head(head, params, n_neighbors)
+        self.knn_._set_head(head, params, self.n_neighbors_)  # knn_ predicts as DGAE does
+
     def _head_widths(self, head):
         """The head's parameters at the gallery's widths, or the set ones where not "auto"."""
         widths = dict(meanshift_bandwidth_km=float(self.scales_["meanshift_km"]),
@@ -687,9 +707,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _confidence_km(self):
         return self.confidence_km_
 
-    def _train(self, Xs, P, Q, init, anchors, batch_size, max_iter, seed, hidden, monitor=None):
+    def _train(self, Xs, P, Q, init, anchors, batch_size, max_iter, seed, monitor=None):
         result = ae.train(
-            Xs, P, Q, hidden_layer_sizes=hidden, loss=self._loss(), optimizer=self.optimizer,
+            Xs, P, Q, hidden_layer_sizes=self.hidden_layer_sizes_, loss=self._loss(),
+            optimizer=self.optimizer,
             learning_rate=self.learning_rate_, lr_decay=self._lr_decay(), momentum=self.momentum,
             adam_betas=tuple(self.adam_betas), max_iter=max_iter, tol=self.tol,
             batch_size=batch_size, xp=get_xp(self.device_), init=init, anchors=anchors,
@@ -703,8 +724,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         layers = self._layers(Xs)
         self._diagnose(layers)
         codes = self._codes(layers)
-        self.knn_ = GeoKNN(index=self.index, device=self.device_,
-                           random_state=self.random_state).fit(codes, self.gallery_gps_)
+        base = self.knn if self.knn is not None else GeoKNN(
+            index=self.index, device=self.device_, random_state=self.random_state)
+        self.knn_ = clone(base).fit(codes, self.gallery_gps_)
+        if hasattr(self, "head_"):  # partial_fit: the gallery grew, the head stays
+            self._set_head(self.head_, self.head_params_)
 
     def _diagnose(self, layers):
         """``diagnostics_`` of the gallery codes; a warning per collapsed layer."""
@@ -727,8 +751,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return self._codes([Xs] + ae.encode(coefs, intercepts, Xs, ENCODE_CHUNK,
                                             activations=self.activations_))
 
-    def _code_parts(self, hidden):
-        return list(hidden) if self.code_layers_ == "all" else [hidden[-1]]
+    def _code_parts(self, outputs):
+        """The hidden layers' outputs that codes are made of (all, or the last)."""
+        return list(outputs) if self.code_layers_ == "all" else [outputs[-1]]
 
     def _layers(self, Xs):
         """``[network input, h1, ..., hM]`` of scaled rows (host, float32)."""
@@ -739,8 +764,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self.hidden_layer_sizes_]
         for r0 in range(0, len(Xs), ENCODE_CHUNK):
             part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
-            hidden = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self.activations_)
-            for out, h in zip(layers[1:], hidden):
+            outputs = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self.activations_)
+            for out, h in zip(layers[1:], outputs):
                 out[r0:r0 + ENCODE_CHUNK] = to_host(h)
         return layers
 
@@ -861,7 +886,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Xs = self._scaled(X_all)
         result = self._train(Xs, self.P_, self.Q_, init=(self.coefs_, self.intercepts_),
                              anchors=np.arange(n_old, len(X_all)), batch_size=batch, max_iter=1,
-                             seed=seed, hidden=self.hidden_layer_sizes_)
+                             seed=seed)
         self.loss_curve_ = np.concatenate([self.loss_curve_, result["loss_curve"]])
         self.n_iter_ += result["n_iter"]
         self._index_gallery(Xs)

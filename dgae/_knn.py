@@ -83,11 +83,12 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         self._set_head(head, self._head_widths(head))
         return self
 
-    def _set_head(self, head, params):
+    def _set_head(self, head, params, n_neighbors=None):
         """``head_``, ``head_params_`` (every keyword :func:`~dgae._heads.apply_head` gets) and
-        ``n_neighbors_``: what prediction reads."""
+        ``n_neighbors_`` (from ``n_neighbors``, default the parameter): what prediction reads."""
         self.head_, self.head_params_ = head, dict(params)
-        self.n_neighbors_ = resolve_k(head, self.n_neighbors, len(self.gallery_gps_))
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        self.n_neighbors_ = resolve_k(head, k, len(self.gallery_gps_))
 
     def _head_widths(self, head):
         """The keyword parameters of :func:`~dgae._heads.apply_head` for ``head``."""

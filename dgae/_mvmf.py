@@ -42,7 +42,7 @@ def cell_size_kappa(gps, labels, centers):
     return np.clip(np.nan_to_num(kappa, nan=KAPPA_RANGE[1], posinf=KAPPA_RANGE[1]), *KAPPA_RANGE)
 
 
-class _Problem:
+class _MvMFObjective:
     """The MvMF negative log-likelihood (Eq. 5) and its gradient, on one array module.
 
     Parameters are ``[W (d, c), b (c,), u (c, 3), s (c,)]``: logits ``XW + b``
@@ -284,7 +284,7 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
         fit, val = self._holdout(len(X), rng)
         X, Y = to_device(X, xp), to_device(to_unit_vectors(gps), xp)
         params = [to_device(p, xp) for p in params]
-        problem = _Problem(to_device(base, xp), to_device(1.0 / np.sqrt(kappa0), xp),
+        problem = _MvMFObjective(to_device(base, xp), to_device(1.0 / np.sqrt(kappa0), xp),
                            self.alpha, len(fit), xp)
         trained = [0, 1] + ([2] if self.learn_centers else []) + ([3] if self.learn_kappa else [])
         opt = Optimizer("adam", [params[i] for i in trained])

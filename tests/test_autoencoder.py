@@ -5,10 +5,10 @@ import scipy.sparse as sp
 
 from dgae._autoencoder import (
     LOSS_FIELDS,
-    Loss,
+    LossWeights,
     Optimizer,
     PartnerSampler,
-    Problem,
+    PairBatch,
     batch_problem,
     encode,
     init_params,
@@ -23,7 +23,7 @@ from dgae._autoencoder import (
 
 def _obj(coefs, ints, problem, chunk_size=65536, buffers=None, **weights):
     """``objective`` with the weights as keywords (``alpha``, ..., ``objective=``)."""
-    return objective(coefs, ints, problem, Loss(**weights), chunk_size=chunk_size, buffers=buffers)
+    return objective(coefs, ints, problem, LossWeights(**weights), chunk_size=chunk_size, buffers=buffers)
 
 
 def _pairs(n, density, seed, weighted):
@@ -69,7 +69,7 @@ def test_gradient_matches_central_differences(tiny, alpha, beta, gamma, weighted
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, weighted), _pairs(9, 0.3, 2, weighted)
     assert P.nnz and Q.nnz
-    problem = Problem.full(X, P, Q)
+    problem = PairBatch.full(X, P, Q)
     hyper = dict(alpha=alpha, beta=beta, gamma=gamma, k1=3, k2=2, chunk_size=chunk)
     terms, gW, gb = _obj(coefs, ints, problem, **hyper)
     assert terms["J2"] > 1e-3 and terms["J3"] > 1e-3  # the pair terms are really exercised
@@ -84,7 +84,7 @@ def test_blocked_threaded_kernels_match_whole_array(tiny, monkeypatch, n_threads
     import dgae._autoencoder._network as ae
 
     X, coefs, ints = tiny
-    problem = Problem.full(X, _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False))
+    problem = PairBatch.full(X, _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False))
     hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=4)
     ref_terms, ref_gW, ref_gb = _obj(coefs, ints, problem, **hyper)
     monkeypatch.setattr(ae, "_THREAD_MIN_ELEMS", 0)
@@ -112,8 +112,8 @@ def test_shared_buffers_give_the_same_results(tiny, hidden):
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, False)
     batch = batch_problem(X, np.array([0, 3, 5]), (PartnerSampler(P), PartnerSampler(Q)),
                           np.random.default_rng(0), np, np.float64)
-    cases = [(Problem.full(X, P, Q), 65536), (Problem.full(X, P, None), 4), (batch, 65536),
-             (Problem.full(X, None, None), 4)]
+    cases = [(PairBatch.full(X, P, Q), 65536), (PairBatch.full(X, P, None), 4), (batch, 65536),
+             (PairBatch.full(X, None, None), 4)]
     buffers = ae.Buffers()
     for problem, chunk in cases * 2:
         hyper = dict(alpha=0.3, beta=0.2, gamma=0.05, k1=3, k2=2, chunk_size=chunk)
@@ -155,7 +155,7 @@ def test_threaded_kernels_work_in_a_forked_child():
 def test_pair_terms_against_direct_sums(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.4, 2, True)
-    terms = objective(coefs, ints, Problem.full(X, P, Q), Loss(0.3, 0.2, 0.1, 3, 2))[0]
+    terms = objective(coefs, ints, PairBatch.full(X, P, Q), LossWeights(0.3, 0.2, 0.1, 3, 2))[0]
     H = encode(coefs, ints, X)[-1]
     direct = [sum(A[s, t] * np.sum((H[s] - H[t]) ** 2) for s, t in zip(*A.nonzero())) for A in (P, Q)]
     np.testing.assert_allclose(terms["J2"], direct[0] / (9 * 3), rtol=1e-12)
@@ -172,8 +172,8 @@ def test_pair_gradient_reaches_encoder_only(tiny):
     """The pair terms move only the encoder's gradient (decoder: reconstruction only)."""
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, False), _pairs(9, 0.3, 2, False)
-    with_pairs = objective(coefs, ints, Problem.full(X, P, Q), Loss(1.0, 1.0, 0.0, 3, 2))
-    without = objective(coefs, ints, Problem.full(X, None, None), Loss(1.0, 1.0, 0.0, 3, 2))
+    with_pairs = objective(coefs, ints, PairBatch.full(X, P, Q), LossWeights(1.0, 1.0, 0.0, 3, 2))
+    without = objective(coefs, ints, PairBatch.full(X, None, None), LossWeights(1.0, 1.0, 0.0, 3, 2))
     for l in range(4):
         same = np.allclose(with_pairs[1][l], without[1][l], rtol=0, atol=1e-15)
         assert same == (l >= 2)
@@ -214,7 +214,7 @@ def _expected_batch_grad(X, coefs, ints, anchors, P, Q, hyper):
             prob = wt / pr.data.sum() * wu / qr.data.sum()
             Pd = sp.csr_matrix(([pr.data.sum()], ([0], [1])), shape=(3, 3))
             Qd = sp.csr_matrix(([qr.data.sum()], ([0], [2])), shape=(3, 3))
-            prob_problem = Problem(X[[s, t, u]], 1, Pd, Qd)
+            prob_problem = PairBatch(X[[s, t, u]], 1, Pd, Qd)
             _, gW, gb = _obj(coefs, ints, prob_problem, **hyper)
             total = [a + prob * g for a, g in zip(total, gW + gb)]
     return total
@@ -232,14 +232,14 @@ def test_minibatch_gradient_is_unbiased(tiny):
     Q = sp.csr_matrix(Q.multiply(keep[:, None]))
     hyper = dict(alpha=0.7, beta=0.4, gamma=0.05, k1=3, k2=2)
     # gamma R is in every batch objective; the anchor-free rows still reconstruct
-    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
+    _, gW, gb = _obj(coefs, ints, PairBatch.full(X, P, Q), **hyper)
     full = gW + gb
     epoch = [np.zeros_like(p) for p in coefs + ints]
     for s in range(9):  # batches of one anchor, the epoch covers every row once
         if keep[s]:
             g = _expected_batch_grad(X, coefs, ints, [s], P, Q, hyper)
         else:
-            _, gW, gb = _obj(coefs, ints, Problem(X[[s]], 1), **hyper)
+            _, gW, gb = _obj(coefs, ints, PairBatch(X[[s]], 1), **hyper)
             g = gW + gb
         epoch = [a + g_ / 9 for a, g_ in zip(epoch, g)]
     for a, b in zip(epoch, full):
@@ -251,7 +251,7 @@ def test_minibatch_monte_carlo_mean_approaches_full_gradient(tiny):
     X, coefs, ints = tiny
     P, Q = _pairs(9, 0.3, 1, True), _pairs(9, 0.3, 2, True)
     hyper = dict(alpha=3.0, beta=2.0, gamma=0.0, k1=3, k2=2)
-    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
+    _, gW, gb = _obj(coefs, ints, PairBatch.full(X, P, Q), **hyper)
     full = np.concatenate([g.ravel() for g in gW + gb])
     rng = np.random.default_rng(0)
     n_draws, acc = 2000, np.zeros_like(full)
@@ -261,7 +261,7 @@ def test_minibatch_monte_carlo_mean_approaches_full_gradient(tiny):
         acc += np.concatenate([g.ravel() for g in gW + gb])
     mean = acc / n_draws
     # the pair terms' share of the gradient is recovered to within 10 % (Monte Carlo noise)
-    _, gW, gb = _obj(coefs, ints, Problem.full(X, None, None), **hyper)
+    _, gW, gb = _obj(coefs, ints, PairBatch.full(X, None, None), **hyper)
     pair_part = full - np.concatenate([g.ravel() for g in gW + gb])
     assert np.linalg.norm(mean - full) < 0.1 * np.linalg.norm(pair_part)
 
@@ -271,7 +271,7 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
     rng = np.random.default_rng(0)
     X = rng.random((40, 6)).astype(np.float32)
     P, Q = _pairs(40, 0.1, 1, False), _pairs(40, 0.1, 2, False)
-    kw = dict(hidden_layer_sizes=(5, 3), loss=Loss(0.2, 0.1, 0.001, 4, 4),
+    kw = dict(hidden_layer_sizes=(5, 3), loss=LossWeights(0.2, 0.1, 0.001, 4, 4),
               learning_rate=1.0 if batch_size is None else 0.2, max_iter=15, tol=0.0,
               batch_size=batch_size, optimizer="gd" if batch_size is None else "sgd",
               random_state=3)
@@ -283,7 +283,7 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
         np.testing.assert_array_equal(a, b)
     # the returned weights are the best ones seen
     if batch_size is None:
-        best = objective(r1["coefs"], r1["intercepts"], Problem.full(X, P, Q), kw["loss"])[0]
+        best = objective(r1["coefs"], r1["intercepts"], PairBatch.full(X, P, Q), kw["loss"])[0]
         np.testing.assert_allclose(best["J"], curve["J"].min(), rtol=1e-5)
 
 
@@ -303,7 +303,7 @@ def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
 
     monkeypatch.setattr(ae, "objective", flaky)
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        res = train(X, None, None, hidden_layer_sizes=(3,), loss=Loss(), learning_rate=1.0,
+        res = train(X, None, None, hidden_layer_sizes=(3,), loss=LossWeights(), learning_rate=1.0,
                     max_iter=10, tol=0.0, random_state=0)
     assert res["n_iter"] == 3 and res["best_iter"] == 2
 
@@ -320,7 +320,7 @@ def test_batch_without_pairs_equals_reconstruction_of_the_anchors(tiny, P_empty,
     batch = batch_problem(X, anchors, (PartnerSampler(P), PartnerSampler(Q)), rng, np, np.float64)
     terms, gW, gb = _obj(coefs, ints, batch, **hyper)
     if P_empty and Q_empty:
-        ref_terms, rW, rb = _obj(coefs, ints, Problem(X[anchors], 3), **hyper)
+        ref_terms, rW, rb = _obj(coefs, ints, PairBatch(X[anchors], 3), **hyper)
         assert terms == pytest.approx(ref_terms)
         for a, b in zip(gW + gb, rW + rb):
             np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -364,7 +364,7 @@ def _whitened_terms_brute(H, P, Q):
 def test_whitened_gradient_matches_central_differences(tiny_whitened, weights):
     X, coefs, ints, P, Q = tiny_whitened
     hyper = dict(weights, objective="whitened")
-    problem = Problem.full(X, P, Q)
+    problem = PairBatch.full(X, P, Q)
     *_, ratios = _whitened_terms_brute(encode(coefs, ints, X, activations=layer_activations(2, "whitened"))[-1], P, Q)
     # the cap is exercised on both sides, and no pair sits at the kink
     assert min(ratios) < 1 < max(ratios) and min(abs(np.array(ratios) - 1)) > 1e-3
@@ -383,7 +383,7 @@ def test_whitened_terms_and_row_normalisation_against_direct_sums(tiny_whitened)
     np.testing.assert_allclose(np.asarray(row_normalize(raw).sum(axis=1)).ravel(), rows * 1.0)
     np.testing.assert_allclose(row_normalize(raw).toarray(),
                                raw.toarray() / np.maximum(raw.toarray().sum(1, keepdims=True), 1e-300))
-    terms = _obj(coefs, ints, Problem.full(X, P, Q), objective="whitened", alpha=0.7, beta=0.4,
+    terms = _obj(coefs, ints, PairBatch.full(X, P, Q), objective="whitened", alpha=0.7, beta=0.4,
                  covariance_weight=0.3, gamma=0.2)[0]
     acts = layer_activations(2, "whitened")
     H = encode(coefs, ints, X, activations=acts)[-1]
@@ -404,9 +404,9 @@ def test_whitened_minibatch_mean_approaches_full_gradient(tiny_whitened):
     """With every row an anchor, the partner draws are unbiased for the whitened terms too."""
     X, coefs, ints, P, Q = tiny_whitened
     hyper = dict(objective="whitened", alpha=3.0, beta=2.0, covariance_weight=0.5)
-    _, gW, gb = _obj(coefs, ints, Problem.full(X, P, Q), **hyper)
+    _, gW, gb = _obj(coefs, ints, PairBatch.full(X, P, Q), **hyper)
     full = np.concatenate([g.ravel() for g in gW + gb])
-    _, gW, gb = _obj(coefs, ints, Problem.full(X, None, None), **hyper)
+    _, gW, gb = _obj(coefs, ints, PairBatch.full(X, None, None), **hyper)
     pair_part = full - np.concatenate([g.ravel() for g in gW + gb])
     rng, samplers = np.random.default_rng(0), (PartnerSampler(P), PartnerSampler(Q))
     acc = np.zeros_like(full)
@@ -432,7 +432,7 @@ def test_whitened_linear_code_spans_the_lda_subspace():
     y = np.repeat(np.arange(3), 60)
     X = rng.normal(scale=2.0, size=(3, 6))[y] + rng.normal(size=(180, 6)) @ rng.normal(size=(6, 6))
     P = sp.csr_matrix((y[:, None] == y[None, :]) & ~np.eye(180, dtype=bool), dtype=np.float64)
-    loss = Loss(alpha=1.0, objective="whitened", covariance_weight=10.0, reconstruction=0.0)
+    loss = LossWeights(alpha=1.0, objective="whitened", covariance_weight=10.0, reconstruction=0.0)
     res = train(X, P, None, hidden_layer_sizes=(2,), loss=loss, learning_rate=0.01,
                 optimizer="adam", lr_decay=1.0, max_iter=1500, tol=0.0, dtype=np.float64,
                 random_state=0)
@@ -461,7 +461,7 @@ def test_train_with_a_monitor_keeps_the_best_scored_weights_and_stops_early():
         seen.append([W.copy() for W in coefs])
         return -abs(len(seen) - 4)
 
-    res = train(X, None, None, hidden_layer_sizes=(3,), loss=Loss(objective="whitened"),
+    res = train(X, None, None, hidden_layer_sizes=(3,), loss=LossWeights(objective="whitened"),
                 learning_rate=0.01, optimizer="adam", max_iter=50, tol=0.0, dtype=np.float64,
                 random_state=0, monitor=monitor, n_iter_no_change=5)
     assert res["n_iter"] == 9 and res["best_iter"] == 3 and len(res["scores"]) == 9

@@ -427,3 +427,21 @@ def test_set_params_after_fit_does_not_change_the_codes(change):
     model.set_params(**change)
     np.testing.assert_array_equal(model.transform(X), before)
     assert model.transform(X).shape == (60, 3)
+
+
+def test_retrieval_is_a_geoknn_given_or_built():
+    """DGAE's retrieval is a GeoKNN (scikit-learn's estimator= pattern): built from index /
+    device, or the one given (cloned); it carries the chosen head, so it predicts as DGAE."""
+    from dgae.graphs import IVFIndex
+
+    X, gps, _ = _places()
+    model = DGAE(**SMALL).fit(X, gps)
+    assert model.knn_.index == "exact" and model.knn_.head_ == model.head_
+    np.testing.assert_array_equal(model.knn_.predict(model.transform(X)), model.predict(X))
+    given = GeoKNN(index=IVFIndex(n_lists=4, n_probe=4, random_state=0))
+    model = DGAE(**SMALL, knn=given).fit(X, gps)
+    assert model.knn_ is not given and isinstance(model.knn_.index_, IVFIndex)
+    assert not hasattr(given, "index_")                       # cloned, not fitted in place
+    np.testing.assert_array_equal(model.knn_.predict(model.transform(X)), model.predict(X))
+    model.set_head("kde")
+    np.testing.assert_array_equal(model.knn_.predict(model.transform(X)), model.predict(X))

@@ -2,7 +2,7 @@
 ``predict`` / ``transform`` / ``predict_proba`` return (scikit-learn's contract; a changed
 parameter takes effect at the next ``fit``)."""
 import copy
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ from scipy.stats import vonmises_fisher
 from sklearn.base import BaseEstimator
 
 from dgae.utils import from_unit_vectors, to_unit_vectors
-from dgae._mvmf import MvMFRegressor, _Problem, cell_size_kappa
+from dgae._mvmf import MvMFRegressor, _MvMFObjective, cell_size_kappa
 from dgae._vmf import KAPPA_RANGE, log_vmf
 from dgae.geo import great_circle_km
 
@@ -78,13 +78,13 @@ def test_gradient_matches_finite_differences(kappa):
     # photos near the components so that a large kappa leaves finite, informative terms
     Y = _unit(base[rng.integers(c, size=n)] + rng.normal(0, 0.5 / np.sqrt(kappa) + 1e-3, (n, 3)))
     sigma0 = np.full(c, 1 / np.sqrt(kappa))
-    problem = _Problem(base, sigma0, alpha=0.3, n_train=n, xp=np)
+    problem = _MvMFObjective(base, sigma0, alpha=0.3, n_train=n, xp=np)
     params = [rng.normal(size=(d, c)), rng.normal(size=c), rng.normal(0, 0.3, (c, 3)),
               np.log(np.full(c, kappa)) + rng.normal(0, 0.1, c)]
     _, grads = problem.loss_grad(X, Y, params)
     # the differences in extended precision: kappa (mu.y - 1) carries ~eps * kappa of rounding
     wide = [np.longdouble(a) for a in (X, Y, base, sigma0)]
-    problem = _Problem(wide[2], wide[3], alpha=0.3, n_train=n, xp=np)
+    problem = _MvMFObjective(wide[2], wide[3], alpha=0.3, n_train=n, xp=np)
     X, Y, params = wide[0], wide[1], [p.astype(np.longdouble) for p in params]
     for p, g in zip(params, grads):
         for idx in np.ndindex(p.shape):
@@ -119,7 +119,7 @@ def test_density_integrates_to_one_over_the_sphere():
 
 def test_score_samples_is_the_negative_loss_and_extreme_kappas_stay_finite():
     model, X, gps = _fitted()
-    problem = _Problem(to_unit_vectors(model.centers_), np.ones(3), alpha=0.0, n_train=len(X),
+    problem = _MvMFObjective(to_unit_vectors(model.centers_), np.ones(3), alpha=0.0, n_train=len(X),
                        xp=np)
     Xs = model._standardise(X).astype(np.float64)
     for kappa in KAPPA_RANGE:

@@ -235,7 +235,7 @@ def encode(coefs, intercepts, X, chunk_size=ROW_CHUNK, buffers=None, activations
 
     Returns
     -------
-    hidden : list of M ndarrays, ``hidden[m]`` of shape (n, h_{m+1})
+    outputs : list of M ndarrays, ``outputs[m]`` of shape (n, h_{m+1})
 
     Examples
     --------

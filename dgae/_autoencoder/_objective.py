@@ -154,7 +154,7 @@ class Edges:
 
 
 @dataclass(frozen=True)
-class Loss:
+class LossWeights:
     """Which objective, and its weights (see the module docstring).
 
     Parameters
@@ -171,7 +171,7 @@ class Loss:
 
     Examples
     --------
-    >>> Loss(alpha=1.0, objective="whitened").activations(2)
+    >>> LossWeights(alpha=1.0, objective="whitened").activations(2)
     ['sigmoid', 'linear', 'sigmoid', 'linear']
     """
 
@@ -192,7 +192,7 @@ class Loss:
         return self.objective == "whitened"
 
 
-class Problem:
+class PairBatch:
     """The rows and pair structure one objective evaluation works on.
 
     Parameters
@@ -249,8 +249,8 @@ def objective(coefs, intercepts, problem, loss, chunk_size=ROW_CHUNK, buffers=No
     Parameters
     ----------
     coefs, intercepts : lists of 2M arrays (on the problem's device)
-    problem : Problem
-    loss : Loss
+    problem : PairBatch
+    loss : LossWeights
         The objective and its weights.
     chunk_size : int
         Rows per block in the backward pass: the encoder activations of all
@@ -272,8 +272,8 @@ def objective(coefs, intercepts, problem, loss, chunk_size=ROW_CHUNK, buffers=No
     >>> from dgae._autoencoder import init_params
     >>> coefs, intercepts = init_params(4, (3,), 0, dtype=np.float64)
     >>> P = sp.csr_matrix(([1.0], ([0], [1])), shape=(6, 6))
-    >>> terms, gW, gb = objective(coefs, intercepts, Problem.full(X, P, None),
-    ...                           Loss(0.2, 0.1, 0.05, 1, 1))
+    >>> terms, gW, gb = objective(coefs, intercepts, PairBatch.full(X, P, None),
+    ...                           LossWeights(0.2, 0.1, 0.05, 1, 1))
     >>> sorted(terms), gW[0].shape
     (['J', 'J1', 'J2', 'J3', 'K', 'R'], (4, 3))
     """

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from ..utils import array_module, progress, to_device, to_host, warn
 from .._optim import BestWeights, Optimizer
 from ._network import ROW_CHUNK, Buffers, init_params
-from ._objective import LOSS_DTYPE, LOSS_FIELDS, Problem, objective, row_normalize
+from ._objective import LOSS_DTYPE, LOSS_FIELDS, PairBatch, objective, row_normalize
 
 
 # ------------------------------------------------------------ mini-batches
@@ -70,7 +70,7 @@ def batch_problem(X, anchors, samplers, rng, xp, dtype):
         i = np.flatnonzero(w > 0)
         pairs.append(sp.csr_matrix((w[i], (i, offset + i)), shape=(3 * b, 3 * b)) if i.size else None)
     X_rows = X[rows] if array_module(X) is np else X[xp.asarray(rows)]
-    return Problem(to_device(X_rows, xp, dtype), b, *pairs)
+    return PairBatch(to_device(X_rows, xp, dtype), b, *pairs)
 
 
 # ---------------------------------------------------------------- training
@@ -88,7 +88,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
         Same-area and easy-confusing pair matrices (row-normalised here for
         ``"whitened"``).
     hidden_layer_sizes : tuple of int
-    loss : Loss
+    loss : LossWeights
     learning_rate : float
         Initial step; multiplied by ``lr_decay`` after every iteration (full
         batch, Algorithm 1 line 11) or every epoch (mini-batches).
@@ -149,7 +149,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
     corrupt = _Dropout(input_dropout, rng)
     best = BestWeights()
     if full:
-        steps = _full_batch_steps(Problem.full(to_device(X, xp, dtype), P, Q), hyper, corrupt,
+        steps = _full_batch_steps(PairBatch.full(to_device(X, xp, dtype), P, Q), hyper, corrupt,
                                   None if monitor else best)
     else:
         anchors = np.arange(X.shape[0]) if anchors is None else np.asarray(anchors)
