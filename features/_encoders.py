@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.utils import progress, warn
+from dgae.utils import progress, require, warn
 
 from ._descriptor import as_sources
 from ._io import describe_source, load_image
@@ -38,25 +38,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Optional packages the Examples need (tests/test_doctests.py skips them without).
 DOCTEST_REQUIRES = ("torch",)
-
-
-def require(module, extra):
-    """Import an optional module, or raise an ImportError naming the extra that installs it.
-
-    Examples
-    --------
-    >>> require("no_such_module_xyz", "cnn")
-    Traceback (most recent call last):
-    ...
-    ImportError: no_such_module_xyz is missing: pip install "dgae[cnn]"
-    """
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f'{module} is missing: pip install "dgae[{extra}]"',
-                          name=exc.name or module) from exc
 
 
 def file_sha1(path):

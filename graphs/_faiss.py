@@ -14,6 +14,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from dgae.utils import require
+
 #: Optional packages the Examples need (tests/test_doctests.py skips them without).
 DOCTEST_REQUIRES = ("faiss",)
 #: The settings of ``FaissIndex(kind=...)``.
@@ -21,12 +23,7 @@ FAISS_KINDS = ("flat", "ivf", "ivfpq", "hnsw")
 
 
 def _faiss():
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ImportError('FaissIndex needs faiss: pip install "dgae[faiss]" (faiss-cpu)',
-                          name=exc.name) from exc
-    return faiss
+    return require("faiss", "faiss", purpose="FaissIndex")
 
 
 class FaissIndex(BaseEstimator):

@@ -9,7 +9,7 @@ the estimators import these and nothing else of the base.
   :func:`check_gps_rows`;
 - progress bars and warnings that name the user's line: :func:`progress`, :func:`say`,
   :func:`warn`;
-- CSV tables: :func:`read_table` and its helpers;
+- CSV tables: :func:`read_table` and its helpers; optional packages: :func:`require`;
 - the exact k-NN engine (blocked GEMM tiles, masks for labels, the row itself and a distance
   floor): :func:`nearest_neighbors`, :func:`knn_search`, :class:`PairMask`, :class:`QFloor`;
 - the batched flat-kernel mean-shift engine under POI mining and the visual anchors:
@@ -27,6 +27,7 @@ from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, 
                    great_circle_km, km_to_chord, km_to_degrees, spherical_mean, to_unit_vectors,
                    unit_mean, wrap_longitude)
 from ._meanshift import DenseNeighbors, TreeNeighbors, bin_seeds, mean_shift
+from ._optional import require
 from ._progress import progress, say, warn
 from ._search import PairMask, QFloor, knn_search, nearest_neighbors, neighbors_to_csr
 from ._validation import check_features, check_gps_rows, check_k, check_labels
@@ -37,6 +38,7 @@ __all__ = [
     "check_labels", "comma_floats", "comma_ints", "conflicting_rows", "deg_to_chord",
     "from_unit_vectors", "gallery_extent_km", "get_xp", "gpu_available", "great_circle_km",
     "km_to_chord", "km_to_degrees", "knn_search", "mean_shift", "nearest_neighbors",
-    "neighbors_to_csr", "progress", "read_table", "resolve_device", "say", "spherical_mean",
+    "neighbors_to_csr", "progress", "read_table", "require", "resolve_device", "say",
+    "spherical_mean",
     "to_device", "to_host", "to_unit_vectors", "unit_mean", "warn", "wrap_longitude",
 ]
