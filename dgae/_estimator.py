@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex
+from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
 
 from . import _autoencoder as ae
 from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets, restore_fitted
@@ -334,7 +334,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "include_input": [StrOptions({"auto"}), "boolean"],
         "code_layers": [StrOptions({"auto", "top", "all"})],
-        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex],
+        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex,
+                  ShardedIndex],
         "knn": [None, GeoKNN],
         "random_state": ["random_state"],
         "head": [StrOptions({"auto", *HEADS})],
@@ -794,6 +795,23 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _neighbors(self, X, k):
         return self.knn_.kneighbors(self.transform(X), n_neighbors=k)
+
+    def shard_index(self, n_shards=None, scheduler=None):
+        """Spread the gallery's codes over the workers of a Dask cluster from now on
+        (:meth:`GeoKNN.shard_index`: exact shards, the same predictions).
+
+        Parameters
+        ----------
+        n_shards : int or None, default=None
+        scheduler : str or None, default=None
+
+        Returns
+        -------
+        self : DGAE
+        """
+        check_is_fitted(self, "knn_")
+        self.knn_.shard_index(n_shards, scheduler)
+        return self
 
     def compact(self):
         """Drop what prediction does not use: the decoder, the training features and graphs.

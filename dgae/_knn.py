@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import FaissIndex, IVFIndex
+from dgae.graphs import FaissIndex, IVFIndex, ShardedIndex
 
 from .base import RUN_CONSTRAINTS, GeoRegressorMixin, restore_fitted
 from .utils import resolve_device, warn
@@ -204,7 +204,7 @@ def build_index(index, X, random_state=None, verbose=0):
     >>> build_index("exact", X) is None, type(build_index("ivf", X, 0)).__name__
     (True, 'IVFIndex')
     """
-    if isinstance(index, (IVFIndex, FaissIndex)):
+    if isinstance(index, (IVFIndex, FaissIndex, ShardedIndex)):
         return clone(index).fit(X)
     if index == "faiss":
         return FaissIndex(random_state=random_state).fit(X)
@@ -288,7 +288,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         **HEAD_CONSTRAINTS,
         **RUN_CONSTRAINTS,
-        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex],
+        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex,
+                  ShardedIndex],
         "random_state": ["random_state"],
     }
 
@@ -335,7 +336,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
     def _neighbors(self, X, k):
         X = self._check_X(X, reset=False)
-        if isinstance(self.index_, (IVFIndex, FaissIndex)):
+        if isinstance(self.index_, (IVFIndex, FaissIndex, ShardedIndex)):
             return self.index_.query(X, k)
         if self.index_ is not None:
             # pynndescent's search keeps a heap of k candidates: with k = 1 (the 1-NN head)
@@ -345,6 +346,37 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         from dgae.graphs import nearest_neighbors
 
         return nearest_neighbors(X, self.features_, k, device=self.device_, verbose=self.verbose)
+
+    def shard_index(self, n_shards=None, scheduler=None):
+        """Spread the gallery over the workers of a Dask cluster from now on, exactly searched:
+        each worker holds a block of rows, a query goes to every block, the top-k merge is exact
+        (:class:`~dgae.graphs.ShardedIndex`; ``dgae predict --dask-scheduler``).
+
+        Parameters
+        ----------
+        n_shards : int or None, default=None
+            None: one shard per worker.
+        scheduler : str or None, default=None
+            The scheduler's address; None: the current ``distributed`` client.
+
+        Returns
+        -------
+        self : GeoKNN
+
+        Examples
+        --------
+        >>> from distributed import Client, LocalCluster
+        >>> X = np.random.default_rng(0).normal(size=(50, 4))
+        >>> gps = np.column_stack([np.linspace(-60, 60, 50), np.zeros(50)])
+        >>> knn = GeoKNN().fit(X, gps)
+        >>> with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as c, Client(c):
+        ...     same = np.array_equal(knn.predict(X), knn.shard_index().predict(X))
+        >>> same
+        True
+        """
+        check_is_fitted(self)
+        self.index_ = ShardedIndex(n_shards=n_shards, scheduler=scheduler).fit(self.features_)
+        return self
 
     def kneighbors(self, X, n_neighbors=None):
         """Nearest gallery photos of each query.

@@ -10,6 +10,7 @@
 - :func:`nearest_neighbors`: the exact blocked k-NN primitive under them.
 - :class:`IVFIndex`: approximate k-NN by an inverted file (``GeoKNN(index="ivf")``).
 - :class:`FaissIndex`: faiss flat / IVF-Flat / IVF-PQ / HNSW (``GeoKNN(index="faiss")``).
+- :class:`ShardedIndex`: the gallery's rows spread over a Dask cluster's workers, merged exactly.
 """
 from dgae.utils import nearest_neighbors
 
@@ -18,7 +19,8 @@ from ._faiss import FAISS_KINDS, FaissIndex
 from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
+from ._sharded import ShardedIndex
 
 __all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner",
            "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
-           "nearest_neighbors", "same_area_pairs"]
+           "nearest_neighbors", "same_area_pairs", "ShardedIndex"]

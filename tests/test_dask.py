@@ -90,3 +90,68 @@ def test_cli_dask_workers_flag_starts_a_local_cluster(photo_csv, tmp_path):
     assert main(["extract", *common, "--out", str(tmp_path / "a.npy")]) == 0
     assert main(["extract", *common, "--out", str(tmp_path / "b.npy"), "--dask-workers", "2"]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+@pytest.mark.parametrize("n_shards, k", [(None, 5), (3, 7), (2, 130)])
+def test_sharded_exact_index_equals_the_single_machine_search(client, n_shards, k):
+    """Each worker holds a shard; a query goes to every shard; the top-k merge is exact (k
+    beyond a shard's rows too: 130 > 100 rows per shard)."""
+    from dgae.graphs import ShardedIndex
+    from dgae.utils import nearest_neighbors
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 16)).astype(np.float32)
+    Q = rng.normal(size=(40, 16)).astype(np.float32)
+    index = ShardedIndex(n_shards=n_shards).fit(X)
+    holders = [set(client.who_has(fut)[fut.key]) for fut in index.shards_]
+    assert holders == [{w} for w in index.workers_]          # each shard on its own worker
+    assert len(set(index.workers_)) == 2                     # both workers hold rows
+    dist, idx = index.query(Q, k)
+    want_d, want_i = nearest_neighbors(Q, X, k, device="cpu")
+    np.testing.assert_array_equal(idx, want_i)
+    np.testing.assert_allclose(dist, want_d, rtol=1e-5, atol=1e-5)
+
+
+def test_sharded_ivf_shards_and_what_cannot_be_saved(client):
+    import pickle
+
+    from dgae.graphs import IVFIndex, ShardedIndex
+    from dgae.utils import nearest_neighbors
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2000, 8)).astype(np.float32)
+    index = ShardedIndex(IVFIndex(n_lists=16, n_probe=8, random_state=0)).fit(X)
+    _, idx = index.query(X[:100], 10)
+    _, want = nearest_neighbors(X[:100], X, 10, device="cpu")
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx, want)]) >= 0.9
+    pickle.dumps(ShardedIndex())                           # unfitted: a parameter like any
+    with pytest.raises(TypeError, match="cannot be saved"):
+        pickle.dumps(index)
+
+
+def test_models_predict_the_same_with_their_gallery_on_the_cluster(client, tmp_path):
+    """GeoKNN / DGAE .shard_index() and dgae predict --dask-scheduler: the same predictions."""
+    import csv
+
+    import joblib as jl
+
+    from dgae import DGAE, GeoKNN
+    from dgae.cli import main
+
+    rng = np.random.default_rng(4)
+    gps = np.column_stack([rng.uniform(-50, 50, 120), rng.uniform(-150, 150, 120)])
+    X = (gps @ rng.normal(size=(2, 10)) / 50 + rng.normal(size=(120, 10))).astype(np.float32)
+    for model in (GeoKNN(head="kde"), DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5,
+                                           random_state=0)):
+        model.fit(X[:100], gps[:100])
+        want = model.predict(X[100:])
+        np.testing.assert_array_equal(model.shard_index().predict(X[100:]), want)
+    model = GeoKNN().fit(X[:100], gps[:100])
+    jl.dump(model, tmp_path / "m.joblib")
+    np.save(tmp_path / "q.npy", X[100:])
+    out = {}
+    for name, extra in (("local", []), ("dask", ["--dask-scheduler", client.scheduler.address])):
+        assert main(["predict", str(tmp_path / "m.joblib"), str(tmp_path / "q.npy"),
+                     "--out", str(tmp_path / f"{name}.csv"), *extra]) == 0
+        out[name] = [(r["pred_lat"], r["pred_lon"]) for r in csv.DictReader(open(tmp_path / f"{name}.csv"))]
+    assert out["dask"] == out["local"] and len(out["local"]) == 20

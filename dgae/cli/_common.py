@@ -93,8 +93,9 @@ def add_cluster_flags(p):
     """``--dask-scheduler ADDRESS`` or ``--dask-workers N``: where the long steps run."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
-                   help="run the photo workers on this Dask cluster (tcp://host:8786); the photo "
-                        "paths must be readable from every worker")
+                   help="run the photo workers on this Dask cluster (tcp://host:8786; dgae "
+                        "predict also spreads the gallery over its workers); the photo paths "
+                        "must be readable from every worker")
     g.add_argument("--dask-workers", type=int, default=None, metavar="N",
                    help="start a local Dask cluster of N worker processes (one thread each) for "
                         "this run")
@@ -102,16 +103,18 @@ def add_cluster_flags(p):
 
 @contextlib.contextmanager
 def on_cluster(args):
-    """joblib work inside runs on Dask when ``--dask-scheduler`` / ``--dask-workers`` asks.
+    """joblib work inside runs on Dask when ``--dask-scheduler`` / ``--dask-workers`` asks;
+    yields the ``distributed.Client`` (None without a cluster).
 
     Examples
     --------
-    >>> with on_cluster(argparse.Namespace()):
-    ...     pass
+    >>> with on_cluster(argparse.Namespace()) as client:
+    ...     print(client)
+    None
     """
     address, workers = getattr(args, "dask_scheduler", None), getattr(args, "dask_workers", None)
     if not address and not workers:
-        yield
+        yield None
         return
     import joblib
 
@@ -130,7 +133,7 @@ def on_cluster(args):
         raise ValueError(f"cannot reach the Dask scheduler {address}: {exc}") from None
     try:
         with joblib.parallel_config(backend="dask", n_jobs=getattr(args, "n_jobs", None) or -1):
-            yield
+            yield client
     finally:
         client.close()
         if local is not None:

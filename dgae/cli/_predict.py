@@ -88,20 +88,22 @@ def _details(args, model, descriptor, estimator, cache):
     from dgae._pipeline import details_of_rows
 
     verbose = verbosity(args)
-    if args.queries.endswith(".npy"):
-        X = np.load(args.queries, mmap_mode="r")
-        names = list(range(X.shape[0]))
-        if args.photos:
-            from ._fit import read_photos
-
-            names = read_photos(args.photos, X.shape[0], args.queries).paths
-        return names, details_of_rows(estimator, X, top_k=args.top_k, verbose=verbose)
-    if descriptor is None:
+    if not args.queries.endswith(".npy") and descriptor is None:
         raise ValueError(f"{args.model} holds no descriptor (it was fitted on a feature file); "
                          "give the queries as FEATURES.npy made with the same descriptor")
-    names = _query_paths(args.queries)
-    note_resume(cache, "query photos", verbose)
-    with on_cluster(args):
+    with on_cluster(args) as client:
+        if client is not None and hasattr(estimator, "shard_index"):
+            estimator.shard_index()  # the gallery over the workers: exact, the same predictions
+        if args.queries.endswith(".npy"):
+            X = np.load(args.queries, mmap_mode="r")
+            names = list(range(X.shape[0]))
+            if args.photos:
+                from ._fit import read_photos
+
+                names = read_photos(args.photos, X.shape[0], args.queries).paths
+            return names, details_of_rows(estimator, X, top_k=args.top_k, verbose=verbose)
+        names = _query_paths(args.queries)
+        note_resume(cache, "query photos", verbose)
         details = model.predict_details(names, top_k=args.top_k, verbose=verbose, cache=cache,
                                         n_jobs=args.n_jobs)
     if not args.cache:
