@@ -99,9 +99,13 @@ class ShardedIndex(BaseEstimator):
         n = min(self.n_shards or len(workers), len(X))
         bounds = np.linspace(0, len(X), n + 1).astype(np.int64)
         self.workers_ = [workers[s % len(workers)] for s in range(n)]
-        self.shards_ = [client.submit(_build_shard, X[bounds[s]:bounds[s + 1]], self.index,
-                                      workers=[w], allow_other_workers=False, pure=False)
-                        for s, w in enumerate(self.workers_)]
+        # rows scattered to their worker first: a block inside the task graph would be
+        # serialised with the graph (Dask warns from ~10 MB)
+        blocks = [client.scatter(X[bounds[s]:bounds[s + 1]], workers=[w], direct=True)
+                  for s, w in enumerate(self.workers_)]
+        self.shards_ = [client.submit(_build_shard, b, self.index, workers=[w],
+                                      allow_other_workers=False, pure=False)
+                        for b, w in zip(blocks, self.workers_)]
         client.gather(self.shards_)  # built (errors raised here), and kept on the workers
         self.offsets_, self.n_samples_fit_ = bounds[:-1], len(X)
         self.n_features_in_ = X.shape[1]

@@ -398,3 +398,26 @@ def test_extend_checks_its_shapes():
     P = sp.csr_matrix((15, 15), dtype=np.float32)
     with pytest.raises(ValueError, match=r"P and Q must be \(16, 16\)"):
         extend_geo_graphs(P, P, X, gps, lab, 4)
+
+
+def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch):
+    """Wide features: members searched in a PCA space, then re-ranked exactly -- still only
+    other POIs beyond the floor, and close to the exact Q."""
+    from dgae.geo import great_circle_km
+    from dgae.graphs import _anchor
+
+    monkeypatch.setattr(_anchor, "REDUCED_DIM", 8)
+    monkeypatch.setattr(_anchor, "REDUCED_MIN_ROWS", 100)
+    rng = np.random.default_rng(5)
+    X, lab, gps = _geo_photos(400, seed=5)
+    X = np.hstack([X, X @ rng.normal(size=(5, 40))]).astype(np.float32)   # 45-d > 2 x 8
+    calls = []
+    real = _anchor.rerank
+    monkeypatch.setattr(_anchor, "rerank", lambda *a: calls.append(1) or real(*a))
+    Q = easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=20, device="cpu",
+                             random_state=0, gps=gps, q_min_km=60)
+    assert calls                                                  # the reduced path ran
+    s, t = Q.nonzero()
+    assert (lab[s] != lab[t]).all() and (great_circle_km(gps[s], gps[t]) >= 60).all()
+    exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, q_min_km=60)
+    assert recall(Q, exact) >= 0.9
