@@ -20,9 +20,8 @@ from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
-from ._selection import (CONFIDENCE_POOL, ConfidenceCalibrator, GeoMonitor, confidence_features,
-                         head_candidates, match_gates, neighbors_needed, place_validation_split,
-                         score_heads, view_validation_split)
+from ._selection import (ConfidenceCalibrator, GeoMonitor, choose_head, confidence_features,
+                         head_candidates, held_out_split)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -583,10 +582,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             groups = self.poi_labels_
         else:
             groups = np.arange(n)
-        share = self.validation_fraction / 2
-        train, val = place_validation_split(groups, share, seed)
-        self.training_indices_, views = view_validation_split(groups, train, round(share * n), seed)
-        self.validation_indices_, self.view_indices_ = val, views
+        self.training_indices_, self.validation_indices_, self.view_indices_ = held_out_split(
+            groups, self.validation_fraction, seed)
         return groups
 
     def _held_out(self):
@@ -626,32 +623,20 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         head, params = cands[label][0], dict(cands[label][1])
         held = self._held_out()
         if held is not None:
-            rows = self.training_indices_
-            codes = self.knn_.features_
-            k = min(max(neighbors_needed(cands, self.n_neighbors), CONFIDENCE_POOL), len(rows))
-            from dgae.graphs import nearest_neighbors
-
-            dist, idx = nearest_neighbors(codes[held], codes[rows], k, device=self.device_)
-            nbrs, truth = self.gallery_gps_[rows][idx], self.gallery_gps_[held]
-            kw = dict(min_votes=self.min_votes, kde_power=self.kde_power,
-                      n_neighbors=self.n_neighbors)
-            new = np.isin(held, self.validation_indices_)
-            if new.any():
-                self.head_scores_, _ = score_heads(cands, nbrs[new], dist[new], truth[new],
-                                                   self.thresholds_km_, **kw)
-                label = max(self.head_scores_, key=self.head_scores_.get)
-            self.gate_scores_, heads = score_heads({label: cands[label]}, nbrs, dist, truth,
-                                                   self.thresholds_km_, gate_km=self.confidence_km_,
-                                                   gates=match_gates(nbrs, dist, self.confidence_km_),
-                                                   **kw)
-            label = max(self.gate_scores_, key=self.gate_scores_.get)
-            head, params = heads[label][0], dict(heads[label][1])
-            params = {**self._head_widths(head), **params}
-            kh = resolve_k(head, self.n_neighbors, k)
-            pred = apply_head(head, nbrs[:, :kh], dist[:, :kh], **params)
-            within = great_circle_km(pred, truth) <= self.confidence_km_
+            c = choose_head(self.knn_.features_, self.gallery_gps_, self.training_indices_, held,
+                            np.isin(held, self.validation_indices_), cands, self.thresholds_km_,
+                            self.confidence_km_, n_neighbors=self.n_neighbors,
+                            min_votes=self.min_votes, kde_power=self.kde_power,
+                            device=self.device_)
+            head, label, self.head_scores_, self.gate_scores_ = (c.head, c.label, c.head_scores,
+                                                                 c.gate_scores)
+            params = {**self._head_widths(head), **c.params}
+            kh = resolve_k(head, self.n_neighbors, c.neighbors.shape[1])
+            pred = apply_head(head, c.neighbors[:, :kh], c.distances[:, :kh], **params)
+            within = great_circle_km(pred, c.truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
-                confidence_features(nbrs, dist, pred, self.confidence_km_, self.kde_power), within)
+                confidence_features(c.neighbors, c.distances, pred, self.confidence_km_,
+                                    self.kde_power), within)
         self._set_head(head, {**self._head_widths(head), **params})
         self.head_label_ = label
         say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "

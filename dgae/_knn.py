@@ -227,10 +227,15 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    head : {"1nn", "meanshift", "kde"}, default="1nn"
+    head : {"1nn", "meanshift", "kde", "auto"}, default="1nn"
         How neighbours' locations become one estimate (see
         :func:`dgae._heads.apply_head`): nearest neighbour, Im2GPS mean-shift
-        voting, or Vo et al.'s kernel density.
+        voting, or Vo et al.'s kernel density.  ``"auto"``: chosen in ``fit``
+        as :class:`DGAE` chooses its own (docs/estimator.md, "New places"):
+        ``validation_fraction`` of the gallery held out (half whole places --
+        ``groups``, else the POIs mined on the GPS --, half single views),
+        the candidate heads at the gallery's widths scored on them, then a
+        match-ratio gate; the gallery is then indexed whole.
     n_neighbors : int or "auto", default="auto"
         Neighbours the head sees; ``"auto"``: 1 for ``"1nn"``, 120 for
         ``"meanshift"`` (paper §5), 100 for ``"kde"`` (Vo et al.).
@@ -254,8 +259,11 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where the exact search runs.
     random_state : int, RandomState instance or None, default=None
-        Seeds pynndescent (``index="ann"``) and the IVF k-means (``index="ivf"``).
+        Seeds pynndescent (``index="ann"``), the IVF k-means (``index="ivf"``) and
+        the held-out split of ``head="auto"``.
     verbose : int, default=0
+    validation_fraction : float, default=0.1
+        Share of the gallery ``head="auto"`` holds out to choose on.
 
     Attributes
     ----------
@@ -271,6 +279,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         Neighbours it votes over (``n_neighbors`` resolved, at most the gallery).
     device_ : {"cpu", "gpu"}
         Where the exact search runs (``device`` resolved in ``fit``).
+    head_label_, head_scores_, gate_scores_ : str, dict, dict
+        ``head="auto"`` only: the choice and the held-out scores behind it.
     n_features_in_ : int
 
     Examples
@@ -291,11 +301,13 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex,
                   ShardedIndex],
         "random_state": ["random_state"],
+        "head": [StrOptions({"auto", *HEADS})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(self, head="1nn", n_neighbors="auto", index="exact", meanshift_bandwidth_km=500.0,
                  min_votes=4, kde_sigma_km=50.0, kde_power=10.0, device="auto", random_state=None,
-                 verbose=0):
+                 verbose=0, validation_fraction=0.1):
         self.head = head
         self.n_neighbors = n_neighbors
         self.index = index
@@ -306,6 +318,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -313,8 +326,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         if "features_" in state and "head_" not in state:
             self._set_head(self.head, self._head_widths(self.head))
 
-    def fit(self, X, y):
-        """Index the gallery.
+    def fit(self, X, y, groups=None):
+        """Index the gallery (and, for ``head="auto"``, choose the head).
 
         Parameters
         ----------
@@ -322,6 +335,9 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
             Gallery features.
         y : array-like of shape (n, 2)
             Gallery ``[lat, lon]`` degrees.
+        groups : array-like of shape (n,), optional
+            Place of each photo: ``head="auto"`` holds out whole places (default:
+            the POIs mined on ``y``).
 
         Returns
         -------
@@ -331,8 +347,42 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         self.features_ = np.ascontiguousarray(X)
         self.index_ = build_index(self.index, self.features_, self.random_state, self.verbose)
-        self._set_head(self.head, self._head_widths(self.head))
+        if self.head == "auto":
+            self._choose_head(groups)
+        else:
+            self._set_head(self.head, self._head_widths(self.head))
         return self
+
+    def _choose_head(self, groups):
+        """``head="auto"``: the head best on held-out places and views of the gallery."""
+        from sklearn.utils import check_random_state
+
+        from ._scale import gallery_scales
+        from ._selection import choose_head, head_candidates, held_out_split
+
+        gps, n = self.gallery_gps_, len(self.gallery_gps_)
+        if groups is None:
+            from dgae.graphs import POIMiner, auto_poi_bandwidth
+
+            groups = POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps).labels_
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        train, places, views = held_out_split(groups, self.validation_fraction, seed)
+        held = np.union1d(places, views)
+        scales = gallery_scales(gps)
+        cands = head_candidates(scales)
+        self.head_scores_, self.gate_scores_, self.head_label_ = {}, {}, "1nn"
+        head, params = "1nn", {}
+        if held.size and train.size:
+            c = choose_head(self.features_, gps, train, held, np.isin(held, places), cands,
+                            scales["thresholds_km"], float(scales["confidence_km"]),
+                            n_neighbors=self.n_neighbors, min_votes=self.min_votes,
+                            kde_power=self.kde_power, device=self.device_)
+            head, params, self.head_label_ = c.head, c.params, c.label
+            self.head_scores_, self.gate_scores_ = c.head_scores, c.gate_scores
+        self._set_head(head, {**self._head_widths(head), **params})
 
     def _neighbors(self, X, k):
         X = self._check_X(X, reset=False)

@@ -194,6 +194,92 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     return scores, heads
 
 
+def held_out_split(groups, fraction, random_state):
+    """The photos ``head="auto"`` (and DGAE's early stopping) hold out: half of ``fraction``
+    whole places (:func:`place_validation_split`), half single views of places that stay
+    (:func:`view_validation_split`).
+
+    Returns
+    -------
+    train, places, views : ndarray of int
+        Sorted rows: trained on, of held-out places, held-out views.
+
+    Examples
+    --------
+    >>> groups = np.repeat(np.arange(10), 4)
+    >>> train, places, views = held_out_split(groups, 0.4, 0)
+    >>> len(train) + len(places) + len(views), set(groups[places]) & set(groups[train])
+    (40, set())
+    """
+    n = len(groups)
+    share = fraction / 2
+    train, places = place_validation_split(groups, share, random_state)
+    train, views = view_validation_split(groups, train, round(share * n), random_state)
+    return train, places, views
+
+
+def choose_head(features, gps, train, held, new_place, candidates, thresholds_km, gate_km, *,
+                n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu"):
+    """The head that best locates held-out photos among the training photos, in two stages:
+    the candidate best on the held-out *places* (mean accuracy at ``thresholds_km``), then its
+    ``match_gate`` on all held-out photos.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n, d)
+        The retrieval space (features or codes) of the gallery.
+    gps : ndarray of shape (n, 2)
+    train, held : ndarray of int
+        Rows searched among, rows located.
+    new_place : ndarray of bool, shape (len(held),)
+        Which held-out rows are of held-out places (the rest: views).
+    candidates : dict
+        :func:`head_candidates`.
+    thresholds_km : sequence of float
+    gate_km : float
+    n_neighbors, min_votes, kde_power
+        As the estimator's.
+    device : {"cpu", "gpu"}
+
+    Returns
+    -------
+    choice : sklearn.utils.Bunch
+        ``head``, ``params`` (the candidate's, with its gate), ``label``, ``head_scores``,
+        ``gate_scores``, and ``neighbors`` (locations), ``distances``, ``truth`` of the held-out
+        photos (to calibrate a confidence on).
+
+    Examples
+    --------
+    >>> gps = np.repeat([[45.0, 15.0], [10.0, 10.0], [45.0, 16.0]], 4, axis=0)
+    >>> X = np.repeat(np.eye(3), 4, axis=0) + 0.01 * np.arange(12)[:, None]
+    >>> cands = head_candidates({"kde_sigmas_km": (25.0, 200.0), "meanshift_km": 750.0})
+    >>> c = choose_head(X, gps, np.arange(0, 12, 2), np.arange(1, 12, 2), np.zeros(6, bool),
+    ...                 cands, (1.0, 25.0), 25.0)
+    >>> c.label
+    '1nn'
+    """
+    from sklearn.utils import Bunch
+
+    from dgae.utils import nearest_neighbors
+
+    label = next(iter(candidates))
+    k = min(max(neighbors_needed(candidates, n_neighbors), CONFIDENCE_POOL), len(train))
+    dist, idx = nearest_neighbors(features[held], features[train], k, device=device)
+    nbrs, truth = gps[train][idx], gps[held]
+    kw = dict(min_votes=min_votes, kde_power=kde_power, n_neighbors=n_neighbors)
+    head_scores = {}
+    if new_place.any():
+        head_scores, _ = score_heads(candidates, nbrs[new_place], dist[new_place],
+                                     truth[new_place], thresholds_km, **kw)
+        label = max(head_scores, key=head_scores.get)
+    gate_scores, heads = score_heads({label: candidates[label]}, nbrs, dist, truth, thresholds_km,
+                                     gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km), **kw)
+    label = max(gate_scores, key=gate_scores.get)
+    return Bunch(head=heads[label][0], params=dict(heads[label][1]), label=label,
+                 head_scores=head_scores, gate_scores=gate_scores, neighbors=nbrs,
+                 distances=dist, truth=truth)
+
+
 #: ``match_gate`` values ``head="auto"`` tries: these quantiles of the held-out photos'
 #: :func:`~dgae._heads.match_ratio` (the ratios of learned codes bunch near 1).  Few on purpose:
 #: the best of many options on 60 held-out photos (Croatia) is mostly luck -- with eleven

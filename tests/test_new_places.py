@@ -219,3 +219,30 @@ def test_confidence_calibrator_needs_the_four_confidence_features(width):
 
     with pytest.raises(ValueError, match="4 columns of confidence_features"):
         ConfidenceCalibrator(25.0, 0).fit(np.zeros((50, width)), np.arange(50) % 2 == 0)
+
+
+def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
+    """GeoKNN(head="auto") chooses as DGAE does, on the features: recomputed independently."""
+    from dgae import GeoKNN
+    from dgae._selection import head_candidates, held_out_split
+
+    X, gps, place = _clustered(3)
+    knn = GeoKNN(head="auto", validation_fraction=0.5, random_state=0).fit(X, gps, groups=place)
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    train, places, views = held_out_split(place, 0.5, seed)
+    assert set(place[places]).isdisjoint(place[train])
+    scales = gallery_scales(gps)
+    cands = head_candidates(scales)
+    k = min(max(DEFAULT_K.values()), len(train))
+    dist, idx = NearestNeighbors(n_neighbors=k).fit(X[train]).kneighbors(X[places])
+    scores = {label: _mean_acc_of(h, p, gps[train][idx], dist, gps[places],
+                                  scales["thresholds_km"])
+              for label, (h, p) in cands.items()}
+    assert scores == pytest.approx(knn.head_scores_, abs=1e-9)
+    best = max(scores, key=scores.get)
+    assert knn.head_label_.split("|")[0] == best and knn.head_ == cands[best][0]
+    assert max(knn.gate_scores_.values()) >= knn.gate_scores_[best] - 1e-12
+    # the gallery is indexed whole, and prediction follows the chosen head
+    assert len(knn.features_) == len(X)
+    d, i = knn.kneighbors(X)
+    np.testing.assert_allclose(knn.predict(X), apply_head(knn.head_, gps[i], d, **knn.head_params_))
