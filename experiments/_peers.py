@@ -123,7 +123,7 @@ class GalleryMeanBaseline(BaseEstimator):
 
 
 #: The direct-predictor rows every comparison table carries (names as printed).
-PEER_ROWS = ("Gallery mean", "LF Mean-Shift", "LF KDE", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
+PEER_ROWS = ("Gallery mean", "LF Mean-Shift", "LF KDE", "LF auto", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
              "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
              "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance")
 
@@ -133,7 +133,8 @@ def peer_row(name, seed):
 
     Cells follow ``dgae._cell_classifier.default_partition``'s one size rule
     (about 25 photos per cell) on every gallery; "(centre)" predicts cell
-    centres instead of imagery centroids; "Cls retrieval" is the KDE head on
+    centres instead of imagery centroids; "LF auto" chooses its head on held-out places of the
+    gallery (as DGAE does); "Cls retrieval" is the KDE head on
     the cell classifier's representation, "top-5" restricted to the five
     likeliest cells.
 
@@ -154,6 +155,7 @@ def peer_row(name, seed):
     return {
         "LF Mean-Shift": lambda: GeoKNN(head="meanshift"),
         "LF KDE": lambda: GeoKNN(head="kde"),
+        "LF auto": lambda: GeoKNN(head="auto", random_state=seed),
         "Cls retrieval": lambda: ClassificationRetrieval(),
         "Cls retrieval top-5": lambda: ClassificationRetrieval(top_cells=5),
         "MvMF": lambda: MvMFRegressor(random_state=seed),

@@ -55,11 +55,11 @@ from _peers import PEER_ROWS, LinearPeer, peer_row  # noqa: E402
 FEATURE_SETS = ("im2gps", "cnn", "fused", "tiny")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
-    "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA",
+    "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "LF auto", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA",
                "DGAE paper", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
                "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
                "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance", "Gallery mean"),
-    "cnn": ("LF", "LF KDE", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
+    "cnn": ("LF", "LF KDE", "LF auto", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
     "fused": ("LF", "DGAE", "PCA+LDA"),
     "tiny": ("1-NN",),
 }
