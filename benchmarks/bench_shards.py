@@ -74,7 +74,7 @@ def main(argv=None):
     from dgae.utils import nearest_neighbors
 
     try:
-        import faiss  # noqa: F401
+        import faiss  # noqa: F401 (the faiss rows need it)
         kinds = ("exact", "faiss-ivfpq")
     except ImportError:
         kinds = ("exact",)
