@@ -67,17 +67,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000000,2000000,5000000")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--kinds", default="exact,faiss-ivfpq",
+                   help="shard kinds (faiss-ivfpq needs the faiss extra)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     from distributed import Client, LocalCluster
 
     from dgae.utils import nearest_neighbors
 
+    kinds = tuple(args.kinds.split(","))
     try:
         import faiss  # noqa: F401 (the faiss rows need it)
-        kinds = ("exact", "faiss-ivfpq")
     except ImportError:
-        kinds = ("exact",)
+        kinds = tuple(k for k in kinds if k == "exact")
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = {kind: [] for kind in kinds}
     print(f"{args.workers} worker processes x 1 thread; {N_QUERIES} queries, k={K}, "

@@ -106,7 +106,11 @@ class ShardedIndex(BaseEstimator):
         self.shards_ = [client.submit(_build_shard, b, self.index, workers=[w],
                                       allow_other_workers=False, pure=False)
                         for b, w in zip(blocks, self.workers_)]
-        client.gather(self.shards_)  # built (errors raised here), and kept on the workers
+        # built and kept on the workers (nothing comes back); a worker's error is raised here
+        require("distributed").wait(self.shards_)
+        for shard in self.shards_:
+            if shard.status == "error":
+                shard.result()
         self.offsets_, self.n_samples_fit_ = bounds[:-1], len(X)
         self.n_features_in_ = X.shape[1]
         return self
