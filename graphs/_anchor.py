@@ -110,22 +110,7 @@ def rerank(X, rows, candidates, k, xp):
     >>> rerank(X, np.array([0, 3]), np.array([[3, 2, -1], [0, 1, 2]]), 2, np).tolist()
     [[2, 3], [2, 1]]
     """
-    table = np.full((len(rows), k), -1, dtype=np.int64)
-    order = np.lexsort((candidates[:, min(1, candidates.shape[1] - 1)], candidates[:, 0]))
-    for b0 in range(0, len(rows), _QUERY_BLOCK):
-        block = order[b0:b0 + _QUERY_BLOCK]
-        picked = candidates[block]
-        cand = np.unique(picked[picked >= 0])
-        if cand.size == 0:
-            continue
-        allowed = np.zeros((block.size, cand.size), dtype=bool)
-        r, j = np.nonzero(picked >= 0)
-        allowed[r, np.searchsorted(cand, picked[r, j])] = True
-        excluded = to_device(~allowed, xp)
-        _, local = knn_search(X[rows[block]], X[cand], k, xp, batch_size=block.size,
-                              mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
-        table[block] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
-    return table
+    return _search_picked(X, rows, candidates, k, xp, lambda used: (used, np.arange(used.size)))
 
 
 def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, random_state=None,
@@ -276,30 +261,43 @@ def _search_members(X, k2, near, anchor_of, n_anchors, xp, verbose, floor, query
 
     ``query_rows``: the photos whose rows these are (``near[i]`` is photo ``query_rows[i]``'s).
     """
-    n = len(query_rows)
     members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
     bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
-    table = np.full((n, k2), -1, dtype=np.int64)
-    # queries with the same nearest outside anchors share most candidates: blocks of them
-    # waste little of the GEMM on candidates only some of them picked
-    order = np.lexsort((near[:, min(1, near.shape[1] - 1)], near[:, 0]))
-    for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc="anchor search",
+
+    def expand(used):
+        cand = np.sort(np.concatenate([members[bounds[a]:bounds[a + 1]] for a in used]))
+        return cand, np.searchsorted(used, anchor_of[cand])
+
+    return _search_picked(X, query_rows, near, k2, xp, expand, floor, verbose, "anchor search")
+
+
+def _search_picked(X, query_rows, picked, k, xp, expand, floor=None, verbose=0, desc=None):
+    """Exact top-``k`` of each query photo among the photos its ``picked`` ids stand for.
+
+    ``expand(used) -> (candidates, owner)``: the sorted photos the sorted ids ``used`` stand
+    for, and the position in ``used`` of each one's id.  Queries with the same first picks
+    share most candidates: they go in blocks of ``_QUERY_BLOCK`` over one candidate union,
+    each masked to its own picks (and beyond ``floor``).
+    """
+    table = np.full((len(query_rows), k), -1, dtype=np.int64)
+    order = np.lexsort((picked[:, min(1, picked.shape[1] - 1)], picked[:, 0]))
+    n = len(query_rows)
+    for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc=desc,
                        total=-(-n // _QUERY_BLOCK)):
         block = order[b0:b0 + _QUERY_BLOCK]
-        rows = query_rows[block]
-        picked = near[block]
-        used = np.unique(picked[picked >= 0])
+        rows, pick = query_rows[block], picked[block]
+        used = np.unique(pick[pick >= 0])
         if used.size == 0:
             continue
-        cand = np.sort(np.concatenate([members[bounds[a]:bounds[a + 1]] for a in used]))
+        cand, owner = expand(used)
         sel = np.zeros((rows.size, used.size), dtype=bool)
-        r, j = np.nonzero(picked >= 0)
-        sel[r, np.searchsorted(used, picked[r, j])] = True
-        excluded = ~sel[:, np.searchsorted(used, anchor_of[cand])]
+        r, j = np.nonzero(pick >= 0)
+        sel[r, np.searchsorted(used, pick[r, j])] = True
+        excluded = ~sel[:, owner]
         if floor is not None:
             excluded |= floor.near_pairs(rows, np.broadcast_to(cand, (rows.size, cand.size)))
         excluded = to_device(excluded, xp)
-        _, local = knn_search(X[rows], X[cand], k2, xp, batch_size=rows.size,
+        _, local = knn_search(X[rows], X[cand], k, xp, batch_size=rows.size,
                               mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
         table[block] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
     return table
