@@ -10,6 +10,8 @@ Examples
 >>> check_targets([[45.0, 15.0]], 1).dtype
 dtype('float64')
 """
+import inspect
+
 import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import StrOptions
@@ -117,6 +119,11 @@ class GeoRegressorMixin:
                  "may fail or predict differently; fit it again with this version",
                  DgaeVersionWarning)
         super().__setstate__(state)
+        # parameters added since the model was saved take their defaults (get_params, clone and
+        # repr read every constructor parameter)
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and name not in state and param.default is not param.empty:
+                setattr(self, name, param.default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

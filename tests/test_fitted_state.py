@@ -108,3 +108,22 @@ def test_set_params_after_fit_changes_no_output(name, est, fit_args, fit_kw, pre
                                             f"changed {method}")
             tried += 1
     assert tried >= 1
+
+
+def test_a_model_saved_before_new_parameters_and_attributes_still_works():
+    """A pickle lacks what later versions added (a parameter, fitted attributes): its
+    parameters take their defaults, its fitted state is rebuilt, and it predicts as before."""
+    X, gps, place, _ = _data()
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, random_state=0,
+                 device="cpu").fit(X, gps)
+    want = model.predict(X)
+    state = model.__getstate__()
+    for name in ("knn", "region_miner_", "region_labels_", "n_neighbors_", "device_"):
+        state.pop(name)
+    old = DGAE.__new__(DGAE)
+    old.__setstate__(state)
+    assert old.get_params()["knn"] is None and old.device_ == "cpu"
+    np.testing.assert_array_equal(old.predict(X), want)
+    np.testing.assert_array_equal(old.knn_.predict(old.transform(X)), want)
+    old.partial_fit(X[:4], gps[:4])                      # no region labels were saved
+    assert old.P_.shape == (len(X) + 4,) * 2 and old.region_labels_ is None
