@@ -20,8 +20,8 @@ from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
-from ._selection import (ConfidenceCalibrator, GeoMonitor, choose_head, confidence_features,
-                         head_candidates, held_out_split)
+from ._selection import (ConfidenceCalibrator, GeoMonitor, check_groups, choose_head,
+                         confidence_features, head_candidates, held_out_split)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -483,9 +483,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                          code_layers_="all" if spec["stack"] else "last")
         super().__setstate__(state)
         restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
+        restore_fitted(self, state, {"region_miner_": lambda: None,
+                                     "region_labels_": lambda: None})
         if "head_" in state:  # older models: complete head_params_, give knn_ the head
-            self._set_head(self.head_, {**self._head_widths(self.head_), **self.head_params_},
-                           state.get("n_neighbors_"))
+            self._set_head(self.head_, self.head_params_, state.get("n_neighbors_"))
 
     def _make_scaler(self, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""
@@ -575,9 +576,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         returns the place of each photo."""
         n = len(self.gallery_gps_)
         if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != (n,):
-                raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
+            groups = check_groups(groups, n)
         elif self.poi_labels_.max() >= 0:
             groups = self.poi_labels_
         else:
@@ -620,32 +619,35 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
         label = next(iter(cands))
-        head, params = cands[label][0], dict(cands[label][1])
+        head, params = cands[label]
         held = self._held_out()
+        choice = None
         if held is not None:
-            c = choose_head(self.knn_.features_, self.gallery_gps_, self.training_indices_, held,
-                            np.isin(held, self.validation_indices_), cands, self.thresholds_km_,
-                            self.confidence_km_, n_neighbors=self.n_neighbors,
-                            min_votes=self.min_votes, kde_power=self.kde_power,
-                            device=self.device_)
-            head, label, self.head_scores_, self.gate_scores_ = (c.head, c.label, c.head_scores,
-                                                                 c.gate_scores)
-            params = {**self._head_widths(head), **c.params}
-            kh = resolve_k(head, self.n_neighbors, c.neighbors.shape[1])
-            pred = apply_head(head, c.neighbors[:, :kh], c.distances[:, :kh], **params)
-            within = great_circle_km(pred, c.truth) <= self.confidence_km_
+            choice = choose_head(self.knn_.features_, self.gallery_gps_, self.training_indices_,
+                                 held, np.isin(held, self.validation_indices_), cands,
+                                 self.thresholds_km_, self.confidence_km_,
+                                 n_neighbors=self.n_neighbors, min_votes=self.min_votes,
+                                 kde_power=self.kde_power, device=self.device_)
+            head, params, label = choice.head, choice.params, choice.label
+            self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
+        self._set_head(head, params)
+        if choice is not None:  # on the same held-out predictions, by the head now set
+            kh = resolve_k(head, self.n_neighbors, choice.neighbors.shape[1])
+            pred = apply_head(head, choice.neighbors[:, :kh], choice.distances[:, :kh],
+                              **self.head_params_)
+            within = great_circle_km(pred, choice.truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
-                confidence_features(c.neighbors, c.distances, pred, self.confidence_km_,
-                                    self.kde_power), within)
-        self._set_head(head, {**self._head_widths(head), **params})
+                confidence_features(choice.neighbors, choice.distances, pred,
+                                    self.confidence_km_, self.kde_power), within)
         self.head_label_ = label
         say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
             + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
             verbose=self.verbose)
 
-    def _set_head(self, head, params, n_neighbors=None):
+    def _set_head(self, head, params=None, n_neighbors=None):
         super()._set_head(head, params, n_neighbors)
-        self.knn_._set_head(head, params, self.n_neighbors_)  # knn_ predicts as DGAE does
+        # knn_ predicts as DGAE does: DGAE's complete parameters, not knn_'s own widths
+        self.knn_._set_head(head, self.head_params_, self.n_neighbors_)
 
     def _head_widths(self, head):
         """The head's parameters at the gallery's widths, or the set ones where not "auto"."""
@@ -868,9 +870,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         gps_all = np.concatenate([self.gallery_gps_, gps])
         labels_all = np.concatenate([self.poi_labels_,
                                      _join(self.poi_miner_, self.poi_labels_, gps, areas)])
-        region = getattr(self, "region_miner_", None)  # None in models saved before regions
-        regions_all = None if region is None else np.concatenate(
-            [self.region_labels_, _join(region, self.region_labels_, gps, areas)])
+        regions_all = None if self.region_miner_ is None else np.concatenate(
+            [self.region_labels_, _join(self.region_miner_, self.region_labels_, gps, areas)])
         if self._uses_graphs():
             from dgae.graphs import extend_geo_graphs
 

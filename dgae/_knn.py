@@ -80,13 +80,14 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         check_is_fitted(self)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        self._set_head(head, self._head_widths(head))
+        self._set_head(head)
         return self
 
-    def _set_head(self, head, params, n_neighbors=None):
-        """``head_``, ``head_params_`` (every keyword :func:`~dgae._heads.apply_head` gets) and
-        ``n_neighbors_`` (from ``n_neighbors``, default the parameter): what prediction reads."""
-        self.head_, self.head_params_ = head, dict(params)
+    def _set_head(self, head, params=None, n_neighbors=None):
+        """``head_``, ``head_params_`` (every keyword :func:`~dgae._heads.apply_head` gets: the
+        model's widths, ``params`` over them) and ``n_neighbors_`` (from ``n_neighbors``,
+        default the parameter): what prediction reads."""
+        self.head_, self.head_params_ = head, {**self._head_widths(head), **(params or {})}
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         self.n_neighbors_ = resolve_k(head, k, len(self.gallery_gps_))
 
@@ -324,7 +325,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         super().__setstate__(state)
         restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
         if "features_" in state and "head_" not in state:
-            self._set_head(self.head, self._head_widths(self.head))
+            self._set_head(self.head)
 
     def fit(self, X, y, groups=None):
         """Index the gallery (and, for ``head="auto"``, choose the head).
@@ -344,13 +345,17 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self : GeoKNN
         """
         X, self.gallery_gps_ = self._fit_inputs(X, y)
+        if groups is not None:
+            from ._selection import check_groups
+
+            groups = check_groups(groups, len(X))
         self.device_ = resolve_device(self.device)
         self.features_ = np.ascontiguousarray(X)
         self.index_ = build_index(self.index, self.features_, self.random_state, self.verbose)
         if self.head == "auto":
             self._choose_head(groups)
         else:
-            self._set_head(self.head, self._head_widths(self.head))
+            self._set_head(self.head)
         return self
 
     def _choose_head(self, groups):
@@ -360,14 +365,11 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         from ._scale import gallery_scales
         from ._selection import choose_head, head_candidates, held_out_split
 
-        gps, n = self.gallery_gps_, len(self.gallery_gps_)
+        gps = self.gallery_gps_
         if groups is None:
             from dgae.graphs import POIMiner, auto_poi_bandwidth
 
             groups = POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps).labels_
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         train, places, views = held_out_split(groups, self.validation_fraction, seed)
         held = np.union1d(places, views)
@@ -382,7 +384,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
                             kde_power=self.kde_power, device=self.device_)
             head, params, self.head_label_ = c.head, c.params, c.label
             self.head_scores_, self.gate_scores_ = c.head_scores, c.gate_scores
-        self._set_head(head, {**self._head_widths(head), **params})
+        self._set_head(head, params)
 
     def _neighbors(self, X, k):
         X = self._check_X(X, reset=False)

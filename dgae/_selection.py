@@ -194,6 +194,20 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     return scores, heads
 
 
+def check_groups(groups, n):
+    """The place of each of ``n`` photos (``fit(..., groups=)``) as an array, or a ValueError.
+
+    Examples
+    --------
+    >>> check_groups(["a", "a", "b"], 3).tolist()
+    ['a', 'a', 'b']
+    """
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must have shape ({n},), got {groups.shape}")
+    return groups
+
+
 def held_out_split(groups, fraction, random_state):
     """The photos ``head="auto"`` (and DGAE's early stopping) hold out: half of ``fraction``
     whole places (:func:`place_validation_split`), half single views of places that stay
