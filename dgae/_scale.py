@@ -1,6 +1,6 @@
 """The gallery's own scale: evaluation thresholds, confidence radius, Q floor and head widths.
 
-A base module (imports only :mod:`dgae._geo` and the paper's thresholds).  Every distance that used to be
+Imports only :mod:`dgae.utils` and the paper's thresholds.  Every distance that used to be
 fixed in km (25 km Q floor and confidence radius, 50 km KDE kernel, 500 km
 mean-shift bandwidth, the 1 / 25 / 200 / 750 / 2500 km thresholds) is read off
 one number, the gallery's *extent* (:func:`dgae.geo.gallery_extent_km`: the

@@ -16,8 +16,8 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from dgae.utils import (DenseNeighbors, PairMask, get_xp, knn_search, mean_shift, progress,
-                        to_device, unit_mean)
+from dgae.utils import (DenseNeighbors, PairMask, first_kept, get_xp, knn_search, mean_shift,
+                        progress, to_device, unit_mean)
 
 from ._ivf import IVFIndex
 from ._tables import _poi_groups
@@ -145,9 +145,7 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
         bad = (c < 0) | (anchor_poi[c] == labels[rows, None])
         if floor is not None:
             bad |= floor.near_pairs(rows, c)
-        # the first k allowed candidates of each row, in distance order
-        order = np.argsort(bad, axis=1, kind="stable")[:, :k]
-        near[rows] = np.take_along_axis(np.where(bad, -1, c), order, axis=1)
+        near[rows] = first_kept(c, ~bad, k)  # the first k allowed, in distance order
     short = np.flatnonzero((near < 0).any(axis=1))
     if short.size:  # too few allowed candidates proposed: exact search for these rows
         sub = None if floor is None else floor.against(floor.ux, floor.uq[short])

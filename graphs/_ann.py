@@ -13,6 +13,8 @@ cheap as long as they are few.
 """
 import numpy as np
 
+from dgae.utils import first_kept
+
 from ._tables import exact_q_table
 
 
@@ -52,11 +54,9 @@ def _take_other_poi(table, rows, hits, labels, k2, floor=None):
     if floor is not None:
         other &= ~floor.near_pairs(rows, np.maximum(hits, 0))
     other &= ~_repeats(hits)
-    first = np.argsort(~other, axis=1, kind="stable")[:, :k2]  # kept hits, in hit order
-    got = np.take_along_axis(other, first, axis=1)
     # fewer hits than k2 (k2 >= n): fill what there is; the short rows go to the exact search
-    table[rows, :first.shape[1]] = np.where(got, np.take_along_axis(hits, first, axis=1), -1)
-    return rows[got.sum(axis=1) < k2]
+    table[rows] = first_kept(hits, other, k2)
+    return rows[(table[rows] >= 0).sum(axis=1) < k2]
 
 
 def _repeats(hits):

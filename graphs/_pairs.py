@@ -3,8 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from dgae.utils import (QFloor, PairMask, check_features, check_gps_rows, check_k, check_labels,
-                        get_xp, knn_search, neighbors_to_csr, progress, warn)
+from dgae.utils import (PairMask, QFloor, check_features, check_gps_rows, check_k, check_labels,
+                        first_kept, get_xp, knn_search, neighbors_to_csr, progress, warn)
 
 from ._tables import _poi_groups, exact_q_table
 
@@ -76,11 +76,7 @@ def _same_area_rows(X, labels, k1, xp, rows):
     per-POI search gives those rows (the photo itself dropped from its k1 + 1 nearest)."""
     mask = PairMask(labels[rows], labels, "different", False, xp)
     _, idx = knn_search(X[rows], X, min(k1 + 1, X.shape[0]), xp, mask=mask)
-    keep = (idx >= 0) & (idx != rows[:, None])
-    keep &= np.cumsum(keep, axis=1) <= k1
-    first = np.argsort(~keep, axis=1, kind="stable")[:, :k1]
-    return np.where(np.take_along_axis(keep, first, axis=1),
-                    np.take_along_axis(idx, first, axis=1), -1)
+    return first_kept(idx, (idx >= 0) & (idx != rows[:, None]), k1)
 
 
 def warn_single_poi():

@@ -36,7 +36,7 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     """Exact easy-confusing neighbour table (n_rows, k2), -1 padded.
 
     ``rows`` restricts the queries to those photos (default: all); ``floor``
-    (a :class:`~dgae.graphs._search.QFloor` of all photos against all) also
+    (a :class:`~dgae.utils.QFloor` of all photos against all) also
     excludes photos within its distance.  ``n_jobs`` other than None / 1:
     the query rows are cut into blocks run by :class:`joblib.Parallel` (on the
     CPU), so a ``joblib.parallel_config(backend="dask")`` context spreads

@@ -5,7 +5,7 @@ kernels), ``_objective`` (the two objectives and their gradients),
 ``_training`` (partner sampling, optimisers, the training loop).
 
 Paper §4.3–§4.4 and Algorithm 1, and the library's default deviation from it,
-on NumPy or CuPy (the array module is chosen by :mod:`dgae._backend`;
+on NumPy or CuPy (the array module is chosen by :mod:`dgae.utils`;
 everything here works on whatever module the arrays belong to).
 
 The network has ``M`` encoder layers ``f`` and a mirrored decoder ``g``; the

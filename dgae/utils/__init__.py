@@ -2,7 +2,8 @@
 the estimators import these and nothing else of the base.
 
 - geodesy on a spherical earth (float64): :func:`great_circle_km`, unit vectors,
-  :func:`check_gps`, :func:`spherical_mean` (:func:`unit_mean` per group), :func:`gallery_extent_km`, distance conversions;
+  :func:`check_gps`, :func:`spherical_mean` (:func:`unit_mean` per group),
+  :func:`gallery_extent_km`, distance conversions;
 - the array backend (NumPy or CuPy, imported lazily): :func:`resolve_device`, :func:`get_xp`,
   :func:`array_module`, :func:`to_device`, :func:`to_host`;
 - input checks: :func:`check_features`, :func:`check_labels`, :func:`check_k`,
@@ -11,7 +12,8 @@ the estimators import these and nothing else of the base.
   :func:`warn`;
 - CSV tables: :func:`read_table` and its helpers; optional packages: :func:`require`;
 - the exact k-NN engine (blocked GEMM tiles, masks for labels, the row itself and a distance
-  floor): :func:`nearest_neighbors`, :func:`knn_search`, :class:`PairMask`, :class:`QFloor`;
+  floor): :func:`nearest_neighbors`, :func:`knn_search`, :class:`PairMask`, :class:`QFloor`,
+  :func:`first_kept`;
 - the batched flat-kernel mean-shift engine under POI mining and the visual anchors:
   :func:`mean_shift`, :func:`bin_seeds`, :class:`TreeNeighbors`, :class:`DenseNeighbors`.
 
@@ -21,7 +23,8 @@ Examples
 >>> round(float(great_circle_km([0.0, 0.0], [0.0, 1.0])), 1)
 111.2
 """
-from ._backend import DEVICES, array_module, get_xp, gpu_available, resolve_device, to_device, to_host
+from ._backend import (DEVICES, array_module, get_xp, gpu_available, resolve_device, to_device,
+                       to_host)
 from ._csv import comma_floats, comma_ints, conflicting_rows, read_table
 from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
                    great_circle_km, km_to_chord, km_to_degrees, spherical_mean, to_unit_vectors,
@@ -29,13 +32,13 @@ from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, 
 from ._meanshift import DenseNeighbors, TreeNeighbors, bin_seeds, mean_shift
 from ._optional import require
 from ._progress import progress, say, warn
-from ._search import PairMask, QFloor, knn_search, nearest_neighbors, neighbors_to_csr
+from ._search import PairMask, QFloor, first_kept, knn_search, nearest_neighbors, neighbors_to_csr
 from ._validation import check_features, check_gps_rows, check_k, check_labels
 
 __all__ = [
     "DEVICES", "EARTH_RADIUS_KM", "DenseNeighbors", "PairMask", "QFloor", "TreeNeighbors",
     "array_module", "bin_seeds", "check_features", "check_gps", "check_gps_rows", "check_k",
-    "check_labels", "comma_floats", "comma_ints", "conflicting_rows", "deg_to_chord",
+    "check_labels", "comma_floats", "comma_ints", "conflicting_rows", "deg_to_chord", "first_kept",
     "from_unit_vectors", "gallery_extent_km", "get_xp", "gpu_available", "great_circle_km",
     "km_to_chord", "km_to_degrees", "knn_search", "mean_shift", "nearest_neighbors",
     "neighbors_to_csr", "progress", "read_table", "require", "resolve_device", "say",

@@ -338,6 +338,34 @@ def _decode(keys, xp):
     return to_host(dist).astype(np.float32, copy=False), to_host(idx).astype(np.int64, copy=False)
 
 
+def first_kept(indices, keep, k):
+    """The first ``k`` kept entries of each row, in row order, ``-1`` padded.
+
+    The step after an over-fetched search: ``indices`` ranked per row, ``keep`` which of
+    them qualify (another POI, beyond the floor, not the row itself, not a repeat).
+
+    Parameters
+    ----------
+    indices : ndarray of shape (m, c), int
+    keep : ndarray of bool, shape (m, c)
+    k : int
+
+    Returns
+    -------
+    table : ndarray of shape (m, k), int64
+
+    Examples
+    --------
+    >>> first_kept(np.array([[4, 7, 2, 9], [1, 3, 5, 6]]),
+    ...            np.array([[False, True, True, True], [False, False, False, True]]), 2).tolist()
+    [[7, 2], [6, -1]]
+    """
+    first = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    kept = np.where(np.take_along_axis(keep, first, axis=1),
+                    np.take_along_axis(indices, first, axis=1), -1).astype(np.int64)
+    return np.pad(kept, ((0, 0), (0, k - kept.shape[1])), constant_values=-1)
+
+
 def neighbors_to_csr(indices, n_cols, rows=None):
     """Sparse 0/1 graph from a padded neighbour table.
 
