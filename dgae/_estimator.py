@@ -165,7 +165,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         head and the confidence: half of it whole places (``groups`` of
         ``fit``, else the mined POIs) -- new places, the usual question --,
         half single photos of places that stay in training (another view of
-        a known place).
+        a known place); at most 5,000 photos in all
+        (:data:`~dgae._selection.MAX_HELD_OUT`: the scores' cost grows with
+        held-out x gallery).
     n_iter_no_change : int, default=20
     input_dropout : float, default=0
         Share of input units dropped afresh at every step, the reconstruction

@@ -264,7 +264,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         the held-out split of ``head="auto"``.
     verbose : int, default=0
     validation_fraction : float, default=0.1
-        Share of the gallery ``head="auto"`` holds out to choose on.
+        Share of the gallery ``head="auto"`` holds out to choose on (at most
+        5,000 photos).
 
     Attributes
     ----------

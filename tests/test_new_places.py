@@ -29,6 +29,19 @@ def test_place_split_never_puts_a_validation_place_in_training(seed, fraction):
     np.testing.assert_array_equal(val, place_validation_split(groups, fraction, seed)[1])
 
 
+@pytest.mark.parametrize("cap", [20, 100, 10_000])
+def test_held_out_photos_are_capped_whatever_the_fraction(cap):
+    from dgae._selection import held_out_split
+
+    groups = np.repeat(np.arange(500), 4)       # 2,000 photos of 500 places
+    train, places, views = held_out_split(groups, 0.2, 0, max_photos=cap)
+    want = min(0.2 * 2000, cap) / 2             # per kind
+    assert want <= len(places) < want + 4       # the last place is taken whole
+    assert len(views) == round(want)
+    assert set(groups[places]).isdisjoint(groups[train])
+    assert len(train) + len(places) + len(views) == 2000
+
+
 def test_place_split_of_a_single_place_is_empty():
     train, val = place_validation_split(np.zeros(10, int), 0.5, 0)
     assert val.size == 0 and train.size == 10
