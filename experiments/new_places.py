@@ -9,10 +9,22 @@ median error of each head, so that what the representation learns (same head, ot
 and what the head does (same setting, other head) can be read apart.  Features come from
 ``photos.py``'s cache (run it first for the set and protocol).
 
+``--ladder`` adds, per setting and protocol, coarse-to-fine chains of KDE modes (each
+stage the mode among the neighbours inside the previous stage's region: ``2500>750>200>25``)
+at several vote powers ``m`` (Vo et al.'s ``(1 / d)^m``; 10 is the library's): the power
+moves a head between the nearest photo (large ``m``) and wide votes (small ``m``).
+``--frontier`` (both protocols) pools the queries of the two protocols and sends those whose
+gate value is at most a quantile of the pooled values to the nearest photo, the rest to a
+hedging chain: the trade between known places (heading, % within the finest threshold) and
+new ones (place, % within the confidence radius and median) any per-query gate on that
+feature can reach.
+
 Example::
 
     python experiments/new_places.py --data ../shared/data/world_streetview \\
         --cache-root experiments_out
+    python experiments/new_places.py --data ../shared/data/world_streetview \\
+        --settings "" --ladder --frontier
 """
 import argparse
 import sys
@@ -65,6 +77,102 @@ def head_rows(model, X_query, gps_query):
     return out
 
 
+#: Vote powers ``m`` of ``--ladder``.
+POWERS = (10.0, 30.0, 100.0)
+#: Pooled gate quantiles of ``--frontier`` (0: every query hedged; 1: every query 1-NN).
+FRONTIER_QUANTILES = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def chain_head(gps, distances, sigmas_km, power=10.0):
+    """Coarse-to-fine KDE modes: at each width (widest first) the density mode among the
+    neighbours inside the previous width's region around its mode.
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0, 0], [0, 0.01], [0, 3], [0, 3.4], [0, 3.8]]], float)
+    >>> chain_head(nbrs, np.ones((1, 5)), (1000.0, 5.0)).tolist()
+    [[0.0, 0.0]]
+    """
+    from dgae._heads import _density_mode, vote_log_weights
+    from dgae.utils import EARTH_RADIUS_KM, to_unit_vectors
+
+    xyz = to_unit_vectors(gps)
+    cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)
+    logw, rows = vote_log_weights(distances, power), np.arange(len(gps))
+    region = np.ones(logw.shape, bool)
+    for sigma in sigmas_km:
+        best = _density_mode(np.where(region, logw, -np.inf), cos, sigma)
+        region &= cos[rows, best] >= np.cos(float(sigma) / EARTH_RADIUS_KM)
+    return np.asarray(gps, dtype=np.float64)[rows, best]
+
+
+def chains(scales):
+    """``{label: widths}`` of ``--ladder``: each wider KDE width refined at the finest, and the
+    whole ladder of widths."""
+    fine, *wider = scales["kde_sigmas_km"]
+    out = {f"{w:g}>{fine:g}": (w, fine) for w in wider}
+    out[">".join(f"{w:g}" for w in (*wider[::-1], fine))] = (*wider[::-1], fine)
+    return out
+
+
+def neighbours(model, X_query, k=100):
+    """The queries' ``k`` nearest gallery locations and code distances (float64)."""
+    dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=k)
+    return model.gallery_gps_[idx], dist.astype(np.float64)
+
+
+def ladder_rows(model, X_query, gps_query):
+    """``{label: (accuracies, median km)}`` of every chain at every power in :data:`POWERS`."""
+    from dgae.metrics import accuracy_at, geolocation_errors_km
+
+    nbrs, dist = neighbours(model, X_query)
+    out = {"1nn": nbrs[:, 0]}
+    for power in POWERS:
+        for label, widths in chains(model.scales_).items():
+            out[f"m={power:g} {label}"] = chain_head(nbrs, dist, widths, power)
+    return {label: (accuracy_at(gps_query, pred, model.thresholds_km_),
+                    float(np.median(geolocation_errors_km(gps_query, pred))))
+            for label, pred in out.items()}
+
+
+def gate_values(nbrs, dist, km):
+    """``{feature: value per query}`` a gate may threshold (small: trust the nearest photo)."""
+    from dgae._heads import match_ratio
+
+    return {"match ratio": match_ratio(nbrs, dist, km), "d1/d10": dist[:, 0] / dist[:, 9]}
+
+
+def frontier(fitted):
+    """Print, per gate feature and hedging chain, what a pooled-quantile gate gives on the two
+    protocols: ``fitted = {protocol: (model, X_query, gps_query)}`` (heading and place)."""
+    from dgae.metrics import accuracy_at, geolocation_errors_km
+
+    data = {}
+    for protocol, (model, X_query, gps_query) in fitted.items():
+        nbrs, dist = neighbours(model, X_query)
+        data[protocol] = (nbrs, dist, gps_query, model.thresholds_km_, model.confidence_km_,
+                          {label: chain_head(nbrs, dist, widths)
+                           for label, widths in chains(model.scales_).items()})
+    gates = {p: gate_values(d[0], d[1], d[4]) for p, d in data.items()}
+    for feature in gates["heading"]:
+        pooled = np.concatenate([g[feature] for g in gates.values()])
+        for chain in data["heading"][5]:
+            print(f"\ngate: {feature} <= pooled quantile -> 1-NN, else chain {chain} (m=10)")
+            print(f"{'quantile':>8}  heading: % @finest (1-NN share)   place: % @radius, median km "
+                  "(1-NN share)")
+            for q in FRONTIER_QUANTILES:
+                cut = np.quantile(pooled, q) if q < 1 else np.inf
+                cells = []
+                for protocol, (nbrs, dist, truth, th, km, hedges) in data.items():
+                    use = gates[protocol][feature] <= cut
+                    pred = np.where(use[:, None], nbrs[:, 0], hedges[chain])
+                    acc = accuracy_at(truth, pred, th)
+                    med = np.median(geolocation_errors_km(truth, pred))
+                    cells.append((100 * acc[th[0]], 100 * acc[km], med, use.mean()))
+                (h1, _, _, hs), (_, p25, pmed, ps) = cells
+                print(f"{q:8.1f}  {h1:22.1f} ({hs:.2f})   {p25:13.1f} {pmed:9.0f} ({ps:.2f})")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="folder with photos.csv (a shared set)")
@@ -74,6 +182,11 @@ def main(argv=None):
     p.add_argument("--settings", nargs="*", default=list(SETTINGS),
                    help="DGAE keyword sets, e.g. 'region_km=None' 'region_weight=0.5'")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ladder", action="store_true",
+                   help="also coarse-to-fine KDE chains at several vote powers")
+    p.add_argument("--frontier", action="store_true",
+                   help="also the gate frontier, pooled over the heading and place protocols "
+                        "(first setting)")
     args = p.parse_args(argv)
     from photos import split
 
@@ -84,6 +197,7 @@ def main(argv=None):
     data = load_geotagged(data_dir, data_dir / "photos.csv")
     loc = np.asarray(data.frame["location_id"])
     short = data_dir.name.split("_")[0]
+    fitted = {}
     for protocol in args.protocols.split(","):
         q, g = split(loc, protocol)
         X = np.load(Path(args.cache_root) / f"{short}_{protocol}" / "cache"
@@ -96,8 +210,15 @@ def main(argv=None):
             print(f"\n{data_dir.name}, {protocol} hold-out, DGAE({setting}), seed {args.seed}, "
                   f"fit {time.perf_counter() - t:.0f} s; Im2GPS descriptors")
             print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
+            if args.ladder:
+                rows.update(ladder_rows(model, X[q], data.gps[q]))
             for label, (acc, med) in rows.items():
                 print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
+            if setting == args.settings[0]:
+                fitted[protocol] = (model, X[q], data.gps[q])
+    if args.frontier and {"heading", "place"} <= set(fitted):
+        print(f"\n{data_dir.name}, DGAE({args.settings[0]}), seed {args.seed}: gate frontier")
+        frontier({p: fitted[p] for p in ("heading", "place")})
     return 0
 
 

@@ -66,14 +66,21 @@ def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", rando
         anchor_floor = floor.against(unit_mean(floor.ux, anchor_of, len(anchors)), floor.uq[rows])
     near = nearest_outside_anchors(X[rows], labels[rows], anchors, anchor_poi,
                                    min(k3, len(anchors)), xp, anchor_floor, rng, verbose)
-    if X.shape[1] <= 2 * REDUCED_DIM or len(X) < REDUCED_MIN_ROWS:
+    if not uses_reduced(X, len(X)):
         return _search_members(X, k2, near, anchor_of, len(anchors), xp, verbose, floor, rows)
-    short = _search_members(_reduced(X, rng), RERANK * k2, near, anchor_of, len(anchors), xp,
+    short = _search_members(reduced_features(X, rng), RERANK * k2, near, anchor_of, len(anchors), xp,
                             verbose, floor, rows)
     return rerank(X, rows, short, k2, xp)
 
 
-def _reduced(X, rng):
+def uses_reduced(X, n_rows):
+    """Whether a search of ``n_rows`` photos on ``X`` goes through :func:`reduced_features`
+    first: wide features (more than twice ``REDUCED_DIM`` columns) and ``REDUCED_MIN_ROWS``
+    photos or more."""
+    return X.shape[1] > 2 * REDUCED_DIM and n_rows >= REDUCED_MIN_ROWS
+
+
+def reduced_features(X, rng):
     """``X`` in its ``REDUCED_DIM`` leading principal components (fitted on a sample), float32."""
     from sklearn.decomposition import PCA
 

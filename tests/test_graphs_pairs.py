@@ -421,3 +421,30 @@ def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch)
     assert (lab[s] != lab[t]).all() and (great_circle_km(gps[s], gps[t]) >= 60).all()
     exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, q_min_km=60)
     assert recall(Q, exact) >= 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(monkeypatch, seed):
+    """A POI (or region) of REDUCED_MIN_ROWS photos or more with wide features: P is searched in
+    PCA dimensions then re-ranked exactly -- rows still inside their group, never the photo
+    itself, and close to the exact P (brute force, the reduced path off)."""
+    from dgae.graphs import _anchor, same_area_pairs
+
+    rng = np.random.default_rng(seed)
+    X, lab = clustered(300, 6, 3, seed=seed)                      # 3 groups of ~100 photos
+    X = np.hstack([X, X @ rng.normal(size=(6, 40))]).astype(np.float32)   # 46-d > 2 x 8
+    exact = same_area_pairs(X, lab, k1=5, device="cpu")
+    monkeypatch.setattr(_anchor, "REDUCED_DIM", 8)
+    monkeypatch.setattr(_anchor, "REDUCED_MIN_ROWS", 50)
+    calls = []
+    real = _anchor.reduced_features
+    monkeypatch.setattr(_anchor, "reduced_features", lambda *a: calls.append(1) or real(*a))
+    from dgae.graphs import _pairs
+
+    monkeypatch.setattr(_pairs, "reduced_features", _anchor.reduced_features)
+    P = same_area_pairs(X, lab, k1=5, device="cpu", random_state=seed)
+    assert len(calls) == 1                                        # computed once, shared
+    s, t = P.nonzero()
+    assert (lab[s] == lab[t]).all() and (s != t).all()
+    assert (np.diff(P.indptr) == 5).all()
+    assert recall(P, exact) >= 0.9
