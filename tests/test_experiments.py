@@ -150,3 +150,29 @@ def test_linear_peers_fit_on_mined_pois(exp):
     assert lda.transform(X).shape == (48, 3) and len(np.unique(lda.poi_labels_)) == 4
     nca = LinearPeer("nca", max_samples=30).fit(X, gps)
     assert nca.n_fit_samples_ == 30 and nca.transform(X).shape == (48, 10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_new_places_chains_match_the_library_kde_heads(seed):
+    """new_places.py's coarse-to-fine chain of one or two widths is the library's KDE head
+    (refined); a longer chain only ever narrows the region it picks in."""
+    from dgae._heads import kde_head
+
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        new_places = importlib.import_module("new_places")
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    rng = np.random.default_rng(seed)
+    nbrs = np.column_stack([rng.uniform(-60, 60, (30, 40, 1)), rng.uniform(-180, 180, (30, 40, 1))])
+    nbrs = nbrs.reshape(30, 40, 2)
+    dist = np.sort(rng.uniform(1.0, 2.0, (30, 40)), axis=1)
+    np.testing.assert_array_equal(new_places.chain_head(nbrs, dist, (750.0,)),
+                                  kde_head(nbrs, dist, 750.0))
+    np.testing.assert_array_equal(new_places.chain_head(nbrs, dist, (2500.0, 25.0), power=30.0),
+                                  kde_head(nbrs, dist, 2500.0, 30.0, refine_km=25.0))
+    coarse = kde_head(nbrs, dist, 2500.0)
+    from dgae.geo import great_circle_km
+
+    deep = new_places.chain_head(nbrs, dist, (2500.0, 750.0, 200.0, 25.0))
+    assert (great_circle_km(deep, coarse) <= 2500.0).all()
