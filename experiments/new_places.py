@@ -153,9 +153,14 @@ def frontier(fitted):
         data[protocol] = (nbrs, dist, gps_query, model.thresholds_km_, model.confidence_km_,
                           {label: chain_head(nbrs, dist, widths)
                            for label, widths in chains(model.scales_).items()})
+    from sklearn.metrics import roc_auc_score
+
     gates = {p: gate_values(d[0], d[1], d[4]) for p, d in data.items()}
+    right = np.concatenate([geolocation_errors_km(d[2], d[0][:, 0]) <= d[4] for d in data.values()])
     for feature in gates["heading"]:
         pooled = np.concatenate([g[feature] for g in gates.values()])
+        print(f"\n{feature}: AUROC {roc_auc_score(right, -pooled):.3f} for 'the nearest photo is "
+              "within the confidence radius' on the pooled queries")
         for chain in data["heading"][5]:
             print(f"\ngate: {feature} <= pooled quantile -> 1-NN, else chain {chain} (m=10)")
             print(f"{'quantile':>8}  heading: % @finest (1-NN share)   place: % @radius, median km "

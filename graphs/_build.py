@@ -173,12 +173,13 @@ def _pairs_of(X, gps, labels, region_labels, k1, k2, method, q_min_km, region_we
     """P (multi-scale with ``region_labels``) and Q, of every photo or of ``rows``."""
     k1, k2 = int(k1), int(k2)
     reduced = lazy_reduced(X, random_state)
-    P = _same_area_pairs(X, labels, k1, device=device, verbose=verbose, rows=rows, reduced=reduced)
+    P = _same_area_pairs(X, labels, k1, device=device, verbose=verbose, rows=rows, reduced=reduced,
+                         random_state=random_state)
     if region_labels is not None:
         from sklearn.preprocessing import normalize
 
         R = _same_area_pairs(X, np.asarray(region_labels, dtype=np.int64), k1, device=device,
-                             verbose=verbose, rows=rows, reduced=reduced)
+                             verbose=verbose, rows=rows, reduced=reduced, random_state=random_state)
         # l1 row normalisation of non-negative rows: each scale's pairs of a photo sum to 1
         P = ((1.0 - region_weight) * normalize(P, norm="l1")
              + region_weight * normalize(R, norm="l1")).astype(np.float32).tocsr()

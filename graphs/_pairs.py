@@ -15,6 +15,9 @@ _P_GROUP = 256
 #: Candidates a P row of a large group takes from the reduced search for the exact re-rank,
 #: per pair: P's recall against the exact P 0.97 on the bench_scale replica's regions.
 P_RERANK = 4
+#: A large group's photos find their P pairs among at most this many random members: the
+#: reduced search costs |group| x pool (the replica's 94,000-photo region: 8.8e9 pairs alone).
+P_POOL = 10_000
 
 
 def check_graph_inputs(X, poi_labels):
@@ -32,10 +35,11 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", random_state=None, v
     POIs are brute-forced one by one, small POIs batched together -- except
     a POI (or region) of 10,000 photos or more with wide features (more than
     256 columns, e.g. the 2,971-d Im2GPS descriptor): its photos are searched
-    in 128 principal components for ``4 k1`` candidates, re-ranked by their
-    exact distances (as fDGAE's member search).  A brute force inside a group
-    costs its size squared: the largest region of a 664,720-photo replica
-    gallery (94,000 photos) took more than 5 minutes alone.
+    in 128 principal components for ``4 k1`` candidates among at most 10,000
+    random members of the group, re-ranked by their exact distances (as
+    fDGAE's member search).  A brute force inside a group costs its size
+    squared: the largest region of a 664,720-photo replica gallery (94,000
+    photos) took more than 5 minutes alone.
 
     Parameters
     ----------
@@ -46,7 +50,8 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", random_state=None, v
     k1 : int, default=20
     device : {"auto", "cpu", "gpu"}, default="auto"
     random_state : int, RandomState or None, default=None
-        The principal components' sample and solver (large groups only).
+        The principal components' sample and solver, and the pools (large
+        groups only).
     verbose : int, default=0
 
     Returns
@@ -64,7 +69,7 @@ def same_area_pairs(X, poi_labels, k1=20, *, device="auto", random_state=None, v
     """
     X, labels = check_graph_inputs(X, poi_labels)
     return _same_area_pairs(X, labels, check_k(k1, "k1"), device=device, verbose=verbose,
-                            reduced=lazy_reduced(X, random_state))
+                            random_state=random_state)
 
 
 def lazy_reduced(X, random_state):
@@ -77,27 +82,46 @@ def lazy_reduced(X, random_state):
     return lru_cache(maxsize=1)(lambda: reduced_features(X, check_random_state(random_state)))
 
 
-def _same_area_pairs(X, labels, k1, *, device="auto", verbose=0, rows=None, reduced=None):
+def _same_area_pairs(X, labels, k1, *, device="auto", verbose=0, rows=None, reduced=None,
+                     random_state=None):
     """:func:`same_area_pairs` on validated inputs (float32 X, int64 labels, k1 >= 1); with
     ``rows``, only those photos' rows are filled (the others are empty).  ``reduced``: a
-    callable giving ``X`` in few dimensions (:func:`lazy_reduced`) for the large groups."""
+    callable giving ``X`` in few dimensions (:func:`lazy_reduced`) for the large groups;
+    ``random_state`` draws their pools."""
+    from sklearn.utils import check_random_state
+
     xp = get_xp(device)
     n = X.shape[0]
     if rows is not None:
         return neighbors_to_csr(_same_area_rows(X, labels, k1, xp, rows), n, rows=rows)
     if reduced is None:
-        reduced = lazy_reduced(X, None)
+        reduced = lazy_reduced(X, random_state)
+    rng = check_random_state(random_state)
     table = np.full((n, k1), -1, dtype=np.int64)
     groups = list(_poi_groups(labels, _P_GROUP))
     for g in progress(groups, verbose=verbose, desc="P (per POI)"):
-        mask = PairMask(labels[g], labels[g], "different", True, xp)
         if uses_reduced(X, len(g)):     # brute force costs |g|^2 full-width distances
-            _, local = knn_search(reduced()[g], reduced()[g], P_RERANK * k1, xp, mask=mask)
-            table[g] = rerank(X, g, np.where(local >= 0, g[np.maximum(local, 0)], -1), k1, xp)
+            table[g] = _large_group_rows(X, labels, g, k1, xp, reduced(), rng)
             continue
+        mask = PairMask(labels[g], labels[g], "different", True, xp)
         _, local = knn_search(X[g], X[g], k1, xp, mask=mask)
         table[g] = np.where(local >= 0, g[np.maximum(local, 0)], -1)
     return neighbors_to_csr(table, n)
+
+
+def _large_group_rows(X, labels, g, k1, xp, reduced, rng):
+    """P rows of a large group ``g`` of photos: each photo's ``P_RERANK * k1`` nearest in
+    ``reduced`` among at most ``P_POOL`` random members of the group (of its own POI, never
+    itself), the ``k1`` nearest of those by exact distances on ``X``."""
+    pool = g if len(g) <= P_POOL else np.sort(rng.choice(g, P_POOL, replace=False))
+    other_poi = PairMask(labels[g], labels[pool], "different", False, xp)
+    itself = PairMask(g, pool, "same", False, xp)   # labels are photo ids here
+
+    def mask(q0, q1, x0, x1):
+        return other_poi(q0, q1, x0, x1) | itself(q0, q1, x0, x1)
+
+    _, local = knn_search(reduced[g], reduced[pool], min(P_RERANK * k1, len(pool)), xp, mask=mask)
+    return rerank(X, g, np.where(local >= 0, pool[np.maximum(local, 0)], -1), k1, xp)
 
 
 def _same_area_rows(X, labels, k1, xp, rows):

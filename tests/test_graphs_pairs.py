@@ -423,8 +423,10 @@ def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch)
     assert recall(Q, exact) >= 0.9
 
 
+@pytest.mark.parametrize("pool", [None, 40])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(monkeypatch, seed):
+def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(monkeypatch, seed,
+                                                                               pool):
     """A POI (or region) of REDUCED_MIN_ROWS photos or more with wide features: P is searched in
     PCA dimensions then re-ranked exactly -- rows still inside their group, never the photo
     itself, and close to the exact P (brute force, the reduced path off)."""
@@ -442,9 +444,15 @@ def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(m
     from dgae.graphs import _pairs
 
     monkeypatch.setattr(_pairs, "reduced_features", _anchor.reduced_features)
+    if pool is not None:
+        monkeypatch.setattr(_pairs, "P_POOL", pool)
     P = same_area_pairs(X, lab, k1=5, device="cpu", random_state=seed)
     assert len(calls) == 1                                        # computed once, shared
     s, t = P.nonzero()
     assert (lab[s] == lab[t]).all() and (s != t).all()
     assert (np.diff(P.indptr) == 5).all()
-    assert recall(P, exact) >= 0.9
+    if pool is None:
+        assert recall(P, exact) >= 0.9
+    else:                                  # every group's pairs point into one pool of <= 40
+        assert all(len(np.unique(t[lab[s] == g])) <= pool for g in np.unique(lab))
+        assert 0.2 <= recall(P, exact) < 0.9
