@@ -32,9 +32,6 @@ _QUERY_BLOCK = 32
 INDEXED_ANCHORS = 4096
 #: Photos whose proposed anchors are masked at once (bounds the floor test's temporaries).
 _MASK_ROWS = 16384
-#: A photo the inverted file left short of allowed anchors is asked again with this many times
-#: the cells and the candidates before the exact search.
-PROBE_GROWTH = 8
 #: Feature columns averaged at once into the anchors.
 _COLUMN_BLOCK = 256
 #: Wider features are searched among the anchors' members in this many PCA dimensions first
@@ -160,16 +157,6 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     near = np.full((len(X), k), -1, dtype=np.int64)
     _keep_allowed(near, np.arange(len(X)), cand, labels, anchor_poi, floor, k)
     short = np.flatnonzero((near < 0).any(axis=1))
-    # a photo whose nearest anchors all lie in its own POI or within the floor (a large city's
-    # anchors share its look): PROBE_GROWTH times the cells and the candidates, once -- where
-    # that probes at most a quarter of the cells (else the exact search costs little more)
-    if short.size and 4 * index.n_probe * PROBE_GROWTH <= index.n_lists_:
-        index.n_probe *= PROBE_GROWTH
-        for r0 in range(0, short.size, _MASK_ROWS):
-            rows = short[r0:r0 + _MASK_ROWS]
-            _, cand = index.query(X[rows], min(a, PROBE_GROWTH * ask))
-            _keep_allowed(near, rows, cand, labels, anchor_poi, floor, k)
-        short = np.flatnonzero((near < 0).any(axis=1))
     if short.size:  # too few allowed candidates proposed: exact search for these rows
         sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
         mask = PairMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
