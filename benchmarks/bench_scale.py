@@ -24,8 +24,9 @@ timing, not a model to evaluate.
 ``DGAE(graph="anchor")`` fit (its real anchor Q, early stopping, the head and
 confidence chosen) and the 1,000 queries; each ``fit_times_`` stage beside the
 paper's hours, the fit's peak memory, and the queries' accuracy as a sanity check;
-with ``--pq`` the queries again with the gallery codes in faiss IVF-PQ indexes of 32 and
-16 bytes a photo (the ``faiss`` extra): what compression costs at that size.
+with ``--pq`` the queries again with the gallery codes in faiss IVF-Flat and IVF-PQ indexes of
+32 and 16 bytes a photo (the ``faiss`` extra; ``experiments/compressed_codes.py``'s rows):
+what compression costs at that size.
 
 Example::
 
@@ -181,7 +182,7 @@ def main(argv=None):
     p.add_argument("--end-to-end", action="store_true",
                    help="only a default DGAE(graph='anchor') fit and the queries, beside Table 6")
     p.add_argument("--pq", action="store_true",
-                   help="--end-to-end: also the queries with the codes in faiss IVF-PQ indexes")
+                   help="--end-to-end: also the queries with the codes in faiss indexes")
     p.add_argument("--max-iter", type=int, default=None,
                    help="--end-to-end: cap the fit's training iterations (default: DGAE's)")
     p.add_argument("--q-proxy", action="store_true",
@@ -281,38 +282,16 @@ def end_to_end(X, gps, Xq, gps_q, args):
     acc = accuracy_at(gps_q, pred, model.thresholds_km_)
     print("queries: " + ", ".join(f"{100 * v:.1f} % within {k:g} km" for k, v in acc.items())
           + f"; median {np.median(err):.1f} km (replica descriptors: a sanity check)")
-    if args.pq:
-        compressed_rows(model, Xq, gps_q)
+    if args.pq:  # the rows of experiments/compressed_codes.py, on this gallery
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+        from compressed_codes import index_rows
+
+        print()
+        index_rows(model, model.transform(Xq), gps_q, model.thresholds_km_)
     return 0
-
-
-def compressed_rows(model, Xq, gps_q):
-    """The fitted model's queries again with its gallery codes in faiss IVF-PQ indexes (the
-    head ``fit`` chose): accuracy and bytes a gallery photo against the exact float32 codes."""
-    from dgae import GeoKNN
-    from dgae.graphs import FaissIndex
-    from dgae.metrics import accuracy_at, geolocation_errors_km
-
-    codes_g, codes_q = model.knn_.features_, model.transform(Xq)
-    th = model.thresholds_km_
-    print(f"\n{'gallery codes':<22}" + "".join(f"{t:>9g} km" for t in th)
-          + f"{'median km':>11}{'bytes/photo':>13}{'build s':>9}")
-    for label, pq_bytes in (("exact float32", None), ("faiss IVF-PQ 32 B", 32),
-                            ("faiss IVF-PQ 16 B", 16)):
-        t = time.perf_counter()
-        if pq_bytes is None:
-            knn, size = model.knn_, 4.0 * codes_g.shape[1]
-        else:
-            index = FaissIndex(kind="ivfpq", pq_bytes=pq_bytes, random_state=0)
-            knn = GeoKNN(index=index).fit(codes_g, model.gallery_gps_)
-            knn._set_head(model.head_, model.head_params_, model.n_neighbors_)
-            size = knn.index_.bytes_per_photo_
-        build = time.perf_counter() - t if pq_bytes else 0.0
-        pred = knn.predict(codes_q)
-        acc = accuracy_at(gps_q, pred, th)
-        med = float(np.median(geolocation_errors_km(gps_q, pred)))
-        print(f"{label:<22}" + "".join(f"{100 * a:>12.1f}" for a in acc.values())
-              + f"{med:>11.1f}{size:>13.1f}{build:>9.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -484,8 +484,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                          include_input_=spec["include_input"],
                          code_layers_="all" if spec["stack"] else "last")
         super().__setstate__(state)
-        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
-        restore_fitted(self, state, {"region_miner_": lambda: None,
+        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
+                                     "region_miner_": lambda: None,
                                      "region_labels_": lambda: None})
         if "head_" in state:  # older models: complete head_params_, give knn_ the head
             self._set_head(self.head_, self.head_params_, state.get("n_neighbors_"))

@@ -34,6 +34,34 @@ def kinds():
             "faiss IVF-PQ 16 B": FaissIndex(kind="ivfpq", pq_bytes=16, random_state=0)}
 
 
+def index_rows(model, codes_q, gps_q, thresholds):
+    """Print the queries located over the fitted ``model``'s gallery codes as they are and in
+    each faiss index of :func:`kinds` (the head ``fit`` chose): % within ``thresholds``, median
+    km, bytes a gallery photo and the index's build seconds."""
+    import time
+
+    from dgae import GeoKNN
+    from dgae.metrics import accuracy_at, geolocation_errors_km
+
+    codes_g = model.knn_.features_
+    print(f"{'index':<24}" + "".join(f"{t:>9g} km" for t in thresholds)
+          + f"{'median km':>11}{'bytes/photo':>13}{'build s':>9}")
+    for label, index in kinds().items():
+        t = time.perf_counter()
+        if index is None:
+            knn, size = model.knn_, 4.0 * codes_g.shape[1]
+        else:
+            knn = GeoKNN(index=index).fit(codes_g, model.gallery_gps_)
+            knn._set_head(model.head_, model.head_params_, model.n_neighbors_)
+            size = knn.index_.bytes_per_photo_
+        build = time.perf_counter() - t
+        pred = knn.predict(codes_q)
+        acc = accuracy_at(gps_q, pred, thresholds)
+        med = float(np.median(geolocation_errors_km(gps_q, pred)))
+        print(f"{label:<24}" + "".join(f"{100 * a:>12.1f}" for a in acc.values())
+              + f"{med:>11.1f}{size:>13.1f}{build:>9.1f}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", default="../shared/data")
@@ -44,9 +72,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     import joblib
 
-    from dgae import DGAE, GeoKNN
+    from dgae import DGAE
     from dgae.datasets import load_geotagged
-    from dgae.metrics import accuracy_at, geolocation_errors_km, thresholds_for_gallery
+    from dgae.metrics import thresholds_for_gallery
     from photos import split
 
     for key in args.sets.split(","):
@@ -60,26 +88,13 @@ def main(argv=None):
             model = DGAE(random_state=args.seed).fit(X[g], data.gps[g]).compact()
             buf = io.BytesIO()
             joblib.dump(model, buf)
-            codes_g, codes_q = model.knn_.features_, model.transform(X[q])
+            codes_g = model.knn_.features_
             thresholds = thresholds_for_gallery(data.gps[g])
             print(f"\n{name}, {protocol} hold-out: {len(q)} queries, {len(g)} gallery photos; "
                   f"DGAE defaults, seed {args.seed}, head {model.head_label_}; codes "
                   f"{codes_g.shape[1]}-d; compact model {buf.tell() / len(g):,.0f} bytes a "
                   f"gallery photo")
-            print(f"{'index':<24}" + "".join(f"{t:>9g} km" for t in thresholds)
-                  + f"{'median km':>11}{'bytes/photo':>13}")
-            for label, index in kinds().items():
-                if index is None:
-                    knn, size = model.knn_, 4.0 * codes_g.shape[1]
-                else:
-                    knn = GeoKNN(index=index).fit(codes_g, data.gps[g])
-                    knn._set_head(model.head_, model.head_params_, model.n_neighbors_)
-                    size = knn.index_.bytes_per_photo_
-                pred = knn.predict(codes_q)
-                acc = accuracy_at(data.gps[q], pred, thresholds)
-                med = float(np.median(geolocation_errors_km(data.gps[q], pred)))
-                print(f"{label:<24}" + "".join(f"{100 * a:>12.1f}" for a in acc.values())
-                      + f"{med:>11.1f}{size:>13.1f}", flush=True)
+            index_rows(model, model.transform(X[q]), data.gps[q], thresholds)
     return 0
 
 

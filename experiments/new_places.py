@@ -58,14 +58,13 @@ def parse_setting(text):
     return out
 
 
-def head_rows(model, X_query, gps_query):
-    """``{label: (accuracies, median km)}`` of the chosen head and every candidate."""
+def head_rows(model, nbrs, dist, gps_query):
+    """``{label: (accuracies, median km)}`` of the chosen head and every candidate, from the
+    queries' :func:`neighbours`."""
     from dgae._heads import DEFAULT_K, apply_head
     from dgae._selection import head_candidates
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
-    dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=max(DEFAULT_K.values()))
-    nbrs, dist = model.gallery_gps_[idx], dist.astype(np.float64)
     heads = {f"chosen: {model.head_label_}": (model.head_, model.head_params_)}
     heads.update(head_candidates(model.scales_))
     out = {}
@@ -115,21 +114,31 @@ def chains(scales):
     return out
 
 
-def neighbours(model, X_query, k=100):
-    """The queries' ``k`` nearest gallery locations and code distances (float64)."""
-    dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=k)
+def neighbours(model, X_query):
+    """The queries' nearest gallery locations and code distances (float64), as many as the
+    hungriest head votes over (Mean-Shift's 120): one search for every table."""
+    from dgae._heads import DEFAULT_K
+
+    dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=max(DEFAULT_K.values()))
     return model.gallery_gps_[idx], dist.astype(np.float64)
 
 
-def ladder_rows(model, X_query, gps_query):
+def chain_heads(model, nbrs, dist, power=10.0):
+    """``{chain label: predictions}`` of every chain of :func:`chains`, over the KDE head's
+    neighbour count."""
+    from dgae._heads import DEFAULT_K
+
+    k = DEFAULT_K["kde"]
+    return {label: chain_head(nbrs[:, :k], dist[:, :k], widths, power)
+            for label, widths in chains(model.scales_).items()}
+
+
+def ladder_rows(model, nbrs, dist, gps_query):
     """``{label: (accuracies, median km)}`` of every chain at every power in :data:`POWERS`."""
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
-    nbrs, dist = neighbours(model, X_query)
-    out = {"1nn": nbrs[:, 0]}
-    for power in POWERS:
-        for label, widths in chains(model.scales_).items():
-            out[f"m={power:g} {label}"] = chain_head(nbrs, dist, widths, power)
+    out = {f"m={power:g} {label}": pred for power in POWERS
+           for label, pred in chain_heads(model, nbrs, dist, power).items()}
     return {label: (accuracy_at(gps_query, pred, model.thresholds_km_),
                     float(np.median(geolocation_errors_km(gps_query, pred))))
             for label, pred in out.items()}
@@ -144,15 +153,15 @@ def gate_values(nbrs, dist, km):
 
 def frontier(fitted):
     """Print, per gate feature and hedging chain, what a pooled-quantile gate gives on the two
-    protocols: ``fitted = {protocol: (model, X_query, gps_query)}`` (heading and place)."""
+    protocols: ``fitted = {protocol: (model, nbrs, dist, gps_query)}`` (heading and place;
+    :func:`neighbours`)."""
+    from dgae._heads import DEFAULT_K
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
-    data = {}
-    for protocol, (model, X_query, gps_query) in fitted.items():
-        nbrs, dist = neighbours(model, X_query)
-        data[protocol] = (nbrs, dist, gps_query, model.thresholds_km_, model.confidence_km_,
-                          {label: chain_head(nbrs, dist, widths)
-                           for label, widths in chains(model.scales_).items()})
+    k = DEFAULT_K["kde"]            # the gates look at the KDE head's neighbours
+    data = {protocol: (nbrs[:, :k], dist[:, :k], gps_query, model.thresholds_km_,
+                       model.confidence_km_, chain_heads(model, nbrs, dist))
+            for protocol, (model, nbrs, dist, gps_query) in fitted.items()}
     from sklearn.metrics import roc_auc_score
 
     gates = {p: gate_values(d[0], d[1], d[4]) for p, d in data.items()}
@@ -210,17 +219,18 @@ def main(argv=None):
         for setting in args.settings:
             t = time.perf_counter()
             model = DGAE(random_state=args.seed, **parse_setting(setting)).fit(X[g], data.gps[g])
-            rows = head_rows(model, X[q], data.gps[q])
+            nbrs, dist = neighbours(model, X[q])
+            rows = head_rows(model, nbrs, dist, data.gps[q])
             th = model.thresholds_km_
             print(f"\n{data_dir.name}, {protocol} hold-out, DGAE({setting}), seed {args.seed}, "
                   f"fit {time.perf_counter() - t:.0f} s; Im2GPS descriptors")
             print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
             if args.ladder:
-                rows.update(ladder_rows(model, X[q], data.gps[q]))
+                rows.update(ladder_rows(model, nbrs, dist, data.gps[q]))
             for label, (acc, med) in rows.items():
                 print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
             if setting == args.settings[0]:
-                fitted[protocol] = (model, X[q], data.gps[q])
+                fitted[protocol] = (model, nbrs, dist, data.gps[q])
     if args.frontier and {"heading", "place"} <= set(fitted):
         print(f"\n{data_dir.name}, DGAE({args.settings[0]}), seed {args.seed}: gate frontier")
         frontier({p: fitted[p] for p in ("heading", "place")})

@@ -154,25 +154,20 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     ask = min(a, 2 * k + MAX_SEEDS)
     _, cand = index.query(X, ask)
     labels = np.asarray(labels)
-    near = np.full((len(X), k), -1, dtype=np.int64)
-    _keep_allowed(near, np.arange(len(X)), cand, labels, anchor_poi, floor, k)
+    near = np.empty((len(X), k), dtype=np.int64)
+    for r0 in range(0, len(X), _MASK_ROWS):  # in row blocks: the floor test gathers (rows, ask, 3)
+        rows = np.arange(r0, min(r0 + _MASK_ROWS, len(X)))
+        c = cand[rows]
+        bad = (c < 0) | (anchor_poi[c] == labels[rows, None])
+        if floor is not None:
+            bad |= floor.near_pairs(rows, c)
+        near[rows] = first_kept(c, ~bad, k)  # the first k allowed, in distance order
     short = np.flatnonzero((near < 0).any(axis=1))
     if short.size:  # too few allowed candidates proposed: exact search for these rows
         sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
         mask = PairMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
         near[short] = knn_search(X[short], anchors, k, xp, mask=mask, verbose=verbose)[1]
     return near
-
-
-def _keep_allowed(near, rows, cand, labels, anchor_poi, floor, k):
-    """``near[rows]``: the first ``k`` of each row's candidate anchors (nearest first) outside
-    its POI and beyond the floor, ``-1`` padded; ``cand`` holds the rows' candidates in order."""
-    for b0 in range(0, len(rows), _MASK_ROWS):  # in blocks: the floor test gathers (rows, ask, 3)
-        r, c = rows[b0:b0 + _MASK_ROWS], cand[b0:b0 + _MASK_ROWS]
-        bad = (c < 0) | (anchor_poi[c] == labels[r, None])
-        if floor is not None:
-            bad |= floor.near_pairs(r, c)
-        near[r] = first_kept(c, ~bad, k)
 
 
 def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):

@@ -30,6 +30,8 @@ _TILE_ELEMENTS = {"cpu": 1 << 23, "gpu": 1 << 28}
 _DEFAULT_QUERY_BLOCK = {"cpu": 512, "gpu": 8192}
 _INF_BITS = int(np.float32(np.inf).view(np.int32))
 _LOW32 = (1 << 32) - 1
+#: The key of "no candidate": inf distance, index all ones (sorts after every real key).
+_NO_CANDIDATE = (_INF_BITS << 32) | _LOW32
 #: Products below this many multiply-adds run on one BLAS thread.
 _SMALL_GEMM = 1 << 26
 
@@ -300,12 +302,17 @@ def _sq_norms(A, mu, xp):
     return out
 
 
-def _tile_keys(d2, x0, tile_mask, xp):
-    """int64 keys ``bits(d^2) << 32 | index`` of a tile (masked entries get inf)."""
+def _tile_bits(d2, tile_mask, xp):
+    """The sortable int32 bits of a tile's squared distances (clamped at 0, masked ones inf)."""
     xp.maximum(d2, 0.0, out=d2)
     if tile_mask is not None:
         d2[tile_mask] = np.inf
-    bits = d2.view(np.int32) & 0x7FFFFFFF  # also maps -0.0 to +0.0
+    return d2.view(np.int32) & 0x7FFFFFFF  # also maps -0.0 to +0.0
+
+
+def _tile_keys(d2, x0, tile_mask, xp):
+    """int64 keys ``bits(d^2) << 32 | index`` of a tile (masked entries get inf)."""
+    bits = _tile_bits(d2, tile_mask, xp)
     keys = bits.astype(np.int64)
     keys <<= 32
     keys |= xp.arange(x0, x0 + d2.shape[1], dtype=np.int64)[None, :]
@@ -322,10 +329,7 @@ def _tile_keys_below(d2, x0, tile_mask, kth_bits, xp):
     first tiles' best; without this filter every one of them was keyed and partitioned (the
     fDGAE photo -> anchor search at 664,720 photos: 1.8 s per 512 photos, most of it there).
     """
-    xp.maximum(d2, 0.0, out=d2)
-    if tile_mask is not None:
-        d2[tile_mask] = np.inf
-    bits = d2.view(np.int32) & 0x7FFFFFFF
+    bits = _tile_bits(d2, tile_mask, xp)
     keep = bits < kth_bits[:, None]
     counts = keep.sum(axis=1)
     width = int(counts.max()) if counts.size else 0
@@ -334,7 +338,7 @@ def _tile_keys_below(d2, x0, tile_mask, kth_bits, xp):
     rows, cols = xp.nonzero(keep)                  # row-major: each row's entries in order
     starts = xp.cumsum(counts) - counts
     slot = xp.arange(rows.size) - xp.repeat(starts, counts)
-    out = xp.full((d2.shape[0], width), (_INF_BITS << 32) | _LOW32, dtype=np.int64)
+    out = xp.full((d2.shape[0], width), _NO_CANDIDATE, dtype=np.int64)
     out[rows, slot] = (bits[rows, cols].astype(np.int64) << 32) | (cols + x0)
     return out
 
@@ -356,8 +360,7 @@ def _pad(best, k, xp, n_rows):
         best = xp.empty((n_rows, 0), dtype=np.int64)
     if best.shape[1] == k:
         return best
-    fill = xp.full((best.shape[0], k - best.shape[1]), (_INF_BITS << 32) | _LOW32,
-                   dtype=np.int64)
+    fill = xp.full((best.shape[0], k - best.shape[1]), _NO_CANDIDATE, dtype=np.int64)
     return xp.concatenate([best, fill], axis=1)
 
 
