@@ -151,16 +151,23 @@ def gate_values(nbrs, dist, km):
     return {"match ratio": match_ratio(nbrs, dist, km), "d1/d10": dist[:, 0] / dist[:, 9]}
 
 
-def frontier(fitted):
+def frontier(fitted, hedge_from=None):
     """Print, per gate feature and hedging chain, what a pooled-quantile gate gives on the two
     protocols: ``fitted = {protocol: (model, nbrs, dist, gps_query)}`` (heading and place;
-    :func:`neighbours`)."""
+    :func:`neighbours`).  ``hedge_from`` (the same form, other codes): the hedging chains --
+    and the finest KDE alone -- on its neighbours instead."""
     from dgae._heads import DEFAULT_K
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
     k = DEFAULT_K["kde"]            # the gates look at the KDE head's neighbours
+    hedges = {}
+    for protocol, (model, nbrs, dist, _) in (hedge_from or fitted).items():
+        hedges[protocol] = chain_heads(model, nbrs, dist)
+        if hedge_from:
+            fine = model.scales_["kde_sigmas_km"][0]
+            hedges[protocol][f"{fine:g}"] = chain_head(nbrs[:, :k], dist[:, :k], (fine,))
     data = {protocol: (nbrs[:, :k], dist[:, :k], gps_query, model.thresholds_km_,
-                       model.confidence_km_, chain_heads(model, nbrs, dist))
+                       model.confidence_km_, hedges[protocol])
             for protocol, (model, nbrs, dist, gps_query) in fitted.items()}
     from sklearn.metrics import roc_auc_score
 
@@ -187,6 +194,52 @@ def frontier(fitted):
                 print(f"{q:8.1f}  {h1:22.1f} ({hs:.2f})   {p25:13.1f} {pmed:9.0f} ({ps:.2f})")
 
 
+#: Weights ``w`` of the coarse part of ``--two-scale``'s joint code: ``d^2 = d_fine^2 + w d_coarse^2``.
+JOINT_WEIGHTS = (0.5, 1.0, 2.0)
+
+
+def joint_neighbours(fine, coarse, X_gallery, X_query, weight):
+    """Neighbours (as :func:`neighbours`) in the joint code ``[z_fine, sqrt(weight) z_coarse]``
+    of two models fitted on the same gallery, by exact search."""
+    from sklearn.neighbors import NearestNeighbors
+    from dgae._heads import DEFAULT_K
+
+    def joint(X):
+        return np.hstack([fine.transform(X), np.sqrt(weight) * coarse.transform(X)])
+
+    knn = NearestNeighbors(n_neighbors=max(DEFAULT_K.values())).fit(joint(X_gallery))
+    dist, idx = knn.kneighbors(joint(X_query))
+    return fine.gallery_gps_[idx], dist.astype(np.float64)
+
+
+def two_scale(fitted, X, splits, gps, coarse_setting, seed):
+    """``--two-scale``: the first setting's model (fine) beside a coarse one (``coarse_setting``)
+    fitted on the same gallery; every head on the joint code at each of :data:`JOINT_WEIGHTS`,
+    then the gate frontier of the fine codes' nearest photo against the coarse codes' chains.
+    ``fitted`` as :func:`frontier`'s; ``splits = {protocol: (query rows, gallery rows)}``."""
+    from dgae import DGAE
+
+    coarse_fitted = {}
+    for protocol, (model, nbrs, dist, truth) in fitted.items():
+        q, g = splits[protocol]
+        coarse = DGAE(random_state=seed, **parse_setting(coarse_setting)).fit(X[protocol][g], gps[g])
+        cn, cd = neighbours(coarse, X[protocol][q])
+        coarse_fitted[protocol] = (coarse, cn, cd, truth)
+        th = model.thresholds_km_
+        for w in JOINT_WEIGHTS:
+            jn, jd = joint_neighbours(model, coarse, X[protocol][g], X[protocol][q], w)
+            rows = head_rows(model, jn, jd, truth)
+            rows.update(ladder_rows(model, jn, jd, truth))
+            print(f"\n{protocol}: joint code [default, sqrt({w:g}) x DGAE({coarse_setting})]")
+            print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
+            for label, (acc, med) in rows.items():
+                if label.startswith("chosen") or label.startswith("m=30") or label.startswith("m=100"):
+                    continue
+                print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
+    print(f"\ngate frontier: the default codes' nearest photo vs DGAE({coarse_setting})'s chains")
+    frontier(fitted, hedge_from=coarse_fitted)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="folder with photos.csv (a shared set)")
@@ -201,6 +254,10 @@ def main(argv=None):
     p.add_argument("--frontier", action="store_true",
                    help="also the gate frontier, pooled over the heading and place protocols "
                         "(first setting)")
+    p.add_argument("--two-scale", metavar="SETTING", default=None,
+                   help="also a coarse model (e.g. 'region_weight=1.0') beside the first "
+                        "setting's: heads on their joint code, and the fine nearest photo gated "
+                        "against the coarse chains (both protocols)")
     args = p.parse_args(argv)
     from photos import split
 
@@ -211,10 +268,10 @@ def main(argv=None):
     data = load_geotagged(data_dir, data_dir / "photos.csv")
     loc = np.asarray(data.frame["location_id"])
     short = data_dir.name.split("_")[0]
-    fitted = {}
+    fitted, features, splits = {}, {}, {}
     for protocol in args.protocols.split(","):
-        q, g = split(loc, protocol)
-        X = np.load(Path(args.cache_root) / f"{short}_{protocol}" / "cache"
+        q, g = splits[protocol] = split(loc, protocol)
+        X = features[protocol] = np.load(Path(args.cache_root) / f"{short}_{protocol}" / "cache"
                     / f"{data_dir.name}_{protocol}_im2gps.npy")
         for setting in args.settings:
             t = time.perf_counter()
@@ -231,9 +288,14 @@ def main(argv=None):
                 print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
             if setting == args.settings[0]:
                 fitted[protocol] = (model, nbrs, dist, data.gps[q])
-    if args.frontier and {"heading", "place"} <= set(fitted):
+    pair = {p: fitted[p] for p in ("heading", "place") if p in fitted}
+    if args.frontier and len(pair) == 2:
         print(f"\n{data_dir.name}, DGAE({args.settings[0]}), seed {args.seed}: gate frontier")
-        frontier({p: fitted[p] for p in ("heading", "place")})
+        frontier(pair)
+    if args.two_scale is not None and len(pair) == 2:
+        print(f"\n{data_dir.name}, DGAE({args.settings[0]}) and DGAE({args.two_scale}), "
+              f"seed {args.seed}: two scales")
+        two_scale(pair, features, splits, data.gps, args.two_scale, args.seed)
     return 0
 
 

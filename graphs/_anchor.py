@@ -5,7 +5,8 @@
    visual clusters; their centroids are the anchors.
 2. Each photo finds its ``k3`` nearest anchors outside its own POI: exact search
    (:func:`~dgae.graphs.nearest_neighbors`' engine) up to ``INDEXED_ANCHORS`` anchors, an
-   inverted file over the anchors beyond, with the POI and distance-floor masks exact.
+   inverted file over the anchors beyond that applies the POI and distance-floor masks
+   exactly inside the cells it probes.
 3. Exact distances to the members of those ``k3`` clusters give the top
    ``k2``; for wide features (the 2,971-d Im2GPS descriptor) of ``REDUCED_MIN_ROWS`` photos
    or more, step 2 and the member search run in ``REDUCED_DIM`` principal components (the
@@ -16,7 +17,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from dgae.utils import (DenseNeighbors, PairMask, first_kept, get_xp, knn_search, mean_shift,
+from dgae.utils import (DenseNeighbors, PairMask, get_xp, knn_search, mean_shift,
                         progress, to_device, unit_mean)
 
 from ._ivf import IVFIndex
@@ -30,8 +31,8 @@ _GROUP = 48
 _QUERY_BLOCK = 32
 #: From this many anchors on, the photo -> anchor search goes through an inverted file.
 INDEXED_ANCHORS = 4096
-#: Photos whose proposed anchors are masked at once (bounds the floor test's temporaries).
-_MASK_ROWS = 16384
+#: Photos projected onto the principal components at once (bounds the temporaries).
+_PCA_ROWS = 16384
 #: Feature columns averaged at once into the anchors.
 _COLUMN_BLOCK = 256
 #: Wider features are searched among the anchors' members in this many PCA dimensions first
@@ -97,8 +98,8 @@ def reduced_features(X, rng):
     pca = PCA(n_components=min(REDUCED_DIM, len(sample)), svd_solver="randomized",
               random_state=rng.randint(2 ** 31)).fit(X[np.sort(sample)])
     out = np.empty((len(X), pca.n_components_), np.float32)
-    for r0 in range(0, len(X), _MASK_ROWS):
-        out[r0:r0 + _MASK_ROWS] = pca.transform(X[r0:r0 + _MASK_ROWS])
+    for r0 in range(0, len(X), _PCA_ROWS):
+        out[r0:r0 + _PCA_ROWS] = pca.transform(X[r0:r0 + _PCA_ROWS])
     return out
 
 
@@ -135,10 +136,11 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
 
     Exact search costs ``n x anchors``, and the anchors grow with ``n`` (a quarter to a third
     of the photos): n² at scale.  From ``INDEXED_ANCHORS`` anchors on (CPU), an inverted file
-    over the anchors (:class:`IVFIndex`) proposes each photo's ``k + MAX_SEEDS`` nearest
-    anchors plus a margin; the POI and floor masks are then applied *exactly* to those
-    candidates, and a photo left with fewer than ``k`` is searched exactly, masks included.
-    The approximation is only the IVF's: an anchor in a cell the photo does not probe.
+    over the anchors (:class:`IVFIndex`) searches them with the POI and floor masks applied
+    exactly inside every cell it probes; a photo whose probed cells hold fewer than ``k``
+    allowed anchors -- the floor excludes its own city, whose anchors share its look -- probes
+    more cells, and at last all of them.  The approximation is only the IVF's: an anchor in a
+    cell the photo does not probe.
 
     Returns
     -------
@@ -150,24 +152,16 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
         mask = PairMask(labels, anchor_poi, "same", False, xp, floor=floor)
         return knn_search(X, anchors, k, xp, mask=mask, verbose=verbose)[1]
     rng = check_random_state(random_state)
-    index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
-    ask = min(a, 2 * k + MAX_SEEDS)
-    _, cand = index.query(X, ask)
     labels = np.asarray(labels)
-    near = np.empty((len(X), k), dtype=np.int64)
-    for r0 in range(0, len(X), _MASK_ROWS):  # in row blocks: the floor test gathers (rows, ask, 3)
-        rows = np.arange(r0, min(r0 + _MASK_ROWS, len(X)))
-        c = cand[rows]
-        bad = (c < 0) | (anchor_poi[c] == labels[rows, None])
+
+    def exclude(rows, cols):
+        out = anchor_poi[cols][None, :] == labels[rows, None]
         if floor is not None:
-            bad |= floor.near_pairs(rows, c)
-        near[rows] = first_kept(c, ~bad, k)  # the first k allowed, in distance order
-    short = np.flatnonzero((near < 0).any(axis=1))
-    if short.size:  # too few allowed candidates proposed: exact search for these rows
-        sub = None if floor is None else floor.against(floor.ux, floor.uq[short])
-        mask = PairMask(labels[short], anchor_poi, "same", False, xp, floor=sub)
-        near[short] = knn_search(X[short], anchors, k, xp, mask=mask, verbose=verbose)[1]
-    return near
+            out |= floor.near_outer(rows, cols)
+        return out
+
+    index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
+    return index.query(X, k, exclude=exclude)[1]
 
 
 def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):

@@ -22,6 +22,10 @@ from dgae.utils import check_features, knn_search, progress
 TRAIN_PER_LIST = 128
 #: Lloyd iterations of the coarse k-means.
 KMEANS_ITER = 20
+#: A query short of ``k`` rows in its probed cells probes this many times more cells ...
+WIDEN = 4
+#: ... at most this many times, then searches the whole gallery exactly.
+WIDEN_ROUNDS = 2
 
 
 def auto_n_lists(n):
@@ -40,7 +44,8 @@ class IVFIndex(BaseEstimator):
 
     The gallery is split into ``n_lists`` k-means cells; a query scans the
     photos of its ``n_probe`` nearest cells exactly.  Queries whose probed
-    cells hold fewer than ``k`` photos are answered by exact search.
+    cells hold fewer than ``k`` photos (or fewer that ``exclude`` allows) probe
+    more cells (:data:`WIDEN`), and at last the whole gallery.
 
     Parameters
     ----------
@@ -113,8 +118,12 @@ class IVFIndex(BaseEstimator):
         self._sq = np.einsum("ij,ij->i", self._data, self._data)
         return self
 
-    def query(self, Q, k):
+    def query(self, Q, k, exclude=None):
         """Approximate ``k`` nearest gallery rows of each query.
+
+        A query whose probed cells hold fewer than ``k`` (allowed) rows probes
+        ``WIDEN`` times more cells, up to ``WIDEN_ROUNDS`` times, then searches
+        the whole gallery exactly.
 
         Parameters
         ----------
@@ -122,13 +131,17 @@ class IVFIndex(BaseEstimator):
             Finite, as many features as the index.
         k : int
             At most the gallery size.
+        exclude : callable or None, default=None
+            ``exclude(query_rows, gallery_rows) -> bool ndarray (len(query_rows),
+            len(gallery_rows))``: pairs never returned (applied exactly, inside every
+            probed cell).
 
         Returns
         -------
         distances : ndarray of shape (m, k), float32
-            Euclidean, ascending.
+            Euclidean, ascending (``inf`` where fewer than ``k`` rows are allowed).
         indices : ndarray of shape (m, k), int64
-            Gallery rows.
+            Gallery rows (``-1`` where fewer than ``k`` rows are allowed).
         """
         Q = check_features(Q, "queries", min_samples=0)
         if Q.shape[1] != self._data.shape[1]:
@@ -136,31 +149,44 @@ class IVFIndex(BaseEstimator):
                              f"{self._data.shape[1]}")
         Q = Q - self.mean_
         k = min(int(k), len(self._data))
-        n_probe = min(int(self.n_probe), self.n_lists_)
         if len(Q) == 0:
             return np.zeros((0, k), np.float32), np.zeros((0, k), np.int64)
-        _, probes = knn_search(Q, self._centres, n_probe, np)
         best_d = np.full((len(Q), k), np.inf, dtype=np.float32)   # squared until the end
         best_i = np.full((len(Q), k), -1, dtype=np.int64)
         q_sq = np.einsum("ij,ij->i", Q, Q)
-        # every (query, cell) pair, grouped by cell: one GEMM per cell for its queries
-        cells, rows = probes.ravel(), np.repeat(np.arange(len(Q)), n_probe)
+        pending, done = np.arange(len(Q)), 0
+        width = min(int(self.n_probe), self.n_lists_)
+        for _ in range(WIDEN_ROUNDS + 1):
+            _, probes = knn_search(Q[pending], self._centres, width, np)
+            self._scan_cells(Q, q_sq, pending, probes[:, done:], best_d, best_i, exclude)
+            pending = pending[(best_i[pending] < 0).any(axis=1)]     # still short of k rows
+            if pending.size == 0 or width == self.n_lists_:
+                break
+            done, width = width, min(width * WIDEN, self.n_lists_)
+        if pending.size and width < self.n_lists_:     # the whole gallery, exactly
+            mask = None if exclude is None else (
+                lambda q0, q1, x0, x1: exclude(pending[q0:q1], self.order_[x0:x1]))
+            d, i = knn_search(Q[pending], self._data, k, np, mask=mask)
+            best_d[pending], best_i[pending] = np.square(d), i
+        best_d = np.sqrt(np.maximum(best_d, 0.0))
+        idx = np.where(best_i >= 0, self.order_[np.maximum(best_i, 0)], -1)
+        order = np.lexsort((idx, best_d), axis=1)      # ascending distance, ties by gallery row
+        return np.take_along_axis(best_d, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+    def _scan_cells(self, Q, q_sq, rows, probes, best_d, best_i, exclude):
+        """Merge the cells ``probes[i]`` into the running top-k of query ``rows[i]``: every
+        (query, cell) pair grouped by cell, one GEMM per cell for its queries."""
+        cells, rows = probes.ravel(), np.repeat(rows, probes.shape[1])
         by_cell = np.argsort(cells, kind="stable")
         cells, rows = cells[by_cell], rows[by_cell]
         bounds = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1], True])
         for b0, b1 in progress(list(zip(bounds[:-1], bounds[1:])), verbose=self.verbose,
                                desc="IVF lists"):
-            self._scan(Q, q_sq, rows[b0:b1], int(cells[b0]), best_d, best_i)
-        best_d = np.sqrt(np.maximum(best_d, 0.0))
-        short = np.flatnonzero((best_i < 0).any(axis=1))   # probed cells held fewer than k rows
-        if short.size:
-            best_d[short], best_i[short] = knn_search(Q[short], self._data, k, np)
-        idx = self.order_[best_i]
-        order = np.lexsort((idx, best_d), axis=1)      # ascending distance, ties by gallery row
-        return np.take_along_axis(best_d, order, axis=1), np.take_along_axis(idx, order, axis=1)
+            self._scan(Q, q_sq, rows[b0:b1], int(cells[b0]), best_d, best_i, exclude)
 
-    def _scan(self, Q, q_sq, rows, cell, best_d, best_i):
-        """Merge cell ``cell``'s rows into the running top-k (squared distances) of ``rows``."""
+    def _scan(self, Q, q_sq, rows, cell, best_d, best_i, exclude=None):
+        """Merge cell ``cell``'s rows into the running top-k (squared distances) of ``rows``;
+        excluded pairs never enter (their distance is ``inf``, their row ``-1``)."""
         s0, s1 = self.list_starts_[cell], self.list_starts_[cell + 1]
         if s1 == s0:
             return
@@ -168,6 +194,8 @@ class IVFIndex(BaseEstimator):
         d2 *= -2.0
         d2 += q_sq[rows, None]
         d2 += self._sq[None, s0:s1]
+        if exclude is not None:
+            d2[exclude(rows, self.order_[s0:s1])] = np.inf
         # only queries this cell improves (below their current k-th best) are merged
         better = (d2 < best_d[rows].max(axis=1)[:, None]).any(axis=1)
         rows, d2 = rows[better], d2[better]
@@ -183,4 +211,5 @@ class IVFIndex(BaseEstimator):
         cand_i = np.concatenate([best_i[rows], idx + s0], axis=1)
         part = np.argpartition(cand_d, k - 1, axis=1)[:, :k]
         best_d[rows] = np.take_along_axis(cand_d, part, axis=1)
-        best_i[rows] = np.take_along_axis(cand_i, part, axis=1)
+        best_i[rows] = np.where(np.isfinite(best_d[rows]), np.take_along_axis(cand_i, part, axis=1),
+                                -1)

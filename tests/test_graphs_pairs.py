@@ -314,12 +314,12 @@ def test_indexed_outside_anchor_search_keeps_the_masks_exact(floor_km):
     exact[np.take_along_axis(d, exact, 1) == np.inf] = -1
     import dgae.graphs._anchor as anchor_mod
 
-    old = anchor_mod.INDEXED_ANCHORS, anchor_mod._MASK_ROWS
-    anchor_mod.INDEXED_ANCHORS, anchor_mod._MASK_ROWS = 1, 128  # the inverted file, in blocks
+    old = anchor_mod.INDEXED_ANCHORS
+    anchor_mod.INDEXED_ANCHORS = 1  # the inverted file
     try:
         near = nearest_outside_anchors(X, lab, anchors, anchor_poi, 8, np, floor, random_state=0)
     finally:
-        anchor_mod.INDEXED_ANCHORS, anchor_mod._MASK_ROWS = old
+        anchor_mod.INDEXED_ANCHORS = old
     valid = near >= 0
     assert not banned[np.nonzero(valid)[0], near[valid]].any()      # masks exact
     assert ((near < 0) == (exact < 0)).all()                         # as many as there are

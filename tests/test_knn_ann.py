@@ -56,12 +56,51 @@ def test_ivf_probing_every_list_is_exact_search(n_lists):
     np.testing.assert_allclose(d, d_ref, rtol=1e-4, atol=1e-4)
 
 
-def test_ivf_queries_whose_probed_lists_are_short_fall_back_to_exact_search():
+def test_ivf_queries_short_of_k_probe_more_lists_then_search_exactly(monkeypatch):
+    import dgae.graphs._ivf as ivf_mod
+
     X, _ = _clustered(300, seed=3)
     index = IVFIndex(n_lists=60, n_probe=1, random_state=0).fit(X)
     assert np.diff(index.list_starts_).max() < 40   # one probed list cannot hold 40 rows
+    ref = nearest_neighbors(X[:20], X, 40, device="cpu")[1]
     _, i = index.query(X[:20], 40)
-    np.testing.assert_array_equal(i, nearest_neighbors(X[:20], X, 40, device="cpu")[1])
+    # brute force: the 40 nearest among the members of the 1, 4, 16 nearest lists -- the
+    # first of these widths whose lists hold 40 rows -- else of the whole gallery
+    cell = np.repeat(np.arange(60), np.diff(index.list_starts_))[np.argsort(index.order_)]
+    d = np.linalg.norm(X[:20, None].astype(np.float64) - X[None], axis=2)
+    by_centre = np.argsort(np.linalg.norm(X[:20, None] - index.centroids_[None], axis=2), axis=1)
+    for q in range(20):
+        lists = next((by_centre[q, :w] for w in (1, 4, 16)
+                      if np.isin(cell, by_centre[q, :w]).sum() >= 40), np.arange(60))
+        dq = np.where(np.isin(cell, lists), d[q], np.inf)
+        np.testing.assert_array_equal(i[q], np.argsort(dq, kind="stable")[:40])
+    monkeypatch.setattr(ivf_mod, "WIDEN_ROUNDS", 0)  # no wider probes: exact search at once
+    np.testing.assert_array_equal(index.query(X[:20], 40)[1], ref)
+
+
+@pytest.mark.parametrize("n_probe", [2, 40])
+def test_ivf_exclusions_are_exact_against_brute_force(n_probe):
+    X, _ = _clustered(600, seed=6)
+    Q = X[:80] + np.float32(0.05)
+    labels, q_labels = np.arange(600) % 7, np.arange(80) % 7
+    excluded = q_labels[:, None] == labels[None, :]     # never a row of the query's own label
+    calls = []
+
+    def exclude(rows, cols):
+        calls.append(len(cols))
+        return excluded[np.ix_(rows, cols)]
+
+    index = IVFIndex(n_lists=40, n_probe=n_probe, random_state=0).fit(X)
+    d, i = index.query(Q, 6, exclude=exclude)
+    assert calls and (i >= 0).all() and not excluded[np.arange(80)[:, None], i].any()
+    d_ref = np.linalg.norm(Q[:, None].astype(np.float64) - X[None], axis=2)
+    d_ref[excluded] = np.inf
+    ref = np.argsort(d_ref, axis=1, kind="stable")[:, :6]
+    if n_probe == 40:                                    # every list probed: exact
+        np.testing.assert_array_equal(i, ref)
+        np.testing.assert_allclose(d, np.take_along_axis(d_ref, ref, 1), rtol=1e-4, atol=1e-4)
+    else:
+        assert np.mean([len(set(a) & set(b)) / 6 for a, b in zip(i, ref)]) >= 0.9
 
 
 def test_ivf_files_every_row_once_under_its_nearest_centre():

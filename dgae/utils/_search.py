@@ -192,6 +192,10 @@ class QFloor:
         dot = np.einsum("ic,ijc->ij", self.uq[query_rows], self.ux[index_rows])
         return dot > self._cos_floor
 
+    def near_outer(self, query_rows, index_rows):
+        """Whether ``index_rows[j]`` lies within the floor of ``query_rows[i]``: (m, c) (NumPy)."""
+        return self.uq[query_rows] @ self.ux[index_rows].T > self._cos_floor
+
     def near(self, q0, q1, x0, x1, xp):
         if xp not in self._device:
             self._device[xp] = (to_device(self.uq, xp, np.float64), to_device(self.ux, xp, np.float64))
