@@ -229,11 +229,12 @@ def two_scale(fitted, X, splits, gps, coarse_setting, seed):
         for w in JOINT_WEIGHTS:
             jn, jd = joint_neighbours(model, coarse, X[protocol][g], X[protocol][q], w)
             rows = head_rows(model, jn, jd, truth)
-            rows.update(ladder_rows(model, jn, jd, truth))
+            rows.update({label: row for label, row in ladder_rows(model, jn, jd, truth).items()
+                         if label.startswith("m=10 ") and label.count(">") > 1})  # the whole ladder
             print(f"\n{protocol}: joint code [default, sqrt({w:g}) x DGAE({coarse_setting})]")
             print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
             for label, (acc, med) in rows.items():
-                if label.startswith("chosen") or label.startswith("m=30") or label.startswith("m=100"):
+                if label.startswith("chosen"):     # the fine model's choice, on its own codes
                     continue
                 print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
     print(f"\ngate frontier: the default codes' nearest photo vs DGAE({coarse_setting})'s chains")
