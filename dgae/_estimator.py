@@ -168,6 +168,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         a known place); at most 5,000 photos in all
         (:data:`~dgae._selection.MAX_HELD_OUT`: the scores' cost grows with
         held-out x gallery).
+    new_place_share : float in [0, 1] or None, default=None
+        The share of queries expected from places the gallery does not hold.
+        The held-out photos ``fit`` chooses the head's gate and calibrates the
+        confidence on are weighted to that mix (held-out places against
+        held-out views, :func:`~dgae._selection.mix_weights`): ``1.0`` for a
+        user whose photos are all of new places, ``0.0`` for other views of
+        places in the gallery.  ``None``: the held-out photos as they fall
+        (about half each).
     n_iter_no_change : int, default=20
     input_dropout : float, default=0
         Share of input units dropped afresh at every step, the reconstruction
@@ -331,6 +339,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "new_place_share": [Interval(Real, 0, 1, closed="both"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "include_input": [StrOptions({"auto"}), "boolean"],
@@ -350,7 +359,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  objective="whitened", n_components=256, whiten_shrinkage=3.0, optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=20, input_dropout=0.0, head="auto",
+                 validation_fraction=0.1, new_place_share=None, n_iter_no_change=20,
+                 input_dropout=0.0, head="auto",
                  n_neighbors="auto",
                  meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
                  include_input="auto", code_layers="auto", index="exact", knn=None, device="auto",
@@ -380,6 +390,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.new_place_share = new_place_share
         self.n_iter_no_change = n_iter_no_change
         self.input_dropout = input_dropout
         self.head = head
@@ -629,7 +640,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  held, np.isin(held, self.validation_indices_), cands,
                                  self.thresholds_km_, self.confidence_km_,
                                  n_neighbors=self.n_neighbors, min_votes=self.min_votes,
-                                 kde_power=self.kde_power, device=self.device_)
+                                 kde_power=self.kde_power, device=self.device_,
+                                 new_place_share=self.new_place_share)
             head, params, label = choice.head, choice.params, choice.label
             self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
         self._set_head(head, params)
@@ -640,7 +652,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             within = great_circle_km(pred, choice.truth) <= self.confidence_km_
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
                 confidence_features(choice.neighbors, choice.distances, pred,
-                                    self.confidence_km_, self.kde_power), within)
+                                    self.confidence_km_, self.kde_power), within, choice.weights)
         self.head_label_ = label
         say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
             + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",

@@ -266,6 +266,13 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of the gallery ``head="auto"`` holds out to choose on (at most
         5,000 photos).
+    new_place_share : float in [0, 1] or None, default=None
+        The share of queries expected from places the gallery does not hold.
+        ``head="auto"`` weighs its held-out photos to that mix when it chooses
+        the gate (held-out places against held-out views,
+        :func:`~dgae._selection.mix_weights`): ``1.0`` for a user whose photos
+        are all of new places, ``0.0`` for other views of places in the
+        gallery.  ``None``: the held-out photos as they fall (about half each).
 
     Attributes
     ----------
@@ -305,11 +312,12 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "head": [StrOptions({"auto", *HEADS})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "new_place_share": [Interval(Real, 0, 1, closed="both"), None],
     }
 
     def __init__(self, head="1nn", n_neighbors="auto", index="exact", meanshift_bandwidth_km=500.0,
                  min_votes=4, kde_sigma_km=50.0, kde_power=10.0, device="auto", random_state=None,
-                 verbose=0, validation_fraction=0.1):
+                 verbose=0, validation_fraction=0.1, new_place_share=None):
         self.head = head
         self.n_neighbors = n_neighbors
         self.index = index
@@ -321,6 +329,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.validation_fraction = validation_fraction
+        self.new_place_share = new_place_share
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -382,7 +391,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
             c = choose_head(self.features_, gps, train, held, np.isin(held, places), cands,
                             scales["thresholds_km"], float(scales["confidence_km"]),
                             n_neighbors=self.n_neighbors, min_votes=self.min_votes,
-                            kde_power=self.kde_power, device=self.device_)
+                            kde_power=self.kde_power, device=self.device_,
+                            new_place_share=self.new_place_share)
             head, params, self.head_label_ = c.head, c.params, c.label
             self.head_scores_, self.gate_scores_ = c.head_scores, c.gate_scores
         self._set_head(head, params)

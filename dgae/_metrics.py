@@ -137,17 +137,21 @@ def mean_accuracy(y_true, y_pred, thresholds_km=DEFAULT_THRESHOLDS_KM):
     return mean_within(geolocation_errors_km(y_true, y_pred), thresholds_km)
 
 
-def mean_within(errors_km, thresholds_km):
+def mean_within(errors_km, thresholds_km, weights=None):
     """Mean over the thresholds of the share of errors within each: :func:`mean_accuracy`
-    on errors already computed (no input checks; ``fit``'s scoring loops call it).
+    on errors already computed (no input checks; ``fit``'s scoring loops call it), the
+    errors weighted by ``weights`` (None: equally).
 
     Examples
     --------
     >>> mean_within(np.array([0.0, 111.2]), (1, 200))
     0.75
+    >>> mean_within(np.array([0.0, 111.2]), (1, 200), weights=np.array([3.0, 1.0]))
+    0.875
     """
     e = np.asarray(errors_km, dtype=np.float64)
-    return float(np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)))
+    within = (e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)).mean(axis=1)
+    return float(np.average(within, weights=weights))
 
 
 def reliability(confidence, hit, n_bins=5):

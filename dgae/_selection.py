@@ -144,7 +144,7 @@ def neighbors_needed(candidates, n_neighbors="auto"):
 
 
 def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, gates=(), gate_km=25.0,
-                n_neighbors="auto", **head_kw):
+                n_neighbors="auto", weights=None, **head_kw):
     """Mean accuracy at ``thresholds_km`` (:func:`~dgae.metrics.mean_accuracy`) of every
     candidate head, ungated and gated.  Inputs are taken as validated (inside ``fit``).
 
@@ -166,6 +166,8 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     n_neighbors : int or "auto"
         Neighbours each head votes over, as at ``predict``
         (:func:`~dgae._heads.resolve_k`; at most ``k``).
+    weights : ndarray of shape (n,) or None
+        Per-query weights of the accuracies (:func:`mix_weights`); None: all equal.
     **head_kw
         Other head parameters (``min_votes``, ``kde_power``).
 
@@ -184,7 +186,7 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     for label, (head, params) in candidates.items():
         k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
         pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
-        scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km)
+        scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km, weights)
         heads[label] = (head, params)
         for gate in gates if head != "1nn" else ():
             if k not in fine:
@@ -193,7 +195,7 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
             for gate_head, close_pred in (("kde", fine[k]), ("1nn", first)):
                 gated = np.where((ratio <= gate)[:, None], close_pred, pred)
                 key = f"{label}|{'fine' if gate_head == 'kde' else '1nn'}<{gate:.4g}"
-                scores[key] = mean_within(great_circle_km(gps_true, gated), thresholds_km)
+                scores[key] = mean_within(great_circle_km(gps_true, gated), thresholds_km, weights)
                 heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km),
                                      "gate_head": gate_head})
     return scores, heads
@@ -245,11 +247,35 @@ def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT):
     return train, places, views
 
 
+def mix_weights(new_place, new_place_share=None):
+    """Weights of held-out photos that make them stand for a query mix with ``new_place_share``
+    of new places (``None``: the held-out photos as they are -- returned as None, equal
+    weights).  Each side's weights sum to its share of ``len(new_place)``; a side without
+    photos leaves all the weight to the other.
+
+    Examples
+    --------
+    >>> mix_weights(np.array([True, False, False, False]), 0.5).tolist()
+    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    >>> mix_weights(np.array([True, False]), 1.0).tolist(), mix_weights(np.array([True]), 0.0).tolist()
+    ([2.0, 0.0], [1.0])
+    """
+    if new_place_share is None:
+        return None
+    new_place = np.asarray(new_place, dtype=bool)
+    n, n_new = new_place.size, int(new_place.sum())
+    if n_new in (0, n):
+        return np.ones(n)
+    share = float(new_place_share)
+    return np.where(new_place, share * n / n_new, (1.0 - share) * n / (n - n_new))
+
+
 def choose_head(features, gps, train, held, new_place, candidates, thresholds_km, gate_km, *,
-                n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu"):
+                n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu",
+                new_place_share=None):
     """The head that best locates held-out photos among the training photos, in two stages:
     the candidate best on the held-out *places* (mean accuracy at ``thresholds_km``), then its
-    ``match_gate`` on all held-out photos.
+    ``match_gate`` on all held-out photos (weighted by :func:`mix_weights`).
 
     Parameters
     ----------
@@ -267,13 +293,15 @@ def choose_head(features, gps, train, held, new_place, candidates, thresholds_km
     n_neighbors, min_votes, kde_power
         As the estimator's.
     device : {"cpu", "gpu"}
+    new_place_share : float or None, default=None
+        The share of new places in the queries the gate is chosen for (:func:`mix_weights`).
 
     Returns
     -------
     choice : sklearn.utils.Bunch
         ``head``, ``params`` (the candidate's, with its gate), ``label``, ``head_scores``,
-        ``gate_scores``, and ``neighbors`` (locations), ``distances``, ``truth`` of the held-out
-        photos (to calibrate a confidence on).
+        ``gate_scores``, and ``neighbors`` (locations), ``distances``, ``truth``, ``weights``
+        of the held-out photos (to calibrate a confidence on).
 
     Examples
     --------
@@ -299,12 +327,14 @@ def choose_head(features, gps, train, held, new_place, candidates, thresholds_km
         head_scores, _ = score_heads(candidates, nbrs[new_place], dist[new_place],
                                      truth[new_place], thresholds_km, **kw)
         label = max(head_scores, key=head_scores.get)
+    weights = mix_weights(new_place, new_place_share)
     gate_scores, heads = score_heads({label: candidates[label]}, nbrs, dist, truth, thresholds_km,
-                                     gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km), **kw)
+                                     gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km),
+                                     weights=weights, **kw)
     label = max(gate_scores, key=gate_scores.get)
     return Bunch(head=heads[label][0], params=dict(heads[label][1]), label=label,
                  head_scores=head_scores, gate_scores=gate_scores, neighbors=nbrs,
-                 distances=dist, truth=truth)
+                 distances=dist, truth=truth, weights=weights)
 
 
 #: ``match_gate`` values ``head="auto"`` tries: these quantiles of the held-out photos'
@@ -472,24 +502,30 @@ class ConfidenceCalibrator:
         self.radius_km = radius_km
         self.random_state = random_state
 
-    def fit(self, features, within):
+    def fit(self, features, within, sample_weight=None):
+        """Learn P(within) from held-out photos' features, weighted by ``sample_weight``
+        (:func:`mix_weights`: the query mix it is calibrated for; photos of weight 0 are
+        left out)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         features = _check_confidence_features(features)
         within = np.asarray(within, dtype=bool)
-        self.rate_ = float(within.mean()) if within.size else 0.0
+        if sample_weight is not None:
+            keep = np.asarray(sample_weight, dtype=np.float64) > 0
+            features, within, sample_weight = features[keep], within[keep], sample_weight[keep]
+        self.rate_ = float(np.average(within, weights=sample_weight)) if within.size else 0.0
         self.model_ = None
         fewest = min(within.sum(), (~within).sum())
         if fewest >= MIN_CALIBRATION:
             self.model_ = HistGradientBoostingClassifier(
                 monotonic_cst=[1, 1, 1, -1], max_depth=3, learning_rate=0.05,
                 max_iter=100, min_samples_leaf=max(10, len(within) // 20), early_stopping=False,
-                random_state=self.random_state).fit(features, within)
+                random_state=self.random_state).fit(features, within, sample_weight=sample_weight)
         elif fewest > 0:
             from sklearn.isotonic import IsotonicRegression
 
             self.model_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
-                self._shares(features), within.astype(np.float64))
+                self._shares(features), within.astype(np.float64), sample_weight=sample_weight)
         return self
 
     @staticmethod

@@ -14,7 +14,8 @@ Rows, on every feature set available (``--features``):
 
 * ``im2gps`` — the Im2GPS descriptors, textons and block scales fitted on the
   gallery only: LF (1-NN on the descriptors), AE (``DGAE(alpha=0, beta=0)``),
-  DGAE (``DGAE()`` defaults), fDGAE (``graph="anchor"``), PCA+LDA and PCA+NCA
+  DGAE (``DGAE()`` defaults), "DGAE new" / "DGAE seen" (told the query mix:
+  ``new_place_share=1.0`` / ``0.0``), fDGAE (``graph="anchor"``), PCA+LDA and PCA+NCA
   (:mod:`_peers`: PCA(256, whiten), then scikit-learn's LDA / NCA on
   ``POIMiner`` labels; NCA on a subsample of at most ``--nca-max`` photos), and
   "DGAE paper" (``DGAE(**PAPER_PARAMS)``: Eq. 4, Algorithm 1, layers
@@ -28,7 +29,7 @@ Rows, on every feature set available (``--features``):
 * ``cnn`` — EfficientNet-Lite0 features (the ``cnn`` extra): LF (= CNN 1-NN),
   LF KDE, DGAE, PCA+LDA, S2 cells, Cls retrieval, MvMF;
 * ``fused`` — both concatenated, each block scaled to unit total variance on
-  the gallery (equal weight): LF, DGAE, PCA+LDA.
+  the gallery (equal weight): LF, DGAE, DGAE new / seen, PCA+LDA.
 
 Every DGAE row runs with the library's defaults and ``random_state=--seed``;
 nothing is tuned on the query photos.  Also printed: the geo-constraint
@@ -55,12 +56,13 @@ from _peers import PEER_ROWS, LinearPeer, peer_row  # noqa: E402
 FEATURE_SETS = ("im2gps", "cnn", "fused", "tiny")
 #: Rows run on each feature set (names as printed, prefixed by the set but for im2gps).
 ROWS = {
-    "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "LF auto", "AE", "DGAE", "fDGAE", "PCA+LDA", "PCA+NCA",
+    "im2gps": ("LF", "LF Mean-Shift", "LF KDE", "LF auto", "AE", "DGAE", "DGAE new", "DGAE seen",
+               "fDGAE", "PCA+LDA", "PCA+NCA",
                "DGAE paper", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
                "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
                "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance", "Gallery mean"),
     "cnn": ("LF", "LF KDE", "LF auto", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
-    "fused": ("LF", "DGAE", "PCA+LDA"),
+    "fused": ("LF", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA"),
     "tiny": ("1-NN",),
 }
 #: A tiny thumbnail's side (the "tiny 1-NN" baseline: 16 x 16 RGB pixels, Euclidean 1-NN).
@@ -79,6 +81,8 @@ def make_row(name, seed, nca_max):
         "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
         "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
+        "DGAE new": lambda: DGAE(new_place_share=1.0, random_state=seed),
+        "DGAE seen": lambda: DGAE(new_place_share=0.0, random_state=seed),
         "fDGAE": lambda: DGAE(graph="anchor", random_state=seed),
         "PCA+LDA": lambda: LinearPeer("lda", random_state=seed),
         "PCA+NCA": lambda: LinearPeer("nca", max_samples=nca_max, random_state=seed),

@@ -21,9 +21,11 @@ def test_fit_then_predict_cli(tmp_path, capsys):
     model_path, pred_path = tmp_path / "m.joblib", tmp_path / "pred.csv"
     assert main(["fit", str(tmp_path / "X.npy"), str(tmp_path / "photos.csv"), "--out", str(model_path),
                  "--hidden", "8,4", "--k1", "3", "--k2", "3", "--max-iter", "4", "--batch-size", "full",
-                 "--areas-column", "area", "--device", "cpu", "--index", "ivf"]) == 0
+                 "--areas-column", "area", "--device", "cpu", "--index", "ivf",
+                 "--new-place-share", "1"]) == 0
     model = joblib.load(model_path)
     assert model.hidden_layer_sizes == (8, 4) and model.batch_size_ is None and model.n_iter_ == 4
+    assert model.new_place_share == 1.0
     assert model.index == "ivf" and type(model.knn_.index_).__name__ == "IVFIndex"
     assert main(["predict", str(model_path), str(tmp_path / "X.npy"), "--out", str(pred_path),
                  "--photos", str(tmp_path / "photos.csv"), "--head", "kde"]) == 0

@@ -122,6 +122,34 @@ def test_calibrated_confidence_is_reliable_on_known_rates():
             assert abs(p[inside].mean() - ok[inside].mean()) < 0.1
 
 
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_confidence_is_reliable_for_the_query_mix_it_is_calibrated_for(share):
+    """Held-out new places are right less often than held-out views at the same features:
+    calibrated on the pooled photos the confidence misses a population by more than 0.1 in
+    some bin; weighted to that population (``mix_weights``) it is within 0.1 in every bin."""
+    from dgae._selection import mix_weights
+
+    rng = np.random.default_rng(2)
+
+    def draw(n, new):
+        F = rng.random((n, 4))
+        rate = np.where(new, 0.05 + 0.35 * F[:, 2], 0.45 + 0.5 * F[:, 2])
+        return F, rng.random(n) < rate
+
+    new = np.arange(4000) < 2000
+    F, ok = draw(4000, new)
+    F_test, ok_test = draw(4000, np.full(4000, share == 1.0))
+
+    def worst_bin(weights):
+        p = ConfidenceCalibrator(25.0, 0).fit(F, ok, weights).predict(F_test)
+        bins = np.minimum((p * 5).astype(int), 4)
+        return max(abs(p[bins == b].mean() - ok_test[bins == b].mean())
+                   for b in range(5) if (bins == b).sum() >= 100)
+
+    assert worst_bin(None) > 0.1
+    assert worst_bin(mix_weights(new, share)) < 0.1
+
+
 def _clustered(seed=0, n_regions=6, per_region=4, views=3):
     """Regions (each a look) of places (each 3 views): photos of a region look alike."""
     rng = np.random.default_rng(seed)
@@ -143,14 +171,17 @@ def _mean_acc_of(head, params, nbrs, dist, truth, thresholds, n_neighbors="auto"
     return mean_accuracy(truth, apply_head(head, nbrs[:, :kh], dist[:, :kh], **params), thresholds)
 
 
-@pytest.mark.parametrize("head, n_neighbors", [("auto", "auto"), ("kde", "auto"), ("auto", 7)])
-def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbors):
+@pytest.mark.parametrize("head, n_neighbors, share", [("auto", "auto", None), ("kde", "auto", None),
+                                                     ("auto", 7, None), ("kde", "auto", 0.0),
+                                                     ("kde", "auto", 0.3), ("auto", "auto", 1.0)])
+def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbors, share):
     """Recomputed with an independent search, each head voting over as many neighbours as it
-    will at predict (the user's ``n_neighbors``)."""
+    will at predict (the user's ``n_neighbors``); the gate on the held-out places and views
+    weighted to ``new_place_share`` (None: pooled)."""
     X, gps, place = _clustered()
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
-                 n_neighbors=n_neighbors, validation_fraction=0.5, random_state=0).fit(
-                     X, gps, groups=place)
+                 n_neighbors=n_neighbors, validation_fraction=0.5, new_place_share=share,
+                 random_state=0).fit(X, gps, groups=place)
     tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
     assert set(place[va]).isdisjoint(place[tr]) and views.size > 0
     assert set(place[views]) <= set(place[tr])          # views: places that stay in training
@@ -172,9 +203,19 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbor
     ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
     gates = [(None, None)] + ([] if head == "1nn" else [
         (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
-    gated = [_mean_acc_of(head, params if g is None else
-                          {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
-                          gps[tr][idx], dist, gps[held], model.thresholds_km_, n_neighbors)
+    new = np.isin(held, va)
+
+    def score(params, rows):
+        return _mean_acc_of(head, params, gps[tr][idx[rows]], dist[rows], gps[held][rows],
+                            model.thresholds_km_, n_neighbors)
+
+    def mixed(params):
+        if share is None:
+            return score(params, slice(None))
+        return share * score(params, new) + (1 - share) * score(params, ~new)
+
+    gated = [mixed(params if g is None else
+                   {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h})
              for g, h in gates]
     assert len(gated) == len(model.gate_scores_) > (1 if head == "kde" else 0)
     assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
@@ -182,6 +223,12 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbor
     want, want_head = gates[int(np.argmax(gated))]
     assert model.head_params_.get("match_gate") == (None if want is None else pytest.approx(want))
     assert model.head_params_.get("gate_head") == want_head
+    # the confidence is calibrated on the same mix: its base rate is the mix's hit rate
+    kh = min(DEFAULT_K[model.head_] if n_neighbors == "auto" else n_neighbors, idx.shape[1])
+    hit = great_circle_km(apply_head(model.head_, gps[tr][idx[:, :kh]], dist[:, :kh],
+                                     **model.head_params_), gps[held]) <= model.confidence_km_
+    rate = hit.mean() if share is None else share * hit[new].mean() + (1 - share) * hit[~new].mean()
+    assert model.confidence_calibrator_.rate_ == pytest.approx(rate)
 
 
 def test_predict_details_confidence_is_a_calibrated_probability():

@@ -83,7 +83,10 @@ def add_parser(subparsers):
                              ("--k1", int, "same-area neighbours per photo"),
                              ("--k2", int, "easy-confusing neighbours per photo"),
                              ("--q-min-km", float, "distance floor of Q pairs, km"),
-                             ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees")):
+                             ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees"),
+                             ("--new-place-share", float, "share of queries expected from places "
+                              "the gallery does not hold: the head's gate and the confidence "
+                              "are chosen for that mix")):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
     _dgae_flag(fit, "--graph", "graph", default=None,
                help="Q builder; anchor = fDGAE (None: DGAE's)")
@@ -174,7 +177,7 @@ def _fit(args):
     given = {"hidden_layer_sizes": args.layers, "objective": args.objective, "alpha": args.alpha,
              "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
              "q_min_km": args.q_min_km, "graph": args.graph, "index": args.index,
-             "poi_bandwidth": args.poi_bandwidth,
+             "poi_bandwidth": args.poi_bandwidth, "new_place_share": args.new_place_share,
              "optimizer": args.optimizer, "max_iter": args.max_iter,
              "learning_rate": args.learning_rate}
     params = {k: v for k, v in given.items() if v is not None}
