@@ -170,8 +170,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         held-out x gallery).
     new_place_share : float in [0, 1] or None, default=None
         The share of queries expected from places the gallery does not hold.
-        The held-out photos ``fit`` chooses the head's gate and calibrates the
-        confidence on are weighted to that mix (held-out places against
+        The held-out photos ``fit`` stops training, chooses the head's gate and
+        calibrates the confidence on are weighted to that mix (held-out places against
         held-out views, :func:`~dgae._selection.mix_weights`): ``1.0`` for a
         user whose photos are all of new places, ``0.0`` for other views of
         places in the gallery.  ``None``: the held-out photos as they fall
@@ -574,7 +574,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  self.gallery_gps_[rows], self.gallery_gps_[val],
                                  np.isin(val, self.validation_indices_), groups[rows],
                                  groups[val], self._encode_device,
-                                 self._head_candidates(), self.thresholds_km_, self.n_neighbors)
+                                 self._head_candidates(), self.thresholds_km_, self.n_neighbors,
+                                 self.new_place_share)
         elif self.early_stopping:
             warn("early stopping skipped: a single place, none to hold out "
                  "(set early_stopping=False to silence this)", UserWarning)

@@ -384,10 +384,12 @@ class GeoMonitor:
     thresholds_km : sequence of float
     n_neighbors : int or "auto"
         Neighbours each head votes over (as at ``predict``).
+    new_place_share : float or None
+        The places' part weighs ``2 * share``, the views' ``2 * (1 - share)`` (None: 1 each).
     """
 
     def __init__(self, X_train, X_val, gps_train, gps_val, new_place, groups_train, groups_val,
-                 encode, candidates, thresholds_km, n_neighbors="auto"):
+                 encode, candidates, thresholds_km, n_neighbors="auto", new_place_share=None):
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
         self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
         self.new_place = np.asarray(new_place, dtype=bool)
@@ -397,6 +399,8 @@ class GeoMonitor:
         self.candidates = fast or candidates
         self.thresholds_km, self.n_neighbors = thresholds_km, n_neighbors
         self.k = max(neighbors_needed(self.candidates, n_neighbors), MONITOR_K)
+        share = 0.5 if new_place_share is None else float(new_place_share)
+        self.weights = (2.0 * share, 2.0 * (1.0 - share))
         self.raw_scores_ = []
 
     def __call__(self, coefs, intercepts):
@@ -412,12 +416,12 @@ class GeoMonitor:
             scores, _ = score_heads(self.candidates, self.gps_train[idx[new]], dist[new],
                                     self.gps_val[new], self.thresholds_km,
                                     n_neighbors=self.n_neighbors)
-            score += float(np.mean(list(scores.values())))
+            score += self.weights[0] * float(np.mean(list(scores.values())))
         if (~new).any():
             top = idx[~new, :MONITOR_K]
             hit = (self.groups_train[np.maximum(top, 0)] == self.groups_val[~new, None]) & (top >= 0)
             first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
-            score += float(np.mean(1.0 / first))
+            score += self.weights[1] * float(np.mean(1.0 / first))
         self.raw_scores_.append(score)
         return float(np.mean(self.raw_scores_[-MONITOR_SMOOTHING:]))
 

@@ -306,3 +306,32 @@ def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
     assert len(knn.features_) == len(X)
     d, i = knn.kneighbors(X)
     np.testing.assert_allclose(knn.predict(X), apply_head(knn.head_, gps[i], d, **knn.head_params_))
+
+
+@pytest.mark.parametrize("share", [None, 0.0, 0.3, 1.0])
+def test_early_stopping_score_weighs_places_and_views_by_the_share(share):
+    """The monitor's views part (mean reciprocal rank of the first photo of the same place
+    among the 10 nearest) by brute force; its places part is the rest of the pooled score."""
+    from dgae._selection import GeoMonitor, head_candidates
+
+    X, gps, place = _clustered(4)
+    val = np.arange(0, len(X), 5)
+    train = np.setdiff1d(np.arange(len(X)), val)
+    new = place[val] % 2 == 0                           # pretend: half the held-out are new
+    scales = gallery_scales(gps)
+
+    def raw(s):
+        m = GeoMonitor(X[train], X[val], gps[train], gps[val], new, place[train], place[val],
+                       lambda c, i, Z: Z, head_candidates(scales), scales["thresholds_km"],
+                       new_place_share=s)
+        m(None, None)
+        return m.raw_scores_[0]
+
+    d = np.linalg.norm(X[val][~new, None] - X[train][None], axis=2)
+    top = np.argsort(d, axis=1, kind="stable")[:, :10]
+    hit = place[train][top] == place[val][~new, None]
+    views = np.mean(np.where(hit.any(axis=1), 1.0 / (hit.argmax(axis=1) + 1), 0.0))
+    places = raw(None) - views
+    assert 0 < places < 1 and 0 < views <= 1
+    s = 0.5 if share is None else share
+    assert raw(share) == pytest.approx(2 * s * places + 2 * (1 - s) * views)
