@@ -330,14 +330,17 @@ def test_q_pairs_respect_the_distance_floor():
     assert great_circle_km(gps[s], gps[t]).min() < 25  # without a floor, the next POI is in Q
 
 
-def test_early_stopping_keeps_the_best_validated_weights():
+@pytest.mark.parametrize("patience, batch_size, waited", [(5, "auto", 5), ("auto", "auto", 20),
+                                                         ("auto", 32, 5)])
+def test_early_stopping_keeps_the_best_validated_weights(patience, batch_size, waited):
+    """``n_iter_no_change="auto"``: 20 full-batch iterations, 5 mini-batch epochs."""
     Xg, gg, _, _ = _split_views()
     model = DGAE(hidden_layer_sizes=(16, 8), random_state=0, device="cpu", max_iter=200,
-                 n_iter_no_change=5).fit(Xg, gg)
+                 n_iter_no_change=patience, batch_size=batch_size).fit(Xg, gg)
     scores = model.validation_scores_
-    assert len(scores) == model.n_iter_ == len(model.loss_curve_)
+    assert len(scores) == model.n_iter_ == len(model.loss_curve_) < 200
     assert model.best_iter_ == int(np.argmax(scores)) and model.best_validation_score_ == scores.max()
-    assert model.n_iter_ - 1 - model.best_iter_ == 5 or model.n_iter_ == 200
+    assert model.n_iter_ - 1 - model.best_iter_ == waited
 
 
 def test_early_stopping_needs_two_places():
