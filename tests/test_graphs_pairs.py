@@ -151,7 +151,7 @@ def test_anchor_with_all_anchors_is_exact():
 
 
 def test_anchor_bandwidth_estimate_and_clusters():
-    from dgae.graphs._anchor import estimate_anchor_bandwidth, visual_anchors
+    from dgae.graphs._anchor import _centroids, estimate_anchor_bandwidth, visual_anchors
 
     rng = np.random.default_rng(0)
     # two POIs, each made of two tight visual clusters 10 apart
@@ -159,8 +159,9 @@ def test_anchor_bandwidth_estimate_and_clusters():
     lab = np.repeat([0, 1], 60)
     bw = estimate_anchor_bandwidth(X, lab, random_state=0)
     assert 0.05 < bw < 10
-    anchor_of, anchors, anchor_poi = visual_anchors(X.astype(np.float32), lab, bw, np,
-                                                    np.random.RandomState(0))
+    anchor_of, anchor_poi = visual_anchors(X.astype(np.float32), lab, bw, np,
+                                           np.random.RandomState(0))
+    anchors = _centroids(X.astype(np.float32), anchor_of, len(anchor_poi))
     assert len(anchors) == 4 and sorted(anchor_poi.tolist()) == [0, 0, 1, 1]
     blocks = anchor_of.reshape(4, 30)
     assert (blocks == blocks[:, :1]).all() and len(np.unique(blocks[:, 0])) == 4
