@@ -150,8 +150,10 @@ def mean_within(errors_km, thresholds_km, weights=None):
     0.875
     """
     e = np.asarray(errors_km, dtype=np.float64)
-    within = (e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)).mean(axis=1)
-    return float(np.average(within, weights=weights))
+    within = e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)
+    if weights is None:
+        return float(np.mean(within))
+    return float(np.average(within.mean(axis=1), weights=weights))
 
 
 def reliability(confidence, hit, n_bins=5):
