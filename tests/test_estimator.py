@@ -113,7 +113,7 @@ def test_same_random_state_gives_identical_results():
 
 def test_minibatch_sgd_fit_and_auto_batch_size():
     X, gps, _ = _places()
-    model = DGAE(**dict(SMALL, batch_size=16, max_iter=10)).fit(X, gps)
+    model = DGAE(**dict(SMALL, batch_size=16, max_iter=10, n_iter_no_change=20)).fit(X, gps)
     assert model.batch_size_ == 16 and model.n_iter_ == 10
     assert DGAE(**SMALL).fit(X, gps).batch_size_ is None  # "auto": small sets are full batch
 
