@@ -148,21 +148,12 @@ def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, r
     near : ndarray of shape (n, k), int64
         Anchor indices, nearest first, ``-1`` padded.
     """
-    a = len(anchors)
-    if xp is not np or a < INDEXED_ANCHORS:
-        mask = PairMask(labels, anchor_poi, "same", False, xp, floor=floor)
+    mask = PairMask(labels, anchor_poi, "same", False, xp, floor=floor)
+    if xp is not np or len(anchors) < INDEXED_ANCHORS:
         return knn_search(X, anchors, k, xp, mask=mask, verbose=verbose)[1]
     rng = check_random_state(random_state)
-    labels = np.asarray(labels)
-
-    def exclude(rows, cols):
-        out = anchor_poi[cols][None, :] == labels[rows, None]
-        if floor is not None:
-            out |= floor.near_outer(rows, cols)
-        return out
-
     index = IVFIndex(random_state=rng.randint(2 ** 31), verbose=verbose).fit(anchors)
-    return index.query(X, k, exclude=exclude)[1]
+    return index.query(X, k, exclude=mask.pairs)[1]
 
 
 def estimate_anchor_bandwidth(X, labels, quantile=0.3, n_samples=500, random_state=None):

@@ -100,3 +100,25 @@ def test_gpu_matches_cpu():
     dg, ig = nearest_neighbors(X, X, 10, device="gpu", batch_size=500, **kw)
     assert (ic == ig).mean() > 0.999
     np.testing.assert_allclose(dg, dc, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("exclude, exclude_self, floor_km", [("same", False, 500.0),
+                                                             ("different", True, None),
+                                                             (None, True, 1000.0),
+                                                             (None, False, None)])
+def test_pair_mask_on_any_rows_matches_its_tiles(exclude, exclude_self, floor_km):
+    """``PairMask.pairs(rows, cols)`` (the inverted file's masks) is the tile rule read at
+    those rows and columns."""
+    from dgae.utils import PairMask, QFloor
+
+    rng = np.random.default_rng(3)
+    gps = np.c_[rng.uniform(-60, 60, 40), rng.uniform(-180, 180, 40)]
+    labels = rng.integers(0, 4, 40)
+    floor = QFloor(gps, gps, floor_km) if floor_km else None
+    mask = PairMask(labels, labels, exclude, exclude_self, np, floor=floor)
+    tile = mask(0, 40, 0, 40)
+    tile = np.zeros((40, 40), bool) if tile is None else tile
+    rows, cols = rng.permutation(40)[:13], rng.permutation(40)[:29]
+    got = mask.pairs(rows, cols)
+    assert got.shape == (13, 29)
+    np.testing.assert_array_equal(got, tile[np.ix_(rows, cols)])

@@ -236,6 +236,27 @@ class PairMask:
             m = near if m is None else (m | near)
         return m
 
+    def pairs(self, query_rows, index_rows):
+        """The same rules for any query rows against any index rows (NumPy): a boolean
+        ``(len(query_rows), len(index_rows))`` array, all False when no rule is set.
+
+        Examples
+        --------
+        >>> m = PairMask(np.array([0, 1]), np.array([0, 0, 1]), "same", True, np)
+        >>> m.pairs(np.array([1, 0]), np.array([2, 0])).tolist()
+        [[True, False], [False, True]]
+        """
+        q, x = np.asarray(query_rows)[:, None], np.asarray(index_rows)[None, :]
+        m = np.zeros((q.shape[0], x.shape[1]), dtype=bool)
+        if self.exclude is not None:
+            a, b = self.ql[q], self.xl[x]
+            m |= (a == b) if self.exclude == "same" else (a != b)
+        if self.exclude_self:
+            m |= q == x
+        if self.floor is not None:
+            m |= self.floor.near_outer(query_rows, index_rows)
+        return m
+
 
 def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=True):
     """Blocked exact k-NN on validated float arrays (the engine of :func:`nearest_neighbors`).
