@@ -133,15 +133,22 @@ def chain_heads(model, nbrs, dist, power=10.0):
             for label, widths in chains(model.scales_).items()}
 
 
-def ladder_rows(model, nbrs, dist, gps_query):
-    """``{label: (accuracies, median km)}`` of every chain at every power in :data:`POWERS`."""
+def ladder_rows(model, nbrs, dist, gps_query, powers=POWERS):
+    """``{label: (accuracies, median km)}`` of every chain at every power in ``powers``."""
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
-    out = {f"m={power:g} {label}": pred for power in POWERS
+    out = {f"m={power:g} {label}": pred for power in powers
            for label, pred in chain_heads(model, nbrs, dist, power).items()}
     return {label: (accuracy_at(gps_query, pred, model.thresholds_km_),
                     float(np.median(geolocation_errors_km(gps_query, pred))))
             for label, pred in out.items()}
+
+
+def print_rows(rows, thresholds):
+    """Print ``{label: (accuracies, median km)}`` as a table: % within each threshold, median."""
+    print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in thresholds) + "  median km")
+    for label, (acc, med) in rows.items():
+        print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in thresholds) + f"{med:11.0f}")
 
 
 def gate_values(nbrs, dist, km):
@@ -228,15 +235,13 @@ def two_scale(fitted, X, splits, gps, coarse_setting, seed):
         th = model.thresholds_km_
         for w in JOINT_WEIGHTS:
             jn, jd = joint_neighbours(model, coarse, X[protocol][g], X[protocol][q], w)
-            rows = head_rows(model, jn, jd, truth)
-            rows.update({label: row for label, row in ladder_rows(model, jn, jd, truth).items()
-                         if label.startswith("m=10 ") and label.count(">") > 1})  # the whole ladder
+            rows = {label: row for label, row in head_rows(model, jn, jd, truth).items()
+                    if not label.startswith("chosen")}   # the fine model's choice, on its codes
+            ladder = ladder_rows(model, jn, jd, truth, powers=(10.0,))
+            rows.update({label: row for label, row in ladder.items()
+                         if label.count(">") > 1})    # the whole ladder (the others: KDE rows)
             print(f"\n{protocol}: joint code [default, sqrt({w:g}) x DGAE({coarse_setting})]")
-            print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
-            for label, (acc, med) in rows.items():
-                if label.startswith("chosen"):     # the fine model's choice, on its own codes
-                    continue
-                print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
+            print_rows(rows, th)
     print(f"\ngate frontier: the default codes' nearest photo vs DGAE({coarse_setting})'s chains")
     frontier(fitted, hedge_from=coarse_fitted)
 
@@ -282,11 +287,9 @@ def main(argv=None):
             th = model.thresholds_km_
             print(f"\n{data_dir.name}, {protocol} hold-out, DGAE({setting}), seed {args.seed}, "
                   f"fit {time.perf_counter() - t:.0f} s; Im2GPS descriptors")
-            print(f"{'head':34s}" + "".join(f"{t:>8g}" for t in th) + "  median km")
             if args.ladder:
                 rows.update(ladder_rows(model, nbrs, dist, data.gps[q]))
-            for label, (acc, med) in rows.items():
-                print(f"{label:34s}" + "".join(f"{100 * acc[t]:8.1f}" for t in th) + f"{med:11.0f}")
+            print_rows(rows, th)
             if setting == args.settings[0]:
                 fitted[protocol] = (model, nbrs, dist, data.gps[q])
     pair = {p: fitted[p] for p in ("heading", "place") if p in fitted}
