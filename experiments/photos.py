@@ -27,7 +27,7 @@ Rows, on every feature set available (``--features``):
   the classifier's representation; "top-5": restricted to the 5 likeliest
   cells); ``MvMFRegressor``; Chance (a random gallery photo's location);
 * ``cnn`` — EfficientNet-Lite0 features (the ``cnn`` extra): LF (= CNN 1-NN),
-  LF KDE, DGAE, PCA+LDA, S2 cells, Cls retrieval, MvMF;
+  LF KDE, DGAE, DGAE new / seen, PCA+LDA, S2 cells, Cls retrieval, MvMF;
 * ``fused`` — both concatenated, each block scaled to unit total variance on
   the gallery (equal weight): LF, DGAE, DGAE new / seen, PCA+LDA.
 
@@ -61,7 +61,8 @@ ROWS = {
                "DGAE paper", "S2 cells", "S2 cells (centre)", "Lat-lon cells",
                "Lat-lon cells (centre)", "Delaunay cells", "Delaunay cells (centre)",
                "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance", "Gallery mean"),
-    "cnn": ("LF", "LF KDE", "LF auto", "DGAE", "PCA+LDA", "S2 cells", "Cls retrieval", "MvMF"),
+    "cnn": ("LF", "LF KDE", "LF auto", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA", "S2 cells",
+            "Cls retrieval", "MvMF"),
     "fused": ("LF", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA"),
     "tiny": ("1-NN",),
 }

@@ -457,3 +457,25 @@ def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(m
     else:                                  # every group's pairs point into one pool of <= 40
         assert all(len(np.unique(t[lab[s] == g])) <= pool for g in np.unique(lab))
         assert 0.2 <= recall(P, exact) < 0.9
+
+
+@pytest.mark.parametrize("width", [1, 7, 40])
+@pytest.mark.parametrize("k", [1, 3, 12])
+def test_rerank_is_the_brute_force_among_each_rows_own_candidates(width, k):
+    """rerank against a per-row brute force: exact distances to the row's own candidates only,
+    nearest first, ties by lower index, -1 where a row has fewer than k candidates."""
+    from dgae.graphs._anchor import rerank
+
+    rng = np.random.default_rng(width + k)
+    X = rng.integers(0, 3, size=(60, 4)).astype(np.float32)        # small integers: many ties
+    rows = rng.choice(60, size=25, replace=False)
+    cand = np.full((25, width), -1)
+    for i in range(25):
+        m = rng.integers(0, width + 1)
+        cand[i, :m] = rng.choice(60, size=m, replace=False)
+    got = rerank(X, rows, cand, k, np)
+    for i, r in enumerate(rows):
+        own = np.sort(cand[i][cand[i] >= 0])
+        d = ((X[own] - X[r]) ** 2).sum(axis=1)
+        want = own[np.lexsort((own, d))][:k]
+        assert got[i].tolist() == want.tolist() + [-1] * (k - len(want))
