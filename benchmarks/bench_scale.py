@@ -38,6 +38,7 @@ Example::
     python benchmarks/bench_scale.py --n 100000 --end-to-end --pq
 """
 import argparse
+import contextlib
 import os
 import threading
 import time
@@ -100,19 +101,45 @@ class PeakRSS:
     """Peak resident memory (GiB) of this process while the block runs (sampled every 20 ms)."""
 
     def __enter__(self):
-        self.peak, self._stop = _rss(), threading.Event()
+        self.peak, self._stop, self._lock = _rss(), threading.Event(), threading.Lock()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
         return self
 
     def _watch(self):
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, _rss())
+            with self._lock:
+                self.peak = max(self.peak, _rss())
+
+    def reset(self):
+        """The peak so far; the peak starts again from now."""
+        with self._lock:
+            peak, self.peak = max(self.peak, _rss()), _rss()
+        return peak
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, _rss())
+
+
+@contextlib.contextmanager
+def stage_peaks(mem):
+    """``{stage: peak GiB}`` of a DGAE fit's ``fit_times_`` stages, from the running
+    :class:`PeakRSS` ``mem`` (read and reset at each of the fit's laps)."""
+    from dgae import _estimator
+
+    peaks, lap = {}, _estimator._Clock.lap
+
+    def lap_and_peak(clock, name):
+        lap(clock, name)
+        peaks[name] = mem.reset()
+
+    _estimator._Clock.lap = lap_and_peak
+    try:
+        yield peaks
+    finally:
+        _estimator._Clock.lap = lap
 
 
 def _rss():
@@ -254,7 +281,7 @@ def end_to_end(X, gps, Xq, gps_q, args):
     kw = {} if args.max_iter is None else {"max_iter": args.max_iter}
     model = DGAE(graph="anchor", device=args.device, random_state=args.seed,
                  verbose=args.verbose, **kw)
-    with PeakRSS() as fit_mem:
+    with PeakRSS() as fit_mem, stage_peaks(fit_mem) as peaks:
         t = time.perf_counter()
         model.fit(X, gps)
         fit_s = time.perf_counter() - t
@@ -263,21 +290,21 @@ def end_to_end(X, gps, Xq, gps_q, args):
         pred = model.predict(Xq)
         query_s = time.perf_counter() - t
     laps, h = model.fit_times_, PAPER_TABLE6_H
-    rows = [("input scaling (PCA whitening)", laps["scale"], "-"),
-            ("POIs, P and anchor Q (graphs)", laps["graphs"],
+    rows = [(f"input scaling (PCA whitening; peak {peaks['scale']:.2f} GiB)", laps["scale"], "-"),
+            (f"POIs, P and anchor Q (graphs; {peaks['graphs']:.2f})", laps["graphs"],
              f"{h['poi']} + {h['fast graph']} (POI mining + fast graph)"),
-            (f"training ({model.n_iter_} iterations, best {model.best_iter_})", laps["train"],
-             f"{h['training']}"),
-            ("gallery codes and index", laps["index"], "-"),
-            ("head and confidence", laps["head"], "-"),
-            (f"fit, all (peak {fit_mem.peak:.2f} GiB)", fit_s,
+            (f"training ({model.n_iter_} iterations, best {model.best_iter_}; "
+             f"{peaks['train']:.2f})", laps["train"], f"{h['training']}"),
+            (f"gallery codes and index ({peaks['index']:.2f})", laps["index"], "-"),
+            (f"head and confidence ({peaks['head']:.2f})", laps["head"], "-"),
+            (f"fit, all (peak {max(peaks.values()):.2f} GiB)", fit_s,
              f"{h['poi'] + h['fast graph'] + h['training']:.2f}"),
             (f"{len(Xq):,} queries (peak {query_mem.peak:.2f} GiB)", query_s, f"{h['test']} (test)")]
     print(f"\nEnd to end, n = {len(X):,}, device {args.device}, seed {args.seed}; "
           f"Q {model.Q_.nnz:,} pairs, head {model.head_label_}")
-    print(f"{'stage':<44}{'seconds':>10}{'hours':>8}  paper (hours)")
+    print(f"{'stage':<58}{'seconds':>10}{'hours':>8}  paper (hours)")
     for name, sec, paper in rows:
-        print(f"{name:<44}{sec:>10.1f}{sec / 3600:>8.2f}  {paper}")
+        print(f"{name:<58}{sec:>10.1f}{sec / 3600:>8.2f}  {paper}")
     err = geolocation_errors_km(gps_q, pred)
     acc = accuracy_at(gps_q, pred, model.thresholds_km_)
     print("queries: " + ", ".join(f"{100 * v:.1f} % within {k:g} km" for k, v in acc.items())

@@ -55,8 +55,12 @@ def _direct_kde(points, dists, sigma_km, m):
     return points[int(np.argmax(dens))]
 
 
+@pytest.mark.parametrize("block", [4, 256])    # 4: the 6 queries voted for in two blocks
 @pytest.mark.parametrize("sigma_km", [25.0, 300.0, 2000.0])
-def test_kde_matches_direct_evaluation(sigma_km):
+def test_kde_matches_direct_evaluation(sigma_km, block, monkeypatch):
+    from dgae import _heads
+
+    monkeypatch.setattr(_heads, "_KDE_ROWS", block)
     nbrs = _neighbour_sets(6, 40, seed=int(sigma_km))
     rng = np.random.default_rng(1)
     dists = np.sort(rng.uniform(0.5, 2.0, (6, 40)), axis=1)
