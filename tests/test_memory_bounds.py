@@ -53,3 +53,27 @@ def test_exact_search_never_copies_the_whole_feature_matrix(monkeypatch, same):
     # a centred copy would be X.nbytes; validation's finiteness mask is X.nbytes / 4
     assert peak < X.nbytes / 2, f"peak {peak / 2**20:.1f} MiB for a {X.nbytes / 2**20:.0f} MiB X"
     np.testing.assert_array_equal(i[:50, 0], np.arange(50))
+
+
+def test_early_stopping_codes_hold_one_chunk_of_hidden_layers_at_a_time(monkeypatch):
+    """The codes early stopping searches (DGAE._encode_device) are encoded chunk by chunk:
+    the peak stays below every row's hidden activations, and the codes are transform's."""
+    from dgae import DGAE, _estimator
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 16)).astype(np.float32)
+    gps = np.column_stack([rng.uniform(40, 50, 300), rng.uniform(0, 20, 300)])
+    model = DGAE(hidden_layer_sizes=(256, 4), max_iter=2, early_stopping=False,
+                 random_state=0).fit(X, gps)
+    monkeypatch.setattr(_estimator, "ENCODE_CHUNK", 1000)
+    Xn = rng.normal(size=(20_000, 16)).astype(np.float32)
+    Xs = model._scaled(Xn)
+    tracemalloc.start()
+    try:
+        codes = model._encode_device(model.coefs_, model.intercepts_, Xs)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    hidden = len(Xs) * sum(model.hidden_layer_sizes_) * 4             # 20.8 MB
+    assert peak < hidden / 4, f"peak {peak / 2**20:.1f} MiB"
+    np.testing.assert_allclose(codes, model.transform(Xn), rtol=1e-5, atol=1e-6)
