@@ -8,17 +8,17 @@
    inverted file over the anchors beyond that applies the POI and distance-floor masks
    exactly inside the cells it probes.
 3. Exact distances to the members of those ``k3`` clusters give the top
-   ``k2``; for wide features (the 2,971-d Im2GPS descriptor) of ``REDUCED_MIN_ROWS`` photos
-   or more, step 2 and the member search run in ``REDUCED_DIM`` principal components (the
-   anchors there: their members' means) for ``RERANK * k2`` candidates, which are then
-   re-ranked by their exact distances (the masks stay exact: candidates come from the masked
-   search).
+   ``k2``; for wide features (the 2,971-d Im2GPS descriptor) of ``ANCHOR_REDUCED_MIN_ROWS``
+   photos or more, steps 1 and 2 and the member search run in ``REDUCED_DIM`` principal
+   components (the anchors there: their members' means) for ``RERANK * k2`` candidates, which
+   are then re-ranked by their exact distances (the masks stay exact: candidates come from
+   the masked search).
 """
 import numpy as np
 from sklearn.utils import check_random_state
 
 from dgae.utils import (DenseNeighbors, PairMask, get_xp, knn_search, mean_shift,
-                        progress, to_device, unit_mean)
+                        progress, search_centre, to_device, unit_mean)
 
 from ._ivf import IVFIndex
 from ._tables import _poi_groups
@@ -41,41 +41,57 @@ _COLUMN_BLOCK = 256
 #: exact Q on the bench_scale replica 0.917 / 0.929 at 20,000 / 50,000 photos (4: 0.882 / 0.893).
 REDUCED_DIM = 128
 RERANK = 8
-#: ... from this many photos on: below it the member search is small and the PCA would cost
-#: as much as it saves (20,000 replica photos: 48 s -> 19 s; 5,000: 4.4 s either way).
+#: ... from this many photos in a P group on: below it the brute force is small and the PCA
+#: would cost as much as it saves.
 REDUCED_MIN_ROWS = 10_000
+#: ... and from this many photos in the gallery on for the anchor Q (anchors, their search and
+#: the member search), whose full-width member search costs more than the PCA sooner: on the
+#: bench_scale replica 0.56-0.61 s against 0.69 s at 2,000 photos, 0.64 against 1.35 s at 3,000
+#: (even at 1,000).
+ANCHOR_REDUCED_MIN_ROWS = 2_000
 #: Rows the PCA of the member search is fitted on at most.
 _PCA_SAMPLE = 20_000
 #: Power iterations of its randomized SVD: the components only rank candidates that are
 #: re-ranked exactly; scikit-learn's "auto" (7 here) took 1.9 of the anchor Q's 3.4 s at 5,000.
 _PCA_POWER = 2
+#: Random directions beyond ``REDUCED_DIM`` in its range finder (scikit-learn's default).
+_PCA_OVERSAMPLES = 10
+#: Its components with a variance below this share of the first one's are dropped (rank).
+_PCA_RANK_TOL = 1e-6
 
 
 def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", random_state=None,
-                   verbose=0, floor=None, rows=None):
+                   verbose=0, floor=None, rows=None, reduced=None):
     """Easy-confusing neighbour table (n_rows, k2) by the anchor method, -1 padded.
 
     With ``floor`` (a :class:`~dgae.utils.QFloor` of all photos against all),
     anchors whose members' spherical mean lies within the floor are not
     searched, and members within it are never picked.  ``rows`` restricts the
-    queries to those photos (the anchors are mined from all of them).
+    queries to those photos (the anchors are mined from all of them).  ``reduced``: a callable
+    giving :func:`reduced_features` of ``X`` (shared with P, ``dgae.graphs._pairs.lazy_reduced``),
+    called only when the search is reduced.  ``bandwidth`` is in the units of the space the
+    anchors are mined in: the principal components when the search is reduced.
     """
     xp = get_xp(device)
     rng = check_random_state(random_state)
     every = rows is None
     rows = np.arange(X.shape[0]) if every else np.asarray(rows, dtype=np.int64)
+    # wide features: the visual anchors, the photo -> anchor search and the member search in a
+    # reduced space (the anchors there are its members' means: the PCA is affine), the k2
+    # re-ranked exactly; the anchors are averaged in the space searched only (full width: 2 GiB
+    # at 664,720 photos)
+    if uses_reduced(X, len(X), ANCHOR_REDUCED_MIN_ROWS):
+        reduced = reduced_features(X, rng) if reduced is None else reduced()
+    else:
+        reduced = None
+    space = X if reduced is None else reduced
     if bandwidth is None:
-        bandwidth = estimate_anchor_bandwidth(X, labels, random_state=rng)
-    anchor_of, anchor_poi = visual_anchors(X, labels, bandwidth, xp, rng, verbose)
+        bandwidth = estimate_anchor_bandwidth(space, labels, random_state=rng)
+    anchor_of, anchor_poi = visual_anchors(space, labels, bandwidth, xp, rng, verbose)
     n_anchors = len(anchor_poi)
     anchor_floor = None
     if floor is not None:
         anchor_floor = floor.against(unit_mean(floor.ux, anchor_of, n_anchors), floor.uq[rows])
-    # wide features: the photo -> anchor search and the member search in a reduced space (the
-    # anchors there are its members' means: the PCA is affine), the k2 re-ranked exactly; the
-    # anchors are averaged in the space searched only (full width: 2 GiB at 664,720 photos)
-    reduced = reduced_features(X, rng) if uses_reduced(X, len(X)) else None
-    space = X if reduced is None else reduced
     anchors = _centroids(space, anchor_of, n_anchors)
     # space[rows] of every row would copy the whole gallery (7.4 GiB at 664,720 photos)
     near = nearest_outside_anchors(space if every else space[rows], labels[rows], anchors,
@@ -87,24 +103,57 @@ def anchor_q_table(X, labels, k2, *, k3=50, bandwidth=None, device="auto", rando
     return rerank(X, rows, short, k2, xp)
 
 
-def uses_reduced(X, n_rows):
+def uses_reduced(X, n_rows, min_rows=None):
     """Whether a search of ``n_rows`` photos on ``X`` goes through :func:`reduced_features`
-    first: wide features (more than twice ``REDUCED_DIM`` columns) and ``REDUCED_MIN_ROWS``
-    photos or more."""
-    return X.shape[1] > 2 * REDUCED_DIM and n_rows >= REDUCED_MIN_ROWS
+    first: wide features (more than twice ``REDUCED_DIM`` columns) and ``min_rows`` photos or
+    more (default ``REDUCED_MIN_ROWS``)."""
+    min_rows = REDUCED_MIN_ROWS if min_rows is None else min_rows
+    return X.shape[1] > 2 * REDUCED_DIM and n_rows >= min_rows
 
 
 def reduced_features(X, rng):
-    """``X`` in its ``REDUCED_DIM`` leading principal components (fitted on a sample), float32."""
-    from sklearn.decomposition import PCA
+    """``X`` in its ``REDUCED_DIM`` leading principal components (fitted on a sample), float32.
 
-    sample = rng.choice(len(X), size=min(len(X), _PCA_SAMPLE), replace=False)
-    pca = PCA(n_components=min(REDUCED_DIM, len(sample)), svd_solver="randomized",
-              iterated_power=_PCA_POWER,
-              random_state=rng.randint(2 ** 31)).fit(X[np.sort(sample)])
-    out = np.empty((len(X), pca.n_components_), np.float32)
+    A randomized range finder (Halko, Martinsson & Tropp 2011, as in scikit-learn's
+    ``PCA(svd_solver="randomized")``) with ``_PCA_POWER`` power iterations and no
+    normalisation between them (scikit-learn's own choice for two or fewer), written here
+    because scikit-learn's generic steps -- the sample's total variance, an SVD of the
+    projected sample, the transform's centred copies -- took twice as long (5,000 replica
+    photos: 0.6 s against 0.3 s) for components that only rank candidates re-ranked exactly.
+    Any orthonormal basis of the leading components gives the same distances: the basis
+    here comes from the eigenvectors of the small projected Gram matrix; a sample of rank
+    below ``REDUCED_DIM`` leaves the extra columns 0.
+
+    Examples
+    --------
+    >>> rng = np.random.RandomState(0)
+    >>> X = (rng.normal(size=(300, 2)) @ [[3.0, 0, 0, 0], [0, 1.0, 0, 0]]).astype(np.float32)
+    >>> Z = reduced_features(X, rng)
+    >>> Z.shape, bool(np.allclose(np.linalg.norm(Z[0] - Z[1]), np.linalg.norm(X[0] - X[1]),
+    ...                                rtol=1e-4)), bool(np.abs(Z[:, 2:]).max() < 1e-4)
+    ((300, 4), True, True)
+    """
+    sample = X[np.sort(rng.choice(len(X), size=min(len(X), _PCA_SAMPLE), replace=False))]
+    mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
+    sample -= mean                                      # a copy: the sample's own rows
+    k = min(REDUCED_DIM, *sample.shape)
+    width = min(k + _PCA_OVERSAMPLES, sample.shape[1])
+    Y = sample @ rng.standard_normal((sample.shape[1], width)).astype(np.float32)
+    for _ in range(_PCA_POWER):
+        Y = sample @ (sample.T @ Y)
+    B = np.linalg.qr(Y)[0].T @ sample                   # the sample in the range found
+    w, U = np.linalg.eigh((B @ B.T).astype(np.float64))
+    w, U = w[::-1][:k], U[:, ::-1][:, :k]
+    # B^T u / sqrt(w): the orthonormal leading components; directions without variance in
+    # the sample (a rank below k) are dropped as zero columns
+    scale = np.divide(1.0, np.sqrt(np.maximum(w, 0.0)), out=np.zeros_like(w),
+                      where=w > _PCA_RANK_TOL * w[0])
+    components = B.T @ (U * scale).astype(np.float32)
+    shift = mean @ components
+    out = np.empty((len(X), k), np.float32)
     for r0 in range(0, len(X), _PCA_ROWS):
-        out[r0:r0 + _PCA_ROWS] = pca.transform(X[r0:r0 + _PCA_ROWS])
+        np.matmul(X[r0:r0 + _PCA_ROWS], components, out=out[r0:r0 + _PCA_ROWS])
+        out[r0:r0 + _PCA_ROWS] -= shift
     return out
 
 
@@ -282,6 +331,16 @@ def _search_picked(X, query_rows, picked, k, xp, expand, floor=None, verbose=0, 
     """
     table = np.full((len(query_rows), k), -1, dtype=np.int64)
     order = np.lexsort((picked[:, min(1, picked.shape[1] - 1)], picked[:, 0]))
+    # every block centred on one vector, its gathered rows in place: knn_search's own centring
+    # would average and copy each block's candidates again
+    centre = search_centre(X, np)
+
+    def gathered(idx):
+        out = X[idx]
+        if centre is not None:
+            out -= centre
+        return out
+
     n = len(query_rows)
     for b0 in progress(range(0, n, _QUERY_BLOCK), verbose=verbose, desc=desc,
                        total=-(-n // _QUERY_BLOCK)):
@@ -298,7 +357,7 @@ def _search_picked(X, query_rows, picked, k, xp, expand, floor=None, verbose=0, 
         if floor is not None:
             excluded |= floor.near_pairs(rows, np.broadcast_to(cand, (rows.size, cand.size)))
         excluded = to_device(excluded, xp)
-        _, local = knn_search(X[rows], X[cand], k, xp, batch_size=rows.size,
-                              mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1])
+        _, local = knn_search(gathered(rows), gathered(cand), k, xp, batch_size=rows.size,
+                              mask=lambda q0, q1, x0, x1: excluded[q0:q1, x0:x1], center=False)
         table[block] = np.where(local >= 0, cand[np.maximum(local, 0)], -1)
     return table

@@ -214,9 +214,10 @@ def easy_confusing_pairs(X, poi_labels, k2=10, method="exact", k3=50, anchor_ban
 
 def _easy_confusing_pairs(X, labels, k2, method, *, k3=50, anchor_bandwidth=None, device="auto",
                           n_jobs=None, random_state=None, verbose=0, gps=None, q_min_km=0.0,
-                          rows=None):
+                          rows=None, reduced=None):
     """:func:`easy_confusing_pairs` on validated inputs; empty (silently) for a single POI.
-    With ``rows``, only those photos' rows are searched (the others are empty)."""
+    With ``rows``, only those photos' rows are searched (the others are empty); ``reduced``
+    (:func:`lazy_reduced`, ``"anchor"`` only) shares the principal components with P."""
     n = X.shape[0]
     if np.unique(labels).size < 2:
         return sp.csr_matrix((n, n), dtype=np.float32)
@@ -229,7 +230,7 @@ def _easy_confusing_pairs(X, labels, k2, method, *, k3=50, anchor_bandwidth=None
 
         table = anchor_q_table(X, labels, k2, k3=check_k(k3, "k3"), bandwidth=anchor_bandwidth,
                                device=device, random_state=random_state, verbose=verbose,
-                               floor=floor, rows=rows)
+                               floor=floor, rows=rows, reduced=reduced)
     else:
         from ._ann import ann_q_table
 

@@ -402,13 +402,13 @@ def test_extend_checks_its_shapes():
 
 
 def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch):
-    """Wide features: members searched in a PCA space, then re-ranked exactly -- still only
-    other POIs beyond the floor, and close to the exact Q."""
+    """Wide features: anchors mined and members searched in a PCA space, then re-ranked
+    exactly -- still only other POIs beyond the floor, and close to the exact Q."""
     from dgae.geo import great_circle_km
     from dgae.graphs import _anchor
 
     monkeypatch.setattr(_anchor, "REDUCED_DIM", 8)
-    monkeypatch.setattr(_anchor, "REDUCED_MIN_ROWS", 100)
+    monkeypatch.setattr(_anchor, "ANCHOR_REDUCED_MIN_ROWS", 100)
     rng = np.random.default_rng(5)
     X, lab, gps = _geo_photos(400, seed=5)
     X = np.hstack([X, X @ rng.normal(size=(5, 40))]).astype(np.float32)   # 45-d > 2 x 8
@@ -479,3 +479,53 @@ def test_rerank_is_the_brute_force_among_each_rows_own_candidates(width, k):
         d = ((X[own] - X[r]) ** 2).sum(axis=1)
         want = own[np.lexsort((own, d))][:k]
         assert got[i].tolist() == want.tolist() + [-1] * (k - len(want))
+
+
+@pytest.mark.parametrize("rank", [3, 12])
+def test_reduced_features_are_the_leading_principal_components(monkeypatch, rank):
+    """reduced_features against scikit-learn's exact PCA (LAPACK SVD): the same pairwise
+    distances in the leading components (the basis may differ); a sample of rank below
+    REDUCED_DIM keeps every distance and leaves the extra columns 0."""
+    from sklearn.decomposition import PCA
+
+    from dgae.graphs import _anchor
+
+    monkeypatch.setattr(_anchor, "REDUCED_DIM", 6)
+    rng = np.random.default_rng(rank)
+    scales = np.r_[np.geomspace(50.0, 10.0, min(rank, 6)), np.full(max(rank - 6, 0), 0.1)]
+    X = (rng.normal(size=(400, rank)) * scales) @ np.linalg.qr(rng.normal(size=(40, rank)))[0].T
+    X = (X + rng.normal(size=40) * 5).astype(np.float32)
+    Z = _anchor.reduced_features(X, np.random.RandomState(0))
+    ref = PCA(n_components=6, svd_solver="full").fit_transform(X.astype(np.float64))
+    pair = rng.integers(0, 400, size=(200, 2))
+    dist = lambda A: np.linalg.norm(A[pair[:, 0]] - A[pair[:, 1]], axis=1)   # noqa: E731
+    np.testing.assert_allclose(dist(Z), dist(ref), rtol=2e-3, atol=1e-2)
+    assert Z.shape == (400, 6) and Z.dtype == np.float32
+    if rank < 6:
+        np.testing.assert_allclose(dist(Z), dist(X), rtol=1e-3)
+        assert np.abs(Z[:, rank:]).max() < 1e-3
+
+
+def test_build_shares_one_pca_between_p_and_the_anchor_q(monkeypatch):
+    """build_geo_graphs with the anchor Q and a region large enough for P's reduced search:
+    the principal components are computed once and serve both; Q keeps its masks."""
+    from dgae.geo import great_circle_km
+    from dgae.graphs import _anchor
+
+    monkeypatch.setattr(_anchor, "REDUCED_DIM", 8)
+    monkeypatch.setattr(_anchor, "REDUCED_MIN_ROWS", 50)
+    monkeypatch.setattr(_anchor, "ANCHOR_REDUCED_MIN_ROWS", 100)
+    calls = []
+    real = _anchor.reduced_features
+    counted = lambda *a: calls.append(1) or real(*a)   # noqa: E731
+    monkeypatch.setattr(_anchor, "reduced_features", counted)
+    monkeypatch.setattr(_pairs, "reduced_features", counted)
+    rng = np.random.default_rng(3)
+    X, _, gps = _geo_photos(400, seed=3)
+    X = np.hstack([X, X @ rng.normal(size=(5, 40))]).astype(np.float32)
+    P, Q, poi = build_geo_graphs(X, gps, k1=4, k2=5, method="anchor", poi_bandwidth=0.01,
+                                 region_bandwidth=5.0, q_min_km=60, device="cpu",
+                                 random_state=0, k3=20)
+    assert len(calls) == 1
+    s, t = Q.nonzero()
+    assert s.size and (poi[s] != poi[t]).all() and (great_circle_km(gps[s], gps[t]) >= 60).all()

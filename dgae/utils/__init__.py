@@ -13,7 +13,7 @@ the estimators import these and nothing else of the base.
 - CSV tables: :func:`read_table` and its helpers; optional packages: :func:`require`;
 - the exact k-NN engine (blocked GEMM tiles, masks for labels, the row itself and a distance
   floor): :func:`nearest_neighbors`, :func:`knn_search`, :class:`PairMask`, :class:`QFloor`,
-  :func:`first_kept`;
+  :func:`first_kept`, :func:`search_centre`;
 - the batched flat-kernel mean-shift engine under POI mining and the visual anchors:
   :func:`mean_shift`, :func:`bin_seeds`, :class:`TreeNeighbors`, :class:`DenseNeighbors`.
 
@@ -32,7 +32,8 @@ from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, 
 from ._meanshift import DenseNeighbors, TreeNeighbors, bin_seeds, mean_shift
 from ._optional import require
 from ._progress import progress, say, warn
-from ._search import PairMask, QFloor, first_kept, knn_search, nearest_neighbors, neighbors_to_csr
+from ._search import (PairMask, QFloor, first_kept, knn_search, nearest_neighbors, neighbors_to_csr,
+                      search_centre)
 from ._validation import check_features, check_gps_rows, check_k, check_labels
 
 __all__ = [
@@ -42,6 +43,6 @@ __all__ = [
     "from_unit_vectors", "gallery_extent_km", "get_xp", "gpu_available", "great_circle_km",
     "km_to_chord", "km_to_degrees", "knn_search", "mean_shift", "nearest_neighbors",
     "neighbors_to_csr", "progress", "read_table", "require", "resolve_device", "say",
-    "spherical_mean",
+    "search_centre", "spherical_mean",
     "to_device", "to_host", "to_unit_vectors", "unit_mean", "warn", "wrap_longitude",
 ]

@@ -278,12 +278,8 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
     same = Q is X  # one device copy when the queries are the index
     Xd = to_device(X, xp, np.float32)
     Qd = Xd if same else to_device(Q, xp, np.float32)
-    mu = None
-    if center and nx:
-        # centring on the (integer-rounded) index mean cuts the cancellation in
-        # ||q||^2 - 2 q.x + ||x||^2 for data far from 0 and keeps integer data exact;
-        # block by block (_rows): a centred copy of X would double the memory at scale
-        mu = xp.rint(Xd.mean(axis=0, dtype=np.float64)).astype(np.float32)
+    # block by block (_rows): a centred copy of X would double the memory at scale
+    mu = search_centre(Xd, xp) if center and nx else None
     xn = _sq_norms(Xd, mu, xp)
     qn = xn if same else _sq_norms(Qd, mu, xp)
     bq = int(batch_size or _DEFAULT_QUERY_BLOCK[kind])
@@ -310,6 +306,34 @@ def knn_search(Q, X, k, xp, *, mask=None, batch_size=None, verbose=0, center=Tru
                 best = _merge(best, _tile_keys(d2, x0, tile_mask, xp), k, xp)
         keys[q0:q1] = _pad(best, k, xp, q1 - q0)
     return _decode(xp.sort(keys, axis=1), xp)
+
+
+def search_centre(X, xp):
+    """The vector :func:`knn_search` centres its rows on: their mean rounded to integers.
+
+    Centring cuts the cancellation in ``||q||^2 - 2 q.x + ||x||^2`` for data far
+    from 0 and keeps integer data exact.  None when the rounded mean is 0
+    everywhere (non-negative descriptors such as Im2GPS's): centring would then
+    copy every block for nothing.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    xp : module
+
+    Returns
+    -------
+    centre : ndarray of shape (d,), float32, or None
+
+    Examples
+    --------
+    >>> search_centre(np.array([[10.0, 0.2], [12.0, 0.4]], np.float32), np).tolist()
+    [11.0, 0.0]
+    >>> search_centre(np.array([[0.0, 0.2], [0.6, 0.4]], np.float32), np) is None
+    True
+    """
+    mu = xp.rint(X.mean(axis=0, dtype=np.float64)).astype(np.float32)
+    return mu if bool(mu.any()) else None
 
 
 def _rows(A, r0, r1, mu):
