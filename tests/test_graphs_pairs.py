@@ -414,7 +414,7 @@ def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch)
     X = np.hstack([X, X @ rng.normal(size=(5, 40))]).astype(np.float32)   # 45-d > 2 x 8
     calls = []
     real = _anchor.rerank
-    monkeypatch.setattr(_anchor, "rerank", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_anchor, "rerank", lambda *a, **k: calls.append(1) or real(*a, **k))
     Q = easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=20, device="cpu",
                              random_state=0, gps=gps, q_min_km=60)
     assert calls                                                  # the reduced path ran

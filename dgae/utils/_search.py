@@ -347,7 +347,7 @@ def _sq_norms(A, mu, xp):
     block = max(1, (1 << 20) // max(A.shape[1], 1))
     for r0 in range(0, A.shape[0], block):
         b = _rows(A, r0, r0 + block, mu)
-        out[r0:r0 + block] = (b * b).sum(axis=1)
+        out[r0:r0 + block] = xp.einsum("ij,ij->i", b, b)   # no squared copy: 2x (b * b).sum
     return out
 
 
