@@ -183,11 +183,9 @@ def _pairs_of(X, gps, labels, region_labels, k1, k2, method, q_min_km, region_we
         # l1 row normalisation of non-negative rows: each scale's pairs of a photo sum to 1
         P = ((1.0 - region_weight) * normalize(P, norm="l1")
              + region_weight * normalize(R, norm="l1")).astype(np.float32).tocsr()
-    if method == "anchor":
-        q_kwargs = {"reduced": reduced, **q_kwargs}
     Q = _easy_confusing_pairs(X, labels, k2, method, device=device, n_jobs=n_jobs,
                               random_state=random_state, verbose=verbose, gps=gps,
-                              q_min_km=q_min_km, rows=rows, **q_kwargs)
+                              q_min_km=q_min_km, rows=rows, reduced=reduced, **q_kwargs)
     return P, Q
 
 
