@@ -162,7 +162,7 @@ def main(argv=None):
                    choices=["P", "exact", "anchor", "ann"])
     p.add_argument("--k1", type=int, default=20)
     p.add_argument("--k2", type=int, default=10)
-    p.add_argument("--k3", type=int, default=50)
+    p.add_argument("--k3", type=int, default=100)
     p.add_argument("--recall-rows", type=int, default=2000,
                    help="rows whose exact Q is computed for recall when exact Q is skipped")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])

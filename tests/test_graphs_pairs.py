@@ -461,11 +461,15 @@ def test_large_p_groups_searched_in_reduced_dimensions_stay_inside_their_group(m
 
 @pytest.mark.parametrize("width", [1, 7, 40])
 @pytest.mark.parametrize("k", [1, 3, 12])
-def test_rerank_is_the_brute_force_among_each_rows_own_candidates(width, k):
+@pytest.mark.parametrize("order", [None, "random", "locality"])
+def test_rerank_is_the_brute_force_among_each_rows_own_candidates(monkeypatch, width, k, order):
     """rerank against a per-row brute force: exact distances to the row's own candidates only,
-    nearest first, ties by lower index, -1 where a row has fewer than k candidates."""
-    from dgae.graphs._anchor import rerank
+    nearest first, ties by lower index, -1 where a row has fewer than k candidates -- in blocks
+    of 4 rows taken in any order."""
+    from dgae.graphs import _anchor
+    from dgae.graphs._anchor import locality_order, rerank
 
+    monkeypatch.setattr(_anchor, "_QUERY_BLOCK", 4)
     rng = np.random.default_rng(width + k)
     X = rng.integers(0, 3, size=(60, 4)).astype(np.float32)        # small integers: many ties
     rows = rng.choice(60, size=25, replace=False)
@@ -473,7 +477,12 @@ def test_rerank_is_the_brute_force_among_each_rows_own_candidates(width, k):
     for i in range(25):
         m = rng.integers(0, width + 1)
         cand[i, :m] = rng.choice(60, size=m, replace=False)
-    got = rerank(X, rows, cand, k, np)
+    if order == "random":
+        order = rng.permutation(25)
+    elif order == "locality":
+        order = locality_order(X[rows])
+        assert sorted(order.tolist()) == list(range(25))
+    got = rerank(X, rows, cand, k, np, order=order)
     for i, r in enumerate(rows):
         own = np.sort(cand[i][cand[i] >= 0])
         d = ((X[own] - X[r]) ** 2).sum(axis=1)
