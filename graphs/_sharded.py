@@ -92,6 +92,7 @@ class ShardedIndex(BaseEstimator):
         """
         self._validate_params()
         X = check_features(X, "X")
+        self.close()                                    # a refit: the last fit's shards go
         client = self._client()
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
@@ -100,8 +101,11 @@ class ShardedIndex(BaseEstimator):
         bounds = np.linspace(0, len(X), n + 1).astype(np.int64)
         self.workers_ = [workers[s % len(workers)] for s in range(n)]
         # rows scattered to their worker first: a block inside the task graph would be
-        # serialised with the graph (Dask warns from ~10 MB)
-        blocks = [client.scatter(X[bounds[s]:bounds[s + 1]], workers=[w], direct=True)
+        # serialised with the graph (Dask warns from ~10 MB); keys of their own (hash=False):
+        # a key from the rows' hash is the last fit's when the rows are the same, and the
+        # scheduler may still be forgetting it ("lost dependencies")
+        blocks = [client.scatter(X[bounds[s]:bounds[s + 1]], workers=[w], direct=True,
+                                 hash=False)
                   for s, w in enumerate(self.workers_)]
         self.shards_ = [client.submit(_build_shard, b, self.index, workers=[w],
                                       allow_other_workers=False, pure=False)
@@ -143,6 +147,34 @@ class ShardedIndex(BaseEstimator):
         idx = np.concatenate([i for _, i in parts], axis=1)
         order = np.lexsort((np.where(idx < 0, np.iinfo(np.int64).max, idx), dist))[:, :k]
         return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+    def close(self):
+        """Release the shards on their workers and, where this index opened it
+        (``scheduler=ADDRESS``), its Dask client; the index is unfitted again.
+
+        A client that was running already (``scheduler=None``) stays open.  ``fit`` calls it
+        first: a refit leaves no shards or client of the last fit behind.
+
+        Examples
+        --------
+        >>> from distributed import LocalCluster
+        >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        ...     index = ShardedIndex(scheduler=cluster.scheduler_address).fit(np.eye(4))
+        ...     client = index.shards_[0].client
+        ...     index.close()
+        ...     print(client.status, hasattr(index, "shards_"))
+        closed False
+        """
+        shards = getattr(self, "shards_", None)
+        if shards is None:
+            return
+        client = shards[0].client
+        for shard in shards:
+            shard.release()
+        for name in ("shards_", "workers_", "offsets_", "n_samples_fit_", "n_features_in_"):
+            delattr(self, name)
+        if self.scheduler is not None:
+            client.close()
 
     def __getstate__(self):
         if hasattr(self, "shards_"):

@@ -112,6 +112,31 @@ def test_sharded_exact_index_equals_the_single_machine_search(client, n_shards, 
     np.testing.assert_allclose(dist, want_d, rtol=1e-5, atol=1e-5)
 
 
+def test_sharded_index_closes_the_client_it_opened_and_only_that(client):
+    """scheduler=ADDRESS: each fit opens a client; a refit and close() close it.  The running
+    client (scheduler=None) stays open; a closed index is unfitted."""
+    from sklearn.exceptions import NotFittedError
+
+    from dgae.graphs import ShardedIndex
+
+    X = np.random.default_rng(5).normal(size=(50, 4)).astype(np.float32)
+    index = ShardedIndex(scheduler=client.scheduler.address).fit(X)
+    first = index.shards_[0].client
+    assert first is not client and first.status == "running"
+    index.fit(X)
+    second = index.shards_[0].client
+    assert first.status == "closed" and second.status == "running"
+    index.close()
+    assert second.status == "closed" and client.status == "running"
+    with pytest.raises(NotFittedError):
+        index.query(X[:2], 1)
+    shared = ShardedIndex().fit(X)
+    shared.close()
+    shared.close()                                       # twice: nothing left to close
+    assert client.status == "running" and not hasattr(shared, "shards_")
+    np.testing.assert_array_equal(ShardedIndex().fit(X).query(X[:3], 1)[1][:, 0], [0, 1, 2])
+
+
 def test_sharded_ivf_shards_and_what_cannot_be_saved(client):
     import pickle
 
