@@ -12,7 +12,8 @@
    photos or more, steps 1 and 2 and the member search run in ``REDUCED_DIM`` principal
    components (the anchors there: their members' means) for ``RERANK * k2`` candidates, which
    are then re-ranked by their exact distances (the masks stay exact: candidates come from
-   the masked search).
+   the masked search).  The member search and the re-rank take the photos in blocks that
+   follow the leaves of a k-d tree (:func:`locality_order`): neighbours share candidates.
 """
 import numpy as np
 from scipy.spatial import cKDTree
@@ -28,7 +29,7 @@ from ._tables import _poi_groups
 MAX_SEEDS = 16
 #: POIs batched into one visual mean-shift block up to this many photos.
 _GROUP = 48
-#: Queries whose candidate sets are merged into one GEMM block (in :func:`locality_order`:
+#: Queries whose candidate sets are merged into one GEMM block (taken in :func:`locality_order`;
 #: world_streetview's member search 0.35 s and re-rank 0.74 s at 64, 0.45 / 0.98 at 32,
 #: 0.34 / 0.81 at 128; the 100,000-photo replica's 20 s at 64, 21 s at 32 and 128).
 _QUERY_BLOCK = 64
@@ -41,7 +42,8 @@ _COLUMN_BLOCK = 256
 #: Wider features are searched among the anchors' members in this many PCA dimensions first
 #: (``RERANK`` x k2 candidates a photo), then re-ranked exactly in full: the gathers of the
 #: member search, not its arithmetic, bound it.  8 candidates a pick: Q's recall against the
-#: exact Q on the bench_scale replica 0.917 / 0.929 at 20,000 / 50,000 photos (4: 0.882 / 0.893).
+#: exact Q on the bench_scale replica 0.917 / 0.929 at 20,000 / 50,000 photos (4: 0.882 / 0.893;
+#: k3 = 50; with k3 = 100, 6: 0.918 and 5: 0.901 against 0.942 at 20,000).
 REDUCED_DIM = 128
 RERANK = 8
 #: ... from this many photos in a P group on: below it the brute force is small and the PCA
