@@ -194,8 +194,9 @@ def rerank(X, rows, candidates, k, xp, order=None):
     >>> rerank(X, np.array([0, 3]), np.array([[3, 2, -1], [0, 1, 2]]), 2, np).tolist()
     [[2, 3], [2, 1]]
     """
-    return _search_picked(X, rows, candidates, k, xp, lambda used: (used, np.arange(used.size)),
-                          order=order)
+    order = _block_order(candidates) if order is None else order
+    return _search_picked(X, rows, candidates, k, xp, order,
+                          lambda used: (used, np.arange(used.size)))
 
 
 def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, random_state=None,
@@ -320,11 +321,11 @@ def _sample_seeds(group_labels, rng):
     return np.sort(order[rank < MAX_SEEDS])
 
 
-def _search_members(X, k2, near, anchor_of, n_anchors, xp, verbose, floor, query_rows,
-                    order=None):
+def _search_members(X, k2, near, anchor_of, n_anchors, xp, verbose, floor, query_rows, order):
     """Exact top-k2 among the members of each query photo's ``near`` anchors (beyond ``floor``).
 
-    ``query_rows``: the photos whose rows these are (``near[i]`` is photo ``query_rows[i]``'s).
+    ``query_rows``: the photos whose rows these are (``near[i]`` is photo ``query_rows[i]``'s);
+    ``order``: their order into the blocks (:func:`locality_order`).
     """
     members = np.argsort(anchor_of, kind="stable")  # ascending rows within each anchor
     bounds = np.r_[0, np.cumsum(np.bincount(anchor_of, minlength=n_anchors))]
@@ -333,8 +334,8 @@ def _search_members(X, k2, near, anchor_of, n_anchors, xp, verbose, floor, query
         cand = np.sort(np.concatenate([members[bounds[a]:bounds[a + 1]] for a in used]))
         return cand, np.searchsorted(used, anchor_of[cand])
 
-    return _search_picked(X, query_rows, near, k2, xp, expand, floor, verbose, "anchor search",
-                          order)
+    return _search_picked(X, query_rows, near, k2, xp, order, expand, floor, verbose,
+                          "anchor search")
 
 
 def locality_order(Z):
@@ -364,22 +365,21 @@ def locality_order(Z):
 
 
 def _block_order(picked):
-    """Rows sorted by their first two picks: the blocks of :func:`_search_picked`."""
+    """Rows sorted by their first two picks (queries with the same first picks share most
+    candidates): :func:`rerank`'s blocks when no order is given."""
     return np.lexsort((picked[:, min(1, picked.shape[1] - 1)], picked[:, 0]))
 
 
-def _search_picked(X, query_rows, picked, k, xp, expand, floor=None, verbose=0, desc=None,
-                   order=None):
+def _search_picked(X, query_rows, picked, k, xp, order, expand, floor=None, verbose=0,
+                   desc=None):
     """Exact top-``k`` of each query photo among the photos its ``picked`` ids stand for.
 
     ``expand(used) -> (candidates, owner)``: the sorted photos the sorted ids ``used`` stand
-    for, and the position in ``used`` of each one's id.  Queries with the same first picks
-    share most candidates: they go in blocks of ``_QUERY_BLOCK`` over one candidate union,
-    each masked to its own picks (and beyond ``floor``); ``order``: the rows' order into the
-    blocks (default :func:`_block_order`).
+    for, and the position in ``used`` of each one's id.  The rows go, in ``order``, in
+    blocks of ``_QUERY_BLOCK`` over one candidate union, each masked to its own picks (and
+    beyond ``floor``).
     """
     table = np.full((len(query_rows), k), -1, dtype=np.int64)
-    order = _block_order(picked) if order is None else order
     # every block centred on one vector, its gathered rows in place: knn_search's own centring
     # would average and copy each block's candidates again.  The vector from at most
     # _CENTRE_ROWS of the query photos: the whole X would be a pass over the gallery for

@@ -171,8 +171,8 @@ class ShardedIndex(BaseEstimator):
         client = shards[0].client
         for shard in shards:
             shard.release()
-        for name in ("shards_", "workers_", "offsets_", "n_samples_fit_", "n_features_in_"):
-            delattr(self, name)
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)                         # the fitted attributes
         if self.scheduler is not None:
             client.close()
 
