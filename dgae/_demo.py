@@ -64,7 +64,8 @@ def describe(images, gallery, n_textons=512, n_jobs=None, random_state=0, verbos
 def standard_methods(include=("LF", "AE", "DGAE", "fDGAE"), **dgae_params):
     """The paper's comparison rows: ``{name: estimator or None}`` (None: LF, raw features).
 
-    AE is DGAE with ``alpha = beta = 0``; fDGAE is DGAE with the anchor graph.
+    AE is DGAE with ``alpha = beta = 0`` searched on its code (``input_share=0``: the paper's
+    baseline); fDGAE is DGAE with the anchor graph.
     ``dgae_params`` set to None are left at DGAE's defaults.
 
     Examples
@@ -77,7 +78,7 @@ def standard_methods(include=("LF", "AE", "DGAE", "fDGAE"), **dgae_params):
     params = {k: v for k, v in dgae_params.items() if v is not None}
     every = {
         "LF": None,
-        "AE": DGAE(**{**params, "alpha": 0.0, "beta": 0.0}),
+        "AE": DGAE(**{**params, "alpha": 0.0, "beta": 0.0, "input_share": 0.0}),
         "DGAE": DGAE(**{**params, "graph": "exact"}),
         "fDGAE": DGAE(**{**params, "graph": "anchor"}),
     }

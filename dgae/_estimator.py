@@ -20,8 +20,11 @@ from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
-from ._selection import (ConfidenceCalibrator, GeoMonitor, check_groups, choose_head,
-                         confidence_features, head_candidates, held_out_split)
+from ._selection import (INPUT_SHARES, ConfidenceCalibrator, GeoMonitor, block_scale,
+                         check_groups, choose_retrieval, confidence_by_kind, confidence_features,
+                         head_candidates,
+                         held_out_kinds, held_out_split, kind_budget, region_blocks,
+                         retrieval_features, retrieval_label)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -166,20 +169,26 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         held-out photos stay in the retrieval gallery.
     validation_fraction : float, default=0.1
         Share of the gallery held out to choose the stopping iteration, the
-        head and the confidence: half of it whole places (``groups`` of
-        ``fit``, else the mined POIs) -- new places, the usual question --,
-        half single photos of places that stay in training (another view of
-        a known place); at most 5,000 photos in all
+        head, the retrieval space and the confidence, a third of each kind
+        (:func:`~dgae._selection.held_out_split`): whole *regions* -- spatial
+        blocks, mean-shift clusters of the positions at twice the confidence
+        radius (:func:`~dgae._selection.region_blocks`: 50 km world-wide, 2 km
+        in a country, 200 m in a city) --, whole *places* (``groups`` of
+        ``fit``, else the mined POIs) and single photos of places that stay in
+        training (another view of a known place); at most 5,000 photos in all
         (:data:`~dgae._selection.MAX_HELD_OUT`: the scores' cost grows with
         held-out x gallery).
     new_place_share : float in [0, 1] or None, default=None
-        The share of queries expected from places the gallery does not hold.
-        The held-out photos ``fit`` stops training, chooses the head's gate and
-        calibrates the confidence on are weighted to that mix (held-out places against
-        held-out views, :func:`~dgae._selection.mix_weights`): ``1.0`` for a
-        user whose photos are all of new places, ``0.0`` for other views of
-        places in the gallery.  ``None``: the held-out photos as they fall
-        (about half each).
+        The share of queries expected on ground the gallery does not hold (new
+        places and new regions, half each; the rest: other views of places in
+        the gallery).  The held-out photos ``fit`` stops training, chooses the
+        head, its gate and the retrieval space and calibrates the confidence
+        on are weighted to that mix (:func:`~dgae._selection.mix_weights`):
+        ``1.0`` for a user whose photos are all of new ground, ``0.0`` for
+        other views of places in the gallery.  ``None``: 0.5 -- half views, a
+        quarter each new places and new regions (nothing is known of the
+        user's queries: a query is as likely of a place the gallery holds as
+        of one it does not).
     n_iter_no_change : int or "auto", default="auto"
         Patience of early stopping; ``"auto"``: 20 iterations in full-batch
         training, 5 epochs with mini-batches (an epoch is ``n / batch_size``
@@ -202,6 +211,18 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     kde_sigma_km : float or "auto", default="auto"
         ``"auto"``: chosen on the held-out places among the gallery's scales.
     kde_power : float, default=10
+    input_share : float in [0, 1] or "auto", default="auto"
+        Share of the raw input ``X`` in the retrieval distance: the head
+        searches ``[sqrt(1 - s) a h, sqrt(s) b X]`` (``h`` the codes, ``a`` and
+        ``b`` giving each block unit mean squared distance over the training
+        photos; :func:`~dgae._selection.retrieval_features`): 0 searches the
+        code alone, 1 the input alone (as :class:`GeoKNN` on ``X``).  The code
+        drops signal the raw features keep (near-duplicate shots of one
+        facade), and each wins on some galleries.  ``"auto"``: chosen in
+        ``fit`` among 0, 0.25, 0.5, 0.75 and 1 on the held-out photos, with
+        their head, by the same mix-weighted score as the head
+        (``retrieval_space_``, ``retrieval_scores_``): on its own held-out
+        score the model is never below retrieval on the features it was given.
     include_input : bool or "auto", default="auto"
         Prepend the (scaled) network input to the codes; ``"auto"``: yes
         under ``"paper"`` (§3), no under ``"whitened"``.
@@ -212,10 +233,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex, default="exact"
         Retrieval index over the gallery codes (see :class:`GeoKNN`).
     knn : GeoKNN or None, default=None
-        The retrieval on the codes, cloned and fitted on the gallery's codes
-        (scikit-learn's ``estimator=`` pattern): its index, device and
-        random state are used; ``fit`` then gives it the head chosen (so
-        ``knn_.predict(transform(X))`` is ``predict(X)``).  None:
+        The retrieval, cloned and fitted on the gallery's
+        :meth:`retrieval_features` (scikit-learn's ``estimator=`` pattern): its
+        index, device and random state are used; ``fit`` then gives it the head
+        chosen (so ``knn_.predict(retrieval_features(X))`` is ``predict(X)``).  None:
         ``GeoKNN(index=index, device=device, random_state=random_state)``.
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
@@ -261,8 +282,24 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     thresholds_km_ : tuple of float
         Accuracy thresholds suited to the gallery, which the head and the
         early stopping are scored at.
-    training_indices_, validation_indices_, view_indices_ : ndarray of int
-        Rows trained on, held-out places' photos, held-out views.
+    training_indices_, validation_indices_, view_indices_, region_indices_ : ndarray of int
+        Rows trained on, held-out places' photos, held-out views, held-out regions' photos.
+    input_share_ : float
+        Share of the raw input in the retrieval distance (``input_share`` resolved).
+    retrieval_space_ : str
+        Its name: ``"code"``, ``"input"`` or ``"code+input@<share>"``.
+    retrieval_scales_ : tuple of float
+        The code's and the input's block scales in the retrieval space.
+    retrieval_scores_ : dict
+        ``{retrieval_space: score}``: each space's mix-weighted held-out score with its
+        best head and gate (empty without held-out photos).
+    confidence_by_kind_ : dict
+        The confidence on the held-out photos it was calibrated on, kind by kind
+        (:func:`~dgae._selection.confidence_by_kind`): ``{"views" | "places" | "regions":
+        {"n", "observed", "confidence"}}`` and ``"auroc"``: how well the confidence tells
+        views from new ground and places from regions (0.5: not at all).  A kind whose
+        mean confidence is far from its observed rate is one the features cannot tell apart
+        from the others.
     head_, head_params_, head_label_ : str, dict, str
         The head ``predict`` uses, its parameters (``kde_sigma_km``,
         ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) and
@@ -293,7 +330,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``Q_``.
     gallery_gps_ : ndarray of shape (n_gallery, 2)
     knn_ : GeoKNN
-        The retrieval over the gallery codes, with the head ``predict`` uses.
+        The retrieval over the gallery's :meth:`retrieval_features`, with the head
+        ``predict`` uses.
     hidden_layer_sizes_, activations_ : tuple
         The network's widths and each layer's activation.
     include_input_, code_layers_ : bool, {"all", "last"}
@@ -358,6 +396,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "head": [StrOptions({"auto", *HEADS})],
         "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "kde_sigma_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "input_share": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
@@ -370,7 +409,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  input_dropout=0.0, head="auto",
                  n_neighbors="auto",
                  meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
-                 include_input="auto", code_layers="auto", index="exact", knn=None, device="auto",
+                 input_share="auto", include_input="auto", code_layers="auto", index="exact", knn=None, device="auto",
                  random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -406,6 +445,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.min_votes = min_votes
         self.kde_sigma_km = kde_sigma_km
         self.kde_power = kde_power
+        self.input_share = input_share
         self.include_input = include_input
         self.code_layers = code_layers
         self.index = index
@@ -504,7 +544,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         super().__setstate__(state)
         restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
                                      "region_miner_": lambda: None,
-                                     "region_labels_": lambda: None})
+                                     "region_labels_": lambda: None,
+                                     "region_indices_": lambda: np.empty(0, np.int64),
+                                     "input_share_": lambda: 0.0,
+                                     "retrieval_scales_": lambda: (1.0, 1.0),
+                                     "retrieval_space_": lambda: "code",
+                                     "retrieval_scores_": dict,
+                                     "confidence_by_kind_": dict})
         if "head_" in state:  # older models: complete head_params_, give knn_ the head
             self._set_head(self.head_, self.head_params_, state.get("n_neighbors_"))
 
@@ -576,15 +622,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _fit_weights(self, Xs, seed, groups):
         """Train on the whole gallery, or on all but held-out places with early stopping."""
         groups = self._split_places(seed, groups)
-        rows, val = self.training_indices_, self._held_out()
+        rows, (val, kind) = self.training_indices_, self._held_out()
         monitor = None
         P, Q = self.P_, self.Q_
         if self.early_stopping and val is not None:
             P, Q = P[rows][:, rows], Q[rows][:, rows]
             xp = get_xp(self.device_)
             monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
-                                 self.gallery_gps_[rows], self.gallery_gps_[val],
-                                 np.isin(val, self.validation_indices_), groups[rows],
+                                 self.gallery_gps_[rows], self.gallery_gps_[val], kind, groups[rows],
                                  groups[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_, self.n_neighbors,
                                  self.new_place_share)
@@ -596,10 +641,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                            max_iter=self.max_iter, seed=seed, monitor=monitor)
 
     def _split_places(self, seed, groups):
-        """``training_indices_``, ``validation_indices_`` (whole places -- ``groups``, else
-        the POIs, else single photos -- held out: half of ``validation_fraction``) and
-        ``view_indices_`` (one photo each of places kept in training: the other half);
-        returns the place of each photo."""
+        """``training_indices_``, ``region_indices_`` (whole spatial blocks held out:
+        :func:`~dgae._selection.region_blocks`), ``validation_indices_`` (whole places --
+        ``groups``, else the POIs, else single photos) and ``view_indices_`` (one photo each
+        of places kept in training), a third of ``validation_fraction`` each; returns the
+        place of each photo."""
         n = len(self.gallery_gps_)
         if groups is not None:
             groups = check_groups(groups, n)
@@ -607,14 +653,19 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             groups = self.poi_labels_
         else:
             groups = np.arange(n)
-        self.training_indices_, self.validation_indices_, self.view_indices_ = held_out_split(
-            groups, self.validation_fraction, seed)
+        regions = region_blocks(self.gallery_gps_, self.confidence_km_,
+                                max_size=kind_budget(n, self.validation_fraction))
+        (self.training_indices_, self.validation_indices_, self.view_indices_,
+         self.region_indices_) = held_out_split(groups, self.validation_fraction, seed,
+                                                regions=regions)
         return groups
 
     def _held_out(self):
-        """The held-out places' photos and the held-out views, sorted (None if neither)."""
-        both = np.union1d(self.validation_indices_, self.view_indices_)
-        return both if both.size else None
+        """The held-out rows, sorted, and their kinds (:func:`~dgae._selection.held_out_kinds`);
+        ``(None, None)`` without any."""
+        held, kind = held_out_kinds(self.validation_indices_, self.view_indices_,
+                                    self.region_indices_)
+        return (held, kind) if held.size else (None, None)
 
     def _head_candidates(self):
         """The heads ``fit`` chooses among: all for ``head="auto"``, else the set head at the
@@ -633,42 +684,60 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return out
 
     def _choose_head(self, seed):
-        """``head_`` and ``head_params_``, chosen on the held-out photos located among the
-        training photos' codes, and the confidence calibrated on the same predictions.
+        """``head_``, ``head_params_`` and the retrieval space (``input_share_``), chosen on
+        the held-out photos located among the training photos, and the confidence
+        calibrated on the same predictions.
 
-        Two stages: the head (and its width) that best locates the held-out *places*
-        (mean accuracy at the gallery's thresholds: ``head_scores_``), then its
+        In each candidate space (:func:`~dgae._selection.choose_retrieval`), two stages:
+        the head (and its width) that best locates the held-out *new ground* -- places and
+        regions -- (mean accuracy at the gallery's thresholds: ``head_scores_``), then its
         ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which the
-        nearest photo or the fine KDE answers -- on all held-out photos, places and views
-        (``gate_scores_``).
+        nearest photo or the fine KDE answers -- on all held-out photos (``gate_scores_``),
+        weighted to the query mix; the space whose best is highest is kept.
         """
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
+        self.retrieval_scores_, self.confidence_by_kind_ = {}, {}
         label = next(iter(cands))
         head, params = cands[label]
-        held = self._held_out()
+        share = 0.0 if self.input_share == "auto" else float(self.input_share)
+        held, kind = self._held_out()
+        self.retrieval_scales_ = (block_scale(self.knn_.features_), block_scale(self.X_fit_))
         choice = None
         if held is not None:
-            choice = choose_head(self.knn_.features_, self.gallery_gps_, self.training_indices_,
-                                 held, np.isin(held, self.validation_indices_), cands,
-                                 self.thresholds_km_, self.confidence_km_,
-                                 n_neighbors=self.n_neighbors, min_votes=self.min_votes,
-                                 kde_power=self.kde_power, device=self.device_,
-                                 new_place_share=self.new_place_share)
+            shares = INPUT_SHARES if self.input_share == "auto" else (share,)
+            choice = choose_retrieval(self.knn_.features_, self.X_fit_, self.gallery_gps_,
+                                      self.training_indices_, held, kind, cands,
+                                      self.thresholds_km_, self.confidence_km_, shares=shares,
+                                      n_neighbors=self.n_neighbors, min_votes=self.min_votes,
+                                      kde_power=self.kde_power, device=self.device_,
+                                      new_place_share=self.new_place_share)
             head, params, label = choice.head, choice.params, choice.label
             self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
+            self.retrieval_scores_, share = choice.retrieval_scores, choice.input_share
+            self.retrieval_scales_ = choice.scales
+        self.input_share_, self.retrieval_space_ = share, retrieval_label(share)
+        if share:  # the gallery indexed again, in the chosen space
+            self._fit_knn(retrieval_features(self.knn_.features_, self.X_fit_, share,
+                                             self.retrieval_scales_))
         self._set_head(head, params)
         if choice is not None:  # on the same held-out predictions, by the head now set
             kh = resolve_k(head, self.n_neighbors, choice.neighbors.shape[1])
             pred = apply_head(head, choice.neighbors[:, :kh], choice.distances[:, :kh],
                               **self.head_params_)
             within = great_circle_km(pred, choice.truth) <= self.confidence_km_
+            features = confidence_features(choice.neighbors, choice.distances, pred,
+                                           self.confidence_km_, self.kde_power)
             self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
-                confidence_features(choice.neighbors, choice.distances, pred,
-                                    self.confidence_km_, self.kde_power), within, choice.weights)
+                features, within, choice.weights)
+            self.confidence_by_kind_ = confidence_by_kind(
+                self.confidence_calibrator_.predict(features), within, choice.kind)
         self.head_label_ = label
-        say(f"DGAE head: {label} (held-out places, mean accuracy at {self.thresholds_km_} km: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
+        say(f"DGAE retrieval space: {self.retrieval_space_} (held-out score: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in self.retrieval_scores_.items()) + ")",
+            verbose=self.verbose)
+        say(f"DGAE head: {label} (held-out new ground, mean accuracy at {self.thresholds_km_} "
+            "km: " + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
             verbose=self.verbose)
 
     def _set_head(self, head, params=None, n_neighbors=None):
@@ -736,14 +805,22 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return result
 
     def _index_gallery(self, Xs):
+        """The gallery's codes, their diagnostics and ``knn_`` over them -- in the retrieval
+        space already chosen (``partial_fit``), else the codes (``fit`` chooses after)."""
         layers = self._layers(Xs)
         self._diagnose(layers)
         codes = self._codes(layers)
+        if hasattr(self, "head_"):  # partial_fit: the gallery grew, the space and head stay
+            self._fit_knn(retrieval_features(codes, self.X_fit_, self.input_share_,
+                                             self.retrieval_scales_))
+            self._set_head(self.head_, self.head_params_)
+        else:
+            self._fit_knn(codes)
+
+    def _fit_knn(self, features):
         base = self.knn if self.knn is not None else GeoKNN(
             index=self.index, device=self.device_, random_state=self.random_state)
-        self.knn_ = clone(base).fit(codes, self.gallery_gps_)
-        if hasattr(self, "head_"):  # partial_fit: the gallery grew, the head stays
-            self._set_head(self.head_, self.head_params_)
+        self.knn_ = clone(base).fit(features, self.gallery_gps_)
 
     def _diagnose(self, layers):
         """``diagnostics_`` of the gallery codes; a warning per collapsed layer."""
@@ -811,8 +888,38 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         X = self._check_X(X, reset=False)
         return self._codes(self._layers(self._scaled(X)))
 
+    def retrieval_features(self, X):
+        """The features ``predict`` searches the gallery in: the codes, the input or both, as
+        ``retrieval_space_`` says (:func:`~dgae._selection.retrieval_features`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+
+        Returns
+        -------
+        features : ndarray of shape (n, d), float32
+            :meth:`transform` (``input_share_ = 0``), ``X`` itself (1), or both blocks
+            scaled by ``retrieval_scales_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> gps = np.repeat([[45.0, 15.0], [45.0, 16.0], [10.0, 10.0]], 10, axis=0)
+        >>> X = rng.random((30, 6)) + np.repeat(np.eye(3, 6), 10, axis=0)
+        >>> model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, input_share=0.5,
+        ...              random_state=0).fit(X, gps)
+        >>> model.retrieval_space_, model.retrieval_features(X).shape
+        ('code+input@0.5', (30, 10))
+        """
+        check_is_fitted(self, "coefs_")
+        X = self._check_X(X, reset=False)
+        codes = self._codes(self._layers(self._scaled(X))) if self.input_share_ < 1 else None
+        return retrieval_features(codes, X, self.input_share_, self.retrieval_scales_)
+
     def _neighbors(self, X, k):
-        return self.knn_.kneighbors(self.transform(X), n_neighbors=k)
+        return self.knn_.kneighbors(self.retrieval_features(X), n_neighbors=k)
 
     def shard_index(self, n_shards=None, scheduler=None):
         """Spread the gallery's codes over the workers of a Dask cluster from now on

@@ -233,8 +233,9 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         :func:`dgae._heads.apply_head`): nearest neighbour, Im2GPS mean-shift
         voting, or Vo et al.'s kernel density.  ``"auto"``: chosen in ``fit``
         as :class:`DGAE` chooses its own (docs/estimator.md, "New places"):
-        ``validation_fraction`` of the gallery held out (half whole places --
-        ``groups``, else the POIs mined on the GPS --, half single views),
+        ``validation_fraction`` of the gallery held out (a third each whole
+        regions, whole places -- ``groups``, else the POIs mined on the GPS
+        --, and single views; :func:`~dgae._selection.held_out_split`),
         the candidate heads at the gallery's widths scored on them, then a
         match-ratio gate; the gallery is then indexed whole.
     n_neighbors : int or "auto", default="auto"
@@ -267,12 +268,12 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         Share of the gallery ``head="auto"`` holds out to choose on (at most
         5,000 photos).
     new_place_share : float in [0, 1] or None, default=None
-        The share of queries expected from places the gallery does not hold.
-        ``head="auto"`` weighs its held-out photos to that mix when it chooses
-        the gate (held-out places against held-out views,
-        :func:`~dgae._selection.mix_weights`): ``1.0`` for a user whose photos
-        are all of new places, ``0.0`` for other views of places in the
-        gallery.  ``None``: the held-out photos as they fall (about half each).
+        The share of queries expected on ground the gallery does not hold (new
+        places and new regions, half each).  ``head="auto"`` weighs its
+        held-out photos to that mix (:func:`~dgae._selection.mix_weights`):
+        ``1.0`` for a user whose photos are all of new ground, ``0.0`` for
+        other views of places in the gallery.  ``None``: 0.5 (half views, a
+        quarter each new places and new regions).
 
     Attributes
     ----------
@@ -373,7 +374,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         from sklearn.utils import check_random_state
 
         from ._scale import gallery_scales
-        from ._selection import choose_head, head_candidates, held_out_split
+        from ._selection import (choose_head, head_candidates, held_out_kinds, held_out_split,
+                                 kind_budget, region_blocks)
 
         gps = self.gallery_gps_
         if groups is None:
@@ -381,14 +383,17 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
             groups = POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps).labels_
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        train, places, views = held_out_split(groups, self.validation_fraction, seed)
-        held = np.union1d(places, views)
         scales = gallery_scales(gps)
+        train, places, views, regions = held_out_split(
+            groups, self.validation_fraction, seed,
+            regions=region_blocks(gps, scales["confidence_km"],
+                                  max_size=kind_budget(len(gps), self.validation_fraction)))
+        held, kind = held_out_kinds(places, views, regions)
         cands = head_candidates(scales)
         self.head_scores_, self.gate_scores_, self.head_label_ = {}, {}, "1nn"
         head, params = "1nn", {}
         if held.size and train.size:
-            c = choose_head(self.features_, gps, train, held, np.isin(held, places), cands,
+            c = choose_head(self.features_, gps, train, held, kind, cands,
                             scales["thresholds_km"], float(scales["confidence_km"]),
                             n_neighbors=self.n_neighbors, min_votes=self.min_votes,
                             kde_power=self.kde_power, device=self.device_,

@@ -1,13 +1,18 @@
-"""What a fit chooses on places it has not trained on: held-out places, the head, the confidence.
+"""What a fit chooses on ground it has not trained on: held-out photos, the head, the
+retrieval space, the confidence.
 
-- :func:`place_validation_split`: whole places (POIs, or the user's groups)
-  held out of training, so that every score below is one of *new* places.
+- :func:`held_out_split`: three kinds of held-out photos, each a third of the budget --
+  whole *regions* (:func:`region_blocks`: spatial blocks at a coarse scale read off the
+  gallery), whole *places* (:func:`place_validation_split`: POIs, or the user's groups) and
+  single *views* of places kept in training (:func:`view_validation_split`) -- so that every
+  score below is one of a stated mix of new regions, new places and known places
+  (:func:`mix_weights`).
 - :func:`head_candidates` and :func:`score_heads`: the heads ``head="auto"``
   tries (1-NN, KDE at the gallery's scales, Mean-Shift), scored by the mean
   accuracy at the gallery's thresholds of the held-out photos located among
   the training photos.
-- :func:`view_validation_split`: single photos of places kept in training,
-  the other kind of query (another view of a known place).
+- :func:`choose_retrieval`: the space the head searches -- the learned code, the raw input
+  or both at a few weights (:data:`INPUT_SHARES`) -- chosen on the same score.
 - :class:`GeoMonitor`: those scores as early stopping's criterion.
 - :class:`ConfidenceCalibrator`: the probability that a prediction is within
   the confidence radius, learned on the held-out photos from the vote shares
@@ -30,11 +35,33 @@ MONITOR_K = 10
 MONITOR_SMOOTHING = 5
 #: Held-out photos the calibrator needs with both outcomes (else: the observed rate).
 MIN_CALIBRATION = 20
-#: Most photos held out (places and views together), whatever ``validation_fraction``: every
+#: Most photos held out (all kinds together), whatever ``validation_fraction``: every
 #: early-stopping iteration searches them among all training photos, so their cost grows with
 #: held-out x gallery -- at 664,720 photos a 10 % share made each iteration ~100 s of search
-#: on 2 cores; 5,000 (2,500 of each kind) keep a score's standard error near one point.
+#: on 2 cores; 5,000 keep a score's standard error near one point.
 MAX_HELD_OUT = 5000
+#: The kinds of held-out photo, as coded in the ``kind`` arrays below.
+VIEW, PLACE, REGION = 0, 1, 2
+KIND_NAMES = ("views", "places", "regions")
+#: Spatial blocks held out whole are photos linked by chains of links at most this many
+#: confidence radii long (:func:`region_blocks`): 50 km world-wide (a city and its suburbs),
+#: 2 km in a country, 200 m in one city -- coarser than a place, so that a held-out block's
+#: photos have no training photo within twice the confidence radius.
+REGION_FACTOR = 2.0
+#: The links of a block: each photo's nearest other positions (a k-NN graph, not every pair
+#: within the link: at 664,720 photos a city holds tens of thousands within 50 km).
+REGION_LINKS = 16
+#: ``new_place_share=None``: the share of queries on new ground (new places and new regions,
+#: half each) the held-out photos are weighted to.  Nothing is known of a user's queries: a
+#: query is as likely to be of a place the gallery holds as of one it does not, and new ground
+#: as likely a new place in an area the gallery covers as a new region -- half views, a
+#: quarter each new places and new regions (the earlier default, half views and half places,
+#: with the new half split).
+DEFAULT_NEW_SHARE = 0.5
+#: Shares of the raw input in the retrieval distance that :func:`choose_retrieval` tries: 0 is
+#: the code alone, 1 the input alone (``GeoKNN`` on the features), between them both blocks,
+#: each scaled to unit mean squared distance over the gallery (:func:`block_scale`).
+INPUT_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def view_validation_split(groups, train, count, random_state, min_left=2):
@@ -215,11 +242,92 @@ def check_groups(groups, n):
     return groups
 
 
-def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT):
-    """The photos ``head="auto"`` (and DGAE's early stopping) hold out: half of ``fraction``
-    whole places (:func:`place_validation_split`), half single views of places that stay
-    (:func:`view_validation_split`) -- at most about ``max_photos`` in all (the last place
-    is taken whole).
+def region_blocks(gps, confidence_km, max_size=None):
+    """Spatial blocks of a gallery, held out whole as *new regions*.
+
+    Photos linked by chains of photos at most ``REGION_FACTOR`` confidence radii apart form a
+    block (single linkage over each photo's 16 nearest positions: 50 km world-wide, where a
+    block is a city; 2 km in a country; 200 m in a city), so that a held-out block has no
+    training photo within twice the confidence radius -- as a city the gallery has never
+    seen.  Where no such block has at most ``max_size`` photos (a dense gallery chains into
+    one), mean-shift clusters at the link distance (:class:`dgae.graphs.POIMiner`) instead:
+    districts of the chain, with neighbours across their borders.
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, 2)
+    confidence_km : float
+        The gallery's fine scale.
+    max_size : int or None
+        The most photos a block held out may have (None: any).
+
+    Returns
+    -------
+    labels : ndarray of shape (n,), int64
+
+    Examples
+    --------
+    >>> gps = np.array([[45.0, 15.0], [45.3, 15.0], [48.0, 2.0], [48.01, 2.0]])
+    >>> region_blocks(gps, 25.0).tolist()
+    [0, 0, 1, 1]
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import BallTree
+
+    from .utils import EARTH_RADIUS_KM, km_to_degrees
+
+    gps = np.asarray(gps, dtype=np.float64)
+    link = REGION_FACTOR * float(confidence_km)
+    spots, inv = np.unique(np.round(gps, 5), axis=0, return_inverse=True)
+    rad = np.radians(spots)
+    k = min(REGION_LINKS + 1, len(spots))
+    dist, idx = BallTree(rad, metric="haversine").query(rad, k=k)
+    near = dist * EARTH_RADIUS_KM <= link
+    rows = np.repeat(np.arange(len(spots)), k)[near.ravel()]
+    graph = sp.csr_matrix((np.ones(rows.size), (rows, idx.ravel()[near.ravel()])),
+                          shape=(len(spots),) * 2)
+    labels = connected_components(graph, directed=False)[1][inv.ravel()].astype(np.int64)
+    if max_size is not None and np.bincount(labels).min() > max_size:
+        from dgae.graphs import POIMiner
+
+        labels = POIMiner(bandwidth=km_to_degrees(link)).fit(gps).labels_.astype(np.int64)
+    return labels
+
+
+def _whole_blocks(blocks, rows, want, rng):
+    """Rows of whole blocks among ``rows``, in random order until ``want`` photos; blocks larger
+    than ``want`` are passed over (one block must not take the gallery) and one block stays."""
+    if want <= 0 or rows.size == 0:
+        return rows[:0]
+    labels, inv, sizes = np.unique(blocks[rows], return_inverse=True, return_counts=True)
+    order = rng.permutation(len(labels))[:-1]
+    order = order[sizes[order] <= max(want, 1)]
+    taken = order[: int(np.searchsorted(np.cumsum(sizes[order]), want)) + 1]
+    return rows[np.isin(inv, taken)]
+
+
+def kind_budget(n, fraction, max_photos=MAX_HELD_OUT, kinds=3):
+    """Photos held out of each kind (:func:`held_out_split`): ``fraction`` of ``n``, at most
+    ``max_photos`` in all, shared by ``kinds`` kinds.
+
+    Examples
+    --------
+    >>> kind_budget(3000, 0.1), kind_budget(664720, 0.1)
+    (100.0, 1666.6666666666667)
+    """
+    return min(fraction, max_photos / n) * n / kinds
+
+
+def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT, regions=None):
+    """The photos ``head="auto"`` (and DGAE's early stopping) hold out, a third of ``fraction``
+    of each kind -- whole regions (``regions``: :func:`region_blocks`), whole places
+    (:func:`place_validation_split`) and single views of places that stay
+    (:func:`view_validation_split`) -- at most about ``max_photos`` in all.
+
+    A region is taken with every photo of the places (``groups``) it touches, so that no
+    held-out region nor place shares a photo or a place with training.  Without ``regions``
+    the places and views get half each.
 
     Parameters
     ----------
@@ -227,55 +335,143 @@ def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT):
     fraction : float
     random_state : int or Generator
     max_photos : int, default=MAX_HELD_OUT
+    regions : ndarray of shape (n,) or None
+        Spatial block of each photo.
 
     Returns
     -------
-    train, places, views : ndarray of int
-        Sorted rows: trained on, of held-out places, held-out views.
+    train, places, views, regions : ndarray of int
+        Sorted rows: trained on, of held-out places, held-out views, of held-out regions.
 
     Examples
     --------
-    >>> groups = np.repeat(np.arange(10), 4)
-    >>> train, places, views = held_out_split(groups, 0.4, 0)
-    >>> len(train) + len(places) + len(views), set(groups[places]) & set(groups[train])
-    (40, set())
+    >>> groups = np.repeat(np.arange(12), 4)
+    >>> blocks = groups // 3                       # 4 regions of 3 places
+    >>> train, places, views, regions = held_out_split(groups, 0.6, 0, regions=blocks)
+    >>> len(train) + len(places) + len(views) + len(regions)
+    48
+    >>> set(blocks[regions]) & set(blocks[train]), set(groups[places]) & set(groups[train])
+    (set(), set())
     """
+    groups = np.asarray(groups)
     n = len(groups)
-    share = min(fraction, max_photos / n) / 2
-    train, places = place_validation_split(groups, share, random_state)
-    train, views = view_validation_split(groups, train, round(share * n), random_state)
-    return train, places, views
+    rng = np.random.default_rng(random_state)
+    share = kind_budget(n, fraction, max_photos, kinds=2 if regions is None else 3) / n
+    rows = np.arange(n)
+    held_regions = rows[:0]
+    if regions is not None:
+        held_regions = _whole_blocks(np.asarray(regions), rows, round(share * n), rng)
+        held_regions = np.flatnonzero(np.isin(groups, groups[held_regions]))  # whole places
+        if held_regions.size == n:
+            held_regions = rows[:0]
+        rows = np.setdiff1d(rows, held_regions)
+    keep, places = place_validation_split(groups[rows], share * n / max(rows.size, 1), rng)
+    train, places = rows[keep], rows[places]
+    train, views = view_validation_split(groups, train, round(share * n), rng)
+    return train, places, views, held_regions
 
 
-def mix_weights(new_place, new_place_share=None):
-    """Weights of held-out photos that make them stand for a query mix with ``new_place_share``
-    of new places (``None``: the held-out photos as they are -- returned as None, equal
-    weights).  Each side's weights sum to its share of ``len(new_place)``; a side without
-    photos leaves all the weight to the other.
+def held_out_kinds(places, views, regions):
+    """The held-out rows, sorted, and the kind of each (:data:`VIEW`, :data:`PLACE`,
+    :data:`REGION`).
 
     Examples
     --------
-    >>> mix_weights(np.array([True, False, False, False]), 0.5).tolist()
-    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
-    >>> mix_weights(np.array([True, False]), 1.0).tolist(), mix_weights(np.array([True]), 0.0).tolist()
-    ([2.0, 0.0], [1.0])
+    >>> held, kind = held_out_kinds(np.array([4]), np.array([1, 7]), np.array([2, 3]))
+    >>> held.tolist(), kind.tolist()
+    ([1, 2, 3, 4, 7], [0, 2, 2, 1, 0])
     """
-    if new_place_share is None:
-        return None
-    new_place = np.asarray(new_place, dtype=bool)
-    n, n_new = new_place.size, int(new_place.sum())
-    if n_new in (0, n):
-        return np.ones(n)
-    share = float(new_place_share)
-    return np.where(new_place, share * n / n_new, (1.0 - share) * n / (n - n_new))
+    held = np.concatenate([views, places, regions]).astype(np.int64)
+    kind = np.repeat([VIEW, PLACE, REGION], [len(views), len(places), len(regions)])
+    order = np.argsort(held, kind="stable")
+    return held[order], kind[order]
 
 
-def choose_head(features, gps, train, held, new_place, candidates, thresholds_km, gate_km, *,
+def mix_shares(new_place_share=None):
+    """The query mix ``(views, places, regions)``: ``new_place_share`` on new ground, half on
+    new places and half on new regions (None: :data:`DEFAULT_NEW_SHARE`).
+
+    Examples
+    --------
+    >>> mix_shares(1.0), mix_shares()
+    ((0.0, 0.5, 0.5), (0.5, 0.25, 0.25))
+    """
+    s = DEFAULT_NEW_SHARE if new_place_share is None else float(new_place_share)
+    return (1.0 - s, s / 2.0, s / 2.0)
+
+
+def present_shares(counts, new_place_share=None):
+    """The query mix (:func:`mix_shares`) over the kinds held out: a missing kind of new
+    ground (places, regions) leaves its share to the other, missing views leave theirs to
+    new ground and missing new ground to the views; shares sum to 1 (all 0 without photos).
+
+    Examples
+    --------
+    >>> present_shares([5, 3, 0], 0.5), present_shares([0, 3, 2], 0.0)
+    ((0.5, 0.5, 0.0), (0.0, 0.5, 0.5))
+    """
+    have = np.asarray(counts)[:3] > 0
+    v, p, r = mix_shares(new_place_share)
+    if not (have[PLACE] and have[REGION]):  # one kind of new ground stands for both
+        new = p + r
+        p, r = (new if have[PLACE] else 0.0), (new if have[REGION] else 0.0)
+        if not (have[PLACE] or have[REGION]):
+            v += new
+    v = v if have[VIEW] else 0.0
+    shares = np.array([v, p, r])
+    if shares.sum() == 0:  # the mix weighs only kinds that are missing: as they fall
+        shares = have.astype(np.float64)
+    total = shares.sum()
+    return tuple(float(x) for x in (shares / total if total else shares))
+
+
+def mix_weights(kind, new_place_share=None):
+    """Weights of held-out photos that make them stand for the query mix of
+    :func:`present_shares`: each kind's weights sum to its share of ``len(kind)``.
+
+    Parameters
+    ----------
+    kind : ndarray of int, shape (n,)
+        :data:`VIEW`, :data:`PLACE` or :data:`REGION` (a bool array: True for a place).
+    new_place_share : float or None
+
+    Returns
+    -------
+    weights : ndarray of shape (n,), float64
+
+    Examples
+    --------
+    >>> mix_weights(np.array([1, 0, 0, 0]), 0.5).tolist()
+    [2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    >>> mix_weights(np.array([2, 1, 0, 0]), None).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    kind = np.asarray(kind).astype(np.int64)
+    counts = np.bincount(kind, minlength=3)[:3].astype(np.float64)
+    shares = np.asarray(present_shares(counts, new_place_share))
+    per_photo = np.divide(shares * kind.size, counts, out=np.zeros(3), where=counts > 0)
+    return per_photo[kind]
+
+
+def held_out_k(candidates, n_neighbors, n_train):
+    """Neighbours each held-out photo is searched for: every candidate head's and the
+    confidence's (``CONFIDENCE_POOL``), at most the training photos.
+
+    Examples
+    --------
+    >>> held_out_k({"1nn": ("1nn", {})}, "auto", 50)
+    50
+    """
+    return min(max(neighbors_needed(candidates, n_neighbors), CONFIDENCE_POOL), n_train)
+
+
+def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gate_km, *,
                 n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu",
-                new_place_share=None):
+                new_place_share=None, neighbors=None):
     """The head that best locates held-out photos among the training photos, in two stages:
-    the candidate best on the held-out *places* (mean accuracy at ``thresholds_km``), then its
-    ``match_gate`` on all held-out photos (weighted by :func:`mix_weights`).
+    the candidate best on the held-out *new ground* (places and regions, mean accuracy at
+    ``thresholds_km``), then its ``match_gate`` on all held-out photos -- both weighted to the
+    query mix (:func:`mix_weights`).
 
     Parameters
     ----------
@@ -284,8 +480,9 @@ def choose_head(features, gps, train, held, new_place, candidates, thresholds_km
     gps : ndarray of shape (n, 2)
     train, held : ndarray of int
         Rows searched among, rows located.
-    new_place : ndarray of bool, shape (len(held),)
-        Which held-out rows are of held-out places (the rest: views).
+    kind : ndarray of int, shape (len(held),)
+        :data:`VIEW`, :data:`PLACE` or :data:`REGION` of each held-out row (a bool array:
+        True for a place).
     candidates : dict
         :func:`head_candidates`.
     thresholds_km : sequence of float
@@ -294,21 +491,25 @@ def choose_head(features, gps, train, held, new_place, candidates, thresholds_km
         As the estimator's.
     device : {"cpu", "gpu"}
     new_place_share : float or None, default=None
-        The share of new places in the queries the gate is chosen for (:func:`mix_weights`).
+        The share of new ground in the queries chosen for (:func:`mix_shares`).
+    neighbors : tuple of ndarray or None, default=None
+        ``(distances, indices)`` of the held-out rows among the training rows, at least
+        :func:`neighbors_needed` and ``CONFIDENCE_POOL`` of them, if already searched.
 
     Returns
     -------
     choice : sklearn.utils.Bunch
-        ``head``, ``params`` (the candidate's, with its gate), ``label``, ``head_scores``,
-        ``gate_scores``, and ``neighbors`` (locations), ``distances``, ``truth``, ``weights``
-        of the held-out photos (to calibrate a confidence on).
+        ``head``, ``params`` (the candidate's, with its gate), ``label``, ``score`` (its
+        weighted score on all held-out photos), ``head_scores``, ``gate_scores``, and
+        ``neighbors`` (locations), ``distances``, ``truth``, ``weights``, ``kind`` of the
+        held-out photos (to calibrate a confidence on).
 
     Examples
     --------
     >>> gps = np.repeat([[45.0, 15.0], [10.0, 10.0], [45.0, 16.0]], 4, axis=0)
     >>> X = np.repeat(np.eye(3), 4, axis=0) + 0.01 * np.arange(12)[:, None]
     >>> cands = head_candidates({"kde_sigmas_km": (25.0, 200.0), "meanshift_km": 750.0})
-    >>> c = choose_head(X, gps, np.arange(0, 12, 2), np.arange(1, 12, 2), np.zeros(6, bool),
+    >>> c = choose_head(X, gps, np.arange(0, 12, 2), np.arange(1, 12, 2), np.zeros(6, int),
     ...                 cands, (1.0, 25.0), 25.0)
     >>> c.label
     '1nn'
@@ -317,24 +518,247 @@ def choose_head(features, gps, train, held, new_place, candidates, thresholds_km
 
     from dgae.utils import nearest_neighbors
 
+    kind = np.asarray(kind).astype(np.int64)
     label = next(iter(candidates))
-    k = min(max(neighbors_needed(candidates, n_neighbors), CONFIDENCE_POOL), len(train))
-    dist, idx = nearest_neighbors(features[held], features[train], k, device=device)
+    if neighbors is None:
+        k = held_out_k(candidates, n_neighbors, len(train))
+        neighbors = nearest_neighbors(features[held], features[train], k, device=device)
+    dist, idx = neighbors
     nbrs, truth = gps[train][idx], gps[held]
     kw = dict(min_votes=min_votes, kde_power=kde_power, n_neighbors=n_neighbors)
-    head_scores = {}
-    if new_place.any():
-        head_scores, _ = score_heads(candidates, nbrs[new_place], dist[new_place],
-                                     truth[new_place], thresholds_km, **kw)
+    weights = mix_weights(kind, new_place_share)
+    head_scores, new = {}, kind != VIEW
+    if new.any():
+        head_scores, _ = score_heads(candidates, nbrs[new], dist[new], truth[new], thresholds_km,
+                                     weights=mix_weights(kind[new], 1.0), **kw)
         label = max(head_scores, key=head_scores.get)
-    weights = mix_weights(new_place, new_place_share)
     gate_scores, heads = score_heads({label: candidates[label]}, nbrs, dist, truth, thresholds_km,
                                      gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km),
                                      weights=weights, **kw)
     label = max(gate_scores, key=gate_scores.get)
     return Bunch(head=heads[label][0], params=dict(heads[label][1]), label=label,
-                 head_scores=head_scores, gate_scores=gate_scores, neighbors=nbrs,
-                 distances=dist, truth=truth, weights=weights)
+                 score=float(gate_scores[label]), head_scores=head_scores,
+                 gate_scores=gate_scores, neighbors=nbrs, distances=dist, truth=truth,
+                 weights=weights, kind=kind)
+
+
+def confidence_by_kind(confidence, within, kind):
+    """The confidence against the outcome on held-out photos, kind by kind.
+
+    Parameters
+    ----------
+    confidence : ndarray of shape (n,)
+    within : ndarray of bool, shape (n,)
+    kind : ndarray of int, shape (n,)
+        :data:`VIEW`, :data:`PLACE` or :data:`REGION`.
+
+    Returns
+    -------
+    table : dict
+        ``{name: {"n", "observed", "confidence"}}`` for each kind present (names of
+        :data:`KIND_NAMES`), and ``"auroc"``: ``{"views / new ground", "places / regions"}``,
+        the AUROC of the confidence for telling the first from the second (NaN where a side
+        is missing).
+
+    Examples
+    --------
+    >>> t = confidence_by_kind(np.array([0.9, 0.8, 0.1, 0.2]), np.array([1, 1, 0, 0], bool),
+    ...                        np.array([0, 0, 1, 2]))
+    >>> t["views"]["observed"], t["auroc"]["views / new ground"]
+    (1.0, 1.0)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    confidence, within, kind = np.asarray(confidence), np.asarray(within), np.asarray(kind)
+    table = {}
+    for k, name in enumerate(KIND_NAMES):
+        s = kind == k
+        if s.any():
+            table[name] = {"n": int(s.sum()), "observed": float(within[s].mean()),
+                           "confidence": float(confidence[s].mean())}
+
+    def auroc(rows, target):
+        y = target[rows]
+        return float(roc_auc_score(y, confidence[rows])) if 0 < y.sum() < y.size else float("nan")
+
+    table["auroc"] = {"views / new ground": auroc(slice(None), kind == VIEW),
+                      "places / regions": auroc(kind != VIEW, kind == PLACE)}
+    return table
+
+
+def block_scale(X):
+    """``1 / sqrt(mean squared distance between two rows of X)``: the factor that gives a block
+    of features unit mean squared distance (``2 * total variance``; 1 for a constant block).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0]])
+    >>> block_scale(X), block_scale(10 * X) * 10
+    (0.5, 0.5)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    msd = 2.0 * float(X.var(axis=0).sum()) if len(X) > 1 else 0.0
+    return 1.0 / np.sqrt(msd) if msd > 0 else 1.0
+
+
+def retrieval_label(input_share):
+    """The printed name of a retrieval space.
+
+    Examples
+    --------
+    >>> retrieval_label(0.0), retrieval_label(1.0), retrieval_label(0.25)
+    ('code', 'input', 'code+input@0.25')
+    """
+    share = float(input_share)
+    return "code" if share == 0 else "input" if share == 1 else f"code+input@{share:g}"
+
+
+def retrieval_features(codes, inputs, input_share, scales):
+    """The space the head searches: ``[sqrt(1 - s) * a * codes, sqrt(s) * b * inputs]`` with
+    ``s = input_share`` and ``(a, b) = scales`` (:func:`block_scale` of each block on the
+    gallery) -- a squared distance that is ``1 - s`` parts code and ``s`` parts input; a block
+    of weight 0 is left out (``s = 0``: the codes as they are; ``s = 1``: the input as it is).
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n, d_code)
+    inputs : ndarray of shape (n, d_input)
+    input_share : float in [0, 1]
+    scales : tuple of float
+
+    Returns
+    -------
+    features : ndarray of shape (n, d), float32
+
+    Examples
+    --------
+    >>> F = retrieval_features(np.ones((2, 3)), np.zeros((2, 5)), 0.5, (1.0, 1.0))
+    >>> F.shape, retrieval_features(np.ones((2, 3)), np.zeros((2, 5)), 0.0, (2.0, 1.0)).shape
+    ((2, 8), (2, 3))
+    """
+    s = float(input_share)
+    if s == 0:
+        return np.asarray(codes, dtype=np.float32)
+    if s == 1:
+        return np.asarray(inputs, dtype=np.float32)
+    a = np.float32(np.sqrt(1.0 - s) * scales[0])
+    b = np.float32(np.sqrt(s) * scales[1])
+    return np.hstack([np.asarray(codes, np.float32) * a, np.asarray(inputs, np.float32) * b])
+
+
+#: Held-out rows per block of :func:`space_neighbors` (two (rows, n_train) float32 tiles).
+SPACE_BLOCK = 128
+
+
+def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu"):
+    """The ``k`` nearest training rows of each held-out row in each retrieval space
+    (:func:`retrieval_features` at each of ``shares``), exactly.
+
+    On the CPU the squared distances of the two blocks are computed once per block of held-out
+    rows and mixed for every share (a space's squared distance is ``(1 - s) a^2 |dh|^2 + s b^2
+    |dX|^2``): one pass over the input instead of one per share -- the input is the wide
+    block (2,971 Im2GPS values against a 128-wide code).  On a GPU, one exact search per space.
+
+    Returns
+    -------
+    found : dict
+        ``{share: (distances, indices)}``, float32 and int64 of shape (len(held), k), nearest
+        first.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> C, X = rng.normal(size=(30, 3)), rng.normal(size=(30, 5))
+    >>> found = space_neighbors(C, X, np.arange(10, 30), np.arange(10), (0.0, 0.5), (1.0, 1.0), 4)
+    >>> from dgae.utils import nearest_neighbors
+    >>> F = retrieval_features(C, X, 0.5, (1.0, 1.0))
+    >>> bool((found[0.5][1] == nearest_neighbors(F[:10], F[10:], 4)[1]).all())
+    True
+    """
+    from dgae.utils import nearest_neighbors
+
+    if device != "cpu" or len(shares) == 1:
+        out = {}
+        for share in shares:
+            space = retrieval_features(codes, inputs, share, scales)
+            out[share] = nearest_neighbors(space[held], space[train], k, device=device)
+        return out
+    blocks = []
+    for X, scale in ((codes, scales[0]), (inputs, scales[1])):
+        T = np.asarray(X[train], dtype=np.float32)
+        mu = T.mean(axis=0)
+        T = (T - mu) * np.float32(scale)
+        H = (np.asarray(X[held], dtype=np.float32) - mu) * np.float32(scale)
+        blocks.append((H, T, np.einsum("ij,ij->i", T, T)))
+    parts = {share: ([], []) for share in shares}
+    for r0 in range(0, len(held), SPACE_BLOCK):
+        sq = []
+        for H, T, tn in blocks:
+            h = H[r0:r0 + SPACE_BLOCK]
+            d2 = h @ T.T
+            d2 *= -2.0
+            d2 += tn[None, :]
+            d2 += np.einsum("ij,ij->i", h, h)[:, None]
+            sq.append(np.maximum(d2, 0.0))
+        for share in shares:
+            d2 = np.float32(1.0 - share) * sq[0] + np.float32(share) * sq[1]
+            idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
+                np.tile(np.arange(d2.shape[1]), (len(d2), 1))
+            dk = np.take_along_axis(d2, idx, axis=1)
+            order = np.argsort(dk, axis=1, kind="stable")
+            parts[share][0].append(np.sqrt(np.take_along_axis(dk, order, axis=1)))
+            parts[share][1].append(np.take_along_axis(idx, order, axis=1).astype(np.int64))
+    # a lone block is searched as it is (retrieval_features), unscaled: distances in its units
+    unit = {0.0: scales[0], 1.0: scales[1]}
+    return {share: ((np.concatenate(d) / np.float32(unit.get(float(share), 1.0))
+                     ).astype(np.float32), np.concatenate(i)) for share, (d, i) in parts.items()}
+
+
+def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, thresholds_km, gate_km,
+                     shares=INPUT_SHARES, **kw):
+    """The retrieval space (:func:`retrieval_features` at each of ``shares``) whose head
+    (:func:`choose_head`) scores best on all held-out photos, weighted to the query mix; on a
+    tie the smaller input share.  Block scales are measured on the training rows.
+
+    Parameters
+    ----------
+    codes, inputs : ndarray of shape (n, d_code) and (n, d_input)
+        The gallery's codes and raw input.
+    gps, train, held, kind, candidates, thresholds_km, gate_km
+        As :func:`choose_head`'s.
+    shares : sequence of float
+    **kw
+        :func:`choose_head`'s keywords.
+
+    Returns
+    -------
+    choice : sklearn.utils.Bunch
+        :func:`choose_head`'s, with ``input_share``, ``scales`` (code, input) and
+        ``retrieval_scores`` (``{label: score}``).
+
+    Examples
+    --------
+    >>> gps = np.repeat([[45.0, 15.0], [10.0, 10.0], [45.0, 16.0]], 4, axis=0)
+    >>> X = np.repeat(np.eye(3), 4, axis=0) + 0.01 * np.arange(12)[:, None]
+    >>> noise = np.random.default_rng(0).normal(size=(12, 2))    # codes that learned nothing
+    >>> cands = head_candidates({"kde_sigmas_km": (25.0, 200.0), "meanshift_km": 750.0})
+    >>> c = choose_retrieval(noise, X, gps, np.arange(0, 12, 2), np.arange(1, 12, 2),
+    ...                      np.zeros(6, int), cands, (1.0, 25.0), 25.0)
+    >>> c.input_share > 0, c.retrieval_scores["input"] == 1.0
+    (True, True)
+    """
+    scales = (block_scale(codes[train]), block_scale(inputs[train]))
+    k = held_out_k(candidates, kw.get("n_neighbors", "auto"), len(train))
+    found = space_neighbors(codes, inputs, train, held, shares, scales, k, kw.get("device", "cpu"))
+    best, scores = None, {}
+    for share in shares:
+        choice = choose_head(None, gps, train, held, kind, candidates, thresholds_km, gate_km,
+                             neighbors=found[share], **kw)
+        scores[retrieval_label(share)] = choice.score
+        if best is None or choice.score > best.score:
+            best, best.input_share = choice, float(share)
+    best.scales, best.retrieval_scores = scales, scores
+    return best
 
 
 #: ``match_gate`` values ``head="auto"`` tries: these quantiles of the held-out photos'
@@ -359,23 +783,26 @@ def match_gates(gps_neighbors, distances, gate_km):
 class GeoMonitor:
     """Early-stopping score: how well the held-out photos are located among the training photos.
 
-    The mean, over the candidate heads (Mean-Shift and the coarse-to-fine KDE
-    left out: the slowest), of their mean accuracy at the gallery's thresholds
-    on the held-out places -- a mean, not the best: the best of several noisy
-    scores is biased upwards and stops training on a lucky iteration --, plus,
-    on the held-out views of trained places, the mean reciprocal rank of the
-    first training photo of the same place among the 10 nearest (smoother
-    than a hit rate on a few dozen photos).  The score returned is the mean of
-    the last ``MONITOR_SMOOTHING`` iterations' (``raw_scores_`` keeps each):
-    on a small gallery one lucky iteration would otherwise stop training early.
+    On the held-out places and on the held-out regions, each: the mean, over the
+    candidate heads (Mean-Shift and the coarse-to-fine KDE left out: the
+    slowest), of their mean accuracy at the gallery's thresholds -- a mean, not
+    the best: the best of several noisy scores is biased upwards and stops
+    training on a lucky iteration; on the held-out views of trained places, the
+    mean reciprocal rank of the first training photo of the same place among the
+    10 nearest (smoother than a hit rate on a few dozen photos).  The three parts
+    are weighted by the query mix (:func:`mix_shares`; a kind without photos
+    gives its share to the others).  The score returned is the mean of the last
+    ``MONITOR_SMOOTHING`` iterations' (``raw_scores_`` keeps each): on a small
+    gallery one lucky iteration would otherwise stop training early.
 
     Parameters
     ----------
     X_train, X_val : ndarray
         Network inputs (any device) of the training and the held-out photos.
     gps_train, gps_val : ndarray
-    new_place : ndarray of bool, shape (n_val,)
-        Which held-out photos are of held-out places (the rest: views).
+    kind : ndarray of int, shape (n_val,)
+        :data:`VIEW`, :data:`PLACE` or :data:`REGION` of each held-out photo (a bool array:
+        True for a place, False for a view).
     groups_train, groups_val : ndarray
         Places of the training and the held-out photos.
     encode : callable
@@ -385,22 +812,21 @@ class GeoMonitor:
     n_neighbors : int or "auto"
         Neighbours each head votes over (as at ``predict``).
     new_place_share : float or None
-        The places' part weighs ``2 * share``, the views' ``2 * (1 - share)`` (None: 1 each).
+        The query mix (:func:`mix_shares`).
     """
 
-    def __init__(self, X_train, X_val, gps_train, gps_val, new_place, groups_train, groups_val,
+    def __init__(self, X_train, X_val, gps_train, gps_val, kind, groups_train, groups_val,
                  encode, candidates, thresholds_km, n_neighbors="auto", new_place_share=None):
         self.X_train, self.X_val, self.encode = X_train, X_val, encode
         self.gps_train, self.gps_val = np.asarray(gps_train), np.asarray(gps_val)
-        self.new_place = np.asarray(new_place, dtype=bool)
+        self.kind = np.asarray(kind).astype(np.int64)
         self.groups_train, self.groups_val = np.asarray(groups_train), np.asarray(groups_val)
         fast = {k: v for k, v in candidates.items()
                 if v[0] != "meanshift" and "kde_refine_km" not in v[1]}
         self.candidates = fast or candidates
         self.thresholds_km, self.n_neighbors = thresholds_km, n_neighbors
         self.k = max(neighbors_needed(self.candidates, n_neighbors), MONITOR_K)
-        share = 0.5 if new_place_share is None else float(new_place_share)
-        self.weights = (2.0 * share, 2.0 * (1.0 - share))
+        self.weights = present_shares(np.bincount(self.kind, minlength=3)[:3], new_place_share)
         self.raw_scores_ = []
 
     def __call__(self, coefs, intercepts):
@@ -411,17 +837,20 @@ class GeoMonitor:
         val = self.encode(coefs, intercepts, self.X_val)
         dist, idx = knn_search(val, train, min(self.k, train.shape[0]), xp)
         dist, idx = np.asarray(to_host(dist)), np.asarray(to_host(idx))
-        new, score = self.new_place, 0.0
-        if new.any():
-            scores, _ = score_heads(self.candidates, self.gps_train[idx[new]], dist[new],
-                                    self.gps_val[new], self.thresholds_km,
-                                    n_neighbors=self.n_neighbors)
-            score += self.weights[0] * float(np.mean(list(scores.values())))
-        if (~new).any():
-            top = idx[~new, :MONITOR_K]
-            hit = (self.groups_train[np.maximum(top, 0)] == self.groups_val[~new, None]) & (top >= 0)
+        score = 0.0
+        for kind in (PLACE, REGION):
+            rows = self.kind == kind
+            if rows.any():
+                scores, _ = score_heads(self.candidates, self.gps_train[idx[rows]], dist[rows],
+                                        self.gps_val[rows], self.thresholds_km,
+                                        n_neighbors=self.n_neighbors)
+                score += self.weights[kind] * float(np.mean(list(scores.values())))
+        views = self.kind == VIEW
+        if views.any():
+            top = idx[views, :MONITOR_K]
+            hit = (self.groups_train[np.maximum(top, 0)] == self.groups_val[views, None]) & (top >= 0)
             first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, np.inf)
-            score += self.weights[1] * float(np.mean(1.0 / first))
+            score += self.weights[VIEW] * float(np.mean(1.0 / first))
         self.raw_scores_.append(score)
         return float(np.mean(self.raw_scores_[-MONITOR_SMOOTHING:]))
 

@@ -3,8 +3,8 @@
 ``make_city_world`` with a single area (``--radius-km``, default 3 km, centred on Zagreb) and
 the *place* protocol: every photo of a random 20 % of the POIs (``default_rng(0)``) is a query,
 none of them in the gallery; scattered photos (no POI) stay in the gallery.  Rows: LF (1-NN on
-the Im2GPS descriptors), AE (``DGAE(alpha=0, beta=0)``), DGAE and fDGAE (defaults), "Tiny 1-NN"
-(16 x 16 RGB thumbnails) and "Gallery mean".  Thresholds suit the gallery
+the Im2GPS descriptors), AE (``DGAE(alpha=0, beta=0, input_share=0)``), DGAE and fDGAE
+(defaults), "Tiny 1-NN" (16 x 16 RGB thumbnails) and "Gallery mean".  Thresholds suit the gallery
 (``dgae.metrics.thresholds_for_gallery``: 0.1 / 0.25 / 0.5 / 1 / 5 km on a city); printed with
 the heads DGAE chose, its Q size and floor, and the confidence's AUROC.
 
@@ -66,7 +66,8 @@ def main(argv=None):
     print(f"{args.n_images} photos within {args.radius_km:g} km, generated and described in "
           f"{time.perf_counter() - t:.0f} s; {len(q)} queries of {len(np.unique(data.poi[q]))} "
           f"held-out POIs, {len(g)} gallery photos", flush=True)
-    methods = {"LF": None, "AE": DGAE(alpha=0.0, beta=0.0, random_state=args.seed),
+    methods = {"LF": None,
+               "AE": DGAE(alpha=0.0, beta=0.0, input_share=0.0, random_state=args.seed),
                "DGAE": DGAE(random_state=args.seed),
                "fDGAE": DGAE(graph="anchor", random_state=args.seed),
                "Gallery mean": GalleryMeanBaseline()}

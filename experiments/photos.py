@@ -8,12 +8,20 @@ paths relative to DIR), e.g. ``../shared/data/croatia_streetview`` or
   in sorted order ``rng.choice`` of that place's rows is a query, the rest is
   the gallery (the query's place is in the gallery, seen from elsewhere);
 * ``place`` — ``default_rng(0).permutation`` of the sorted unique
-  ``location_id``s, the first 20 % are held out whole (never in the gallery).
+  ``location_id``s, the first 20 % are held out whole (never in the gallery);
+* ``region`` — whole regions held out: places linked by chains of photos at most
+  ``--region-km`` apart form a region (``auto``: twice the set's fine scale,
+  :func:`dgae.metrics.gallery_scales` -- 50 km for world_streetview, where such a
+  region is a city, 2 km for croatia_streetview); ``default_rng(0).permutation`` of
+  the regions, held out until 20 % of the places are
+  (:func:`dgae.datasets.region_holdout_split`).  No query has a gallery photo
+  within ``--region-km``.
 
 Rows, on every feature set available (``--features``):
 
 * ``im2gps`` — the Im2GPS descriptors, textons and block scales fitted on the
-  gallery only: LF (1-NN on the descriptors), AE (``DGAE(alpha=0, beta=0)``),
+  gallery only: LF (1-NN on the descriptors), AE (``DGAE(alpha=0, beta=0, input_share=0)``: the
+  paper's baseline, retrieval on the autoencoder's code),
   DGAE (``DGAE()`` defaults), "DGAE new" / "DGAE seen" (told the query mix:
   ``new_place_share=1.0`` / ``0.0``), fDGAE (``graph="anchor"``), PCA+LDA and PCA+NCA
   (:mod:`_peers`: PCA(256, whiten), then scikit-learn's LDA / NCA on
@@ -80,7 +88,7 @@ def make_row(name, seed, nca_max):
         "LF": lambda: None,
         "1-NN": lambda: None,
         "DGAE paper": lambda: DGAE(**PAPER_PARAMS, random_state=seed),
-        "AE": lambda: DGAE(alpha=0.0, beta=0.0, random_state=seed),
+        "AE": lambda: DGAE(alpha=0.0, beta=0.0, input_share=0.0, random_state=seed),
         "DGAE": lambda: DGAE(random_state=seed),
         "DGAE new": lambda: DGAE(new_place_share=1.0, random_state=seed),
         "DGAE seen": lambda: DGAE(new_place_share=0.0, random_state=seed),
@@ -90,12 +98,17 @@ def make_row(name, seed, nca_max):
     }[name]()
 
 
-def split(location_id, protocol):
+def split(location_id, protocol, gps=None, region_km="auto"):
     """(query rows, gallery rows) of the protocol (see the module docstring)."""
-    from dgae.datasets import heading_holdout_split, place_holdout_split
+    from dgae.datasets import heading_holdout_split, place_holdout_split, region_holdout_split
+    from dgae.metrics import gallery_scales
 
     if protocol == "heading":
         return heading_holdout_split(location_id, seed=0)
+    if protocol == "region":
+        link = (2 * gallery_scales(gps)["confidence_km"] if region_km == "auto"
+                else float(region_km))
+        return region_holdout_split(gps, location_id, link_km=link, test_size=0.2, seed=0)
     return place_holdout_split(location_id, test_size=0.2, seed=0)
 
 
@@ -211,10 +224,15 @@ def confidence_report(name, est, X_query, gps_query, n_bins=5):
     d = est.predict_details(X_query)
     ok = geolocation_errors_km(gps_query, d.gps) <= d.confidence_km
     auc = roc_auc_score(ok, d.confidence) if 0 < ok.mean() < 1 else float("nan")
-    lines = [f"{name}: head {est.head_label_}; confidence = P(error <= {d.confidence_km:g} km), "
-             f"AUROC {auc:.3f} ({ok.sum()} of {ok.size} queries within)",
-             "  predicted   n   mean predicted   observed"]
+    space = getattr(est, "retrieval_space_", None)
     t = reliability(d.confidence, ok, n_bins)
+    ece = float(np.sum(t["count"] * np.abs(np.nan_to_num(t["predicted"] - t["observed"])))
+                / max(ok.size, 1))
+    lines = [f"{name}: head {est.head_label_}" + (f", retrieval {space}" if space else "")
+             + f"; confidence = P(error <= {d.confidence_km:g} km), AUROC {auc:.3f} "
+             f"({ok.sum()} of {ok.size} queries within); mean confidence "
+             f"{d.confidence.mean():.3f} vs observed {ok.mean():.3f}; ECE ({n_bins} bins) {ece:.3f}",
+             "  predicted   n   mean predicted   observed"]
     for lo, hi, n, pred, obs in zip(t["lower"], t["upper"], t["count"], t["predicted"], t["observed"]):
         if n:
             lines.append(f"  {lo:.1f}-{hi:.1f} {n:5d} {pred:16.3f} {obs:10.3f}")
@@ -238,7 +256,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, help="folder with photos.csv (path,lat,lon,location_id)")
-    p.add_argument("--protocol", default="heading", choices=["heading", "place"])
+    p.add_argument("--protocol", default="heading", choices=["heading", "place", "region"])
+    p.add_argument("--region-km", default="auto",
+                   help="region protocol: link distance of a region in km, or 'auto'")
     p.add_argument("--out", default="experiments_out/photos", help="tables, predictions, PNGs, cache")
     p.add_argument("--features", default=",".join(FEATURE_SETS),
                    help="feature sets, comma-separated (cnn and fused need the cnn extra)")
@@ -267,7 +287,7 @@ def main(argv=None):
         raise SystemExit(f"{data_dir / 'photos.csv'}: a location_id column is needed")
     loc = np.asarray(data.frame["location_id"])
     paths = [str(x) for x in data.paths]
-    q, g = split(loc, args.protocol)
+    q, g = split(loc, args.protocol, data.gps, args.region_km)
     out = Path(args.out)
     tag = f"{data_dir.name}_{args.protocol}"
     sets = [s for s in args.features.split(",") if s]

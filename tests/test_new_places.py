@@ -34,8 +34,9 @@ def test_held_out_photos_are_capped_whatever_the_fraction(cap):
     from dgae._selection import held_out_split
 
     groups = np.repeat(np.arange(500), 4)       # 2,000 photos of 500 places
-    train, places, views = held_out_split(groups, 0.2, 0, max_photos=cap)
-    want = min(0.2 * 2000, cap) / 2             # per kind
+    train, places, views, regions = held_out_split(groups, 0.2, 0, max_photos=cap)
+    want = min(0.2 * 2000, cap) / 2             # per kind (no regions given: two kinds)
+    assert regions.size == 0
     assert want <= len(places) < want + 4       # the last place is taken whole
     assert len(views) == round(want)
     assert set(groups[places]).isdisjoint(groups[train])
@@ -174,48 +175,52 @@ def _mean_acc_of(head, params, nbrs, dist, truth, thresholds, n_neighbors="auto"
 @pytest.mark.parametrize("head, n_neighbors, share", [("auto", "auto", None), ("kde", "auto", None),
                                                      ("auto", 7, None), ("kde", "auto", 0.0),
                                                      ("kde", "auto", 0.3), ("auto", "auto", 1.0)])
-def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbors, share):
+def test_auto_head_is_the_best_candidate_on_the_held_out_new_ground(head, n_neighbors, share):
     """Recomputed with an independent search, each head voting over as many neighbours as it
-    will at predict (the user's ``n_neighbors``); the gate on the held-out places and views
-    weighted to ``new_place_share`` (None: pooled)."""
-    X, gps, place = _clustered()
+    will at predict (the user's ``n_neighbors``): the head on the held-out places and regions,
+    its gate on all held-out photos, each kind weighted to the mix of ``new_place_share``
+    (None: half views, a quarter each places and regions)."""
+    X, gps, place = _clustered(n_regions=9)
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
-                 n_neighbors=n_neighbors, validation_fraction=0.5, new_place_share=share,
-                 random_state=0).fit(X, gps, groups=place)
+                 n_neighbors=n_neighbors, validation_fraction=0.6, new_place_share=share,
+                 input_share=0.0, random_state=0).fit(X, gps, groups=place)
     tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
-    assert set(place[va]).isdisjoint(place[tr]) and views.size > 0
+    regions = model.region_indices_
+    assert set(place[va]).isdisjoint(place[tr]) and views.size > 0 and regions.size > 0
     assert set(place[views]) <= set(place[tr])          # views: places that stay in training
+    assert set(place[regions]).isdisjoint(place[tr]) and set(place[regions]).isdisjoint(place[va])
+    assert great_circle_km(gps[regions][:, None], gps[tr][None]).min() > 2 * model.confidence_km_
     codes = model.transform(X)
     k = min(max(DEFAULT_K.values()), len(tr))
     nn = NearestNeighbors(n_neighbors=k).fit(codes[tr])  # an independent search
     cands = model._head_candidates()
-    # stage 1: the head that best locates the held-out places
-    dist, idx = nn.kneighbors(codes[va])
-    scores = {label: _mean_acc_of(h, p, gps[tr][idx], dist, gps[va], model.thresholds_km_,
-                                  n_neighbors)
-              for label, (h, p) in cands.items()}
+    held = np.concatenate([views, va, regions])
+    kind = np.repeat([0, 1, 2], [len(views), len(va), len(regions)])
+    dist, idx = nn.kneighbors(codes[held])
+    s = 0.5 if share is None else share
+    mix = np.array([1 - s, s / 2, s / 2])
+
+    def score(h, params, rows):
+        return _mean_acc_of(h, params, gps[tr][idx[rows]], dist[rows], gps[held][rows],
+                            model.thresholds_km_, n_neighbors)
+
+    def mixed(h, params, kinds):
+        w = mix[kinds] / mix[kinds].sum() if mix[kinds].sum() else np.full(len(kinds), 0.5)
+        return sum(wk * score(h, params, kind == kk) for wk, kk in zip(w, kinds))
+
+    # stage 1: the head that best locates the held-out places and regions
+    scores = {label: mixed(h, p, [1, 2]) for label, (h, p) in cands.items()}
     assert scores == pytest.approx(model.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)
     head, params = cands[best]
-    # stage 2: its gate (none, or a match ratio under which 1-NN answers) on places and views
-    held = np.union1d(va, views)
-    dist, idx = nn.kneighbors(codes[held])
+    # stage 2: its gate (none, or a match ratio under which 1-NN answers) on all three kinds
     ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
     gates = [(None, None)] + ([] if head == "1nn" else [
         (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
-    new = np.isin(held, va)
-
-    def score(params, rows):
-        return _mean_acc_of(head, params, gps[tr][idx[rows]], dist[rows], gps[held][rows],
-                            model.thresholds_km_, n_neighbors)
-
-    def mixed(params):
-        if share is None:
-            return score(params, slice(None))
-        return share * score(params, new) + (1 - share) * score(params, ~new)
-
-    gated = [mixed(params if g is None else
-                   {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h})
+    present = [kk for kk in (0, 1, 2) if mix[kk] > 0]
+    gated = [mixed(head, params if g is None else
+                   {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
+                   present)
              for g, h in gates]
     assert len(gated) == len(model.gate_scores_) > (1 if head == "kde" else 0)
     assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
@@ -227,7 +232,8 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_places(head, n_neighbor
     kh = min(DEFAULT_K[model.head_] if n_neighbors == "auto" else n_neighbors, idx.shape[1])
     hit = great_circle_km(apply_head(model.head_, gps[tr][idx[:, :kh]], dist[:, :kh],
                                      **model.head_params_), gps[held]) <= model.confidence_km_
-    rate = hit.mean() if share is None else share * hit[new].mean() + (1 - share) * hit[~new].mean()
+    w = mix[present] / mix[present].sum()
+    rate = sum(wk * hit[kind == kk].mean() for wk, kk in zip(w, present))
     assert model.confidence_calibrator_.rate_ == pytest.approx(rate)
 
 
@@ -284,19 +290,26 @@ def test_confidence_calibrator_needs_the_four_confidence_features(width):
 def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
     """GeoKNN(head="auto") chooses as DGAE does, on the features: recomputed independently."""
     from dgae import GeoKNN
-    from dgae._selection import head_candidates, held_out_split
+    from dgae._selection import head_candidates, held_out_split, region_blocks
 
     X, gps, place = _clustered(3)
     knn = GeoKNN(head="auto", validation_fraction=0.5, random_state=0).fit(X, gps, groups=place)
     seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
-    train, places, views = held_out_split(place, 0.5, seed)
-    assert set(place[places]).isdisjoint(place[train])
     scales = gallery_scales(gps)
+    train, places, views, regions = held_out_split(
+        place, 0.5, seed, regions=region_blocks(gps, scales["confidence_km"]))
+    assert set(place[places]).isdisjoint(place[train])
+    assert regions.size and set(place[regions]).isdisjoint(place[train])
     cands = head_candidates(scales)
     k = min(max(DEFAULT_K.values()), len(train))
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(X[train]).kneighbors(X[places])
-    scores = {label: _mean_acc_of(h, p, gps[train][idx], dist, gps[places],
-                                  scales["thresholds_km"])
+    nn = NearestNeighbors(n_neighbors=k).fit(X[train])
+
+    def acc(h, p, rows):
+        dist, idx = nn.kneighbors(X[rows])
+        return _mean_acc_of(h, p, gps[train][idx], dist, gps[rows], scales["thresholds_km"])
+
+    # new places and new regions weigh the same (a quarter of the default mix each)
+    scores = {label: (acc(h, p, places) + acc(h, p, regions)) / 2
               for label, (h, p) in cands.items()}
     assert scores == pytest.approx(knn.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)
@@ -309,29 +322,32 @@ def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
 
 
 @pytest.mark.parametrize("share", [None, 0.0, 0.3, 1.0])
-def test_early_stopping_score_weighs_places_and_views_by_the_share(share):
+def test_early_stopping_score_weighs_the_three_kinds_by_the_mix(share):
     """The monitor's views part (mean reciprocal rank of the first photo of the same place
-    among the 10 nearest) by brute force; its places part is the rest of the pooled score."""
+    among the 10 nearest) by brute force; its places and regions parts from the monitor on
+    each kind alone; the whole weighted by the mix (views 1 - s, places and regions s / 2)."""
     from dgae._selection import GeoMonitor, head_candidates
 
     X, gps, place = _clustered(4)
     val = np.arange(0, len(X), 5)
     train = np.setdiff1d(np.arange(len(X)), val)
-    new = place[val] % 2 == 0                           # pretend: half the held-out are new
+    kind = place[val] % 3                               # pretend: a third of each kind
     scales = gallery_scales(gps)
 
-    def raw(s):
-        m = GeoMonitor(X[train], X[val], gps[train], gps[val], new, place[train], place[val],
-                       lambda c, i, Z: Z, head_candidates(scales), scales["thresholds_km"],
-                       new_place_share=s)
+    def raw(s, rows=slice(None)):
+        m = GeoMonitor(X[train], X[val][rows], gps[train], gps[val][rows], kind[rows],
+                       place[train], place[val][rows], lambda c, i, Z: Z,
+                       head_candidates(scales), scales["thresholds_km"], new_place_share=s)
         m(None, None)
         return m.raw_scores_[0]
 
-    d = np.linalg.norm(X[val][~new, None] - X[train][None], axis=2)
+    v = kind == 0
+    d = np.linalg.norm(X[val][v, None] - X[train][None], axis=2)
     top = np.argsort(d, axis=1, kind="stable")[:, :10]
-    hit = place[train][top] == place[val][~new, None]
+    hit = place[train][top] == place[val][v, None]
     views = np.mean(np.where(hit.any(axis=1), 1.0 / (hit.argmax(axis=1) + 1), 0.0))
-    places = raw(None) - views
-    assert 0 < places < 1 and 0 < views <= 1
+    assert raw(share, v) == pytest.approx(views)        # one kind alone: its own part
+    places, regions = raw(share, kind == 1), raw(share, kind == 2)
+    assert 0 < places < 1 and 0 < regions < 1 and 0 < views <= 1
     s = 0.5 if share is None else share
-    assert raw(share) == pytest.approx(2 * s * places + 2 * (1 - s) * views)
+    assert raw(share) == pytest.approx((1 - s) * views + s / 2 * places + s / 2 * regions)

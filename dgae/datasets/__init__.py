@@ -20,7 +20,7 @@ from ._loading import (
     shared_data_dir,
 )
 from ._time import read_exif_datetime
-from ._splits import heading_holdout_split, place_holdout_split
+from ._splits import heading_holdout_split, place_holdout_split, region_holdout_split
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -32,5 +32,6 @@ __all__ = [
     "shared_data_dir",
     "heading_holdout_split",
     "place_holdout_split",
+    "region_holdout_split",
     "make_city_world",
 ]
