@@ -100,7 +100,8 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
     ----------
     methods : dict of str -> estimator or None
         DGAE-like estimators (``fit(X, gps, areas=)``, ``transform``: retrieval
-        on their codes under every head), direct predictors (any other
+        under every head on what their ``predict`` searches -- ``retrieval_features``
+        where they have it, else their codes), direct predictors (any other
         ``fit(X, gps)``, ``predict``: :class:`~dgae.CellClassifier`,
         :class:`~dgae.MvMFRegressor`; the same row under every head), or None
         for retrieval on the input features themselves (the LF row).
@@ -154,7 +155,9 @@ def evaluate_methods(methods, X_gallery, gps_gallery, X_query, gps_query, heads=
             if verbose:
                 print(f"fitting {name} ...", flush=True)
             est.fit(X_gallery, gps_gallery, areas=areas)
-            codes_g, codes_q = est.transform(X_gallery), est.transform(X_query)
+            # what the estimator's own predict searches (DGAE: its chosen retrieval space)
+            space = getattr(est, "retrieval_features", est.transform)
+            codes_g, codes_q = space(X_gallery), space(X_query)
             out["estimators"][name] = est
         fit_s = time.perf_counter() - t
         for head in heads:

@@ -162,9 +162,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         Train without the held-out photos (see ``validation_fraction``),
         follow how well they are located among the training photos' codes
         (:class:`~dgae._selection.GeoMonitor`: the candidate heads' mean
-        accuracy at the gallery's thresholds on the held-out places, plus how
-        soon each held-out view finds its own place, averaged over 5
-        iterations) and keep the best weights; stop after
+        accuracy at the gallery's thresholds on the held-out places and
+        regions, and how soon each held-out view finds its own place, weighted
+        to the query mix, averaged over 5 iterations) and keep the best weights; stop after
         ``n_iter_no_change`` iterations without a better score.  The
         held-out photos stay in the retrieval gallery.
     validation_fraction : float, default=0.1
@@ -199,9 +199,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     head : {"auto", "1nn", "meanshift", "kde"}, default="auto"
         ``"auto"``: chosen in ``fit`` among 1-NN, KDE at four widths of the
         gallery's scale (also coarse to fine) and Mean-Shift, by how well each
-        locates the held-out places; then a ``match_gate`` under which the
-        nearest photo or the fine KDE answers, chosen on all held-out photos
-        (``head_label_``, ``head_scores_``, ``gate_scores_``).  A named head
+        locates the held-out photos; then a ``match_gate`` under which the
+        nearest photo or the fine KDE answers -- both on all held-out photos
+        weighted to the query mix (``head_label_``, ``head_scores_``,
+        ``gate_scores_``).  A named head
         has its width chosen the same way when it is ``"auto"``.
     n_neighbors : int or "auto", default="auto"
         Neighbours the head sees (``"auto"``: 1 / 120 / 100).
@@ -209,7 +210,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``"auto"``: the gallery's scale (750 km world-wide); Im2GPS used 500.
     min_votes : int, default=4
     kde_sigma_km : float or "auto", default="auto"
-        ``"auto"``: chosen on the held-out places among the gallery's scales.
+        ``"auto"``: chosen on the held-out photos among the gallery's scales.
     kde_power : float, default=10
     input_share : float in [0, 1] or "auto", default="auto"
         Share of the raw input ``X`` in the retrieval distance: the head
@@ -305,9 +306,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) and
         its name in ``head_scores_`` / ``gate_scores_``.
     head_scores_, gate_scores_ : dict
-        Mean accuracy at ``thresholds_km_`` of each candidate head on the
-        held-out places, and of the chosen head under each gate on all
-        held-out photos (empty without held-out photos).
+        Mean accuracy at ``thresholds_km_`` of each candidate head, and of the
+        chosen head under each gate, on the held-out photos weighted to the
+        query mix (empty without held-out photos).
     confidence_km_ : float
         ``predict_details``' confidence is the probability of an error at
         most this (the gallery's fine scale).
@@ -620,7 +621,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             self.region_labels_ = self.region_miner_.labels_.astype(np.int64)
 
     def _fit_weights(self, Xs, seed, groups):
-        """Train on the whole gallery, or on all but held-out places with early stopping."""
+        """Train on the whole gallery, or on all but the held-out photos with early stopping."""
         groups = self._split_places(seed, groups)
         rows, (val, kind) = self.training_indices_, self._held_out()
         monitor = None
@@ -689,11 +690,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         calibrated on the same predictions.
 
         In each candidate space (:func:`~dgae._selection.choose_retrieval`), two stages:
-        the head (and its width) that best locates the held-out *new ground* -- places and
-        regions -- (mean accuracy at the gallery's thresholds: ``head_scores_``), then its
-        ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which the
-        nearest photo or the fine KDE answers -- on all held-out photos (``gate_scores_``),
-        weighted to the query mix; the space whose best is highest is kept.
+        the head (and its width) that best locates the held-out photos (mean accuracy at
+        the gallery's thresholds: ``head_scores_``), then its ``match_gate`` -- none, or a
+        :func:`~dgae._heads.match_ratio` under which the nearest photo or the fine KDE
+        answers (``gate_scores_``), both weighted to the query mix; the space whose best is
+        highest is kept.
         """
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None

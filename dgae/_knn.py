@@ -370,7 +370,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         return self
 
     def _choose_head(self, groups):
-        """``head="auto"``: the head best on held-out places and views of the gallery."""
+        """``head="auto"``: the head best on held-out views, places and regions of the gallery."""
         from sklearn.utils import check_random_state
 
         from ._scale import gallery_scales

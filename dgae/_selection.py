@@ -469,9 +469,10 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
                 n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu",
                 new_place_share=None, neighbors=None):
     """The head that best locates held-out photos among the training photos, in two stages:
-    the candidate best on the held-out *new ground* (places and regions, mean accuracy at
-    ``thresholds_km``), then its ``match_gate`` on all held-out photos -- both weighted to the
-    query mix (:func:`mix_weights`).
+    the candidate best on all held-out photos (mean accuracy at ``thresholds_km``), then its
+    ``match_gate`` -- both weighted to the query mix (:func:`mix_weights`), so that a head
+    that serves every kind (coarse to fine: the region most neighbours vote for, then the spot
+    inside it) is preferred to one that serves new ground alone and needs the gate for views.
 
     Parameters
     ----------
@@ -527,10 +528,10 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
     nbrs, truth = gps[train][idx], gps[held]
     kw = dict(min_votes=min_votes, kde_power=kde_power, n_neighbors=n_neighbors)
     weights = mix_weights(kind, new_place_share)
-    head_scores, new = {}, kind != VIEW
-    if new.any():
-        head_scores, _ = score_heads(candidates, nbrs[new], dist[new], truth[new], thresholds_km,
-                                     weights=mix_weights(kind[new], 1.0), **kw)
+    head_scores = {}
+    if len(held):
+        head_scores, _ = score_heads(candidates, nbrs, dist, truth, thresholds_km,
+                                     weights=weights, **kw)
         label = max(head_scores, key=head_scores.get)
     gate_scores, heads = score_heads({label: candidates[label]}, nbrs, dist, truth, thresholds_km,
                                      gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km),

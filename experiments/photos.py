@@ -71,7 +71,7 @@ ROWS = {
                "Cls retrieval", "Cls retrieval top-5", "MvMF", "Chance", "Gallery mean"),
     "cnn": ("LF", "LF KDE", "LF auto", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA", "S2 cells",
             "Cls retrieval", "MvMF"),
-    "fused": ("LF", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA"),
+    "fused": ("LF", "LF auto", "DGAE", "DGAE new", "DGAE seen", "PCA+LDA"),
     "tiny": ("1-NN",),
 }
 #: A tiny thumbnail's side (the "tiny 1-NN" baseline: 16 x 16 RGB pixels, Euclidean 1-NN).

@@ -175,10 +175,10 @@ def _mean_acc_of(head, params, nbrs, dist, truth, thresholds, n_neighbors="auto"
 @pytest.mark.parametrize("head, n_neighbors, share", [("auto", "auto", None), ("kde", "auto", None),
                                                      ("auto", 7, None), ("kde", "auto", 0.0),
                                                      ("kde", "auto", 0.3), ("auto", "auto", 1.0)])
-def test_auto_head_is_the_best_candidate_on_the_held_out_new_ground(head, n_neighbors, share):
+def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbors, share):
     """Recomputed with an independent search, each head voting over as many neighbours as it
-    will at predict (the user's ``n_neighbors``): the head on the held-out places and regions,
-    its gate on all held-out photos, each kind weighted to the mix of ``new_place_share``
+    will at predict (the user's ``n_neighbors``): the head, then its gate, on all held-out
+    photos, each kind weighted to the mix of ``new_place_share``
     (None: half views, a quarter each places and regions)."""
     X, gps, place = _clustered(n_regions=9)
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
@@ -208,8 +208,9 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_new_ground(head, n_neig
         w = mix[kinds] / mix[kinds].sum() if mix[kinds].sum() else np.full(len(kinds), 0.5)
         return sum(wk * score(h, params, kind == kk) for wk, kk in zip(w, kinds))
 
-    # stage 1: the head that best locates the held-out places and regions
-    scores = {label: mixed(h, p, [1, 2]) for label, (h, p) in cands.items()}
+    # stage 1: the head that best locates the held-out photos, every kind at its share
+    present = [kk for kk in (0, 1, 2) if mix[kk] > 0]
+    scores = {label: mixed(h, p, present) for label, (h, p) in cands.items()}
     assert scores == pytest.approx(model.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)
     head, params = cands[best]
@@ -217,7 +218,6 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_new_ground(head, n_neig
     ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
     gates = [(None, None)] + ([] if head == "1nn" else [
         (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
-    present = [kk for kk in (0, 1, 2) if mix[kk] > 0]
     gated = [mixed(head, params if g is None else
                    {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
                    present)
@@ -308,8 +308,8 @@ def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
         dist, idx = nn.kneighbors(X[rows])
         return _mean_acc_of(h, p, gps[train][idx], dist, gps[rows], scales["thresholds_km"])
 
-    # new places and new regions weigh the same (a quarter of the default mix each)
-    scores = {label: (acc(h, p, places) + acc(h, p, regions)) / 2
+    # the default mix: half views, a quarter each new places and new regions
+    scores = {label: acc(h, p, views) / 2 + (acc(h, p, places) + acc(h, p, regions)) / 4
               for label, (h, p) in cands.items()}
     assert scores == pytest.approx(knn.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)

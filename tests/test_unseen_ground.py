@@ -108,9 +108,8 @@ def _space_score(model, X, gps, share):
                   <= np.asarray(model.thresholds_km_)).mean(axis=1)
         return np.average(within, weights=weights)
 
-    new = kind > 0
     cands = model._head_candidates()
-    first = max(cands, key=lambda c: acc(*cands[c], new, mix_weights(kind[new], 1.0)))
+    first = max(cands, key=lambda c: acc(*cands[c], slice(None), w))
     head, params = cands[first]
     best = acc(head, params, slice(None), w)
     if head != "1nn":

@@ -84,9 +84,10 @@ def add_parser(subparsers):
                              ("--k2", int, "easy-confusing neighbours per photo"),
                              ("--q-min-km", float, "distance floor of Q pairs, km"),
                              ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees"),
-                             ("--new-place-share", float, "share of queries expected from places "
-                              "the gallery does not hold: the head's gate and the confidence "
-                              "are chosen for that mix")):
+                             ("--new-place-share", float, "share of queries expected on ground "
+                              "the gallery does not hold (new places and new regions, half "
+                              "each): early stopping, the head, the retrieval space and the "
+                              "confidence are chosen for that mix (DGAE's: 0.5)")):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
     _dgae_flag(fit, "--graph", "graph", default=None,
                help="Q builder; anchor = fDGAE (None: DGAE's)")
