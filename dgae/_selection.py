@@ -593,13 +593,13 @@ def block_scale(X):
 
     Examples
     --------
-    >>> X = np.array([[0.0, 0.0], [2.0, 0.0]])
-    >>> block_scale(X), block_scale(10 * X) * 10
-    (0.5, 0.5)
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0]])    # squared distances 0, 4, 4, 0: mean 2
+    >>> round(block_scale(X), 4), round(block_scale(10 * X) * 10, 4)
+    (0.7071, 0.7071)
     """
     X = np.asarray(X, dtype=np.float64)
     msd = 2.0 * float(X.var(axis=0).sum()) if len(X) > 1 else 0.0
-    return 1.0 / np.sqrt(msd) if msd > 0 else 1.0
+    return float(1.0 / np.sqrt(msd)) if msd > 0 else 1.0
 
 
 def retrieval_label(input_share):
