@@ -185,10 +185,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         head, its gate and the retrieval space and calibrates the confidence
         on are weighted to that mix (:func:`~dgae._selection.mix_weights`):
         ``1.0`` for a user whose photos are all of new ground, ``0.0`` for
-        other views of places in the gallery.  ``None``: 0.5 -- half views, a
-        quarter each new places and new regions (nothing is known of the
-        user's queries: a query is as likely of a place the gallery holds as
-        of one it does not).
+        other views of places in the gallery.  ``None``: 2/3 -- a third each
+        of views, new places and new regions (nothing is known of the user's
+        queries, so each kind a gallery can be asked about weighs the same).
     n_iter_no_change : int or "auto", default="auto"
         Patience of early stopping; ``"auto"``: 20 iterations in full-batch
         training, 5 epochs with mini-batches (an epoch is ``n / batch_size``

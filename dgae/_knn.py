@@ -272,8 +272,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         places and new regions, half each).  ``head="auto"`` weighs its
         held-out photos to that mix (:func:`~dgae._selection.mix_weights`):
         ``1.0`` for a user whose photos are all of new ground, ``0.0`` for
-        other views of places in the gallery.  ``None``: 0.5 (half views, a
-        quarter each new places and new regions).
+        other views of places in the gallery.  ``None``: 2/3 (a third each of
+        views, new places and new regions).
 
     Attributes
     ----------

@@ -179,7 +179,7 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbor
     """Recomputed with an independent search, each head voting over as many neighbours as it
     will at predict (the user's ``n_neighbors``): the head, then its gate, on all held-out
     photos, each kind weighted to the mix of ``new_place_share``
-    (None: half views, a quarter each places and regions)."""
+    (None: a third each of views, places and regions)."""
     X, gps, place = _clustered(n_regions=9)
     model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
                  n_neighbors=n_neighbors, validation_fraction=0.6, new_place_share=share,
@@ -197,7 +197,7 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbor
     held = np.concatenate([views, va, regions])
     kind = np.repeat([0, 1, 2], [len(views), len(va), len(regions)])
     dist, idx = nn.kneighbors(codes[held])
-    s = 0.5 if share is None else share
+    s = 2 / 3 if share is None else share
     mix = np.array([1 - s, s / 2, s / 2])
 
     def score(h, params, rows):
@@ -308,8 +308,8 @@ def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
         dist, idx = nn.kneighbors(X[rows])
         return _mean_acc_of(h, p, gps[train][idx], dist, gps[rows], scales["thresholds_km"])
 
-    # the default mix: half views, a quarter each new places and new regions
-    scores = {label: acc(h, p, views) / 2 + (acc(h, p, places) + acc(h, p, regions)) / 4
+    # the default mix: a third each of views, new places and new regions
+    scores = {label: (acc(h, p, views) + acc(h, p, places) + acc(h, p, regions)) / 3
               for label, (h, p) in cands.items()}
     assert scores == pytest.approx(knn.head_scores_, abs=1e-9)
     best = max(scores, key=scores.get)
@@ -349,5 +349,5 @@ def test_early_stopping_score_weighs_the_three_kinds_by_the_mix(share):
     assert raw(share, v) == pytest.approx(views)        # one kind alone: its own part
     places, regions = raw(share, kind == 1), raw(share, kind == 2)
     assert 0 < places < 1 and 0 < regions < 1 and 0 < views <= 1
-    s = 0.5 if share is None else share
+    s = 2 / 3 if share is None else share
     assert raw(share) == pytest.approx((1 - s) * views + s / 2 * places + s / 2 * regions)

@@ -77,7 +77,7 @@ def test_region_holdout_split_keeps_queries_beyond_the_link():
 def test_mix_weights_give_each_kind_its_share():
     kind = np.array([0, 0, 0, 1, 2, 2])
     w = mix_weights(kind, None)
-    assert [w[kind == k].sum() for k in range(3)] == pytest.approx([3.0, 1.5, 1.5])
+    assert [w[kind == k].sum() for k in range(3)] == pytest.approx([2.0, 2.0, 2.0])
     w = mix_weights(kind, 0.5)
     assert [w[kind == k].sum() for k in range(3)] == pytest.approx([3.0, 1.5, 1.5])
     w = mix_weights(np.array([0, 1, 1]), 0.5)              # no regions: places take their share
@@ -162,9 +162,9 @@ def test_partial_fit_keeps_the_retrieval_space():
 
 
 def test_confidence_is_reliable_with_a_known_share_of_unseen_regions():
-    """Queries in the stated mix -- half new views of gallery places, a quarter each new
-    places in known cities and photos of cities the gallery has never seen -- are located with
-    a confidence within 0.1 of the observed rate in every populated bin (each kind weighted to
+    """Queries in the stated mix -- a third each of new views of gallery places, new places
+    in known cities and photos of cities the gallery has never seen -- are located with a
+    confidence within 0.1 of the observed rate in every populated bin (each kind weighted to
     its share).  In this world a new city's photos look no farther from the gallery than a new
     place's, so the confidence cannot tell them apart: it is calibrated for the mix, not for
     either kind alone (docs/estimator.md, "Unseen ground")."""

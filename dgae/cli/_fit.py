@@ -87,7 +87,7 @@ def add_parser(subparsers):
                              ("--new-place-share", float, "share of queries expected on ground "
                               "the gallery does not hold (new places and new regions, half "
                               "each): early stopping, the head, the retrieval space and the "
-                              "confidence are chosen for that mix (DGAE's: 0.5)")):
+                              "confidence are chosen for that mix (DGAE's: 2/3)")):
         fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
     _dgae_flag(fit, "--graph", "graph", default=None,
                help="Q builder; anchor = fDGAE (None: DGAE's)")
