@@ -66,8 +66,8 @@ def test_fit_predict_from_photos_equals_the_python_pipeline(photos, tmp_path, ca
     np.testing.assert_allclose([float(r["confidence"]) for r in rows], details.confidence, atol=1e-3)
     assert {float(r["confidence_km"]) for r in rows} == {details.confidence_km}
     np.testing.assert_allclose([float(r["top1_lat"]) for r in rows], details.topk[:, 0, 0], atol=1e-6)
-    codes = reference[-1].transform(reference[0].transform(paths[45:]))
-    nearest = np.sqrt(((codes[:, None] - reference[-1].knn_.features_[None]) ** 2).sum(-1)).min(1)
+    space = reference[-1].retrieval_features(reference[0].transform(paths[45:]))
+    nearest = np.sqrt(((space[:, None] - reference[-1].knn_.features_[None]) ** 2).sum(-1)).min(1)
     np.testing.assert_allclose([float(r["match_distance"]) for r in rows], nearest, rtol=1e-4)
 
 

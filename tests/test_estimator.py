@@ -349,8 +349,10 @@ def test_early_stopping_needs_two_places():
         model = DGAE(**SMALL).fit(X[:3], gps[:3], groups=[0, 0, 0])      # one place, 3 photos
     assert model.validation_scores_ is None and model.head_scores_ == {}
     one = DGAE(**SMALL).fit(X, gps, groups=np.zeros(len(X), int))      # one place: views only
-    assert one.validation_indices_.size == 0 and one.view_indices_.size > 0
-    assert one.validation_scores_ is not None and one.head_scores_ == {}
+    assert one.validation_indices_.size == one.region_indices_.size == 0   # no region: it would
+    assert one.view_indices_.size > 0                                   # take the one place
+    assert one.validation_scores_ is not None                  # the head chosen on the views
+    assert one.head_label_.split("|")[0] == max(one.head_scores_, key=one.head_scores_.get)
     model = DGAE(**SMALL).fit(X, gps, groups=place)                       # eight: held out whole
     assert model.validation_scores_ is not None
     assert set(place[model.validation_indices_]).isdisjoint(place[model.training_indices_])
