@@ -22,9 +22,8 @@ from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
 from ._selection import (INPUT_SHARES, ConfidenceCalibrator, GeoMonitor, block_scale,
                          check_groups, choose_retrieval, confidence_by_kind, confidence_features,
-                         head_candidates,
-                         held_out_kinds, held_out_split, kind_budget, region_blocks,
-                         retrieval_features, retrieval_label)
+                         gallery_held_out, head_candidates, held_out_kinds, retrieval_features,
+                         retrieval_label)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -653,11 +652,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             groups = self.poi_labels_
         else:
             groups = np.arange(n)
-        regions = region_blocks(self.gallery_gps_, self.confidence_km_,
-                                max_size=kind_budget(n, self.validation_fraction))
         (self.training_indices_, self.validation_indices_, self.view_indices_,
-         self.region_indices_) = held_out_split(groups, self.validation_fraction, seed,
-                                                regions=regions)
+         self.region_indices_) = gallery_held_out(groups, self.gallery_gps_, self.confidence_km_,
+                                                  self.validation_fraction, seed)
         return groups
 
     def _held_out(self):

@@ -235,7 +235,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         as :class:`DGAE` chooses its own (docs/estimator.md, "New places"):
         ``validation_fraction`` of the gallery held out (a third each whole
         regions, whole places -- ``groups``, else the POIs mined on the GPS
-        --, and single views; :func:`~dgae._selection.held_out_split`),
+        --, and single views; :func:`~dgae._selection.gallery_held_out`),
         the candidate heads at the gallery's widths scored on them, then a
         match-ratio gate; the gallery is then indexed whole.
     n_neighbors : int or "auto", default="auto"
@@ -374,8 +374,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         from sklearn.utils import check_random_state
 
         from ._scale import gallery_scales
-        from ._selection import (choose_head, head_candidates, held_out_kinds, held_out_split,
-                                 kind_budget, region_blocks)
+        from ._selection import choose_head, gallery_held_out, head_candidates, held_out_kinds
 
         gps = self.gallery_gps_
         if groups is None:
@@ -384,10 +383,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
             groups = POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps).labels_
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         scales = gallery_scales(gps)
-        train, places, views, regions = held_out_split(
-            groups, self.validation_fraction, seed,
-            regions=region_blocks(gps, scales["confidence_km"],
-                                  max_size=kind_budget(len(gps), self.validation_fraction)))
+        train, places, views, regions = gallery_held_out(
+            groups, gps, scales["confidence_km"], self.validation_fraction, seed)
         held, kind = held_out_kinds(places, views, regions)
         cands = head_candidates(scales)
         self.head_scores_, self.gate_scores_, self.head_label_ = {}, {}, "1nn"

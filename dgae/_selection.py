@@ -125,13 +125,21 @@ def place_validation_split(groups, fraction, random_state):
     (2, True)
     """
     groups = np.asarray(groups)
-    n = groups.size
-    places, inv, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    order = np.random.default_rng(random_state).permutation(len(places))[:-1]  # one stays
-    want = int(round(fraction * n))
-    taken = order[: int(np.searchsorted(np.cumsum(sizes[order]), want)) + 1] if want else order[:0]
-    held = np.isin(inv, taken)
+    held = _whole_groups(groups, int(round(fraction * groups.size)),
+                         np.random.default_rng(random_state))
     return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def _whole_groups(labels, want, rng, max_size=None):
+    """Which rows belong to whole groups of ``labels`` taken in random order until ``want``
+    rows are (the last group taken whole); one group always stays, and groups of more than
+    ``max_size`` rows are passed over (None: none is)."""
+    names, inv, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    order = rng.permutation(len(names))[:-1]  # one stays
+    if max_size is not None:
+        order = order[sizes[order] <= max_size]
+    taken = order[: int(np.searchsorted(np.cumsum(sizes[order]), want)) + 1] if want else order[:0]
+    return np.isin(inv, taken)
 
 
 def head_candidates(scales):
@@ -293,18 +301,6 @@ def region_blocks(gps, confidence_km, max_size=None):
     return labels
 
 
-def _whole_blocks(blocks, rows, want, rng):
-    """Rows of whole blocks among ``rows``, in random order until ``want`` photos; blocks larger
-    than ``want`` are passed over (one block must not take the gallery) and one block stays."""
-    if want <= 0 or rows.size == 0:
-        return rows[:0]
-    labels, inv, sizes = np.unique(blocks[rows], return_inverse=True, return_counts=True)
-    order = rng.permutation(len(labels))[:-1]
-    order = order[sizes[order] <= max(want, 1)]
-    taken = order[: int(np.searchsorted(np.cumsum(sizes[order]), want)) + 1]
-    return rows[np.isin(inv, taken)]
-
-
 def kind_budget(n, fraction, max_photos=MAX_HELD_OUT, kinds=3):
     """Photos held out of each kind (:func:`held_out_split`): ``fraction`` of ``n``, at most
     ``max_photos`` in all, shared by ``kinds`` kinds.
@@ -356,9 +352,9 @@ def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT, regi
     rng = np.random.default_rng(random_state)
     share = kind_budget(n, fraction, max_photos, kinds=2 if regions is None else 3) / n
     rows = np.arange(n)
-    held_regions = rows[:0]
-    if regions is not None:
-        held_regions = _whole_blocks(np.asarray(regions), rows, round(share * n), rng)
+    held_regions, want = rows[:0], round(share * n)
+    if regions is not None and want > 0:  # blocks larger than the share must not take the gallery
+        held_regions = np.flatnonzero(_whole_groups(np.asarray(regions), want, rng, max_size=want))
         held_regions = np.flatnonzero(np.isin(groups, groups[held_regions]))  # whole places
         if held_regions.size == n:
             held_regions = rows[:0]
@@ -367,6 +363,28 @@ def held_out_split(groups, fraction, random_state, max_photos=MAX_HELD_OUT, regi
     train, places = rows[keep], rows[places]
     train, views = view_validation_split(groups, train, round(share * n), rng)
     return train, places, views, held_regions
+
+
+def gallery_held_out(groups, gps, confidence_km, fraction, random_state,
+                     max_photos=MAX_HELD_OUT):
+    """:func:`held_out_split` with the gallery's own regions: :func:`region_blocks` at its
+    confidence radius, none larger than one kind's share (:func:`kind_budget`).  What DGAE
+    and ``GeoKNN(head="auto")`` hold out.
+
+    Returns
+    -------
+    train, places, views, regions : ndarray of int
+
+    Examples
+    --------
+    >>> gps = np.repeat([[45.0, 15.0], [48.0, 2.0], [40.0, -3.0], [52.0, 13.0]], 6, axis=0)
+    >>> train, places, views, regions = gallery_held_out(np.arange(24) // 3, gps, 25.0, 0.5, 0)
+    >>> len(train) + len(places) + len(views) + len(regions), len(regions) > 0
+    (24, True)
+    """
+    blocks = region_blocks(gps, confidence_km,
+                           max_size=kind_budget(len(groups), fraction, max_photos))
+    return held_out_split(groups, fraction, random_state, max_photos, regions=blocks)
 
 
 def held_out_kinds(places, views, regions):
