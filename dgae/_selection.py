@@ -377,7 +377,9 @@ def gallery_held_out(groups, gps, confidence_km, fraction, random_state,
 
     Examples
     --------
-    >>> gps = np.repeat([[45.0, 15.0], [48.0, 2.0], [40.0, -3.0], [52.0, 13.0]], 6, axis=0)
+    >>> towns = np.array([[45, 15], [48, 2], [40, -3], [52, 13], [41, 12], [50, 4], [38, 23],
+    ...                   [59, 18]], float)
+    >>> gps = np.repeat(towns, 3, axis=0)             # 8 towns 300+ km apart, 3 photos each
     >>> train, places, views, regions = gallery_held_out(np.arange(24) // 3, gps, 25.0, 0.5, 0)
     >>> len(train) + len(places) + len(views) + len(regions), len(regions) > 0
     (24, True)
