@@ -699,9 +699,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         head, params = cands[label]
         share = 0.0 if self.input_share == "auto" else float(self.input_share)
         held, kind = self._held_out()
-        self.retrieval_scales_ = (block_scale(self.knn_.features_), block_scale(self.X_fit_))
         choice = None
-        if held is not None:
+        if held is None:  # nothing held out: the whole gallery's block scales
+            self.retrieval_scales_ = (block_scale(self.knn_.features_), block_scale(self.X_fit_))
+        else:
             shares = INPUT_SHARES if self.input_share == "auto" else (share,)
             choice = choose_retrieval(self.knn_.features_, self.X_fit_, self.gallery_gps_,
                                       self.training_indices_, held, kind, cands,
