@@ -723,10 +723,11 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
         return out
     blocks = []
     for X, scale in ((codes, scales[0]), (inputs, scales[1])):
-        T = np.asarray(X[train], dtype=np.float32)
+        T, H = (np.array(X[rows], dtype=np.float32) for rows in (train, held))  # own copies
         mu = T.mean(axis=0)
-        T = (T - mu) * np.float32(scale)
-        H = (np.asarray(X[held], dtype=np.float32) - mu) * np.float32(scale)
+        for M in (T, H):  # centred and scaled in place: one copy of the training rows, not three
+            M -= mu
+            M *= np.float32(scale)
         blocks.append((H, T, np.einsum("ij,ij->i", T, T)))
     parts = {share: ([], []) for share in shares}
     for r0 in range(0, len(held), SPACE_BLOCK):
