@@ -408,8 +408,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  input_dropout=0.0, head="auto",
                  n_neighbors="auto",
                  meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
-                 input_share="auto", include_input="auto", code_layers="auto", index="exact", knn=None, device="auto",
-                 random_state=None, verbose=0):
+                 input_share="auto", include_input="auto", code_layers="auto", index="exact",
+                 knn=None, device="auto", random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
         self.beta = beta
