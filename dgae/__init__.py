@@ -18,7 +18,10 @@ Examples
 """
 import importlib
 
+from ._source_tree import register as _register_source_tree
 from ._version import __version__
+
+_register_source_tree(__path__[0])
 
 # public name -> private module that defines it (loaded on first access)
 _LAZY = {

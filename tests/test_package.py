@@ -159,12 +159,18 @@ def test_unknown_attribute():
         dgae.no_such_thing
 
 
-def test_wheel_maps_features_and_graphs_into_dgae(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
         check=True, capture_output=True,
     )
-    (wheel,) = tmp_path.glob("dgae-*.whl")
+    (path,) = out.glob("dgae-*.whl")
+    return path
+
+
+def test_wheel_maps_features_and_graphs_into_dgae(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "dgae/features/__init__.py" in names
     assert "dgae/graphs/__init__.py" in names
@@ -175,6 +181,32 @@ def test_wheel_maps_features_and_graphs_into_dgae(tmp_path):
     tops = {n.split("/")[0] for n in names}
     assert not {"features", "graphs", "cells"} & tops
     assert any(n.startswith("dgae-") and n.endswith("entry_points.txt") for n in names)
+
+
+def test_a_script_in_the_checkout_root_imports_what_the_wheel_installs(wheel, tmp_path):
+    """``pip install .`` then a script saved in the root: the source ``dgae/`` comes first on
+    ``sys.path`` and shadows the installed one, so the root's ``features/``, ``graphs/`` and
+    ``cells/`` must import as ``dgae.*`` from there too.  ``-S`` keeps this interpreter's editable
+    finder (a ``.pth`` file) out: only the installed wheel and the checkout are on the path."""
+    import site
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True)
+    code = ("import dgae, dgae.graphs, dgae.features, dgae.cells; from dgae.graphs import POIMiner; "
+            "print(dgae.__file__, dgae.graphs.__file__)")
+    path = ":".join([str(target), *site.getsitepackages()])
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-500:]
+    init, graphs = (Path(p) for p in out.stdout.split())
+    assert init.parent == ROOT / "dgae" and graphs.parent == ROOT / "graphs"
+
+
+def test_the_source_finder_maps_the_folders_setup_py_maps():
+    from dgae._source_tree import ROOT_PACKAGES
+
+    assert set(ROOT_PACKAGES) == set(FOLDERS) - {"dgae"}
 
 
 def test_cli_choices_are_the_estimators_constraints():
