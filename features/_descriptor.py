@@ -377,23 +377,39 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
             X[:, self.feature_slices_[n]] *= np.float32(s)
         return X
 
-    # ---------------------------------------------------------------- API
+    # ------------------------------------------- the fit in steps (extract_to_npy saves each)
     @_fit_context(prefer_skip_nested_validation=True)
-    def _fit(self, images):
+    def _begin_fit(self, sources):
+        """Learn what needs no full description (the textons); ``_raw_transform`` works after."""
         names = self._names()
-        weights = self._check_weights(names)
-        sources = as_sources(images)
-        rng = check_random_state(self.random_state)
-        self.textons_ = self._fit_textons(sources, rng)
+        self._check_weights(names)
+        self.__dict__.pop("block_scales_", None)  # not fitted until _end_fit
+        self.textons_ = self._fit_textons(sources, check_random_state(self.random_state))
         self.hellinger_ = bool(self.hellinger)
         dims = [block_dims(n, len(self.textons_)) for n in names]
         ends = np.cumsum(dims)
         self.feature_slices_ = {n: slice(int(e - d), int(e)) for n, d, e in zip(names, dims, ends)}
         self.n_features_out_ = int(ends[-1])
-        X = self._unscaled_features(sources, names)
-        self.block_scales_ = (block_scales(X, self.feature_slices_, weights) if self.normalize_blocks
-                              else {n: 1.0 for n in names})
+
+    def _raw_transform(self, images):
+        """The rows before the block scales (the fit photos' are what ``_end_fit`` learns from)."""
+        return self._unscaled_features(as_sources(images), tuple(self.feature_slices_))
+
+    def _end_fit(self, X):
+        """Learn the block scales on the fit photos' raw rows; return them scaled (in place)."""
+        names = tuple(self.feature_slices_)
+        self.block_scales_ = (block_scales(X, self.feature_slices_, self._check_weights(names))
+                              if self.normalize_blocks else {n: 1.0 for n in names})
         return self._apply_block_scales(X)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "block_scales_")
+
+    # ---------------------------------------------------------------- API
+    def _fit(self, images):
+        sources = as_sources(images)
+        self._begin_fit(sources)
+        return self._end_fit(self._raw_transform(sources))
 
     def fit(self, images, y=None):
         """Learn the texton dictionary and the block scales.

@@ -15,7 +15,7 @@ All share one contract with the other descriptors: photos (paths or arrays) in, 
 L2-normalised by default; batched inference with a progress bar; ``on_error="skip"`` gives NaN
 rows and ``errors_``; ``weights_sha1_`` fingerprints the weights, so that a feature cache made
 with other weights is never reused (:func:`dgae.features.extract_to_npy`).  Optional packages
-are imported in ``fit`` and a missing one raises an ``ImportError`` naming the extra.
+are imported in ``fit``; a missing or broken one raises an ``ImportError`` saying what to install.
 """
 import hashlib
 import os
@@ -36,6 +36,8 @@ from ._io import describe_source, load_image
 #: ImageNet's per-channel mean and standard deviation (RGB, in [0, 1]).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: How to install timm / OpenCLIP (not extras: they need a torchvision built for the user's torch).
+TORCHVISION_NOTE = "{} with a torchvision built for the installed torch (README, Install)"
 #: Optional packages the Examples need (tests/test_doctests.py skips them without).
 DOCTEST_REQUIRES = ("torch",)
 
@@ -185,6 +187,16 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
         self.n_features_out_ = int(np.asarray(forward(probe)).reshape(1, -1).shape[1])
         return self
 
+    # the fit in steps (extract_to_npy): nothing is learned from the photos
+    def _begin_fit(self, sources):
+        self.fit()
+
+    def _raw_transform(self, images):
+        return self.transform(images)
+
+    def _end_fit(self, X):
+        return X
+
     def transform(self, images):
         """Describe photos.
 
@@ -329,7 +341,7 @@ class TorchEncoder(PhotoEncoder):
 def _load_state_dict(path):
     torch = require("torch", "cnn")
     if str(path).endswith(".safetensors"):
-        return require("safetensors.torch", "timm").load_file(path)
+        return require("safetensors.torch", "cnn").load_file(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model", "model_state_dict"):  # common checkpoint wrappers
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -391,7 +403,7 @@ class TimmEncoder(_ArchitectureEncoder):
 
     def _build(self):
         path = local_file(self.weights, "TimmEncoder", "weights")
-        timm = require("timm", "timm")
+        timm = require("timm", purpose="TimmEncoder", package=TORCHVISION_NOTE.format("timm"))
         model = timm.create_model(self.architecture, pretrained=False)
         model.load_state_dict(_load_state_dict(path), strict=True)
         model.reset_classifier(0)  # the pooled features, not the ImageNet logits
@@ -434,7 +446,8 @@ class OpenCLIPEncoder(_ArchitectureEncoder):
             raise ValueError("OpenCLIPEncoder never downloads: give an architecture name "
                              "(open_clip.list_models()) and weights=PATH")
         path = local_file(self.weights, "OpenCLIPEncoder", "weights")
-        open_clip = require("open_clip", "clip")
+        open_clip = require("open_clip", purpose="OpenCLIPEncoder",
+                            package=TORCHVISION_NOTE.format("open-clip-torch"))
         model = open_clip.create_model(self.architecture, pretrained=path, device="cpu")
         visual = model.visual
         size = visual.image_size

@@ -9,7 +9,11 @@ Files written beside ``OUT`` (e.g. ``features.npy``):
   resumed run uses the same textons and block scales;
 * ``OUT.manifest.json`` -- row count, width and a digest of the sources (a
   resumed run must describe the same photos);
-* ``OUT.errors.jsonl`` -- one line per unreadable photo (``on_error="skip"``).
+* ``OUT.errors.jsonl`` -- one line per unreadable photo (``on_error="skip"``);
+* ``OUT.fit.npy``, ``OUT.fit_rows.npy``, ``OUT.fit_done.npy`` -- while an unfitted descriptor is
+  being fitted: the raw rows of the photos it is fitted on (before the scales the fit learns from
+  them), which photos they are, and which are written.  Saved like ``OUT``, so that Ctrl-C during
+  the fit keeps what was described; removed when the fit ends.
 """
 import hashlib
 import json
@@ -38,7 +42,7 @@ class ExtractionInterrupted(KeyboardInterrupt):
     Attributes
     ----------
     n_done, n_total : int
-        Photos described (kept in ``out``) and photos asked for.
+        Photos described (kept in ``out`` and its side files) and photos asked for.
     out : str
         The ``.npy`` file; running the same extraction again resumes it.
 
@@ -47,10 +51,13 @@ class ExtractionInterrupted(KeyboardInterrupt):
     >>> e = ExtractionInterrupted(20, 30, "features.npy")
     >>> isinstance(e, KeyboardInterrupt), str(e)
     (True, 'interrupted: 20 of 30 photos described, kept in features.npy')
+    >>> str(ExtractionInterrupted(0, 30, "features.npy"))
+    'interrupted before any photo of features.npy was described'
     """
 
     def __init__(self, n_done, n_total, out):
-        super().__init__(f"interrupted: {n_done} of {n_total} photos described, kept in {out}")
+        super().__init__(f"interrupted: {n_done} of {n_total} photos described, kept in {out}"
+                         if n_done else f"interrupted before any photo of {out} was described")
         self.n_done, self.n_total, self.out = n_done, n_total, out
 
 
@@ -60,11 +67,13 @@ def state_paths(out):
     Examples
     --------
     >>> sorted(state_paths("f.npy"))
-    ['descriptor', 'done', 'errors', 'manifest']
+    ['descriptor', 'done', 'errors', 'fit', 'fit_done', 'fit_rows', 'manifest']
     """
     out = os.fspath(out)
     return {"done": out + ".done.npy", "descriptor": out + ".descriptor.joblib",
-            "manifest": out + ".manifest.json", "errors": out + ".errors.jsonl"}
+            "manifest": out + ".manifest.json", "errors": out + ".errors.jsonl",
+            "fit": out + ".fit.npy", "fit_rows": out + ".fit_rows.npy",
+            "fit_done": out + ".fit_done.npy"}
 
 
 def _digest(sources):
@@ -94,36 +103,63 @@ def _save_mask(path, mask):
     _atomic(path, write)
 
 
-def _start(sources, out, descriptor, fit_size, random_state, verbose):
-    """Fit (on a random sample), save the descriptor, create the array and the mask.
+def _in_steps(descriptor):
+    """Whether ``descriptor``'s fit can be done in steps (``_begin_fit``, ``_raw_transform``,
+    ``_end_fit``), so that the fit photos' rows are saved as they are described."""
+    steps = getattr(descriptor, "_fits_in_steps", None)  # a FusedDescriptor: if its parts can
+    return hasattr(descriptor, "_begin_fit") and (steps is None or steps())
 
-    Returns ``(descriptor, fit_rows, X_fit)``: the rows the fit described and their features
-    (written by the caller, so that a gallery of up to ``fit_size`` photos is described once).
+
+def _start(sources, out, descriptor, fit_size, random_state, verbose):
+    """Create the array and the mask; begin fitting a descriptor that is not fitted.
+
+    An unfitted descriptor is fitted on ``fit_size`` photos drawn at random.  One that fits in
+    steps learns what needs no full description here; the fit photos' raw rows are then
+    described (and saved) like the others, in ``OUT.fit.npy``.  Any other descriptor is fitted
+    at once: returns ``(descriptor, fit_rows, X_fit)`` with the fit photos' rows, written by the
+    caller (a gallery of up to ``fit_size`` photos is described once); else ``X_fit`` is None.
     """
     files = state_paths(out)
     if descriptor is None:
         descriptor = Im2GPSDescriptor(on_error="skip", random_state=random_state)
+    for key in ("manifest", "errors", "done", "fit", "fit_rows", "fit_done"):
+        if os.path.exists(files[key]):
+            os.remove(files[key])
     fit_rows, X_fit = np.zeros(0, np.intp), None
     if not is_fitted(descriptor):
         rng = np.random.default_rng(random_state)
         fit_rows = np.sort(rng.choice(len(sources), size=min(fit_size, len(sources)), replace=False))
+        sample = [sources[i] for i in fit_rows]
+        descriptor.set_params(verbose=verbose)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # unreadable fit photos: skipped
-            X_fit = descriptor.set_params(verbose=verbose).fit_transform(
-                [sources[i] for i in fit_rows])
-    for key in ("manifest", "errors", "done"):
-        if os.path.exists(files[key]):
-            os.remove(files[key])
+            if _in_steps(descriptor):
+                descriptor._begin_fit(sample)
+            else:
+                X_fit = descriptor.fit_transform(sample)
+        if X_fit is None:
+            _atomic(files["fit_rows"], lambda tmp: _save_array(tmp, fit_rows))
+            _new_array(files["fit"], (len(fit_rows), descriptor.n_features_out_))
+            _save_mask(files["fit_done"], np.zeros(len(fit_rows), bool))
     _atomic(files["descriptor"], lambda tmp: joblib.dump(descriptor, tmp))
-    shape = (len(sources), descriptor.n_features_out_)
-    arr = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=shape)
-    arr.flush()
-    del arr
+    _new_array(out, (len(sources), descriptor.n_features_out_))
     _save_mask(files["done"], np.zeros(len(sources), bool))
     # the manifest is written last: its presence marks a complete start
-    manifest = {"n_images": shape[0], "n_features": shape[1], "sources_sha1": _digest(sources)}
+    manifest = {"n_images": len(sources), "n_features": descriptor.n_features_out_,
+                "sources_sha1": _digest(sources)}
     _atomic(files["manifest"], lambda tmp: _write_text(tmp, json.dumps(manifest)))
     return descriptor, fit_rows, X_fit
+
+
+def _save_array(path, array):
+    with open(path, "wb") as f:
+        np.save(f, array)
+
+
+def _new_array(path, shape):
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    arr.flush()
+    del arr
 
 
 def _resume(sources, out, descriptor=None):
@@ -283,41 +319,41 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     if os.path.exists(out) and not (overwrite or resumable or ours):
         raise ValueError(f"{out} exists and holds no resumable run; pass overwrite=True")
     fit_rows, X_fit = np.zeros(0, np.intp), None
-    if resumable and not overwrite:
-        descriptor = _resume(sources, out, descriptor)
-    else:
-        try:
+    try:
+        if resumable and not overwrite:
+            descriptor = _resume(sources, out, descriptor)
+        else:
             descriptor, fit_rows, X_fit = _start(sources, out, descriptor, fit_size, random_state,
                                                  verbose)
-        except KeyboardInterrupt:
-            raise ExtractionInterrupted(0, len(sources), out) from None
+    except KeyboardInterrupt:  # while the descriptor learned what needs no full description
+        raise ExtractionInterrupted(0, len(sources), out) from None
     descriptor.set_params(verbose=0, **({} if n_jobs is None else {"n_jobs": n_jobs}))
     done = np.load(files["done"])
     arr = np.load(out, mmap_mode="r+")
     if X_fit is not None:  # the photos the fit described are not described again
-        _store(arr, files, done, fit_rows, X_fit, descriptor.errors_)
-    todo = np.flatnonzero(~done)
+        _store(arr, done, files["done"], fit_rows, X_fit, _error_log(files, fit_rows),
+               descriptor.errors_)
     step = min(chunk_size, _STEP_PER_WORKER * effective_n_jobs(descriptor.n_jobs))
-    saved = time.monotonic()
-    with progress(total=len(sources), initial=int(done.sum()), verbose=verbose,
+    fitting = os.path.exists(files["fit"])
+    fit_done = np.load(files["fit_done"]) if fitting else np.zeros(0, bool)
+    with progress(total=len(sources), initial=int(done.sum() + fit_done.sum()), verbose=verbose,
                   desc="extract", unit="photo") as bar:
+        if fitting:  # the fit photos' raw rows, then the end of the fit
+            fit_rows = np.load(files["fit_rows"])
+            raw = np.load(files["fit"], mmap_mode="r+")
+            try:
+                _describe(raw, fit_done, files["fit_done"],
+                          _runner(descriptor._raw_transform, sources, fit_rows),
+                          _error_log(files, fit_rows), bar, step, chunk_size)
+            except KeyboardInterrupt:
+                raise ExtractionInterrupted(int(fit_done.sum()), len(sources), files["fit"]) from None
+            _end_fit(descriptor, files, arr, done, fit_rows, raw)
         try:
-            for s in range(0, len(todo), step):
-                idx = todo[s:s + step]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # one warning at the end instead
-                    rows = descriptor.transform([sources[i] for i in idx])
-                # saved every chunk_size rows or SAVE_EVERY_S seconds, whichever comes first
-                flush = (s + step) % chunk_size < step or time.monotonic() - saved >= SAVE_EVERY_S
-                _store(arr, files, done, idx, rows, descriptor.errors_, save=flush)
-                saved = time.monotonic() if flush else saved
-                bar.update(len(idx))
+            everyone = np.arange(len(sources))
+            _describe(arr, done, files["done"], _runner(descriptor.transform, sources, everyone),
+                      _error_log(files, everyone), bar, step, chunk_size)
         except KeyboardInterrupt:
-            arr.flush()
-            _save_mask(files["done"], done)
             raise ExtractionInterrupted(int(done.sum()), len(sources), out) from None
-    arr.flush()
-    _save_mask(files["done"], done)
     del arr
     n_errors = len(read_errors(out))
     if n_errors:
@@ -326,17 +362,66 @@ def extract_to_npy(images, out, descriptor=None, *, chunk_size=1024, fit_size=20
     return np.load(out, mmap_mode="r")
 
 
-def _store(arr, files, done, idx, rows, errors, save=True):
+def _describe(arr, done, mask, transform, log, bar, step, chunk_size):
+    """Describe the rows of ``arr`` not ``done`` (``transform(rows) -> (X, errors)``), ``step``
+    at a time; the rows and ``done`` (into ``mask``) are saved every ``chunk_size`` rows or
+    ``SAVE_EVERY_S`` seconds, whichever comes first, and on Ctrl-C before it propagates."""
+    todo = np.flatnonzero(~done)
+    saved = time.monotonic()
+    try:
+        for s in range(0, len(todo), step):
+            idx = todo[s:s + step]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # one warning at the end instead
+                rows, errors = transform(idx)
+            flush = (s + step) % chunk_size < step or time.monotonic() - saved >= SAVE_EVERY_S
+            _store(arr, done, mask, idx, rows, log, errors, save=flush)
+            saved = time.monotonic() if flush else saved
+            bar.update(len(idx))
+    finally:
+        arr.flush()
+        _save_mask(mask, done)
+
+
+def _runner(method, sources, index):
+    """``rows -> (X, errors)``: a descriptor's ``method`` on the photos ``index[rows]``."""
+    def run(rows):
+        X = method([sources[i] for i in index[rows]])
+        return X, getattr(method.__self__, "errors_", [])
+    return run
+
+
+def _end_fit(descriptor, files, arr, done, fit_rows, raw):
+    """Learn the scales from every fit photo's raw row; store their rows; remove the fit files.
+
+    Redone from the raw rows if interrupted (the scales are a function of them)."""
+    X = descriptor._end_fit(np.array(raw))
+    del raw
+    _atomic(files["descriptor"], lambda tmp: joblib.dump(descriptor, tmp))
+    _store(arr, done, files["done"], fit_rows, X, None, [])
+    for key in ("fit", "fit_rows", "fit_done"):  # "fit" first: its presence marks the fit
+        os.remove(files[key])
+
+
+def _error_log(files, index):
+    """Log errors ``(j, source, reason)`` of rows ``rows`` as their photos' indices ``index[rows]``."""
+    def log(rows, errors):
+        with open(files["errors"], "a") as f:
+            for j, name, reason in errors:
+                f.write(json.dumps({"index": int(index[rows[j]]), "source": name, "reason": reason})
+                        + "\n")
+    return log
+
+
+def _store(arr, done, mask, idx, rows, log, errors, save=True):
     """Write described rows, log their errors; flush and save the done mask when ``save``."""
     arr[idx] = rows
     if errors:
-        with open(files["errors"], "a") as f:
-            for j, name, reason in errors:
-                f.write(json.dumps({"index": int(idx[j]), "source": name, "reason": reason}) + "\n")
+        log(idx, errors)
     done[idx] = True
     if save:
         arr.flush()
-        _save_mask(files["done"], done)
+        _save_mask(mask, done)
 
 
 def read_errors(out):

@@ -132,6 +132,42 @@ class FusedDescriptor(TransformerMixin, BaseEstimator):
         self._collect_errors()
         return self._scale(X)
 
+    # ------------------------------------------- the fit in steps (extract_to_npy saves each)
+    def _fits_in_steps(self):
+        return all(hasattr(est, "_begin_fit") for _, est in _named(self.descriptors))
+
+    def _begin_fit(self, sources):
+        self._validate_params()
+        named = _named(self.descriptors)
+        if not named:
+            raise ValueError("descriptors is empty: give at least one descriptor")
+        self.__dict__.pop("block_scales_", None)  # not fitted until _end_fit
+        self.descriptors_ = [(name, self._configure(clone(est))) for name, est in named]
+        for _, est in self.descriptors_:
+            est._begin_fit(sources)
+        widths = [est.n_features_out_ for _, est in self.descriptors_]
+        ends = np.cumsum(widths)
+        self.feature_slices_ = {name: slice(int(e - w), int(e))
+                                for (name, _), w, e in zip(self.descriptors_, widths, ends)}
+        self.n_features_out_ = int(ends[-1])
+
+    def _raw_transform(self, images):
+        sources = as_sources(images)
+        X = np.hstack([np.asarray(est._raw_transform(sources), np.float32)
+                       for _, est in self.descriptors_])
+        self._collect_errors()
+        return X
+
+    def _end_fit(self, X):
+        for name, est in self.descriptors_:
+            s = self.feature_slices_[name]
+            X[:, s] = est._end_fit(X[:, s])
+        self.block_scales_ = block_scales(X, self.feature_slices_, self.weights)
+        return self._scale(X)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "block_scales_")
+
     def transform(self, images):
         """Describe photos with every descriptor; concatenated and scaled.
 

@@ -1,5 +1,6 @@
 """Streaming extraction: chunks, resume after a crash, the ``dgae extract`` command."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -60,6 +61,45 @@ def test_interrupted_run_resumes_to_the_identical_array(collection, tmp_path, mo
     errors = [json.loads(line) for line in open(state_paths(out)["errors"])]
     assert [e["index"] for e in errors] == [5] and "broken.jpg" in errors[0]["source"]
     assert list(read_errors(out)) == [5]
+
+
+@pytest.mark.parametrize("fit_size", [12, 6])  # the whole collection, or part of it, fits
+def test_ctrl_c_while_the_descriptor_is_fitted_keeps_what_was_described(collection, tmp_path,
+                                                                        monkeypatch, fit_size):
+    """A collection within ``fit_size`` is described by the descriptor's fit itself: Ctrl-C there
+    keeps the rows described so far (the message names the file that holds them) and the same
+    call resumes from them to the array an uninterrupted run gives."""
+    from dgae.features import ExtractionInterrupted
+
+    ref = np.array(extract_to_npy(collection, tmp_path / "ref.npy", _descriptor(), chunk_size=2,
+                                  fit_size=fit_size))
+    out = tmp_path / "run.npy"
+    real = Im2GPSDescriptor._raw_transform
+    described = []
+
+    def interrupt_at_the_third_step(self, images):
+        if len(described) == 2:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return real(self, images)
+
+    monkeypatch.setattr(Im2GPSDescriptor, "_raw_transform", interrupt_at_the_third_step)
+    monkeypatch.setattr("dgae.features._extract._STEP_PER_WORKER", 2)
+    with pytest.raises(ExtractionInterrupted) as info:
+        extract_to_npy(collection, out, _descriptor(), chunk_size=4, fit_size=fit_size, n_jobs=1)
+    assert (info.value.n_done, info.value.n_total) == (4, 12)
+    kept = np.load(info.value.out)  # the file the message names holds them
+    assert (np.abs(np.nan_to_num(kept)).sum(axis=1) > 0).sum() in (3, 4)  # one may be the broken photo
+    assert str(info.value) == f"interrupted: 4 of 12 photos described, kept in {info.value.out}"
+
+    described.clear()
+    monkeypatch.setattr(Im2GPSDescriptor, "_raw_transform",
+                        lambda self, images: (described.append(len(images)), real(self, images))[1])
+    X = extract_to_npy(collection, out)
+    assert sum(described) == fit_size - 4  # the kept rows are not described again
+    np.testing.assert_array_equal(np.isnan(X), np.isnan(ref))
+    np.testing.assert_array_equal(np.nan_to_num(X), np.nan_to_num(ref))
+    assert not any(os.path.exists(state_paths(out)[k]) for k in ("fit", "fit_rows", "fit_done"))
 
 
 def test_a_collection_within_fit_size_is_described_once(collection, tmp_path, monkeypatch):
