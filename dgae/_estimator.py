@@ -532,6 +532,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.code_layers_ = (("last" if whitened else "all") if self.code_layers == "auto"
                              else self.code_layers)
 
+    def __sklearn_is_fitted__(self):
+        # the gallery index is built last: a fit stopped by Ctrl-C leaves its first steps'
+        # attributes but no model that predicts
+        return hasattr(self, "knn_")
+
     def __setstate__(self, state):
         # a model saved before the fitted parameters were attributes of their own
         spec = state.pop("code_spec_", None)

@@ -287,7 +287,9 @@ def test_train_reduces_objective_and_is_reproducible(batch_size):
         np.testing.assert_allclose(best["J"], curve["J"].min(), rtol=1e-5)
 
 
-def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
+def test_keyboard_interrupt_propagates_out_of_training(monkeypatch):
+    """As in scikit-learn: Ctrl-C stops the training and reaches the caller (no half-trained
+    result comes back as if it were finished)."""
     import dgae._autoencoder._training as ae
 
     rng = np.random.default_rng(0)
@@ -302,10 +304,10 @@ def test_train_keeps_best_weights_on_keyboard_interrupt(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ae, "objective", flaky)
-    with pytest.warns(RuntimeWarning, match="interrupted"):
-        res = train(X, None, None, hidden_layer_sizes=(3,), loss=LossWeights(), learning_rate=1.0,
-                    max_iter=10, tol=0.0, random_state=0)
-    assert res["n_iter"] == 3 and res["best_iter"] == 2
+    with pytest.raises(KeyboardInterrupt):
+        train(X, None, None, hidden_layer_sizes=(3,), loss=LossWeights(), learning_rate=1.0,
+              max_iter=10, tol=0.0, random_state=0)
+    assert calls["n"] == 4
 
 
 @pytest.mark.parametrize("P_empty, Q_empty", [(True, True), (True, False), (False, True)])

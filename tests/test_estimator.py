@@ -3,6 +3,7 @@ import warnings
 
 import joblib
 import numpy as np
+from sklearn.exceptions import NotFittedError
 import pytest
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -219,7 +220,7 @@ def test_ae_baseline_builds_no_graphs(early_stopping):
     assert np.all(model.loss_curve_["J2"] == 0)
 
 
-def test_keyboard_interrupt_keeps_best_weights(monkeypatch):
+def test_keyboard_interrupt_leaves_no_trained_model(monkeypatch):
     import dgae._autoencoder._training as ae
 
     X, gps, _ = _places()
@@ -233,9 +234,12 @@ def test_keyboard_interrupt_keeps_best_weights(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ae, "objective", interrupted)
-    with pytest.warns(RuntimeWarning, match="interrupted"):
-        model = DGAE(**SMALL).fit(X, gps)
-    assert model.n_iter_ == 5 and model.predict(X).shape == (len(X), 2)
+    model = DGAE(**SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, gps)
+    assert not hasattr(model, "coefs_")
+    with pytest.raises(NotFittedError):
+        model.predict(X)
 
 
 @pytest.mark.gpu

@@ -178,10 +178,7 @@ def train(X, P, Q, *, hidden_layer_sizes, loss, learning_rate, optimizer="gd", l
                                                  and best.stale >= n_iter_no_change):
                 break
             prev_J = terms["J"]
-    except KeyboardInterrupt:
-        warn(f"training interrupted after {len(curve)} iteration(s); keeping the "
-             "best weights so far", RuntimeWarning)
-    finally:
+    finally:  # Ctrl-C propagates, as in scikit-learn: no half-trained model is returned
         bar.close()
     kept = best.params if best.params is not None else coefs + intercepts  # none evaluated yet
     return {

@@ -255,11 +255,13 @@ def note_resume(cache, what, verbose):
     from ..utils import say
     from dgae.features import state_paths
 
-    done_file = state_paths(cache)["done"]
-    if os.path.exists(done_file) and os.path.exists(cache):
-        done = np.load(done_file)
-        say(f"resuming {cache}: {int(done.sum())} of {done.size} {what} already described",
-            verbose=verbose)
+    files = state_paths(cache)
+    if os.path.exists(files["done"]) and os.path.exists(cache):
+        done = np.load(files["done"])
+        # while the descriptor is fitted, its photos' rows are counted in their own mask
+        fitting = np.load(files["fit_done"]) if os.path.exists(files["fit"]) else done[:0]
+        say(f"resuming {cache}: {int(done.sum() + fitting.sum())} of {done.size} {what} already "
+            "described", verbose=verbose)
 
 
 def split_model(model, name="the model"):
@@ -363,3 +365,7 @@ def failed_rows(X, what, reasons):
         warn(f"{int(bad.sum())} of {len(X)} {what} could not be described and are left "
              f"out (reasons: {reasons})", UserWarning)
     return bad
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C where nothing is kept to resume from; its message says what was not written."""

@@ -18,6 +18,7 @@ that counts them and names the error log.
 """
 from ._common import (
     HelpFormatter,
+    Interrupted,
     add_choice_flag,
     add_cluster_flags,
     add_model_flags,
@@ -186,7 +187,12 @@ def _fit(args):
         params["batch_size"] = None if args.batch_size == "full" else args.batch_size
     model = DGAE(**params, head=args.head, device=args.device, random_state=args.seed,
                  verbose=max(0, verbosity(args) - 1))
-    model.fit(np.asarray(X)[keep], photos.gps[keep], areas=None if areas is None else areas[keep])
+    try:
+        model.fit(np.asarray(X)[keep], photos.gps[keep], areas=None if areas is None else areas[keep])
+    except KeyboardInterrupt:
+        kept = f"; the photos' descriptions are kept in {cache}" if descriptor is not None else ""
+        raise Interrupted(f"while training, no model written{kept}; the same command starts the "
+                          "training again") from None
     if args.compact:
         model.compact()
     if descriptor is not None:

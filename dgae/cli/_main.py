@@ -75,10 +75,12 @@ def main(argv=None):
     except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        kept = getattr(exc, "out", None)  # dgae.features.ExtractionInterrupted
-        print("dgae: interrupted" + (f": {exc.n_done} of {exc.n_total} photos described, kept "
-                                     f"in {kept}; run the same command to resume" if kept else ""),
-              file=sys.stderr)
+        if getattr(exc, "n_done", None):  # dgae.features.ExtractionInterrupted
+            what = (f": {exc.n_done} of {exc.n_total} photos described, kept in {exc.out}; run the "
+                    "same command to resume")
+        else:  # nothing described yet, or an Interrupted saying what was not written
+            what = f" {exc}" if str(exc) and not hasattr(exc, "n_done") else ""
+        print("dgae: interrupted" + what, file=sys.stderr)
         return 130
 
 
