@@ -1,5 +1,6 @@
 """Packaging, layering and the command line."""
 import ast
+import re
 import subprocess
 import sys
 import zipfile
@@ -152,6 +153,30 @@ def test_cli_help_lists_subcommands(capsys):
     for name in sub.choices:
         assert name in text
     assert main([]) == 2
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "extract", "evaluate", "report", "demo"])
+def test_help_is_plain_text_naming_no_private_module(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert not re.search(r"``|:(mod|class|func|meth|attr):`", text), text
+    assert not re.search(r"\bdgae\._", text), text
+
+
+def test_fit_help_shows_the_defaults_a_left_out_flag_takes(capsys):
+    from dgae import DGAE
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = DGAE().get_params()
+    assert "None: DGAE's" not in text
+    for flag, param in [("--alpha", "alpha"), ("--k1", "k1"), ("--max-iter", "max_iter"),
+                        ("--graph", "graph"), ("--optimizer", "optimizer")]:
+        shown = re.search(re.escape(flag) + r" (?:(?! --).)*?\(default: DGAE's, ([^)]+)\)", text)
+        assert shown and shown.group(1) == str(defaults[param]), flag
+    assert f"(default: DGAE's, {','.join(map(str, defaults['hidden_layer_sizes']))})" in text
 
 
 def test_unknown_attribute():

@@ -8,17 +8,45 @@
 import argparse
 import contextlib
 import os
+import re
 
 from ..utils import comma_ints, warn
 
 
+#: A model flag's help ends with this when leaving it out takes DGAE's default; ``--help`` shows
+#: that default in its place (read from DGAE only when help is printed).
+FROM_MODEL = "(None: DGAE's)"
+#: Flags whose destination is not DGAE's parameter name.
+MODEL_PARAMS = {"layers": "hidden_layer_sizes"}
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` shows each flag's default, unless it is None / False (said in the text)."""
+    """``--help`` shows each flag's default: its own, or DGAE's for a model flag left out."""
 
     def _get_help_string(self, action):
+        text = action.help or ""
+        if FROM_MODEL in text:
+            from dgae import DGAE
+
+            value = DGAE().get_params()[MODEL_PARAMS.get(action.dest, action.dest)]
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            return text.replace(FROM_MODEL, f"(default: DGAE's, {shown})")
         if action.default is None or action.default is False or action.required:
             return action.help
         return super()._get_help_string(action)
+
+
+def plain_text(doc):
+    """A docstring paragraph as ``--help`` prints it: reST markup dropped, one line.
+
+    Examples
+    --------
+    >>> plain_text("columns ``lat,lon``; see :func:`~dgae.metrics.accuracy`\n and :mod:`dgae.geo`.")
+    'columns lat,lon; see accuracy and dgae.geo.'
+    """
+    text = re.sub(r":\w+:`~[\w.]*?(\w+)`", r"\1", doc)  # :func:`~a.b.name` -> name
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", text)
+    return " ".join(text.replace("``", "").split())
 
 
 class ParameterChoices:
@@ -171,11 +199,11 @@ def layers(text):
 def add_model_flags(p, layers_default=None):
     """``--layers`` (``--hidden``), ``--max-iter``, ``--gamma``, ``--learning-rate`` (``--lr``)."""
     p.add_argument("--layers", "--hidden", dest="layers", type=layers, default=layers_default,
-                   help="encoder widths, comma-separated, e.g. 512,128 (None: DGAE's)")
-    p.add_argument("--max-iter", type=int, default=None, help="training iterations (None: DGAE's)")
-    p.add_argument("--gamma", type=float, default=None, help="weight decay (None: DGAE's)")
+                   help=f"encoder widths, comma-separated, e.g. 512,128 {FROM_MODEL}")
+    p.add_argument("--max-iter", type=int, default=None, help=f"training iterations {FROM_MODEL}")
+    p.add_argument("--gamma", type=float, default=None, help=f"weight decay {FROM_MODEL}")
     p.add_argument("--learning-rate", "--lr", dest="learning_rate", default=None,
-                   type=_learning_rate, help='initial step or "auto" (None: DGAE\'s)')
+                   type=_learning_rate, help=f'initial step or "auto" {FROM_MODEL}')
 
 
 def at_least(minimum):

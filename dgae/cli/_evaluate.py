@@ -11,7 +11,7 @@ The reading, table and plotting helpers live in :mod:`dgae._report`.
 """
 from pathlib import Path
 
-from ._common import HelpFormatter, check_output
+from ._common import HelpFormatter, check_output, plain_text
 from .._report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
 
 
@@ -58,7 +58,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "evaluate", help="accuracy table and error curves of a predictions CSV",
         formatter_class=HelpFormatter,
-        description=__doc__.split("\n\n")[1])
+        description=plain_text(__doc__.split("\n\n")[1]))
     p.add_argument("predictions", help="CSV with lat,lon,pred_lat,pred_lon [,method] [,path]")
     p.add_argument("--truth", help="CSV with path,lat,lon to join when PREDICTIONS has no lat,lon")
     p.add_argument("--out", help="PNG for the error curves (default: PREDICTIONS.curve.png)")

@@ -17,6 +17,7 @@ Photos that could not be described (NaN rows) are left out with a warning
 that counts them and names the error log.
 """
 from ._common import (
+    FROM_MODEL,
     HelpFormatter,
     Interrupted,
     add_choice_flag,
@@ -78,7 +79,7 @@ def add_parser(subparsers):
     # model flags default to None: the DGAE default then applies (one source of defaults)
     add_model_flags(fit)
     _dgae_flag(fit, "--objective", "objective", default=None,
-               help="'paper': Eq. 4 as written (None: DGAE's, 'whitened')")
+               help=f"'paper': Eq. 4 as written {FROM_MODEL}")
     for flag, kind, what in (("--alpha", float, "weight of the same-area pull"),
                              ("--beta", float, "weight of the easy-confusing push"),
                              ("--k1", int, "same-area neighbours per photo"),
@@ -88,17 +89,18 @@ def add_parser(subparsers):
                              ("--new-place-share", float, "share of queries expected on ground "
                               "the gallery does not hold (new places and new regions, half "
                               "each): early stopping, the head, the retrieval space and the "
-                              "confidence are chosen for that mix (DGAE's: 2/3)")):
-        fit.add_argument(flag, type=kind, default=None, help=f"{what} (None: DGAE's)")
+                              "confidence are chosen for that mix (default: 2/3)")):
+        fit.add_argument(flag, type=kind, default=None,
+                         help=what if "default" in what else f"{what} {FROM_MODEL}")
     _dgae_flag(fit, "--graph", "graph", default=None,
-               help="Q builder; anchor = fDGAE (None: DGAE's)")
+               help=f"Q builder; anchor = fDGAE {FROM_MODEL}")
     _dgae_flag(fit, "--index", "index", default=None,
                help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; "
-                    "the faiss extra) (None: DGAE's)")
+                    f"the faiss extra) {FROM_MODEL}")
     _dgae_flag(fit, "--optimizer", "optimizer", default=None,
-               help="(None: DGAE's)")
+               help=FROM_MODEL)
     fit.add_argument("--batch-size", type=_batch, default=None,
-                     help='int, "full" or "auto" (None: DGAE\'s)')
+                     help=f'int, "full" or "auto" {FROM_MODEL}')
     _dgae_flag(fit, "--head", "head", default="auto",
                help="location head ('auto': chosen on held-out places, see docs/estimator.md)")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")

@@ -1,11 +1,13 @@
 """``dgae report PREDICTIONS.csv --out report.html``: one self-contained page a person reads.
 
-The page (:mod:`dgae._html`) holds the accuracy table at the gallery's thresholds, the error
+The page holds the accuracy table at the gallery's thresholds, the error
 curves, the map, the confidence's reliability and one row per photo (thumbnail, truth,
 prediction, place name, error, confidence, top-k), sortable, each position linking out to
 OpenStreetMap.  It opens offline: figures and thumbnails are embedded, nothing is fetched.
+
+The page is written by ``dgae._html``.
 """
-from ._common import HelpFormatter, at_least, check_output
+from ._common import HelpFormatter, at_least, check_output, plain_text
 from ._evaluate import thresholds_arg
 
 
@@ -20,7 +22,7 @@ def add_parser(subparsers):
     """
     p = subparsers.add_parser(
         "report", help="an HTML report of a predictions CSV (one offline file)",
-        formatter_class=HelpFormatter, description=__doc__.split("\n\n")[1])
+        formatter_class=HelpFormatter, description=plain_text(__doc__.split("\n\n")[1]))
     p.add_argument("predictions", help="dgae predict output (or any CSV with pred_lat,pred_lon "
                                        "and, for the accuracy, lat,lon)")
     p.add_argument("--out", required=True, help="the .html file")
