@@ -311,7 +311,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``predict_details``' confidence is the probability of an error at
         most this (the gallery's fine scale).
     confidence_calibrator_ : dgae._selection.ConfidenceCalibrator or None
-        Learned on the held-out photos' predictions.
+        Learned on the held-out photos' predictions.  None with ``head="auto"`` when nothing
+        could be held out (a gallery of one place): the confidence is then NaN, unknown;
+        with a fixed head, the share of the neighbours that vote for the prediction.
     poi_miner_ : dgae.graphs.POIMiner or None
     poi_labels_ : ndarray of shape (n_gallery,)
         POI of each gallery photo (-1 everywhere when no POIs were mined).
@@ -638,8 +640,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  self._head_candidates(), self.thresholds_km_, self.n_neighbors,
                                  self.new_place_share)
         elif self.early_stopping:
-            warn("early stopping skipped: a single place, none to hold out "
-                 "(set early_stopping=False to silence this)", UserWarning)
+            warn(f"early stopping skipped: the gallery holds a single place, none to hold out; "
+                 f"trained without it (up to max_iter={self.max_iter} iterations)", UserWarning)
         Xt = Xs if monitor is None else Xs[rows]
         return self._train(Xt, P, Q, init=None, anchors=None, batch_size=self.batch_size_,
                            max_iter=self.max_iter, seed=seed, monitor=monitor)
@@ -707,6 +709,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         choice = None
         if held is None:  # nothing held out: the whole gallery's block scales
             self.retrieval_scales_ = (block_scale(self.knn_.features_), block_scale(self.X_fit_))
+            warn("too few places to hold any out: the head is the default one and the "
+                 "confidence is unknown (NaN) -- nothing to calibrate it on", UserWarning)
         else:
             shares = INPUT_SHARES if self.input_share == "auto" else (share,)
             choice = choose_retrieval(self.knn_.features_, self.X_fit_, self.gallery_gps_,
@@ -787,9 +791,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return self
 
     def _confidence(self, features):
-        if self.confidence_calibrator_ is None:
-            return features[:, 0]
-        return self.confidence_calibrator_.predict(features)
+        if self.confidence_calibrator_ is not None:
+            return self.confidence_calibrator_.predict(features)
+        if self.head == "auto":  # nothing could be held out to calibrate it on: unknown
+            return np.full(len(features), np.nan)
+        return features[:, 0]
 
     def _confidence_km(self):
         return self.confidence_km_

@@ -347,6 +347,26 @@ def test_early_stopping_keeps_the_best_validated_weights(patience, batch_size, w
     assert model.n_iter_ - 1 - model.best_iter_ == waited
 
 
+@pytest.mark.parametrize("head", ["auto", "1nn"])
+def test_a_gallery_too_small_to_hold_out_gives_no_made_up_confidence(head):
+    """Three photos of one place: nothing is held out, so head="auto" has nothing to calibrate
+    the confidence on and says it is unknown (NaN) instead of the neighbours' vote share (1/3
+    for every photo); a fixed head keeps its documented vote share."""
+    import warnings
+
+    X, gps, _ = _places(n_places=8, per_place=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = DGAE(**SMALL, head=head).fit(X[:3], gps[:3], groups=[0, 0, 0])
+    said = " ".join(str(w.message) for w in caught)
+    assert "early_stopping=" not in said  # no parameter the command line does not have
+    conf = model.predict_details(X[:3]).confidence
+    if head == "auto":
+        assert np.isnan(conf).all() and "confidence is unknown" in said
+    else:
+        assert np.isfinite(conf).all() and (conf > 0).all()
+
+
 def test_early_stopping_needs_two_places():
     X, gps, place = _places(n_places=8, per_place=2)
     with pytest.warns(UserWarning, match="early stopping skipped"):

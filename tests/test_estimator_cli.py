@@ -111,6 +111,41 @@ def test_negative_top_k_is_refused(tmp_path, capsys, k):
     assert e.value.code == 2 and "--top-k" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("k", [3, 1000])
+def test_top_k_writes_no_column_that_no_row_fills(tmp_path, capsys, k):
+    import csv
+
+    model = _tiny_model(tmp_path)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(model), str(tmp_path / "X.npy"), "--out", str(out),
+                 "--top-k", str(k)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    written = sorted({int(c[3:].split("_")[0]) for c in rows[0] if c.startswith("top")})
+    assert written == list(range(1, len(written) + 1))
+    assert any(r[f"top{written[-1]}_lat"] for r in rows)  # the last candidate column is used
+    err = capsys.readouterr().err
+    if k == 3:
+        assert written == [1, 2, 3] and "--top-k" not in err
+    else:
+        assert len(written) <= 24 and f"--top-k 1000: the gallery offers at most {len(written)} " in err
+
+
+def test_fit_on_an_empty_or_unlocated_folder_says_what_it_found(tmp_path, capsys):
+    from PIL import Image
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["fit", str(empty), "--out", str(tmp_path / "m.joblib")]) == 2
+    assert "no photo files" in capsys.readouterr().err
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(empty / "a.jpg")
+    assert main(["fit", str(empty), "--out", str(tmp_path / "m.joblib")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"dgae: error: {empty}: none of its 1 photos has a GPS position in its EXIF; "
+                   "give a CSV with path,lat,lon instead")
+    assert main(["fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m.joblib")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
 def test_predictions_name_the_nearest_place(tmp_path):
     from dgae.geo import place_labels
 

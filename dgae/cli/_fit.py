@@ -28,6 +28,7 @@ from ._common import (
     check_output,
     describe,
     failed_rows,
+    list_images,
     load_fitted_descriptor,
     verbosity,
 )
@@ -129,14 +130,22 @@ def _inputs(args):
 
 
 def read_photos(path, n_rows=None, what=None):
-    """``load_geotagged`` on a CSV (files not opened); checks the row count when given."""
+    """``load_geotagged`` on a CSV (files not opened) or a folder (EXIF positions); checks the
+    row count when given."""
     from pathlib import Path
 
     from dgae.datasets import load_geotagged
 
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no such file")
-    data = load_geotagged(Path(path).parent, table=path, check_images=False)
+    if Path(path).is_dir():  # a gallery folder: positions from the photos' EXIF
+        n_files = len(list_images(path))  # says so when it holds no photo file at all
+        data = load_geotagged(path)
+        if not len(data.gps):
+            raise ValueError(f"{path}: none of its {n_files} photos has a GPS position in its "
+                             "EXIF; give a CSV with path,lat,lon instead")
+    elif not Path(path).is_file():
+        raise ValueError(f"{path}: no such file or folder")
+    else:
+        data = load_geotagged(Path(path).parent, table=path, check_images=False)
     if n_rows is not None and len(data.gps) != n_rows:
         raise ValueError(f"{path} lists {len(data.gps)} photos but {what} has {n_rows} rows")
     return data

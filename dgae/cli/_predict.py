@@ -128,7 +128,7 @@ def _predict(args):
     cache = args.cache or args.out + ".features.npy"
     names, details = _details(args, model, descriptor, estimator, cache)
     truth = _exif_truth(names) if args.truth == "exif" else None
-    _write(args.out, names, details, truth, args.top_k)
+    _write(args.out, names, details, truth, _top_k(args.top_k, details))
     bad = sum(1 for e in details.error if e)
     print(f"wrote {len(names) - bad} predictions to {args.out}"
           + (f" ({bad} of {len(names)} photos could not be read: see its error column)" if bad else ""))
@@ -145,6 +145,25 @@ def _exif_truth(paths):
         if gps is not None:
             out[i] = gps
     return out
+
+
+def _blank_nan(value, spec):
+    """A number as the CSV writes it; NaN (unknown) as an empty cell."""
+    return "" if value != value else format(float(value), spec)
+
+
+def _top_k(top_k, details):
+    """The candidates the CSV gets: ``--top-k``, or fewer where the gallery holds fewer distinct
+    locations (columns no row would fill are not written)."""
+    import warnings
+
+    import numpy as np
+
+    found = int(np.isfinite(details.topk).all(axis=2).sum(axis=1).max(initial=0))
+    if found < top_k:
+        warnings.warn(f"--top-k {top_k}: the gallery offers at most {found} distinct candidate "
+                      f"locations per photo; writing {found}", UserWarning, stacklevel=2)
+    return min(top_k, found)
 
 
 def _write(path, names, details, truth, top_k):
@@ -172,7 +191,7 @@ def _write(path, names, details, truth, top_k):
                 lat, lon = details.gps[i]
                 # repr: the shortest text that reads back as the same float (exact round trip)
                 line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[i]:.6g}",
-                         f"{details.confidence[i]:.3f}", f"{details.confidence_km:g}", places[i]]
+                         _blank_nan(details.confidence[i], ".3f"), f"{details.confidence_km:g}", places[i]]
                 for j in range(top_k):
                     g = details.topk[i, j]
                     line += ([repr(float(g[0])), repr(float(g[1])), top_places[j][i]]
