@@ -10,7 +10,7 @@ Examples
 """
 from .utils import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
                     great_circle_km, km_to_chord, spherical_mean, to_unit_vectors, wrap_longitude)
-from ._places import Places, nearest_places, place_labels
+from ._places import URBAN_DENSITY, Places, city_places, covered_km, nearest_places, place_labels
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -24,6 +24,9 @@ __all__ = [
     "spherical_mean",
     "gallery_extent_km",
     "nearest_places",
+    "city_places",
+    "covered_km",
+    "URBAN_DENSITY",
     "place_labels",
     "Places",
 ]

@@ -156,6 +156,7 @@ def test_predictions_name_the_nearest_place(tmp_path):
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     pred = np.array([[float(r["pred_lat"]), float(r["pred_lon"])] for r in rows])
     assert [r["place"] for r in rows] == place_labels(pred)
+    assert [r["nearest_place"] for r in rows] == place_labels(pred, fine=True)
     top2 = np.array([[float(r["top2_lat"]), float(r["top2_lon"])] for r in rows])
     assert [r["top2_place"] for r in rows] == place_labels(top2)
     top1 = np.array([[float(r["top1_lat"]), float(r["top1_lon"])] for r in rows])

@@ -29,6 +29,43 @@ def test_nearest_place_across_the_antimeridian():
     assert p.country_code[0] == "FJ" and p.distance_km[0] < 250
 
 
+@pytest.mark.parametrize("where, city", [
+    ((37.7955, -122.3937), "San Francisco"),  # the waterfront: its nearest place is "Chinatown"
+    ((37.8044, -122.2712), "Oakland"),        # 13 km across the bay: its own city
+    ((48.8606, 2.3376), "Paris"),             # the Louvre
+    ((51.4995, -0.1248), "London"),           # Westminster
+    ((40.7580, -73.9855), "New York City"),   # Times Square
+    ((34.0195, -118.4912), "Santa Monica"),   # beside Los Angeles, not in it
+    ((35.6580, 139.7016), "Tokyo"),           # Shibuya
+    ((43.5081, 16.4402), "Split"),
+    ((44.9000, 15.3000), "Otočac"),           # the countryside: the nearest town
+])
+def test_the_named_place_is_the_city_a_person_names(where, city):
+    from dgae.geo import city_places, place_labels
+
+    assert city_places([where]).name[0] == city
+    assert place_labels([where])[0].split(", ")[0] == city
+
+
+def test_the_named_city_covers_the_position_and_is_the_most_populous_that_does():
+    """Against a brute force over the whole gazetteer."""
+    from dgae._places import _gazetteer
+    from dgae.geo import city_places, covered_km, from_unit_vectors
+
+    tree, names, _, _, population, _ = _gazetteer(0)
+    places = from_unit_vectors(tree.data)
+    rng = np.random.default_rng(1)
+    gps = np.r_[np.c_[rng.normal(51.5, 0.2, 6), rng.normal(-0.1, 0.3, 6)],   # around London
+                np.c_[rng.uniform(-50, 60, 6), rng.uniform(-180, 180, 6)]]
+    got = city_places(gps)
+    for g, name, pop in zip(gps, got.name, got.population):
+        d = great_circle_km(np.broadcast_to(g, places.shape), places)
+        cover = d <= covered_km(population)
+        best = population[cover].max() if cover.any() else None
+        assert pop == (best if best is not None and best > population[np.argmin(d)]
+                       else population[np.argmin(d)]), name
+
+
 @pytest.mark.parametrize("bad", [[[91.0, 0.0]], [[np.nan, 0.0]], [[1.0, 2.0, 3.0]]])
 def test_nearest_places_rejects_bad_positions(bad):
     with pytest.raises(ValueError):

@@ -3,10 +3,12 @@
 ``dgae predict MODEL PHOTOS.csv|FOLDER --out predictions.csv`` describes the
 queries with the model's own descriptor (a model written by ``dgae fit`` is a
 ``Pipeline(descriptor, dgae)``) and writes, per photo, ``path, pred_lat,
-pred_lon, match_distance, confidence, confidence_km, place`` (see
+pred_lon, match_distance, confidence, confidence_km, place, nearest_place`` (see
 :meth:`dgae.GeoKNN.predict_details`: for a DGAE, the calibrated probability
-that the error is at most ``confidence_km``; ``place``: the nearest populated place,
-region and country code, offline from GeoNames), the ``--top-k`` distinct candidate
+that the error is at most ``confidence_km``, empty where it is unknown; ``place``: the city
+a person would name, region and country code, offline from GeoNames
+(:func:`dgae.geo.city_places`); ``nearest_place``: the nearest populated place, often a
+neighbourhood), the ``--top-k`` distinct candidate
 locations when asked (each with its place),
 and ``error`` for a photo that could not be read (its other columns empty;
 the rest of the batch is kept).  ``--truth exif`` adds ``lat, lon,
@@ -174,13 +176,13 @@ def _write(path, names, details, truth, top_k):
     from dgae.geo import great_circle_km, place_labels
 
     header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence", "confidence_km",
-              "place"]
+              "place", "nearest_place"]
     header += [f"top{j + 1}_{c}" for j in range(top_k) for c in ("lat", "lon", "place")]
     if truth is not None:
         header += ["lat", "lon", "error_km"]
     header.append("error")
     ok = np.isfinite(details.gps).all(axis=1)
-    places = place_labels(details.gps)
+    places, fine = place_labels(details.gps), place_labels(details.gps, fine=True)
     top_places = [place_labels(details.topk[:, j]) for j in range(top_k)]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -191,13 +193,13 @@ def _write(path, names, details, truth, top_k):
                 lat, lon = details.gps[i]
                 # repr: the shortest text that reads back as the same float (exact round trip)
                 line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[i]:.6g}",
-                         _blank_nan(details.confidence[i], ".3f"), f"{details.confidence_km:g}", places[i]]
+                         _blank_nan(details.confidence[i], ".3f"), f"{details.confidence_km:g}", places[i], fine[i]]
                 for j in range(top_k):
                     g = details.topk[i, j]
                     line += ([repr(float(g[0])), repr(float(g[1])), top_places[j][i]]
                              if np.isfinite(g).all() else ["", "", ""])
             else:
-                line += [""] * (6 + 3 * top_k)
+                line += [""] * (7 + 3 * top_k)
             if truth is not None:
                 t = truth.get(i)
                 err = "" if t is None or not ok[i] else f"{float(great_circle_km(t, details.gps[i])):.3f}"
