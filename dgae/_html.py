@@ -118,7 +118,7 @@ def _figures(t, errors, has, by_method, thresholds):
         ax = plot_error_curves(by_method, marks_km=thresholds)
         figs["Error curves"] = _png(ax.figure)
         fig, ax = plt.subplots(figsize=(8, 5))
-        plot_prediction_map(t["truth"][has], t["pred"][has], ax=ax)
+        plot_prediction_map(t["truth"][has], t["pred"][has], ax=ax, thresholds_km=thresholds)
         figs["Map: truth → prediction"] = _png(fig)
         conf, km = t["confidence"][has], t["confidence_km"][has]
         if np.isfinite(conf).any() and np.isfinite(km).any():
@@ -289,7 +289,7 @@ def write_html_report(predictions, out, truth=None, photos_root=None, thresholds
     roots = [photos_root] if photos_root else [None, os.path.dirname(os.path.abspath(predictions))]
     head = ('<tr><th class="sortable" data-type="num">#</th><th>photo</th>'
             '<th class="sortable">path</th><th>truth</th><th>prediction</th>'
-            '<th class="sortable">nearest place (prediction)</th>'
+            '<th class="sortable">place (prediction)</th>'
             '<th class="sortable" data-type="num">error km</th>'
             '<th class="sortable" data-type="num">confidence</th><th>top-k</th>'
             '<th class="sortable">problem</th></tr>')

@@ -148,8 +148,9 @@ def accuracy_table(errors_by_method, thresholds_km=DEFAULT_THRESHOLDS_KM, extra=
     return "\n".join(lines)
 
 
-def save_error_curves(errors_by_method, path, title=None):
-    """Write the paper-style error-curve figure (Figs. 5–6) as a PNG; returns the path."""
+def save_error_curves(errors_by_method, path, title=None, marks_km=DEFAULT_THRESHOLDS_KM):
+    """Write the paper-style error-curve figure (Figs. 5–6) as a PNG, the axis spanning
+    ``marks_km`` (the thresholds); returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,7 +158,7 @@ def save_error_curves(errors_by_method, path, title=None):
 
     from .plotting import plot_error_curves
 
-    ax = plot_error_curves(errors_by_method, title=title)
+    ax = plot_error_curves(errors_by_method, title=title, marks_km=marks_km)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(path, dpi=120, bbox_inches="tight")
@@ -165,7 +166,7 @@ def save_error_curves(errors_by_method, path, title=None):
     return path
 
 
-def save_prediction_map(pairs, path, title=None):
+def save_prediction_map(pairs, path, title=None, thresholds_km=None):
     """Truth → prediction lines on a map, one panel per method in a grid with one colour bar, as
     a PNG; returns the path.  Every panel shows the same view (all methods' points)."""
     import matplotlib
@@ -173,7 +174,7 @@ def save_prediction_map(pairs, path, title=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import error_norm, map_view, plot_prediction_map
+    from .plotting import error_colorbar, error_scale, map_view, plot_prediction_map, thresholds_for
 
     n = len(pairs)
     cols = 1 if n == 1 else (2 if n <= 4 else 3)
@@ -181,13 +182,17 @@ def save_prediction_map(pairs, path, title=None):
     bounds = map_view(np.vstack([np.vstack(tp) for tp in pairs.values()]))
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.6 * rows), squeeze=False,
                              layout="constrained")
+    if thresholds_km is None:
+        thresholds_km = thresholds_for(np.vstack([true for true, _ in pairs.values()]))
     for ax, (name, (true, pred)) in zip(axes.ravel(), pairs.items()):
         plot_prediction_map(true, pred, ax=ax, title=name if n > 1 else title, colorbar=False,
-                            bounds=bounds)
+                            bounds=bounds, thresholds_km=thresholds_km)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
-    mappable = matplotlib.cm.ScalarMappable(norm=error_norm(), cmap="viridis")
-    fig.colorbar(mappable, ax=axes.ravel().tolist(), label="error (km)", shrink=0.8)
+    cmap, norm = error_scale(thresholds_km)
+    mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+    error_colorbar(fig, mappable, thresholds_km, ax=axes.ravel().tolist(), location="bottom",
+                   shrink=0.6, aspect=40)
     if title and n > 1:
         fig.suptitle(title)
     path = Path(path)

@@ -106,7 +106,8 @@ def test_prediction_map_lines_join_truth_to_prediction():
 
     true, pred = np.array([[45.0, 15.0], [10.0, 20.0]]), np.array([[46.0, 15.0], [10.0, 30.0]])
     ax = plot_prediction_map(true, pred)
-    segments = ax.collections[-1].get_segments()
-    np.testing.assert_allclose(segments[1], [[20.0, 10.0], [30.0, 10.0]])  # lon, lat
+    segments = np.array(ax.collections[-1].get_segments())  # the longest first
+    np.testing.assert_allclose(segments[0], [[20.0, 10.0], [30.0, 10.0]])  # lon, lat
+    np.testing.assert_allclose(segments[1], [[15.0, 45.0], [15.0, 46.0]])
     np.testing.assert_allclose(ax.collections[-1].get_array(),
-                               great_circle_km(true, pred), rtol=1e-9)
+                               great_circle_km(true, pred)[::-1], rtol=1e-9)

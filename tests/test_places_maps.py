@@ -97,3 +97,90 @@ def test_coastline_of_the_adriatic_separates_land_from_sea():
     on_land = [any(path.contains_point((lon, lat)) for path in land)
                for lat, lon in (split, zagreb, adriatic)]
     assert on_land == [True, True, False]
+
+
+@pytest.mark.parametrize("resolution", ["i", "h", "f"])
+def test_a_clipped_coast_keeps_land_and_sea_where_they_are(resolution):
+    """A city view clips the continent's polygon to the view: San Francisco's downtown stays on
+    land and its bay stays water (against the unclipped polygon's own answer)."""
+    from matplotlib.path import Path
+
+    from dgae import _coastlines
+
+    if resolution not in _coastlines.available_resolutions():
+        pytest.skip(f"GSHHS '{resolution}' needs the maps extra")
+    polys, levels = _coastlines.boundaries("coast", (-122.54, -122.28, 37.72, 37.88), resolution)
+    land = [Path(p) for p, lv in zip(polys, levels) if lv == 1]
+    assert max(len(p) for p in polys) < 20_000  # clipped: not the continent's 10^5-10^6 points
+    downtown, bay = (37.790, -122.410), (37.795, -122.340)
+    on_land = [any(path.contains_point((lon, lat)) for path in land) for lat, lon in (downtown, bay)]
+    assert on_land == [True, False]
+
+
+def test_a_city_view_asks_for_the_finest_coast_and_says_when_it_is_not_installed(monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from dgae import _coastlines
+    from dgae.plotting import draw_basemap
+
+    matplotlib.use("Agg")
+    assert _coastlines.wanted_resolution(0.1) == "f" and _coastlines.wanted_resolution(100) == "c"
+    monkeypatch.setattr(_coastlines, "available_resolutions", lambda: ("c", "l", "i"))
+    assert _coastlines.resolution_for(0.1) == "i"
+    ax = plt.subplots()[1]
+    draw_basemap(ax, (-122.5, -122.35, 37.72, 37.82))
+    assert any('dgae[maps]' in t.get_text() for t in ax.texts)
+    plt.close("all")
+
+
+def _city_and_world():
+    rng = np.random.default_rng(0)
+    city = np.c_[37.78 + rng.normal(0, 0.01, 200), -122.42 + rng.normal(0, 0.01, 200)]
+    world = np.c_[rng.uniform(-50, 60, 1000), rng.uniform(-170, 170, 1000)]
+    shift = lambda g, s: g + rng.normal(0, s, g.shape)  # noqa: E731
+    return {"city": (city, shift(city, 0.01)), "world": (world, np.roll(world, 1, axis=0))}
+
+
+@pytest.mark.parametrize("scale", ["city", "world"])
+def test_maps_read_at_a_glance(scale):
+    """The reported faults: longitude labels that run together at city scale, a colour bar
+    taller than the map, one colour for every line, truth points under the lines."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from dgae.plotting import plot_prediction_map, thresholds_for
+
+    matplotlib.use("Agg")
+    truth, pred = _city_and_world()[scale]
+    ax = plot_prediction_map(truth, pred)
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labels) >= 2
+    assert all(a.x1 < b.x0 for a, b in zip(labels, labels[1:]))  # no two labels touch
+    (bar,) = ax.child_axes  # the colour bar, inset beside the map
+    assert bar.get_window_extent().height <= ax.get_window_extent().height + 1
+    thresholds = thresholds_for(truth)
+    assert [float(t) for t in bar.get_yticks()] == list(thresholds)  # the bands' edges
+    coloured = ax.collections[-1]
+    assert coloured.get_array().max() <= thresholds[-1]  # the missed ones are grey beneath
+    points = [c for c in ax.collections if c.get_offsets().shape[0] == len(truth)]
+    assert all(p.get_zorder() > c.get_zorder() for p in points for c in ax.collections
+               if c not in points)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("marks, span", [((0.1, 0.25, 0.5, 1, 5), (0.01, 20)),
+                                         ((1, 5, 25, 200, 750, 2500), (0.1, 10_000))])
+def test_the_error_axis_spans_the_thresholds(marks, span):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from dgae.plotting import plot_error_curves
+
+    matplotlib.use("Agg")
+    ax = plot_error_curves({"m": [0.05, 0.3, 2.0, 40.0]}, marks_km=marks)
+    assert ax.get_xlim() == pytest.approx(span)
+    plt.close(ax.figure)

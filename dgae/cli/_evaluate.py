@@ -35,9 +35,10 @@ def _run(args):
     how = args.thresholds if isinstance(args.thresholds, str) else "given"
     print(f"thresholds: {', '.join(f'{t:g}' for t in thresholds)} km ({how})")
     print(accuracy_table(errors, thresholds))
-    print(f"error curves: {save_error_curves(errors, curves, title=Path(args.predictions).name)}")
+    name = Path(args.predictions).name
+    print(f"error curves: {save_error_curves(errors, curves, title=name, marks_km=thresholds)}")
     if map_png is not None:
-        print(f"map: {save_prediction_map(pairs, map_png, title=Path(args.predictions).name)}")
+        print(f"map: {save_prediction_map(pairs, map_png, title=name, thresholds_km=thresholds)}")
     return 0
 
 
