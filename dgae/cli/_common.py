@@ -41,7 +41,7 @@ def plain_text(doc):
 
     Examples
     --------
-    >>> plain_text("columns ``lat,lon``; see :func:`~dgae.metrics.accuracy`\n and :mod:`dgae.geo`.")
+    >>> plain_text("columns ``lat,lon``; see :func:`~dgae.metrics.accuracy` and :mod:`dgae.geo`.")
     'columns lat,lon; see accuracy and dgae.geo.'
     """
     text = re.sub(r":\w+:`~[\w.]*?(\w+)`", r"\1", doc)  # :func:`~a.b.name` -> name
