@@ -861,14 +861,18 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return list(outputs) if self.code_layers_ == "all" else [outputs[-1]]
 
     def _layers(self, Xs):
-        """``[network input, h1, ..., hM]`` of scaled rows (host, float32)."""
+        """``[network input, h1, ..., hM]`` of scaled rows (host, float32).
+
+        Computed in float64, stored in float32: a float32 GEMM rounds a row differently with
+        its position in the block, and a photo must get the same code in any batch (a 1-NN
+        tie turns on the last bit)."""
         xp = get_xp(self.device_)
-        coefs = [to_device(W, xp, np.float32) for W in self.coefs_]
-        intercepts = [to_device(b, xp, np.float32) for b in self.intercepts_]
+        coefs = [to_device(W, xp, np.float64) for W in self.coefs_]
+        intercepts = [to_device(b, xp, np.float64) for b in self.intercepts_]
         layers = [np.asarray(Xs, dtype=np.float32)]       # filled in place: no stacking copy
         layers += [np.empty((len(Xs), width), dtype=np.float32) for width in self.hidden_layer_sizes_]
         for r0 in range(0, len(Xs), ENCODE_CHUNK):
-            part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float32)
+            part = to_device(Xs[r0:r0 + ENCODE_CHUNK], xp, np.float64)
             outputs = ae.encode(coefs, intercepts, part, ENCODE_CHUNK, activations=self.activations_)
             for out, h in zip(layers[1:], outputs):
                 out[r0:r0 + ENCODE_CHUNK] = to_host(h)

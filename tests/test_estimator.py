@@ -367,6 +367,16 @@ def test_a_gallery_too_small_to_hold_out_gives_no_made_up_confidence(head):
         assert np.isfinite(conf).all() and (conf > 0).all()
 
 
+@pytest.mark.parametrize("widths", [(16, 8), (64, 16)])
+def test_codes_and_predictions_do_not_depend_on_how_queries_are_batched(widths):
+    X, gps, _ = _places()
+    model = DGAE(**dict(SMALL, hidden_layer_sizes=widths)).fit(X, gps)
+    order = np.random.default_rng(1).permutation(len(X))
+    np.testing.assert_array_equal(model.transform(X)[order], model.transform(X[order]))
+    batches = np.vstack([model.predict(X[i:i + 7]) for i in range(0, len(X), 7)])
+    np.testing.assert_array_equal(batches, model.predict(X))
+
+
 def test_early_stopping_needs_two_places():
     X, gps, place = _places(n_places=8, per_place=2)
     with pytest.warns(UserWarning, match="early stopping skipped"):

@@ -63,7 +63,10 @@ class DGAE1D(DGAE):
         return super().score(X, _as_gps(y), sample_weight)
 
 
-@parametrize_with_checks([DGAE1D(**TINY), GeoKNN1D()])
+# realistic widths too: a float32 GEMM rounds a row by its position, which a (4,)-wide network
+# hides and (16, 8) or (256, 128) shows (check_methods_sample_order_invariance)
+@parametrize_with_checks([DGAE1D(**TINY), DGAE1D(**dict(TINY, hidden_layer_sizes=(16, 8))),
+                          DGAE1D(**dict(TINY, hidden_layer_sizes=(256, 128))), GeoKNN1D()])
 def test_sklearn_checks_with_1d_target_adapter(estimator, check):
     check(estimator)
 
