@@ -28,8 +28,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dgae.features import Im2GPSDescriptor, load_image  # noqa: E402
-from dgae.features._blocks import BLOCKS, WORK, Views  # noqa: E402
-from dgae.features._descriptor import block_scales, hellinger_map  # noqa: E402
+from dgae.features import BLOCKS, WORK, Views  # noqa: E402
+from dgae.features import block_scales, hellinger_map  # noqa: E402
 from dgae.datasets import heading_holdout_split, load_geotagged  # noqa: E402
 from dgae.graphs import nearest_neighbors  # noqa: E402
 from dgae.metrics import geolocation_errors_km  # noqa: E402

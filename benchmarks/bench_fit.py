@@ -28,7 +28,7 @@ def features(n, cache, seed):
     if path.is_file():
         z = np.load(path)
         return z["X"], z["gps"]
-    from dgae._demo import describe
+    from dgae.experiment import describe
     from dgae.datasets import make_city_world
 
     w = make_city_world(n_images=n, image_size=128, random_state=seed, n_jobs=-1)

@@ -28,7 +28,7 @@ import numpy as np
 
 from dgae.utils import deg_to_chord, to_unit_vectors
 from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
-from dgae.graphs._tables import exact_q_table
+from dgae.graphs import exact_q_table
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -41,12 +41,10 @@ def mp16(n):
 
 def replica_gps(n, seed=0):
     """GPS and area of ``n`` photos of the synthetic 35-area replica (dgae's own generator)."""
-    from dgae.datasets._city_world import _place_photos, load_areas, proportional_counts
+    from dgae.datasets import city_world_layout
 
-    table = load_areas()
-    counts = proportional_counts(table["n_images"], n)
-    gps, area, *_ = _place_photos(table, counts, np.random.default_rng(seed), 30, 0.15)
-    return gps, area
+    layout = city_world_layout(n, np.random.default_rng(seed))
+    return layout.gps, layout.area
 
 
 def timed(f, *args, **kwargs):

@@ -39,7 +39,6 @@ Example::
     python benchmarks/bench_scale.py --n 100000 --end-to-end --pq
 """
 import argparse
-import contextlib
 import os
 import threading
 import time
@@ -53,12 +52,12 @@ PAPER_TABLE6_H = {"poi": 5.33, "graph": 20.22, "fast graph": 12.16, "training": 
 
 def replica_features(n, n_queries=1000, seed=0, dim=D):
     """(X (n, dim), gps (n, 2), Xq, gps_q): the replica's layout, structured descriptors."""
-    from dgae.datasets._city_world import _place_photos, load_areas, proportional_counts
+    from dgae.datasets import city_world_layout, load_areas
 
     rng = np.random.default_rng(seed)
     table = load_areas()
-    counts = proportional_counts(table.n_images, n + n_queries)
-    gps, area, poi, _, poi_area = _place_photos(table, counts, rng, 30.0, 0.15)
+    layout = city_world_layout(n + n_queries, rng, photos_per_poi=30.0)
+    gps, area, poi, poi_area = layout.gps, layout.area, layout.poi, layout.poi_area
     order = rng.permutation(len(gps))
     gps, area, poi = gps[order], area[order], poi[order]
     scenes = rng.standard_normal((8, dim), dtype=np.float32)
@@ -99,48 +98,39 @@ def proxy_q(X, labels, k2, method, seed=0, **kwargs):
 
 
 class PeakRSS:
-    """Peak resident memory (GiB) of this process while the block runs (sampled every 20 ms)."""
+    """Peak resident memory (GiB) of this process while the block runs (sampled every 20 ms;
+    the samples are kept, ``(perf_counter, GiB)``, for :func:`stage_peaks`)."""
 
     def __enter__(self):
-        self.peak, self._stop, self._lock = _rss(), threading.Event(), threading.Lock()
+        self.peak, self._stop = _rss(), threading.Event()
+        self.samples = [(time.perf_counter(), self.peak)]
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
         return self
 
     def _watch(self):
         while not self._stop.wait(0.02):
-            with self._lock:
-                self.peak = max(self.peak, _rss())
-
-    def reset(self):
-        """The peak so far; the peak starts again from now."""
-        with self._lock:
-            peak, self.peak = max(self.peak, _rss()), _rss()
-        return peak
+            self.samples.append((time.perf_counter(), _rss()))
+            self.peak = max(self.peak, self.samples[-1][1])
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _rss())
+        self.samples.append((time.perf_counter(), _rss()))
+        self.peak = max(self.peak, self.samples[-1][1])
 
 
-@contextlib.contextmanager
-def stage_peaks(mem):
-    """``{stage: peak GiB}`` of a DGAE fit's ``fit_times_`` stages, from the running
-    :class:`PeakRSS` ``mem`` (read and reset at each of the fit's laps)."""
-    from dgae import _estimator
-
-    peaks, lap = {}, _estimator._Clock.lap
-
-    def lap_and_peak(clock, name):
-        lap(clock, name)
-        peaks[name] = mem.reset()
-
-    _estimator._Clock.lap = lap_and_peak
-    try:
-        yield peaks
-    finally:
-        _estimator._Clock.lap = lap
+def stage_peaks(mem, start, laps):
+    """``{stage: peak GiB}`` of a DGAE fit's stages: ``laps`` its ``fit_times_`` (successive
+    seconds from the fit's ``start``, a ``perf_counter``), the samples those of :class:`PeakRSS`
+    ``mem``."""
+    peaks, t0 = {}, start
+    for name, seconds in laps.items():
+        t1 = t0 + seconds
+        inside = [gib for t, gib in mem.samples if t0 <= t <= t1]
+        peaks[name] = max(inside) if inside else float("nan")
+        t0 = t1
+    return peaks
 
 
 def _rss():
@@ -284,10 +274,11 @@ def end_to_end(X, gps, Xq, gps_q, args):
     kw = {} if args.max_iter is None else {"max_iter": args.max_iter}
     model = DGAE(graph=args.graph, device=args.device, random_state=args.seed,
                  verbose=args.verbose, **kw)
-    with PeakRSS() as fit_mem, stage_peaks(fit_mem) as peaks:
+    with PeakRSS() as fit_mem:
         t = time.perf_counter()
         model.fit(X, gps)
         fit_s = time.perf_counter() - t
+    peaks = stage_peaks(fit_mem, t, model.fit_times_)
     with PeakRSS() as query_mem:
         t = time.perf_counter()
         pred = model.predict(Xq)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from dgae._autoencoder import ROW_CHUNK
+from dgae.autoencoder import ROW_CHUNK
 from dgae.utils import comma_ints
 
 
@@ -118,7 +118,7 @@ def gemm_sequence_seconds(xp, sizes, enc_rows, dec_rows, sync):
 
 
 def run_dgae(args, X, P, Q, hidden, xp):
-    from dgae._autoencoder import LossWeights, train
+    from dgae.autoencoder import LossWeights, train
 
     loss = LossWeights(alpha=0.2, beta=0.1, gamma=0.05, k1=args.k1, k2=args.k2, objective="paper")
 
@@ -142,7 +142,7 @@ def torch_epoch(X, P, Q, hidden, k1, k2, chunk, alpha=0.2, beta=0.1, gamma=0.05,
     """Reference: one full-batch epoch of the same maths in PyTorch fp32 (CUDA)."""
     import torch
 
-    from dgae._autoencoder import init_params, layer_sizes, pair_laplacian
+    from dgae.autoencoder import init_params, layer_sizes, pair_laplacian
 
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -200,7 +200,7 @@ def main(argv=None):
         os.environ["CUPY_TF32"] = "1"  # read by CuPy at import
     n = args.n or (20000 if args.device == "cpu" else 664720)
     hidden = comma_ints(args.hidden)
-    from dgae._autoencoder import layer_sizes
+    from dgae.autoencoder import layer_sizes
     from dgae.utils import get_xp
 
     xp = get_xp(args.device)

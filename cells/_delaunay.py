@@ -109,6 +109,9 @@ class DelaunayMesh(PartitionMixin, BaseEstimator):
     50
     """
 
+    #: The mesh paper's Table 1 presets: name -> (refinement limit, minimum examples, photos).
+    PRESETS = PRESETS
+
     _parameter_constraints = {
         "refinement_limit": [Interval(Integral, 1, None, closed="left")],
         "min_examples": [Interval(Integral, 1, None, closed="left")],

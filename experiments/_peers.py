@@ -144,7 +144,7 @@ def peer_row(name, seed):
     'DelaunayMesh'
     """
     from dgae import CellClassifier, ClassificationRetrieval, GeoKNN, MvMFRegressor
-    from dgae._cell_classifier import default_partition
+    from dgae import default_partition
 
     cells = {f"{label} cells{suffix}": (kind, location)
              for kind, label in (("s2", "S2"), ("latlon", "Lat-lon"), ("delaunay", "Delaunay"))

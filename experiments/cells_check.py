@@ -47,12 +47,11 @@ def main(argv=None):
               f"{corr:>12.3f} {f'{hi}/{lo}':>18} {ours.n_cells_:>12} "
               f"{100 * (ours.n_cells_ / pub.n_cells_ - 1):>+6.1f}% {sec:>6.1f}")
     from dgae.cells import DelaunayMesh
-    from dgae.cells._delaunay import PRESETS
 
     paper_cells = {"coarse": 538, "fine": 6565, "fineP": 4771}
     print(f"\n{'mesh':>7} {'paper limit/min':>16} {'scaled':>9} {'cells':>7} {'paper cells':>12} "
           f"{'photos kept':>12} {'fit s':>6}")
-    for name, (limit, minimum, _) in PRESETS.items():
+    for name, (limit, minimum, _) in DelaunayMesh.PRESETS.items():
         mesh = DelaunayMesh.preset(name, n_photos=len(sample))
         t = time.perf_counter()
         mesh.fit(sample)

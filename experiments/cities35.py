@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, cached, cnn_available, report, training_params  # noqa: E402
 from _peers import PEER_ROWS, peer_row  # noqa: E402
 
-from dgae._metrics import DEFAULT_THRESHOLDS_KM  # noqa: E402
+from dgae.metrics import DEFAULT_THRESHOLDS_KM  # noqa: E402
 
 PAPER_LEVELS = DEFAULT_THRESHOLDS_KM
 #: Fig. 8 layer settings of the paper (scaled by --fig8-scale).
@@ -151,7 +151,7 @@ def main(argv=None):
                    help="the other methods' rows (cells, Cls retrieval, MvMF, Chance), "
                         "comma-separated, 'all' or 'none'; also on CNN features when present")
     args = p.parse_args(argv)
-    from dgae._demo import describe, evaluate_methods, query_split, standard_methods
+    from dgae.experiment import describe, evaluate_methods, query_split, standard_methods
 
     verbose = 0 if args.quiet else 1
     heads = tuple(args.heads.split(","))

@@ -51,7 +51,7 @@ def main(argv=None):
     from photos import confidence_report, tiny_thumbnails
 
     from dgae import DGAE
-    from dgae._demo import describe, evaluate_methods, head_tables
+    from dgae.experiment import describe, evaluate_methods, head_tables
     from dgae.datasets import make_city_world
     from dgae.metrics import thresholds_for_gallery
 

@@ -77,9 +77,9 @@ def main(argv=None):
     p.add_argument("--n-jobs", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    from dgae._demo import describe
+    from dgae.experiment import describe
     from dgae.datasets import make_city_world
-    from dgae._report import accuracy_table
+    from dgae.report import accuracy_table
     from dgae.metrics import geolocation_errors_km
 
     world = make_city_world(n_images=args.n_images, image_size=128, random_state=args.seed,

@@ -111,7 +111,7 @@ def main(argv=None):
     p.add_argument("--n-folds", type=int, default=3)
     p.add_argument("--skip-k", action="store_true", help="only the alpha x beta grid")
     args = p.parse_args(argv)
-    from dgae._demo import describe
+    from dgae.experiment import describe
 
     verbose = 0 if args.quiet else 1
     out = Path(args.out)

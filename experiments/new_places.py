@@ -61,8 +61,8 @@ def parse_setting(text):
 def head_rows(model, nbrs, dist, gps_query):
     """``{label: (accuracies, median km)}`` of the chosen head and every candidate, from the
     queries' :func:`neighbours`."""
-    from dgae._heads import DEFAULT_K, apply_head
-    from dgae._selection import head_candidates
+    from dgae.heads import DEFAULT_K, apply_head
+    from dgae.heads import head_candidates
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
     heads = {f"chosen: {model.head_label_}": (model.head_, model.head_params_)}
@@ -92,7 +92,7 @@ def chain_head(gps, distances, sigmas_km, power=10.0):
     >>> chain_head(nbrs, np.ones((1, 5)), (1000.0, 5.0)).tolist()
     [[0.0, 0.0]]
     """
-    from dgae._heads import _density_mode, vote_log_weights
+    from dgae.heads import density_mode, vote_log_weights
     from dgae.utils import EARTH_RADIUS_KM, to_unit_vectors
 
     xyz = to_unit_vectors(gps)
@@ -100,7 +100,7 @@ def chain_head(gps, distances, sigmas_km, power=10.0):
     logw, rows = vote_log_weights(distances, power), np.arange(len(gps))
     region = np.ones(logw.shape, bool)
     for sigma in sigmas_km:
-        best = _density_mode(np.where(region, logw, -np.inf), cos, sigma)
+        best = density_mode(np.where(region, logw, -np.inf), cos, sigma)
         region &= cos[rows, best] >= np.cos(float(sigma) / EARTH_RADIUS_KM)
     return np.asarray(gps, dtype=np.float64)[rows, best]
 
@@ -117,7 +117,7 @@ def chains(scales):
 def neighbours(model, X_query):
     """The queries' nearest gallery locations and code distances (float64), as many as the
     hungriest head votes over (Mean-Shift's 120): one search for every table."""
-    from dgae._heads import DEFAULT_K
+    from dgae.heads import DEFAULT_K
 
     dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=max(DEFAULT_K.values()))
     return model.gallery_gps_[idx], dist.astype(np.float64)
@@ -126,7 +126,7 @@ def neighbours(model, X_query):
 def chain_heads(model, nbrs, dist, power=10.0):
     """``{chain label: predictions}`` of every chain of :func:`chains`, over the KDE head's
     neighbour count."""
-    from dgae._heads import DEFAULT_K
+    from dgae.heads import DEFAULT_K
 
     k = DEFAULT_K["kde"]
     return {label: chain_head(nbrs[:, :k], dist[:, :k], widths, power)
@@ -153,7 +153,7 @@ def print_rows(rows, thresholds):
 
 def gate_values(nbrs, dist, km):
     """``{feature: value per query}`` a gate may threshold (small: trust the nearest photo)."""
-    from dgae._heads import match_ratio
+    from dgae.heads import match_ratio
 
     return {"match ratio": match_ratio(nbrs, dist, km), "d1/d10": dist[:, 0] / dist[:, 9]}
 
@@ -163,7 +163,7 @@ def frontier(fitted, hedge_from=None):
     protocols: ``fitted = {protocol: (model, nbrs, dist, gps_query)}`` (heading and place;
     :func:`neighbours`).  ``hedge_from`` (the same form, other codes): the hedging chains --
     and the finest KDE alone -- on its neighbours instead."""
-    from dgae._heads import DEFAULT_K
+    from dgae.heads import DEFAULT_K
     from dgae.metrics import accuracy_at, geolocation_errors_km
 
     k = DEFAULT_K["kde"]            # the gates look at the KDE head's neighbours
@@ -209,7 +209,7 @@ def joint_neighbours(fine, coarse, X_gallery, X_query, weight):
     """Neighbours (as :func:`neighbours`) in the joint code ``[z_fine, sqrt(weight) z_coarse]``
     of two models fitted on the same gallery, by exact search."""
     from sklearn.neighbors import NearestNeighbors
-    from dgae._heads import DEFAULT_K
+    from dgae.heads import DEFAULT_K
 
     def joint(X):
         return np.hstack([fine.transform(X), np.sqrt(weight) * coarse.transform(X)])

@@ -73,7 +73,7 @@ def main(argv=None):
     from dgae.datasets import load_geotagged
     from dgae.features import Im2GPSDescriptor
     from dgae.metrics import thresholds_for_gallery
-    from dgae._demo import evaluate_methods
+    from dgae.experiment import evaluate_methods
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)

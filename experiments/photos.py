@@ -251,7 +251,7 @@ def ablation(X, gps, seed):
 
 
 def main(argv=None):
-    from dgae._scale import parse_thresholds, resolve_thresholds
+    from dgae.metrics import parse_thresholds, resolve_thresholds
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -278,7 +278,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    from dgae._demo import evaluate_methods
+    from dgae.experiment import evaluate_methods
     from dgae.datasets import load_geotagged
 
     data_dir = Path(args.data)

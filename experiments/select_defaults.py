@@ -93,7 +93,7 @@ def photo_gallery(data_dir, protocol, out, seed):
 
 def synthetic_gallery(n, out, seed):
     """(X, gps) of the gallery of ``experiments/cities35.py --n-images n`` (cached)."""
-    from dgae._demo import describe, query_split
+    from dgae.experiment import describe, query_split
     from dgae.datasets import make_city_world
 
     def make():

@@ -6,8 +6,9 @@ textons, line histogram, gist); :func:`extract_to_npy` streams a large
 collection into a resumable ``.npy`` file; :func:`load_image` is the robust
 reader they share.
 """
-from ._cnn import CNN_MODELS, CNNDescriptor
-from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, block_scales
+from ._blocks import BLOCKS, WORK, Views
+from ._cnn import CNN_MODELS, CNNDescriptor, cnn_available
+from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, block_scales, hellinger_map
 from ._encoders import (IMAGENET_MEAN, IMAGENET_STD, ONNXEncoder, OpenCLIPEncoder, PhotoEncoder,
                         TimmEncoder, TorchEncoder)
 from ._extract import ExtractionInterrupted, extract_to_npy, is_fitted, read_errors, state_paths
@@ -15,6 +16,11 @@ from ._fused import DESCRIPTOR_NAMES, FusedDescriptor, make_descriptor, make_fus
 from ._io import ImageLoadError, load_image
 
 __all__ = [
+    "BLOCKS",
+    "WORK",
+    "Views",
+    "cnn_available",
+    "hellinger_map",
     "CNNDescriptor",
     "CNN_MODELS",
     "ONNXEncoder",

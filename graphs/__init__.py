@@ -20,7 +20,8 @@ from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
 from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
 from ._sharded import ShardedIndex
+from ._tables import exact_q_table
 
 __all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner",
            "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
-           "nearest_neighbors", "same_area_pairs", "ShardedIndex"]
+           "nearest_neighbors", "same_area_pairs", "ShardedIndex", "exact_q_table"]

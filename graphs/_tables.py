@@ -42,6 +42,12 @@ def exact_q_table(X, labels, k2, *, device="auto", verbose=0, rows=None, floor=N
     CPU), so a ``joblib.parallel_config(backend="dask")`` context spreads
     them over a Dask cluster; each row's result does not depend on the
     blocking.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [1.0], [1.2]], np.float32)
+    >>> exact_q_table(X, np.array([0, 0, 1, 1]), 1, device="cpu").ravel().tolist()  # other POI
+    [2, 2, 1, 1]
     """
     if n_jobs not in (None, 1):
         return _parallel_q_table(X, labels, k2, rows=rows, floor=floor, n_jobs=n_jobs)

@@ -26,7 +26,13 @@ ROOMS = {
 }
 #: Packages: a private module (a ``_name``) is imported only from inside its own package.
 PACKAGE_OF_ROOM = {"utils": "utils", "base": "dgae", "features": "features", "graphs": "graphs",
-                   "cells": "cells", "estimators": "dgae", "cli": "dgae"}
+                   "cells": "cells", "estimators": "dgae", "cli": "cli"}
+#: Private names outside the library that have no public hook yet, each with its reason.
+PRIVATE_OUTSIDE = {
+    ("benchmarks/bench_scale.py", "dgae.graphs._build"):
+        "--q-proxy swaps the Q search for random pairs to time the rest of a fit at sizes the "
+        "search cannot reach; no public parameter takes a precomputed Q (issue 36)",
+}
 
 
 def _modules():
@@ -98,6 +104,21 @@ def test_every_import_goes_down_the_rooms_and_no_private_one_crosses_a_package()
                 bad.append(f"{mod} ({src}) imports {t} ({dst})")
             elif PACKAGE_OF_ROOM[src] != PACKAGE_OF_ROOM[dst] and _is_private(t):
                 bad.append(f"{mod} imports the private {t} of another package")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("folder", ["experiments", "benchmarks"])
+def test_experiments_and_benchmarks_use_public_names_only(folder):
+    """What they need is public (and documented): no private module of the library, no private
+    name from it (their own ``_common`` modules are theirs)."""
+    bad = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        pkg = ".".join([folder, *path.parent.relative_to(ROOT / folder).parts])
+        rel = path.relative_to(ROOT).as_posix()
+        for name in _imports(path, pkg):
+            if name.split(".")[0] == "dgae" and _is_private(name) \
+                    and (rel, name) not in PRIVATE_OUTSIDE:
+                bad.append(f"{rel} imports {name}")
     assert not bad, "\n".join(bad)
 
 

@@ -265,7 +265,7 @@ def describe(paths, cache, descriptor, args, what="photos"):
     Says so when a cache is resumed; :func:`failed_rows` counts the photos
     that could not be read.
     """
-    from dgae._pipeline import describe_photos
+    from dgae.pipeline import describe_photos
 
     verbose = verbosity(args)
     note_resume(cache, what, verbose)

@@ -1,6 +1,6 @@
 """``dgae demo``: the whole method on a small synthetic replica, in minutes, offline."""
 from ._common import HelpFormatter, add_model_flags, add_seed, add_verbosity
-from .._demo import DEMO_DEFAULTS as _D
+from ..experiment import DEMO_DEFAULTS as _D
 
 
 def _run(args):
@@ -8,7 +8,7 @@ def _run(args):
     import time
     from pathlib import Path
 
-    from .._demo import run_demo
+    from ..experiment import run_demo
 
     layers = args.layers  # parsed by the CLI (a tuple) or None
     t = time.perf_counter()

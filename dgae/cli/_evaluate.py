@@ -7,18 +7,18 @@ and one curve each).  The output of ``dgae predict`` (``path,pred_lat,pred_lon``
 can be given as is together with ``--truth PHOTOS.csv`` (``path,lat,lon``):
 rows are joined on ``path``.
 
-The reading, table and plotting helpers live in :mod:`dgae._report`.
+The reading, table and plotting helpers are :mod:`dgae.report`'s.
 """
 from pathlib import Path
 
 from ._common import HelpFormatter, check_output, plain_text
-from .._report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
+from ..report import accuracy_table, read_predictions, save_error_curves, save_prediction_map
 
 
 def _run(args):
     import numpy as np
 
-    from .._scale import resolve_thresholds
+    from ..metrics import resolve_thresholds
     from ..metrics import geolocation_errors_km
 
     if not Path(args.predictions).is_file():
@@ -46,7 +46,7 @@ def thresholds_arg(text):
     """``--thresholds`` as an argparse type (:func:`dgae._scale.parse_thresholds`)."""
     import argparse
 
-    from .._scale import parse_thresholds
+    from ..metrics import parse_thresholds
 
     try:
         return parse_thresholds(text)

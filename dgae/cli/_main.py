@@ -10,7 +10,7 @@ import importlib
 import sys
 import warnings
 
-from .._version import __version__
+from .. import __version__
 
 # subcommand modules, in the order --help lists them
 _COMMAND_MODULES = (

@@ -87,7 +87,7 @@ def _details(args, model, descriptor, estimator, cache):
 
     import numpy as np
 
-    from dgae._pipeline import details_of_rows
+    from dgae.pipeline import details_of_rows
 
     verbose = verbosity(args)
     if not args.queries.endswith(".npy") and descriptor is None:

@@ -41,7 +41,7 @@ def add_parser(subparsers):
 
 
 def _run(args):
-    from .._html import write_html_report
+    from ..report import write_html_report
 
     check_output(args.out)
     out = write_html_report(args.predictions, args.out, truth=args.truth,

@@ -10,7 +10,7 @@ Examples
 >>> len(q)
 2
 """
-from ._city_world import make_city_world
+from ._city_world import city_world_layout, load_areas, make_city_world
 from ._loading import (
     IMAGE_EXTENSIONS,
     load_croatia_streetview,
@@ -23,6 +23,8 @@ from ._time import read_exif_datetime
 from ._splits import heading_holdout_split, place_holdout_split, region_holdout_split
 
 __all__ = [
+    "city_world_layout",
+    "load_areas",
     "IMAGE_EXTENSIONS",
     "load_geotagged",
     "read_exif_gps",

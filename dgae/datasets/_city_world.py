@@ -140,6 +140,46 @@ def _hsv_to_rgb(hsv):
     return v[..., None] - v[..., None] * s[..., None] * np.clip(np.minimum(k, 4 - k), 0, 1)
 
 
+def city_world_layout(n_photos, rng=0, areas="cities35", photos_per_poi=30,
+                      scatter_fraction=0.15):
+    """Where the replica's photos are, without drawing them: positions, areas and POIs.
+
+    The layout :func:`make_city_world` draws its photos at (each area's share of the paper's
+    photo counts, POIs of about ``photos_per_poi`` photos, ``scatter_fraction`` of the photos
+    scattered over the area); for benchmarks that need the replica's geography at sizes where
+    drawing the photos would take hours.
+
+    Parameters
+    ----------
+    n_photos : int
+    rng : int or numpy.random.Generator, default=0
+        A Generator is drawn from (and advanced), so that a caller can go on drawing from it.
+    areas : str, default="cities35"
+    photos_per_poi : float, default=30
+    scatter_fraction : float, default=0.15
+
+    Returns
+    -------
+    layout : sklearn.utils.Bunch
+        ``gps`` (n, 2) float64, ``area`` (n,) and ``poi`` (n,) int (-1: scattered), ``poi_gps``
+        (n_pois, 2) and ``poi_area`` (n_pois,), grouped by area (not shuffled).
+
+    Examples
+    --------
+    >>> layout = city_world_layout(1000, rng=0)
+    >>> layout.gps.shape, int(layout.area.max()) + 1
+    ((1000, 2), 35)
+    """
+    from sklearn.utils import Bunch
+
+    table = load_areas(areas)
+    counts = proportional_counts(table.n_images, int(n_photos))
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    gps, area, poi, poi_gps, poi_area = _place_photos(table, counts, rng, photos_per_poi,
+                                                       scatter_fraction)
+    return Bunch(gps=gps, area=area, poi=poi, poi_gps=poi_gps, poi_area=poi_area)
+
+
 def _place_photos(table, counts, rng, photos_per_poi, scatter_fraction):
     """GPS, POI id and POI centres for every photo, area by area."""
     gps, area, poi, poi_centre, poi_area = [], [], [], [], []
