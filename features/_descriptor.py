@@ -312,10 +312,14 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
     def _run_batches(self, func, sources, args, desc):
         """Run ``func(batch, start, *args(start, stop))`` over batches; (results, errors)."""
         spans = _batches(len(sources), self.n_jobs)
-        tasks = (delayed(func)(sources[a:b], a, *args(a, b)) for a, b in spans)
+        # workers may have been started from another working directory: relative paths are
+        # anchored to this process's; errors name each photo as it was given
+        anchored = [os.path.abspath(s) if isinstance(s, (str, os.PathLike)) else s for s in sources]
+        tasks = (delayed(func)(anchored[a:b], a, *args(a, b)) for a, b in spans)
         results, errors = [], []
         with progress(total=len(sources), verbose=self.verbose, desc=desc, unit="photo") as bar:
             for (a, b), (res, errs) in zip(spans, Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)):
+                errs = [(j, describe_source(sources[j], j), reason) for j, _, reason in errs]
                 if errs and self.on_error == "raise":
                     _, name, reason = errs[0]
                     raise ValueError(f"{name}: {reason}")
