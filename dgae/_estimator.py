@@ -339,6 +339,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         What codes are made of (``include_input`` and ``code_layers`` resolved).
     n_neighbors_ : int
         Neighbours the head votes over.
+    fit_params_ : dict
+        The parameters at ``fit``; ``set_head`` and ``partial_fit`` read them, not the
+        current ones (a parameter set after ``fit`` takes effect at the next ``fit``).
     device_ : {"cpu", "gpu"}
         Where transform and predict run (``device`` resolved in ``fit``).
     n_features_in_ : int
@@ -525,6 +528,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``device_``, ``hidden_layer_sizes_``, ``activations_``, ``include_input_``,
         ``code_layers_``."""
         whitened = self._whitened()
+        self.fit_params_ = self.get_params(deep=False)
         self.device_ = resolve_device(self.device)
         self.hidden_layer_sizes_ = self._hidden()
         self.activations_ = tuple(ae.layer_activations(len(self.hidden_layer_sizes_),
@@ -813,13 +817,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.learning_rate_ *= self._lr_decay() ** result["n_iter"]
         return result
 
-    def _index_gallery(self, Xs):
+    def _index_gallery(self, Xs, grown=False):
         """The gallery's codes, their diagnostics and ``knn_`` over them -- in the retrieval
-        space already chosen (``partial_fit``), else the codes (``fit`` chooses after)."""
+        space already chosen when the gallery ``grown`` (``partial_fit``), else the codes
+        (``fit`` chooses after; a refit chooses again)."""
         layers = self._layers(Xs)
         self._diagnose(layers)
         codes = self._codes(layers)
-        if hasattr(self, "head_"):  # partial_fit: the gallery grew, the space and head stay
+        if grown:  # partial_fit: the gallery grew, the space and head stay
             self._fit_knn(retrieval_features(codes, self.X_fit_, self.input_share_,
                                              self.retrieval_scales_))
             self._set_head(self.head_, self.head_params_)
@@ -1011,6 +1016,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "coefs_"):
             return self.fit(X, y, areas=areas)
+        with self._as_fitted():
+            return self._extend(X, y, areas)
+
+    def _extend(self, X, y, areas):
+        """``partial_fit`` on a fitted model, with the parameters as they were at ``fit``."""
         if self.compacted_:
             raise ValueError("this model was compacted (compact() / dgae fit --compact): it keeps "
                              "no decoder nor training features, so partial_fit cannot extend it")
@@ -1044,7 +1054,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                              seed=seed)
         self.loss_curve_ = np.concatenate([self.loss_curve_, result["loss_curve"]])
         self.n_iter_ += result["n_iter"]
-        self._index_gallery(Xs)
+        self._index_gallery(Xs, grown=True)
         return self
 
 

@@ -1,4 +1,5 @@
 """GeoKNN: photo geolocation by nearest-neighbour retrieval on any features."""
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -56,10 +57,11 @@ class GeoEstimatorMixin(GeoRegressorMixin):
     def set_head(self, head):
         """Locate queries with another head from now on, without fitting again.
 
-        The head's widths are the model's own (``_head_widths``: the set
-        parameters, or for :class:`DGAE` the gallery's scales where they are
-        ``"auto"``), its neighbour count ``n_neighbors`` as set now.  ``fit``
-        chooses the head again.
+        The head's widths are the model's own (``_head_widths``: the
+        parameters as they were at ``fit`` -- ``fit_params_`` --, or for
+        :class:`DGAE` the gallery's scales where they are ``"auto"``), and so is
+        its neighbour count; a parameter set after ``fit`` takes effect at the
+        next ``fit``, which chooses the head again.
 
         Parameters
         ----------
@@ -80,8 +82,20 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         check_is_fitted(self)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        self._set_head(head)
+        with self._as_fitted():
+            self._set_head(head)
         return self
+
+    @contextlib.contextmanager
+    def _as_fitted(self):
+        """The parameters as they were at ``fit`` (``fit_params_``) while the block runs: what
+        runs after fit (``set_head``, ``partial_fit``) reads no parameter set since."""
+        now = self.get_params(deep=False)
+        self.set_params(**getattr(self, "fit_params_", now))
+        try:
+            yield
+        finally:
+            self.set_params(**now)
 
     def _set_head(self, head, params=None, n_neighbors=None):
         """``head_``, ``head_params_`` (every keyword :func:`~dgae._heads.apply_head` gets: the
@@ -287,6 +301,8 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         Its parameters (widths, ``min_votes``, ``kde_power``).
     n_neighbors_ : int
         Neighbours it votes over (``n_neighbors`` resolved, at most the gallery).
+    fit_params_ : dict
+        The parameters at ``fit``; ``set_head`` reads them, not the current ones.
     device_ : {"cpu", "gpu"}
         Where the exact search runs (``device`` resolved in ``fit``).
     head_label_, head_scores_, gate_scores_ : str, dict, dict
@@ -360,6 +376,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
             from ._selection import check_groups
 
             groups = check_groups(groups, len(X))
+        self.fit_params_ = self.get_params(deep=False)
         self.device_ = resolve_device(self.device)
         self.features_ = np.ascontiguousarray(X)
         self.index_ = build_index(self.index, self.features_, self.random_state, self.verbose)

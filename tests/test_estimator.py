@@ -377,6 +377,17 @@ def test_codes_and_predictions_do_not_depend_on_how_queries_are_batched(widths):
     np.testing.assert_array_equal(batches, model.predict(X))
 
 
+def test_a_refit_chooses_again_as_a_fresh_fit_does():
+    """Refitting a fitted model (other parameters) is a fresh fit: its retrieval space and head
+    are chosen again (a refit used to keep the old space for the gallery index)."""
+    X, gps, place = _places()
+    model = DGAE(**dict(SMALL, input_share=0.5)).fit(X, gps, groups=place)
+    model.set_params(input_share=0.0).fit(X, gps, groups=place)
+    fresh = DGAE(**dict(SMALL, input_share=0.0)).fit(X, gps, groups=place)
+    assert model.retrieval_space_ == fresh.retrieval_space_ == "code"
+    np.testing.assert_array_equal(model.predict(X), fresh.predict(X))
+
+
 def test_early_stopping_needs_two_places():
     X, gps, place = _places(n_places=8, per_place=2)
     with pytest.warns(UserWarning, match="early stopping skipped"):

@@ -110,6 +110,45 @@ def test_set_params_after_fit_changes_no_output(name, est, fit_args, fit_kw, pre
     assert tried >= 1
 
 
+def _changed_params(est):
+    """(param, other value) for every parameter of ``est`` that may change."""
+    for param, value in est.get_params(deep=False).items():
+        if param not in SKIP:
+            for other in _alternatives(est._parameter_constraints.get(param, []), value):
+                yield param, other
+
+
+@pytest.mark.parametrize("name", ["DGAE", "GeoKNN"])
+@pytest.mark.parametrize("step", ["set_head", "partial_fit"])
+def test_what_runs_after_fit_reads_no_parameter_set_since(name, step):
+    """``set_head`` and ``partial_fit`` after ``set_params``: the same outputs as without it."""
+    if name == "GeoKNN" and step == "partial_fit":
+        pytest.skip("GeoKNN has no partial_fit")
+    (_, est, fit_args, fit_kw, _), = [c for c in CASES if c[0] == name]
+    X, gps = fit_args
+    est = copy.deepcopy(est).fit(X, gps, **fit_kw)
+
+    def run(model):
+        if step == "partial_fit":
+            model.partial_fit(X[:6], gps[:6])
+            return _outputs(model, X[:20], {})
+        out = {}
+        for head in ("kde", "meanshift"):
+            details = model.set_head(head).predict_details(X[:20])
+            out[head], out[head + " confidence"] = details.gps, details.confidence
+        return out
+
+    want = run(copy.deepcopy(est))
+    tried = 0
+    for param, other in _changed_params(est):
+        got = run(copy.deepcopy(est).set_params(**{param: other}))
+        for method, w in want.items():
+            np.testing.assert_array_equal(got[method], w, err_msg=f"{name}.set_params({param}="
+                                          f"{other!r}) then {step} changed {method}")
+        tried += 1
+    assert tried >= 5
+
+
 def test_a_model_saved_before_new_parameters_and_attributes_still_works():
     """A pickle lacks what later versions added (a parameter, fitted attributes): its
     parameters take their defaults, its fitted state is rebuilt, and it predicts as before."""
