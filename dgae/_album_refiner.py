@@ -7,7 +7,6 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
-from .base import restore_fitted
 from ._context import CellModelMixin, context_features, out_of_fold_proba, unfitted_base
 from ._time_refiner import TimeRefiner
 
@@ -161,11 +160,6 @@ class AlbumRefiner(CellModelMixin, BaseEstimator):
         if album.shape != (n,):
             raise ValueError(f"album has shape {album.shape}; expected ({n},)")
         return album
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        restore_fitted(self, state, {"method_": lambda: self.method,
-                                     "album_size_": lambda: int(self.album_size)})
 
     def predict_proba(self, X, album=None, time=None):
         """Cell probabilities of each photo given its album, shape (n, N)."""

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cell_classifier import class_positions
 from ._heads import apply_head
-from .base import CodesTransformerMixin, GeoRegressorMixin, restore_fitted
+from .base import CodesTransformerMixin, GeoRegressorMixin
 
 #: Queries per block of the restricted search (a block's distances: rows x gallery floats).
 _BLOCK = 256
@@ -101,10 +101,6 @@ class ClassificationRetrieval(GeoRegressorMixin, CodesTransformerMixin, BaseEsti
         """The representation retrieval runs on, shape (n, n_codes) (:meth:`CellClassifier.transform`)."""
         check_is_fitted(self, "knn_")
         return self.cell_classifier_.transform(self._check_X(X, reset=False))
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        restore_fitted(self, state, {"top_cells_": lambda: self.top_cells})
 
     def predict(self, X):
         """The head's estimate from the nearest gallery photos in the representation.

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
 
 from . import _autoencoder as ae
-from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets, restore_fitted
+from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
 from .utils import (array_module, get_xp, great_circle_km, km_to_degrees, resolve_device, say,
                     to_device, to_host, warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
@@ -542,27 +542,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         # the gallery index is built last: a fit stopped by Ctrl-C leaves its first steps'
         # attributes but no model that predicts
         return hasattr(self, "knn_")
-
-    def __setstate__(self, state):
-        # a model saved before the fitted parameters were attributes of their own
-        spec = state.pop("code_spec_", None)
-        if spec is not None:
-            state.update(hidden_layer_sizes_=tuple(spec["hidden"]),
-                         activations_=tuple(spec["activations"]),
-                         include_input_=spec["include_input"],
-                         code_layers_="all" if spec["stack"] else "last")
-        super().__setstate__(state)
-        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
-                                     "region_miner_": lambda: None,
-                                     "region_labels_": lambda: None,
-                                     "region_indices_": lambda: np.empty(0, np.int64),
-                                     "input_share_": lambda: 0.0,
-                                     "retrieval_scales_": lambda: (1.0, 1.0),
-                                     "retrieval_space_": lambda: "code",
-                                     "retrieval_scores_": dict,
-                                     "confidence_by_kind_": dict})
-        if "head_" in state:  # older models: complete head_params_, give knn_ the head
-            self._set_head(self.head_, self.head_params_, state.get("n_neighbors_"))
 
     def _make_scaler(self, seed):
         """Shrunk PCA whitening (``"whitened"``) or min-max scaling into [0, 1] (``"paper"``)."""

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from dgae.graphs import FaissIndex, IVFIndex, ShardedIndex
 
-from .base import RUN_CONSTRAINTS, GeoRegressorMixin, restore_fitted
+from .base import RUN_CONSTRAINTS, GeoRegressorMixin
 from .utils import resolve_device, warn
 from ._heads import HEADS, apply_head, resolve_k
 
@@ -347,12 +347,6 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.verbose = verbose
         self.validation_fraction = validation_fraction
         self.new_place_share = new_place_share
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device)})
-        if "features_" in state and "head_" not in state:
-            self._set_head(self.head)
 
     def fit(self, X, y, groups=None):
         """Index the gallery (and, for ``head="auto"``, choose the head).

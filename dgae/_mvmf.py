@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._optim import BestWeights, Optimizer
 from .utils import (check_gps, from_unit_vectors, get_xp, great_circle_km, progress, resolve_device,
                     to_device, to_host, to_unit_vectors, warn)
-from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets, restore_fitted
+from .base import RUN_CONSTRAINTS, GeoRegressorMixin, check_targets
 from ._vmf import KAPPA_RANGE, dlog_normalizer_dlogkappa, log_vmf, logsumexp, softmax
 
 _LOG_KAPPA_RANGE = tuple(math.log(k) for k in KAPPA_RANGE)
@@ -86,15 +86,6 @@ class _MvMFObjective:
         gs = (dv * (dlog_normalizer_dlogkappa(kappa, xp)[None, :]
                     + kappa[None, :] * (cos - 1.0))).sum(axis=0)
         return loss, [gW, dz.sum(axis=0).astype(b.dtype), gu, gs]
-
-
-def _scaler_of(state):
-    """The StandardScaler of a model saved when MvMF standardised by hand (``mean_``, ``scale_``)."""
-    scaler = StandardScaler()
-    scaler.mean_, scaler.scale_ = state["mean_"], state["scale_"]
-    scaler.var_, scaler.n_features_in_ = state["scale_"] ** 2, len(state["mean_"])
-    scaler.n_samples_seen_ = 1
-    return scaler
 
 
 class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
@@ -368,12 +359,6 @@ class MvMFRegressor(GeoRegressorMixin, BaseEstimator):
     def predict_proba(self, X):
         """Mixture weights Gamma(x) (Eq. 3), shape (n, c), in the order of ``cells_``."""
         return np.exp(self._log_weights(X))
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        restore_fitted(self, state, {"device_": lambda: resolve_device(self.device),
-                                     "refine_steps_": lambda: int(self.refine_steps),
-                                     "scaler_": lambda: _scaler_of(state)})
 
     def predict(self, X):
         """Mean of the heaviest component (Eq. 7), then ``refine_steps`` uphill steps.

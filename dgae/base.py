@@ -10,7 +10,6 @@ Examples
 >>> check_targets([[45.0, 15.0]], 1).dtype
 dtype('float64')
 """
-import inspect
 
 import numpy as np
 from sklearn.base import TransformerMixin
@@ -21,7 +20,7 @@ from ._version import __version__
 from .utils import DEVICES, check_features, check_gps, great_circle_km, warn
 
 __all__ = ["RUN_CONSTRAINTS", "SCORE_THRESHOLD_KM", "CodesTransformerMixin", "DgaeVersionWarning",
-           "GeoRegressorMixin", "check_targets", "restore_fitted"]
+           "GeoRegressorMixin", "check_targets"]
 
 #: Accuracy threshold of ``score`` (the paper cross-validates at 200 km).
 SCORE_THRESHOLD_KM = 200.0
@@ -89,7 +88,9 @@ class GeoRegressorMixin:
 
     Subclasses provide ``predict``.  A pickled estimator records the dgae version that saved
     it; loading it under another version warns with both (:class:`DgaeVersionWarning`), as
-    scikit-learn does for its own version.
+    scikit-learn does for its own version, and migrates nothing: a model is promised to load
+    in the version that saved it (fit it again in another; ``dgae fit`` reuses its feature
+    cache).
 
     Examples
     --------
@@ -119,11 +120,6 @@ class GeoRegressorMixin:
                  "may fail or predict differently; fit it again with this version",
                  DgaeVersionWarning)
         super().__setstate__(state)
-        # parameters added since the model was saved take their defaults (get_params, clone and
-        # repr read every constructor parameter)
-        for name, param in inspect.signature(type(self).__init__).parameters.items():
-            if name != "self" and name not in state and param.default is not param.empty:
-                setattr(self, name, param.default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -185,33 +181,4 @@ class CodesTransformerMixin(TransformerMixin):
         tags.transformer_tags.preserves_dtype = ["float32"]  # codes are float32
         return tags
 
-
-def restore_fitted(estimator, state, defaults):
-    """Set the fitted attributes a model pickled by an earlier dgae lacks, from its parameters.
-
-    Called from ``__setstate__`` after the state is restored: for a fitted
-    ``estimator`` (its state has attributes ending in ``_``), each name of
-    ``defaults`` missing from ``state`` gets ``defaults[name]()``.
-
-    Parameters
-    ----------
-    estimator : object
-    state : dict
-        The unpickled state.
-    defaults : dict of str -> callable
-        ``{fitted attribute: function of no argument giving its value}``.
-
-    Examples
-    --------
-    >>> class Old:
-    ...     refine_steps = 3
-    >>> est = Old()
-    >>> restore_fitted(est, {"coef_": 1}, {"refine_steps_": lambda: est.refine_steps})
-    >>> est.refine_steps_
-    3
-    """
-    if any(k.endswith("_") and not k.startswith("_") for k in state):
-        for name, make in defaults.items():
-            if name not in state:
-                setattr(estimator, name, make())
 

@@ -14,7 +14,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from dgae.base import restore_fitted
 from dgae.utils import progress, warn
 
 from ._blocks import BLOCKS, HISTOGRAM_BLOCKS, N_TEXTON_FEATURES, Views, block_dims
@@ -295,10 +294,6 @@ class Im2GPSDescriptor(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        restore_fitted(self, state, {"hellinger_": lambda: bool(self.hellinger)})
 
     # ------------------------------------------------------------ helpers
     def _names(self):

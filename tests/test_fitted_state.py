@@ -147,25 +147,3 @@ def test_what_runs_after_fit_reads_no_parameter_set_since(name, step):
                                           f"{other!r}) then {step} changed {method}")
         tried += 1
     assert tried >= 5
-
-
-def test_a_model_saved_before_new_parameters_and_attributes_still_works():
-    """A pickle lacks what later versions added (a parameter, fitted attributes): its
-    parameters take their defaults, its fitted state is rebuilt, and it predicts as before."""
-    X, gps, place, _ = _data()
-    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=5, random_state=0,
-                 input_share=0.0, device="cpu").fit(X, gps)   # earlier versions searched codes
-    want = model.predict(X)
-    state = model.__getstate__()
-    for name in ("knn", "region_miner_", "region_labels_", "n_neighbors_", "device_",
-                 "input_share", "input_share_", "retrieval_scales_", "retrieval_space_",
-                 "retrieval_scores_", "region_indices_"):
-        state.pop(name)
-    old = DGAE.__new__(DGAE)
-    old.__setstate__(state)
-    assert old.get_params()["knn"] is None and old.device_ == "cpu"
-    np.testing.assert_array_equal(old.predict(X), want)
-    np.testing.assert_array_equal(old.knn_.predict(old.retrieval_features(X)), want)
-    assert old.retrieval_space_ == "code" and old.input_share == "auto"
-    old.partial_fit(X[:4], gps[:4])                      # no region labels were saved
-    assert old.P_.shape == (len(X) + 4,) * 2 and old.region_labels_ is None
