@@ -74,6 +74,7 @@ def demo(tmp_path_factory):
     return head_tables(res, ("1nn",))
 
 
+@pytest.mark.slow
 def test_the_demo_prints_the_readme_table_within_the_stated_tolerance(demo):
     points = float(re.search(r"every accuracy cell within (\d+(?:\.\d+)?) points", README)[1])
     factor = float(re.search(r"every median within a factor of (\d+(?:\.\d+)?)", README)[1])
