@@ -483,6 +483,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self._resolve_fitted_parameters()  # once: set_params after fit changes no output
         X = self._check_X(X, reset=True, ensure_min_samples=2)
         gps = check_targets(y, len(X))
+        self._read_scales(gps)  # before anything reads them
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         clock = _Clock()
         self.scaler_ = self._make_scaler(seed).fit(X)
@@ -579,22 +580,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _build_graphs(self, X, gps, areas, seed):
         """POIs (mean-shift on GPS), P and Q (nothing for the AE baseline but the POIs
         early stopping needs)."""
-        from dgae.graphs import auto_poi_bandwidth, build_geo_graphs
+        from dgae.graphs import build_geo_graphs
 
         n = len(X)
         empty = sp.csr_matrix((n, n), dtype=np.float32)
         self.poi_miner_, self.region_miner_, self.region_labels_ = None, None, None
         self.poi_labels_ = np.full(n, -1, dtype=np.int64)
         self.P_, self.Q_ = empty, empty.copy()
-        self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
-                               else float(self.poi_bandwidth))
-        self.scales_ = gallery_scales(gps)
-        self.thresholds_km_ = self.scales_["thresholds_km"]
-        self.confidence_km_ = float(self.scales_["confidence_km"])
-        self.q_min_km_ = ((self.scales_["q_min_km"] if self._whitened() else 0.0)
-                          if self.q_min_km == "auto" else float(self.q_min_km))
-        self.region_km_ = ((self.scales_["confidence_km"] if self._whitened() else None)
-                           if self.region_km == "auto" else self.region_km)
         if not (self._uses_graphs() or self.early_stopping):
             return
         # X and gps were validated at fit's entry: the graphs take them as they are
@@ -607,6 +599,24 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
         if self.region_miner_ is not None:
             self.region_labels_ = self.region_miner_.labels_.astype(np.int64)
+
+    def _read_scales(self, gps):
+        """The gallery's scales, resolved once from its positions
+        (:func:`dgae.metrics.gallery_scales`): ``scales_``, ``thresholds_km_``,
+        ``confidence_km_``, and the parameters that follow them where they are ``"auto"``
+        (``poi_bandwidth_``, ``q_min_km_``, ``region_km_``). Everything after -- graphs, early
+        stopping, the head, the confidence -- reads these."""
+        from dgae.graphs import auto_poi_bandwidth
+
+        self.scales_ = gallery_scales(gps)
+        self.thresholds_km_ = self.scales_["thresholds_km"]
+        self.confidence_km_ = float(self.scales_["confidence_km"])
+        self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
+                               else float(self.poi_bandwidth))
+        self.q_min_km_ = ((self.scales_["q_min_km"] if self._whitened() else 0.0)
+                          if self.q_min_km == "auto" else float(self.q_min_km))
+        self.region_km_ = ((self.scales_["confidence_km"] if self._whitened() else None)
+                           if self.region_km == "auto" else self.region_km)
 
     def _fit_weights(self, Xs, seed, groups):
         """Train on the whole gallery, or on all but the held-out photos with early stopping."""
