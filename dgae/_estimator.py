@@ -10,12 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
+from dgae.graphs import PAPER_POI_BANDWIDTH, REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
 
 from . import _autoencoder as ae
 from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
-from .utils import (array_module, get_xp, great_circle_km, km_to_degrees, resolve_device, say,
-                    to_device, to_host, warn)
+from .utils import (array_module, degrees_to_km, get_xp, great_circle_km, km_to_degrees,
+                    resolve_device, say, to_device, to_host, warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
@@ -46,7 +46,8 @@ ENCODE_CHUNK = ae.ROW_CHUNK
 #: The paper's own setting in full (§4.4, §6.4-6.5): ``DGAE(**PAPER_PARAMS)`` is Eq. 4 as
 #: written, trained by Algorithm 1, with the paper's layer sizes, weights and POI bandwidth.
 PAPER_PARAMS = dict(objective="paper", hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1,
-                    gamma=0.05, k1=20, k2=10, q_min_km=0.0, poi_bandwidth=0.005, optimizer="gd",
+                    gamma=0.05, k1=20, k2=10, q_min_km=0.0,
+                    poi_bandwidth_km=float(degrees_to_km(PAPER_POI_BANDWIDTH)), optimizer="gd",
                     batch_size=None, early_stopping=False, max_iter=100)
 
 
@@ -114,9 +115,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     graph : {"exact", "anchor", "ann"}, default="exact"
         How Q is built: exact search, the paper's anchor graph (fDGAE) or
         pynndescent.
-    poi_bandwidth : float or "auto", default="auto"
-        POI mean-shift bandwidth in degrees of arc; ``"auto"``: the paper's
-        0.005 (§6.5.1), shrunk on galleries only a few km across
+    poi_bandwidth_km : float or "auto", default="auto"
+        POI mean-shift bandwidth (km of arc); ``"auto"``: the paper's 0.005° (0.556 km,
+        §6.5.1), shrunk on galleries only a few km across
         (:func:`dgae.graphs.auto_poi_bandwidth`).
     region_km : float, "auto" or None, default="auto"
         Multi-scale same-area pairs: P also holds each photo's ``k1`` nearest
@@ -270,8 +271,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     batch_size_ : int or None
     scaler_ : ShrunkWhitening or MinMaxScaler
         The network's input scaling, fitted on the gallery.
-    poi_bandwidth_ : float
-        The POI bandwidth used (degrees).
+    poi_bandwidth_km_ : float
+        The POI bandwidth used (km).
     q_min_km_ : float
         The Q distance floor used.
     region_km_ : float or None
@@ -335,7 +336,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``predict`` uses.
     hidden_layer_sizes_, activations_ : tuple
         The network's widths and each layer's activation.
-    include_input_, code_layers_ : bool, {"all", "last"}
+    include_input_, code_layers_ : bool, {"all", "top"}
         What codes are made of (``include_input`` and ``code_layers`` resolved).
     n_neighbors_ : int
         Neighbours the head votes over.
@@ -372,7 +373,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "k2": [Interval(Integral, 1, None, closed="left")],
         "q_min_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "graph": [StrOptions({"exact", "anchor", "ann"})],
-        "poi_bandwidth": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "poi_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "region_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither"), None],
         "region_weight": [Interval(Real, 0, 1, closed="both")],
         "objective": [StrOptions(set(ae.OBJECTIVES))],
@@ -405,7 +406,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(512, 128), alpha=16.0, beta=1.0, gamma=0.0,
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
-                 poi_bandwidth="auto", region_km="auto", region_weight=REGION_WEIGHT,
+                 poi_bandwidth_km="auto", region_km="auto", region_weight=REGION_WEIGHT,
                  objective="whitened", n_components=256, whiten_shrinkage=3.0, optimizer="adam",
                  learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
                  max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
@@ -424,7 +425,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.k2 = k2
         self.q_min_km = q_min_km
         self.graph = graph
-        self.poi_bandwidth = poi_bandwidth
+        self.poi_bandwidth_km = poi_bandwidth_km
         self.region_km = region_km
         self.region_weight = region_weight
         self.objective = objective
@@ -536,7 +537,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                                        self.objective))
         self.include_input_ = ((not whitened) if self.include_input == "auto"
                                else bool(self.include_input))
-        self.code_layers_ = (("last" if whitened else "all") if self.code_layers == "auto"
+        self.code_layers_ = (("top" if whitened else "all") if self.code_layers == "auto"
                              else self.code_layers)
 
     def __sklearn_is_fitted__(self):
@@ -592,7 +593,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         # X and gps were validated at fit's entry: the graphs take them as they are
         self.P_, self.Q_, self.poi_miner_, self.region_miner_ = build_geo_graphs(
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
-            poi_bandwidth=self.poi_bandwidth_, q_min_km=self.q_min_km_, device=self.device_,
+            poi_bandwidth=self._poi_bandwidth_deg, q_min_km=self.q_min_km_, device=self.device_,
             random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
             region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_),
             region_weight=self.region_weight, return_miners=True, check_input=False)
@@ -604,15 +605,17 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         """The gallery's scales, resolved once from its positions
         (:func:`dgae.metrics.gallery_scales`): ``scales_``, ``thresholds_km_``,
         ``confidence_km_``, and the parameters that follow them where they are ``"auto"``
-        (``poi_bandwidth_``, ``q_min_km_``, ``region_km_``). Everything after -- graphs, early
+        (``poi_bandwidth_km_``, ``q_min_km_``, ``region_km_``). Everything after -- graphs, early
         stopping, the head, the confidence -- reads these."""
         from dgae.graphs import auto_poi_bandwidth
 
         self.scales_ = gallery_scales(gps)
         self.thresholds_km_ = self.scales_["thresholds_km"]
         self.confidence_km_ = float(self.scales_["confidence_km"])
-        self.poi_bandwidth_ = (auto_poi_bandwidth(gps) if self.poi_bandwidth == "auto"
-                               else float(self.poi_bandwidth))
+        # the miner works in degrees: "auto" is computed in degrees and kept as it is
+        self._poi_bandwidth_deg = (auto_poi_bandwidth(gps) if self.poi_bandwidth_km == "auto"
+                                   else float(km_to_degrees(self.poi_bandwidth_km)))
+        self.poi_bandwidth_km_ = float(degrees_to_km(self._poi_bandwidth_deg))
         self.q_min_km_ = ((self.scales_["q_min_km"] if self._whitened() else 0.0)
                           if self.q_min_km == "auto" else float(self.q_min_km))
         self.region_km_ = ((self.scales_["confidence_km"] if self._whitened() else None)

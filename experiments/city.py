@@ -80,7 +80,7 @@ def main(argv=None):
     for name in ("AE", "DGAE", "fDGAE"):
         est = result["estimators"][name]
         print(f"{name}: q_min_km_ {est.q_min_km_:g}, Q pairs {est.Q_.nnz}, region_km_ "
-              f"{est.region_km_}, POI bandwidth {est.poi_bandwidth_:.2g} deg")
+              f"{est.region_km_}, POI bandwidth {est.poi_bandwidth_km_:.2g} km")
         print(confidence_report(name, est, X[q], data.gps[q]))
     return 0
 

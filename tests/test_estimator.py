@@ -414,12 +414,25 @@ def test_whitened_codes_are_the_linear_code_layer_over_pca_whitened_inputs():
     assert model.transform(X).shape == (len(X), 6)
 
 
+@pytest.mark.parametrize("objective, resolved", [("whitened", "top"), ("paper", "all")])
+def test_a_fitted_value_keeps_the_parameters_vocabulary(objective, resolved):
+    X, gps, _ = _places()
+    model = DGAE(**dict(SMALL, max_iter=2, objective=objective)).fit(X, gps)
+    assert model.code_layers_ == resolved
+    assert model.code_layers_ in DGAE._parameter_constraints["code_layers"][0].options
+
+
 def test_poi_bandwidth_auto_shrinks_on_a_small_extent():
     X, gps, _ = _places()
-    assert DGAE(**dict(SMALL, max_iter=2)).fit(X, gps).poi_bandwidth_ == 0.005
+    paper_km = 0.005 * np.pi / 180 * 6371.004  # the paper's 0.005 degrees, in km
+    model = DGAE(**dict(SMALL, max_iter=2)).fit(X, gps)
+    assert model.poi_bandwidth_km_ == pytest.approx(paper_km, rel=1e-12)
+    assert model.poi_miner_.bandwidth == 0.005  # the miner's own unit
     town = 48.85 + (gps - gps.mean(axis=0)) * 1e-4  # the same layout squeezed into a few hundred m
     model = DGAE(**dict(SMALL, max_iter=2)).fit(X, town)
-    assert model.poi_bandwidth_ < 0.005 and model.poi_miner_.n_clusters_ == 8
+    assert model.poi_bandwidth_km_ < paper_km and model.poi_miner_.n_clusters_ == 8
+    given = DGAE(**dict(SMALL, max_iter=2, poi_bandwidth_km=2.0)).fit(X, gps)
+    assert given.poi_miner_.bandwidth == pytest.approx(2.0 / 6371.004 * 180 / np.pi, rel=1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 999, 5000])

@@ -86,7 +86,7 @@ def add_parser(subparsers):
                              ("--k1", int, "same-area neighbours per photo"),
                              ("--k2", int, "easy-confusing neighbours per photo"),
                              ("--q-min-km", float, "distance floor of Q pairs, km"),
-                             ("--poi-bandwidth", float, "POI mean-shift bandwidth, degrees"),
+                             ("--poi-bandwidth-km", float, "POI mean-shift bandwidth, km"),
                              ("--new-place-share", float, "share of queries expected on ground "
                               "the gallery does not hold (new places and new regions, half "
                               "each): early stopping, the head, the retrieval space and the "
@@ -190,7 +190,7 @@ def _fit(args):
     given = {"hidden_layer_sizes": args.layers, "objective": args.objective, "alpha": args.alpha,
              "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
              "q_min_km": args.q_min_km, "graph": args.graph, "index": args.index,
-             "poi_bandwidth": args.poi_bandwidth, "new_place_share": args.new_place_share,
+             "poi_bandwidth_km": args.poi_bandwidth_km, "new_place_share": args.new_place_share,
              "optimizer": args.optimizer, "max_iter": args.max_iter,
              "learning_rate": args.learning_rate}
     params = {k: v for k, v in given.items() if v is not None}

@@ -27,7 +27,7 @@ from ._backend import (DEVICES, array_module, get_xp, gpu_available, resolve_dev
                        to_host)
 from ._csv import comma_floats, comma_ints, conflicting_rows, read_table
 from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
-                   great_circle_km, km_to_chord, km_to_degrees, spherical_mean, to_unit_vectors,
+                   great_circle_km, km_to_chord, km_to_degrees, degrees_to_km, spherical_mean, to_unit_vectors,
                    unit_mean, wrap_longitude)
 from ._meanshift import DenseNeighbors, TreeNeighbors, bin_seeds, mean_shift
 from ._optional import require
@@ -41,7 +41,7 @@ __all__ = [
     "array_module", "bin_seeds", "check_features", "check_gps", "check_gps_rows", "check_k",
     "check_labels", "comma_floats", "comma_ints", "conflicting_rows", "deg_to_chord", "first_kept",
     "from_unit_vectors", "gallery_extent_km", "get_xp", "gpu_available", "great_circle_km",
-    "km_to_chord", "km_to_degrees", "knn_search", "mean_shift", "nearest_neighbors",
+    "km_to_chord", "km_to_degrees", "degrees_to_km", "knn_search", "mean_shift", "nearest_neighbors",
     "neighbors_to_csr", "progress", "read_table", "require", "resolve_device", "say",
     "search_centre", "spherical_mean",
     "to_device", "to_host", "to_unit_vectors", "unit_mean", "warn", "wrap_longitude",

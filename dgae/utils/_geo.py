@@ -183,6 +183,17 @@ def km_to_degrees(km, radius_km=EARTH_RADIUS_KM):
     return float(np.degrees(float(km) / radius_km))
 
 
+def degrees_to_km(deg, radius_km=EARTH_RADIUS_KM):
+    """Arc in degrees → great-circle distance in km (the inverse of :func:`km_to_degrees`).
+
+    Examples
+    --------
+    >>> round(degrees_to_km(0.005), 4)  # the paper's POI bandwidth
+    0.556
+    """
+    return float(np.radians(float(deg)) * radius_km)
+
+
 def deg_to_chord(deg):
     """Great-circle arc in degrees → chord length on the unit sphere.
 
