@@ -100,3 +100,33 @@ def test_report_without_truth_shows_predictions_and_places(tmp_path):
     assert main(["report", str(tmp_path / "p.csv"), "--out", str(tmp_path / "r.html")]) == 0
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Zagreb" in page and "Accuracy" not in page and "Map: predictions" in page
+
+
+@pytest.mark.parametrize("scale, spread_deg, error_deg, thresholds", [
+    ("city", 0.01, 0.005, r"0\.1 km\s+0\.25 km"),
+    ("world", 60.0, 20.0, r"750 km\s+2500 km")])
+def test_city_and_world_reports_screenshot_at_their_own_scale(scale, spread_deg, error_deg,
+                                                             thresholds, tmp_path):
+    """The two reports a person reads -- a city's and the world's -- render in a real browser;
+    each is scaled to its own thresholds (its table, and the map's bands: tests/
+    test_places_maps.py checks the figure itself) and its screenshot is a page, not a blank."""
+    rng = np.random.default_rng(1)
+    n = 150
+    lat = np.clip(37.78 + rng.normal(0, spread_deg, n), -60, 70)
+    lon = np.clip(-122.42 + rng.normal(0, spread_deg * 2, n), -179, 179)
+    with open(tmp_path / "p.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "lat", "lon", "pred_lat", "pred_lon", "confidence", "confidence_km"])
+        for i in range(n):
+            w.writerow([f"p{i}.jpg", lat[i], lon[i], np.clip(lat[i] + rng.normal(0, error_deg), -89, 89),
+                        lon[i] + rng.normal(0, error_deg), rng.uniform(), 1])
+    out = tmp_path / f"{scale}.html"
+    assert main(["report", str(tmp_path / "p.csv"), "--out", str(out)]) == 0
+    assert re.search(thresholds, out.read_text(encoding="utf-8"))
+    shot = tmp_path / f"{scale}.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1280,1400", f"--user-data-dir={tempfile.mkdtemp()}"]
+    subprocess.run([_chromium(), *flags, f"--screenshot={shot}", out.as_uri()],
+                   capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.shape == (1400, 1280) and pixels.std() > 20  # text, figures and a map
