@@ -20,10 +20,10 @@ from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
 from ._scale import gallery_scales
-from ._selection import (INPUT_SHARES, ConfidenceCalibrator, GeoMonitor, block_scale,
+from ._selection import (INPUT_SHARES, VIEW, ConfidenceCalibrator, GeoMonitor, block_scale,
                          check_groups, choose_retrieval, confidence_by_kind, confidence_features,
-                         gallery_held_out, head_candidates, held_out_kinds, retrieval_features,
-                         retrieval_label)
+                         confidence_share, gallery_held_out, head_candidates, held_out_kinds,
+                         mix_weights, retrieval_features, retrieval_label)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -185,9 +185,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         head, its gate and the retrieval space and calibrates the confidence
         on are weighted to that mix (:func:`~dgae._selection.mix_weights`):
         ``1.0`` for a user whose photos are all of new ground, ``0.0`` for
-        other views of places in the gallery.  ``None``: 2/3 -- a third each
-        of views, new places and new regions (nothing is known of the user's
-        queries, so each kind a gallery can be asked about weighs the same).
+        other views of places in the gallery.  ``None``: the choices are made
+        for 2/3 -- a third each of views, new places and new regions (nothing
+        is known of the user's queries, so each kind a gallery can be asked
+        about weighs the same) -- and the confidence is calibrated for new
+        ground (:data:`~dgae._selection.CONFIDENCE_NEW_SHARE`): the features
+        barely tell a view from new ground, so a confidence calibrated for a
+        mix gives every query the mix's rate and promises on new cities what
+        only views get; ``predict_details``' ``confidence_seen`` is the
+        probability for a view of a known place.
     n_iter_no_change : int or "auto", default="auto"
         Patience of early stopping; ``"auto"``: 20 iterations in full-batch
         training, 5 epochs with mini-batches (an epoch is ``n / batch_size``
@@ -296,10 +302,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     confidence_by_kind_ : dict
         The confidence on the held-out photos it was calibrated on, kind by kind
         (:func:`~dgae._selection.confidence_by_kind`): ``{"views" | "places" | "regions":
-        {"n", "observed", "confidence"}}`` and ``"auroc"``: how well the confidence tells
-        views from new ground and places from regions (0.5: not at all).  A kind whose
-        mean confidence is far from its observed rate is one the features cannot tell apart
-        from the others.
+        {"n", "observed", "confidence", "confidence_seen"}}`` and ``"auroc"``: how well the
+        confidence tells views from new ground and places from regions (0.5: not at all).
+        A kind whose mean confidence is far from its observed rate is one the features
+        cannot tell apart from the others.
     head_, head_params_, head_label_ : str, dict, str
         The head ``predict`` uses, its parameters (``kde_sigma_km``,
         ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) and
@@ -312,9 +318,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``predict_details``' confidence is the probability of an error at
         most this (the gallery's fine scale).
     confidence_calibrator_ : dgae._selection.ConfidenceCalibrator or None
-        Learned on the held-out photos' predictions.  None with ``head="auto"`` when nothing
+        Learned on the held-out photos' predictions, weighted to the confidence's mix
+        (``new_place_share``; unstated: new ground).  None with ``head="auto"`` when nothing
         could be held out (a gallery of one place): the confidence is then NaN, unknown;
         with a fixed head, the share of the neighbours that vote for the prediction.
+    seen_calibrator_ : dgae._selection.ConfidenceCalibrator or None
+        The same, learned on the held-out views alone (``confidence_seen``); None where no
+        view was held out (``confidence_seen`` NaN, or the vote share with a fixed head and
+        nothing held out).
     poi_miner_ : dgae.graphs.POIMiner or None
     poi_labels_ : ndarray of shape (n_gallery,)
         POI of each gallery photo (-1 everywhere when no POIs were mined).
@@ -697,6 +708,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         """
         cands = self._head_candidates()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
+        self.seen_calibrator_ = None
         self.retrieval_scores_, self.confidence_by_kind_ = {}, {}
         label = next(iter(cands))
         head, params = cands[label]
@@ -729,12 +741,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             pred = apply_head(head, choice.neighbors[:, :kh], choice.distances[:, :kh],
                               **self.head_params_)
             within = great_circle_km(pred, choice.truth) <= self.confidence_km_
-            features = confidence_features(choice.neighbors, choice.distances, pred,
-                                           self.confidence_km_, self.kde_power)
-            self.confidence_calibrator_ = ConfidenceCalibrator(self.confidence_km_, seed).fit(
-                features, within, choice.weights)
-            self.confidence_by_kind_ = confidence_by_kind(
-                self.confidence_calibrator_.predict(features), within, choice.kind)
+            self._calibrate(confidence_features(choice.neighbors, choice.distances, pred,
+                                                self.confidence_km_, self.kde_power),
+                            within, choice.kind, seed)
         self.head_label_ = label
         say(f"DGAE retrieval space: {self.retrieval_space_} (held-out score: "
             + ", ".join(f"{k} {v:.3f}" for k, v in self.retrieval_scores_.items()) + ")",
@@ -742,6 +751,21 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         say(f"DGAE head: {label} (held-out new ground, mean accuracy at {self.thresholds_km_} "
             "km: " + ", ".join(f"{k} {v:.3f}" for k, v in self.head_scores_.items()) + ")",
             verbose=self.verbose)
+
+    def _calibrate(self, features, within, kind, seed):
+        """``confidence_calibrator_`` on the held-out photos weighted to the confidence's mix
+        (:func:`~dgae._selection.confidence_share`: new ground unless one is stated),
+        ``seen_calibrator_`` on the held-out views alone, and ``confidence_by_kind_``."""
+        def calibrator(share):
+            return ConfidenceCalibrator(self.confidence_km_, seed).fit(
+                features, within, mix_weights(kind, share))
+
+        self.confidence_calibrator_ = calibrator(confidence_share(self.new_place_share))
+        if (kind == VIEW).any():
+            self.seen_calibrator_ = calibrator(0.0)
+        self.confidence_by_kind_ = confidence_by_kind(
+            self.confidence_calibrator_.predict(features), within, kind,
+            seen=self._confidence_seen(features))
 
     def _set_head(self, head, params=None, n_neighbors=None):
         super()._set_head(head, params, n_neighbors)
@@ -789,9 +813,16 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _confidence(self, features):
         if self.confidence_calibrator_ is not None:
             return self.confidence_calibrator_.predict(features)
-        if self.head == "auto":  # nothing could be held out to calibrate it on: unknown
+        if self.fit_params_["head"] == "auto":  # nothing held out to calibrate on: unknown
             return np.full(len(features), np.nan)
         return features[:, 0]
+
+    def _confidence_seen(self, features):
+        if self.seen_calibrator_ is not None:
+            return self.seen_calibrator_.predict(features)
+        if self.confidence_calibrator_ is None and self.fit_params_["head"] != "auto":
+            return features[:, 0]
+        return np.full(len(features), np.nan)  # no view held out: unknown
 
     def _confidence_km(self):
         return self.confidence_km_

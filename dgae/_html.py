@@ -52,7 +52,8 @@ def read_report_rows(predictions, truth=None):
     -------
     table : dict
         ``path`` (list of str), ``truth`` and ``pred`` (n, 2), ``confidence``,
-        ``confidence_km``, ``method``, ``error`` (list of str), ``topk`` (n, k, 2).
+        ``confidence_seen`` (NaN where the CSV has none), ``confidence_km``, ``method``,
+        ``error`` (list of str), ``topk`` (n, k, 2).
     """
     columns, rows = read_table(predictions, required=["pred_lat", "pred_lon"])
     n = len(rows)
@@ -69,7 +70,9 @@ def read_report_rows(predictions, truth=None):
                      for j in range(k)], axis=1) if k else np.zeros((n, 0, 2))
     return {"path": [r.get("path", str(i)) for i, r in enumerate(rows)], "truth": true,
             "pred": np.c_[_floats(rows, "pred_lat"), _floats(rows, "pred_lon")],
-            "confidence": _floats(rows, "confidence"), "confidence_km": _floats(rows, "confidence_km"),
+            "confidence": _floats(rows, "confidence"),
+            "confidence_seen": _floats(rows, "confidence_seen"),
+            "confidence_km": _floats(rows, "confidence_km"),
             "method": [r.get("method") or "" for r in rows],
             "error": [r.get("error") or "" for r in rows], "topk": topk}
 
@@ -120,22 +123,26 @@ def _figures(t, errors, has, by_method, thresholds):
         fig, ax = plt.subplots(figsize=(8, 5))
         plot_prediction_map(t["truth"][has], t["pred"][has], ax=ax, thresholds_km=thresholds)
         figs["Map: truth → prediction"] = _png(fig)
-        conf, km = t["confidence"][has], t["confidence_km"][has]
-        if np.isfinite(conf).any() and np.isfinite(km).any():
-            ok = np.isfinite(conf)
-            table = reliability(conf[ok], errors[has][ok] <= km[ok], n_bins=5)
+        km = t["confidence_km"][has]
+        columns = {c: t[c][has] for c in ("confidence", "confidence_seen")
+                   if np.isfinite(t[c][has]).any()}
+        if columns and np.isfinite(km).any():
             fig, ax = plt.subplots(figsize=(4.8, 4.2))
-            filled = table["count"] > 0
             ax.plot([0, 1], [0, 1], color="0.6", ls=":", label="calibrated")
-            ax.plot(table["predicted"][filled], table["observed"][filled], "o-", label="observed")
-            for x, y, c in zip(table["predicted"][filled], table["observed"][filled],
-                               table["count"][filled]):
-                ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, -10),
-                            fontsize="small")
-            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (predicted probability)",
+            for column, conf in columns.items():
+                ok = np.isfinite(conf) & np.isfinite(km)
+                table = reliability(conf[ok], errors[has][ok] <= km[ok], n_bins=5)
+                filled = table["count"] > 0
+                ax.plot(table["predicted"][filled], table["observed"][filled], "o-",
+                        label=f"observed, by {column}")
+                for x, y, c in zip(table["predicted"][filled], table["observed"][filled],
+                                   table["count"][filled]):
+                    ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, -10),
+                                fontsize="small")
+            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability",
                    ylabel=f"fraction within {np.nanmedian(km):g} km",
                    title="Reliability of the confidence")
-            ax.legend(loc="upper left")
+            ax.legend(loc="upper left", fontsize="small")
             figs["Reliability"] = _png(fig)
     elif np.isfinite(t["pred"]).all(1).any():
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -172,11 +179,15 @@ def _photo_rows(t, errors, places, roots, max_rows, common):
                  _cell(_coord(t["truth"][i])), _cell(_coord(t["pred"][i])),
                  _cell(html.escape(places[i]), places[i]),
                  _cell("" if np.isnan(err) else f"{err:,.2f}", "" if np.isnan(err) else err, "num"),
-                 _cell("" if np.isnan(t["confidence"][i]) else f"{t['confidence'][i]:.2f}",
-                       "" if np.isnan(t["confidence"][i]) else t["confidence"][i], "num"),
+                 *(_probability_cell(t[c][i]) for c in ("confidence", "confidence_seen")),
                  _cell(topk), _cell(html.escape(t["error"][i]), t["error"][i], "err")]
         lines.append("<tr>" + "".join(cells) + "</tr>")
     return lines
+
+
+def _probability_cell(p):
+    """A sortable table cell for a probability, empty where it is NaN (unknown)."""
+    return _cell("", "", "num") if np.isnan(p) else _cell(f"{p:.2f}", p, "num")
 
 
 def _common_folder(paths):
@@ -291,7 +302,8 @@ def write_html_report(predictions, out, truth=None, photos_root=None, thresholds
             '<th class="sortable">path</th><th>truth</th><th>prediction</th>'
             '<th class="sortable">place (prediction)</th>'
             '<th class="sortable" data-type="num">error km</th>'
-            '<th class="sortable" data-type="num">confidence</th><th>top-k</th>'
+            '<th class="sortable" data-type="num">confidence</th>'
+            '<th class="sortable" data-type="num">if a known place</th><th>top-k</th>'
             '<th class="sortable">problem</th></tr>')
     common = _common_folder(t["path"])
     rows = _photo_rows(t, errors, places, roots, max_rows, common)

@@ -115,6 +115,10 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         """Confidence from :func:`~dgae._selection.confidence_features`: the vote share."""
         return features[:, 0]
 
+    def _confidence_seen(self, features):
+        """The confidence if the query is a view of a known place: the vote share too."""
+        return features[:, 0]
+
     def _confidence_km(self):
         return CONFIDENCE_RADIUS_KM
 
@@ -137,10 +141,14 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             distance to the nearest gallery photo in the retrieval space
             (features or codes; smaller = a closer match); ``confidence``
             (n,): for a fitted :class:`DGAE`, the calibrated probability that
-            the error is at most ``confidence_km`` (learned on the places
-            held out in ``fit``); otherwise the share of the 10 nearest
-            gallery photos within ``confidence_km`` (25 km) of the
-            prediction; ``confidence_km``: that radius; ``topk`` (n, top_k, 2):
+            the error is at most ``confidence_km``, learned on the photos held
+            out in ``fit`` for the stated query mix (unstated: new ground, a
+            place the gallery has never seen); otherwise the share of the 10
+            nearest gallery photos within ``confidence_km`` (25 km) of the
+            prediction; ``confidence_seen`` (n,): the same probability if the
+            query is another view of a place in the gallery (DGAE: learned on
+            the held-out views, NaN where none was held out; otherwise the
+            vote share again); ``confidence_km``: that radius; ``topk`` (n, top_k, 2):
             the ``top_k`` nearest *distinct* gallery locations (several photos of
             one place count once; NaN when the neighbours hold fewer).
 
@@ -169,12 +177,13 @@ class GeoEstimatorMixin(GeoRegressorMixin):
             dist, idx = self._neighbors(X[s:s + batch_size], k)
             gps = self.gallery_gps_[idx]
             pred = apply_head(head, gps[:, :k_head], dist[:, :k_head], **params)
-            conf = self._confidence(confidence_features(gps, dist, pred, self._confidence_km(),
-                                                        params.get("kde_power", 10.0)))
-            parts.append((pred, dist[:, 0], conf, distinct_locations(gps, int(top_k))))
+            feats = confidence_features(gps, dist, pred, self._confidence_km(),
+                                        params.get("kde_power", 10.0))
+            parts.append((pred, dist[:, 0], self._confidence(feats), self._confidence_seen(feats),
+                          distinct_locations(gps, int(top_k))))
         cols = [np.concatenate(c) for c in zip(*parts)]
-        return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2], topk=cols[3],
-                     confidence_km=self._confidence_km())
+        return Bunch(gps=cols[0], match_distance=cols[1], confidence=cols[2],
+                     confidence_seen=cols[3], topk=cols[4], confidence_km=self._confidence_km())
 
     def predict_topk(self, X, k=5):
         """Locations of the ``k`` nearest gallery photos (the paper's Table 5 oracle).

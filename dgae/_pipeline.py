@@ -80,7 +80,7 @@ class GeoPipeline(Pipeline):
         details : sklearn.utils.Bunch
             As :meth:`dgae.GeoKNN.predict_details`, a row per photo; a photo
             that could not be read has NaN ``gps``, ``match_distance``,
-            ``confidence`` and ``topk``, and its reason in ``error`` (object
+            ``confidence``, ``confidence_seen`` and ``topk``, and its reason in ``error`` (object
             array of str, "" where the photo was read).
         """
         X, errors, _ = describe_photos(X, self[0], cache, verbose=verbose, n_jobs=n_jobs)
@@ -142,8 +142,8 @@ def details_of_rows(estimator, X, errors=None, top_k=0, verbose=0):
     Returns
     -------
     details : sklearn.utils.Bunch
-        ``gps``, ``match_distance``, ``confidence``, ``topk``, ``confidence_km``
-        and ``error`` (object array of str), a row per row of ``X``.
+        ``gps``, ``match_distance``, ``confidence``, ``confidence_seen``, ``topk``,
+        ``confidence_km`` and ``error`` (object array of str), a row per row of ``X``.
 
     Examples
     --------
@@ -164,9 +164,10 @@ def details_of_rows(estimator, X, errors=None, top_k=0, verbose=0):
         got = estimator.predict_details(X[rows], top_k=top_k, verbose=verbose)
     else:
         got = Bunch(gps=np.zeros((0, 2)), match_distance=np.zeros(0), confidence=np.zeros(0),
-                    topk=np.zeros((0, int(top_k), 2)), confidence_km=estimator._confidence_km())
+                    confidence_seen=np.zeros(0), topk=np.zeros((0, int(top_k), 2)),
+                    confidence_km=estimator._confidence_km())
     out = Bunch(confidence_km=got.confidence_km)
-    for key in ("gps", "match_distance", "confidence", "topk"):
+    for key in ("gps", "match_distance", "confidence", "confidence_seen", "topk"):
         values = np.asarray(got[key], dtype=np.float64)
         full = np.full((n,) + values.shape[1:], np.nan)
         full[rows] = values

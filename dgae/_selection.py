@@ -56,6 +56,13 @@ REGION_LINKS = 16
 #: each kind a gallery can be asked about -- another view of a place it holds, a new place in
 #: an area it covers, a region it has never seen -- weighs the same: a third each.
 DEFAULT_NEW_SHARE = 2.0 / 3.0
+#: ``new_place_share=None``: the mix the confidence is calibrated for -- all new ground.  The
+#: features barely tell a view of a known place from new ground (``confidence_by_kind_``'s
+#: AUROC 0.6-0.7 on the shared galleries), so a confidence calibrated for a mix gives every
+#: query that mix's rate: a third of views promises 0.15 on queries that are all new cities,
+#: where nothing is right.  Unstated, the confidence promises what a query of a place the
+#: gallery has never seen gets; ``confidence_seen`` says what a view of a known place would.
+CONFIDENCE_NEW_SHARE = 1.0
 #: Shares of the raw input in the retrieval distance that :func:`choose_retrieval` tries: 0 is
 #: the code alone, 1 the input alone (``GeoKNN`` on the features), between them both blocks,
 #: each scaled to unit mean squared distance over the gallery (:func:`block_scale`).
@@ -405,6 +412,18 @@ def held_out_kinds(places, views, regions):
     return held[order], kind[order]
 
 
+def confidence_share(new_place_share=None):
+    """The share of new ground the confidence is calibrated for: the one stated, else
+    :data:`CONFIDENCE_NEW_SHARE`.
+
+    Examples
+    --------
+    >>> confidence_share(), confidence_share(0.25)
+    (1.0, 0.25)
+    """
+    return CONFIDENCE_NEW_SHARE if new_place_share is None else float(new_place_share)
+
+
 def mix_shares(new_place_share=None):
     """The query mix ``(views, places, regions)``: ``new_place_share`` on new ground, half on
     new places and half on new regions (None: :data:`DEFAULT_NEW_SHARE`).
@@ -561,7 +580,7 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
                  weights=weights, kind=kind)
 
 
-def confidence_by_kind(confidence, within, kind):
+def confidence_by_kind(confidence, within, kind, seen=None):
     """The confidence against the outcome on held-out photos, kind by kind.
 
     Parameters
@@ -570,12 +589,14 @@ def confidence_by_kind(confidence, within, kind):
     within : ndarray of bool, shape (n,)
     kind : ndarray of int, shape (n,)
         :data:`VIEW`, :data:`PLACE` or :data:`REGION`.
+    seen : ndarray of shape (n,) or None, default=None
+        The confidence if the photo is a view of a known place (``confidence_seen``).
 
     Returns
     -------
     table : dict
         ``{name: {"n", "observed", "confidence"}}`` for each kind present (names of
-        :data:`KIND_NAMES`), and ``"auroc"``: ``{"views / new ground", "places / regions"}``,
+        :data:`KIND_NAMES`; with ``seen``, also ``"confidence_seen"``: its mean), and ``"auroc"``: ``{"views / new ground", "places / regions"}``,
         the AUROC of the confidence for telling the first from the second (NaN where a side
         is missing).
 
@@ -595,6 +616,8 @@ def confidence_by_kind(confidence, within, kind):
         if s.any():
             table[name] = {"n": int(s.sum()), "observed": float(within[s].mean()),
                            "confidence": float(confidence[s].mean())}
+            if seen is not None:
+                table[name]["confidence_seen"] = float(np.asarray(seen)[s].mean())
 
     def auroc(rows, target):
         y = target[rows]

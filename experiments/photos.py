@@ -211,32 +211,44 @@ def row_name(feature_set, row):
 
 
 def confidence_report(name, est, X_query, gps_query, n_bins=5):
-    """AUROC of a DGAE row's confidence for "within its radius", and its reliability table.
+    """AUROC of a DGAE row's ``confidence`` and ``confidence_seen`` for "within its radius",
+    and the reliability table of each.
 
     Returns
     -------
     text : str
     """
-    from sklearn.metrics import roc_auc_score
-
-    from dgae.metrics import geolocation_errors_km, reliability
+    from dgae.metrics import geolocation_errors_km
 
     d = est.predict_details(X_query)
     ok = geolocation_errors_km(gps_query, d.gps) <= d.confidence_km
-    auc = roc_auc_score(ok, d.confidence) if 0 < ok.mean() < 1 else float("nan")
     space = getattr(est, "retrieval_space_", None)
-    t = reliability(d.confidence, ok, n_bins)
+    lines = [f"{name}: head {est.head_label_}" + (f", retrieval {space}" if space else "")
+             + f"; P(error <= {d.confidence_km:g} km), {ok.sum()} of {ok.size} queries within"]
+    for column in ("confidence", "confidence_seen"):
+        lines += reliability_lines(column, d[column], ok, n_bins)
+    return "\n".join(lines)
+
+
+def reliability_lines(column, confidence, ok, n_bins):
+    """One confidence column's AUROC, mean against the observed rate, ECE and binned table."""
+    from sklearn.metrics import roc_auc_score
+
+    from dgae.metrics import reliability
+
+    if not np.isfinite(confidence).all():
+        return [f"  {column}: unknown (NaN)"]
+    auc = roc_auc_score(ok, confidence) if 0 < ok.mean() < 1 else float("nan")
+    t = reliability(confidence, ok, n_bins)
     ece = float(np.sum(t["count"] * np.abs(np.nan_to_num(t["predicted"] - t["observed"])))
                 / max(ok.size, 1))
-    lines = [f"{name}: head {est.head_label_}" + (f", retrieval {space}" if space else "")
-             + f"; confidence = P(error <= {d.confidence_km:g} km), AUROC {auc:.3f} "
-             f"({ok.sum()} of {ok.size} queries within); mean confidence "
-             f"{d.confidence.mean():.3f} vs observed {ok.mean():.3f}; ECE ({n_bins} bins) {ece:.3f}",
-             "  predicted   n   mean predicted   observed"]
+    lines = [f"  {column}: AUROC {auc:.3f}; mean {confidence.mean():.3f} vs observed "
+             f"{ok.mean():.3f}; ECE ({n_bins} bins) {ece:.3f}",
+             "    predicted   n   mean predicted   observed"]
     for lo, hi, n, pred, obs in zip(t["lower"], t["upper"], t["count"], t["predicted"], t["observed"]):
         if n:
-            lines.append(f"  {lo:.1f}-{hi:.1f} {n:5d} {pred:16.3f} {obs:10.3f}")
-    return "\n".join(lines)
+            lines.append(f"    {lo:.1f}-{hi:.1f} {n:5d} {pred:16.3f} {obs:10.3f}")
+    return lines
 
 
 def ablation(X, gps, seed):

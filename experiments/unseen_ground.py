@@ -29,11 +29,12 @@ def kind_table(model):
     t = model.confidence_by_kind_
     lines = [f"  retrieval {model.retrieval_space_}, head {model.head_label_}; held-out photos "
              f"located among the training photos, within {model.confidence_km_:g} km",
-             "  kind        n   observed   mean confidence"]
+             "  kind        n   observed   mean confidence   mean confidence_seen"]
     for name in ("views", "places", "regions"):
         if name in t:
             r = t[name]
-            lines.append(f"  {name:<8} {r['n']:4d} {r['observed']:10.3f} {r['confidence']:17.3f}")
+            lines.append(f"  {name:<8} {r['n']:4d} {r['observed']:10.3f} {r['confidence']:17.3f}"
+                         f" {r.get('confidence_seen', float('nan')):22.3f}")
     lines.append("  AUROC of the confidence: " + ", ".join(
         f"{k} {v:.3f}" for k, v in t["auroc"].items()))
     return "\n".join(lines)
@@ -70,7 +71,7 @@ def main(argv=None):
         d = model.predict_details(X[q])
         ok = geolocation_errors_km(data.gps[q], d.gps) <= d.confidence_km
         print(f"\nnew_place_share={share}: queries' mean confidence {d.confidence.mean():.3f}, "
-              f"observed {ok.mean():.3f}")
+              f"confidence_seen {d.confidence_seen.mean():.3f}, observed {ok.mean():.3f}")
         print(kind_table(model))
     return 0
 

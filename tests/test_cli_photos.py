@@ -64,6 +64,8 @@ def test_fit_predict_from_photos_equals_the_python_pipeline(photos, tmp_path, ca
     # the extra columns against their definitions
     details = reference[-1].predict_details(reference[0].transform(paths[45:]), top_k=3)
     np.testing.assert_allclose([float(r["confidence"]) for r in rows], details.confidence, atol=1e-3)
+    np.testing.assert_allclose([float(r["confidence_seen"]) for r in rows], details.confidence_seen,
+                               atol=1e-3)
     assert {float(r["confidence_km"]) for r in rows} == {details.confidence_km}
     np.testing.assert_allclose([float(r["top1_lat"]) for r in rows], details.topk[:, 0, 0], atol=1e-6)
     space = reference[-1].retrieval_features(reference[0].transform(paths[45:]))

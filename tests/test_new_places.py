@@ -228,13 +228,18 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbor
     want, want_head = gates[int(np.argmax(gated))]
     assert model.head_params_.get("match_gate") == (None if want is None else pytest.approx(want))
     assert model.head_params_.get("gate_head") == want_head
-    # the confidence is calibrated on the same mix: its base rate is the mix's hit rate
+    # the confidence is calibrated on the stated mix (unstated: new ground, places and regions
+    # half each): its base rate is that mix's hit rate; confidence_seen's, the views'
     kh = min(DEFAULT_K[model.head_] if n_neighbors == "auto" else n_neighbors, idx.shape[1])
     hit = great_circle_km(apply_head(model.head_, gps[tr][idx[:, :kh]], dist[:, :kh],
                                      **model.head_params_), gps[held]) <= model.confidence_km_
-    w = mix[present] / mix[present].sum()
+    c = 1.0 if share is None else share
+    cmix = np.array([1 - c, c / 2, c / 2])
+    present = [kk for kk in (0, 1, 2) if cmix[kk] > 0]
+    w = cmix[present] / cmix[present].sum()
     rate = sum(wk * hit[kind == kk].mean() for wk, kk in zip(w, present))
     assert model.confidence_calibrator_.rate_ == pytest.approx(rate)
+    assert model.seen_calibrator_.rate_ == pytest.approx(hit[kind == 0].mean())
 
 
 def test_predict_details_confidence_is_a_calibrated_probability():

@@ -29,7 +29,8 @@ def predictions(tmp_path_factory):
         rows.append({"path": path, "lat": lat, "lon": lon,
                      "pred_lat": "" if bad else lat + rng.normal(0, 0.1),
                      "pred_lon": "" if bad else lon + rng.normal(0, 0.1),
-                     "confidence": "" if bad else rng.uniform(), "confidence_km": 1,
+                     "confidence": "" if bad else rng.uniform(),
+                     "confidence_seen": "" if bad else 0.5 + i / 1000, "confidence_km": 1,
                      "top1_lat": "" if bad else lat, "top1_lon": "" if bad else lon,
                      "error": "photos/007.jpg: empty file" if bad else ""})
     with open(root / "p.csv", "w", newline="") as f:
@@ -52,6 +53,8 @@ def test_report_is_one_offline_file(predictions):
     assert page.count("<tr>") == N + 1
     assert "openstreetmap.org/?mlat=" in page and "empty file" in page
     assert re.search(r"1 km\s+5 km", page)  # thresholds suited to a country-sized set
+    # both probabilities in the row table (and both curves in the one reliability plot)
+    assert "if a known place" in page and ">0.56<" in page  # photo 60's confidence_seen, 0.559
 
 
 def _chromium():

@@ -90,7 +90,8 @@ def add_parser(subparsers):
                              ("--new-place-share", float, "share of queries expected on ground "
                               "the gallery does not hold (new places and new regions, half "
                               "each): early stopping, the head, the retrieval space and the "
-                              "confidence are chosen for that mix (default: 2/3)")):
+                              "confidence are chosen for that mix (default: 2/3 for the choices, "
+                              "the confidence for new ground)")):
         fit.add_argument(flag, type=kind, default=None,
                          help=what if "default" in what else f"{what} {FROM_MODEL}")
     _dgae_flag(fit, "--graph", "graph", default=None,

@@ -3,9 +3,11 @@
 ``dgae predict MODEL PHOTOS.csv|FOLDER --out predictions.csv`` describes the
 queries with the model's own descriptor (a model written by ``dgae fit`` is a
 ``Pipeline(descriptor, dgae)``) and writes, per photo, ``path, pred_lat,
-pred_lon, match_distance, confidence, confidence_km, place, nearest_place`` (see
-:meth:`dgae.GeoKNN.predict_details`: for a DGAE, the calibrated probability
-that the error is at most ``confidence_km``, empty where it is unknown; ``place``: the city
+pred_lon, match_distance, confidence, confidence_seen, confidence_km, place, nearest_place``
+(see :meth:`dgae.GeoKNN.predict_details`: for a DGAE, ``confidence`` is the calibrated
+probability that the error is at most ``confidence_km`` if the photo is of ground the gallery
+does not hold (unless ``dgae fit --new-place-share`` stated another mix), ``confidence_seen``
+the same if it is another view of a place in the gallery, empty where unknown; ``place``: the city
 a person would name, region and country code, offline from GeoNames
 (:func:`dgae.geo.city_places`); ``nearest_place``: the nearest populated place, often a
 neighbourhood), the ``--top-k`` distinct candidate
@@ -46,8 +48,8 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "predict", help="geolocate the photos of a CSV or a folder with a fitted model",
         formatter_class=HelpFormatter,
-        description="Write path,pred_lat,pred_lon,match_distance,confidence,confidence_km per "
-                    "query photo.")
+        description="Write path,pred_lat,pred_lon,match_distance,confidence,confidence_seen,"
+                    "confidence_km per query photo.")
     p.add_argument("model", help="a model written by dgae fit (or joblib.dump of a DGAE/GeoKNN "
                                  "or a Pipeline ending in one)")
     p.add_argument("queries", help="PHOTOS.csv (a path column), a FOLDER of photos, or FEATURES.npy")
@@ -175,8 +177,9 @@ def _write(path, names, details, truth, top_k):
 
     from dgae.geo import great_circle_km, place_labels
 
-    header = ["path", "pred_lat", "pred_lon", "match_distance", "confidence", "confidence_km",
-              "place", "nearest_place"]
+    columns = ["pred_lat", "pred_lon", "match_distance", "confidence", "confidence_seen",
+               "confidence_km", "place", "nearest_place"]
+    header = ["path", *columns]
     header += [f"top{j + 1}_{c}" for j in range(top_k) for c in ("lat", "lon", "place")]
     if truth is not None:
         header += ["lat", "lon", "error_km"]
@@ -193,13 +196,15 @@ def _write(path, names, details, truth, top_k):
                 lat, lon = details.gps[i]
                 # repr: the shortest text that reads back as the same float (exact round trip)
                 line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[i]:.6g}",
-                         _blank_nan(details.confidence[i], ".3f"), f"{details.confidence_km:g}", places[i], fine[i]]
+                         _blank_nan(details.confidence[i], ".3f"),
+                         _blank_nan(details.confidence_seen[i], ".3f"), f"{details.confidence_km:g}",
+                         places[i], fine[i]]
                 for j in range(top_k):
                     g = details.topk[i, j]
                     line += ([repr(float(g[0])), repr(float(g[1])), top_places[j][i]]
                              if np.isfinite(g).all() else ["", "", ""])
             else:
-                line += [""] * (7 + 3 * top_k)
+                line += [""] * (len(columns) + 3 * top_k)
             if truth is not None:
                 t = truth.get(i)
                 err = "" if t is None or not ok[i] else f"{float(great_circle_km(t, details.gps[i])):.3f}"
