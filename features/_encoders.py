@@ -23,7 +23,6 @@ from numbers import Integral
 
 import cv2
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -141,6 +140,9 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    #: Fitted attributes ``_build`` sets, which ``fit`` clears to build afresh.
+    _built_attributes = ("weights_sha1_",)
+
     def _build(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -177,7 +179,8 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
         self
         """
         self._forward = None
-        self.__dict__.pop("weights_sha1_", None)
+        for name in self._built_attributes:
+            self.__dict__.pop(name, None)
         forward = self._runner()
         self.input_size_ = int(self._setting("input_size"))
         self.mean_ = tuple(float(v) for v in self._setting("mean"))
@@ -215,14 +218,9 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
         forward = self._runner()
         out = np.full((len(sources), self.n_features_out_), np.nan, np.float32)
         errors = []
-        threads = max(1, self.n_jobs or 1)
-        args = (self.input_size_, self.mean_, self.std_, self.resize_)
-        with Parallel(n_jobs=threads, prefer="threads") as pool, \
-                progress(total=len(sources), verbose=self.verbose, desc=type(self).__name__,
-                         unit="photo") as bar:
-            for s in range(0, len(sources), self.batch_size):
-                batch = pool(delayed(_try_prepare)(src, s + i, *args)
-                             for i, src in enumerate(sources[s:s + self.batch_size]))
+        with progress(total=len(sources), verbose=self.verbose, desc=type(self).__name__,
+                      unit="photo") as bar:
+            for s, batch in self._decoded_batches(sources):
                 ok = [i for i, b in enumerate(batch) if not isinstance(b, str)]
                 for i, b in enumerate(batch):
                     if isinstance(b, str):
@@ -240,6 +238,32 @@ class PhotoEncoder(TransformerMixin, BaseEstimator):
             warn(f"{len(errors)} of {len(sources)} images could not be read; their rows are NaN "
                  "(see errors_)")
         return out
+
+    def _threads(self):
+        """``n_jobs`` as a count of threads (-1: all cores; None stays None: the default)."""
+        from joblib import effective_n_jobs
+
+        return None if self.n_jobs is None else int(effective_n_jobs(self.n_jobs))
+
+    def _decoded_batches(self, sources):
+        """``(start, [prepared photo or error text, ...])`` per batch of ``batch_size``, decoded
+        by ``n_jobs`` threads (default 1; -1: all cores); the next batch decodes while the
+        caller runs the network on this one (OpenCV's decoding and the engines release the
+        GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        args = (self.input_size_, self.mean_, self.std_, self.resize_)
+        starts = range(0, len(sources), self.batch_size)
+        with ThreadPoolExecutor(max_workers=self._threads() or 1) as pool:
+            def submit(s):
+                return [pool.submit(_try_prepare, src, s + i, *args)
+                        for i, src in enumerate(sources[s:s + self.batch_size])]
+
+            pending = submit(starts[0]) if len(starts) else []
+            for j, s in enumerate(starts):
+                current = pending
+                pending = submit(starts[j + 1]) if j + 1 < len(starts) else []
+                yield s, [f.result() for f in current]
 
     def get_feature_names_out(self, input_features=None):
         """Output column names, ``"<prefix>_<i>"`` (the prefix: the class name in lower case).
@@ -502,8 +526,8 @@ class ONNXEncoder(PhotoEncoder):
         path = local_file(self.path, "ONNXEncoder", "path")
         ort = require("onnxruntime", "onnx")
         options = ort.SessionOptions()
-        if self.n_jobs:
-            options.intra_op_num_threads = max(1, int(self.n_jobs))
+        if self._threads():
+            options.intra_op_num_threads = self._threads()
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         first = session.get_inputs()[0]
         h = first.shape[2] if len(first.shape) == 4 else None

@@ -115,3 +115,42 @@ def test_skip_gives_nan_rows_and_reasons(torch, photos, tmp_path):
     assert np.isnan(X[1]).all() and np.isfinite(X[[0, 2]]).all()
     assert [e[0] for e in est.errors_] == [1] and "broken.jpg" in est.errors_[0][1]
     np.testing.assert_allclose(X[[0, 2]], est.transform(photos[:2]), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def onnx(torch):
+    if not _cnn.onnx_available():
+        pytest.skip("onnxruntime / onnx not installed (the cnn extra installs them)")
+
+
+def test_engines_give_the_same_features(onnx, photos):
+    """The default model on both engines, at its own input size and at another: the export the
+    library makes runs the same network (to 1e-4; float32 sums in another order)."""
+    for size in (None, 96):
+        fast = CNNDescriptor(image_size=size, engine="onnx").fit()
+        ref = CNNDescriptor(image_size=size, engine="torch").fit()
+        assert (fast.engine_, ref.engine_) == ("onnx", "torch")
+        np.testing.assert_allclose(fast.transform(photos), ref.transform(photos), atol=1e-4)
+    assert CNNDescriptor().fit().engine_ == "onnx"  # "auto" where onnxruntime imports
+
+
+def test_the_fitted_engine_is_kept(onnx, photos, monkeypatch):
+    """transform runs the engine fit resolved; where onnxruntime is gone it runs PyTorch and
+    says so, and asking for onnx without it names the extra."""
+    import pickle
+
+    est = CNNDescriptor(image_size=64).fit()
+    X = est.transform(photos)
+    est.set_params(engine="torch")  # a parameter changed after fit changes nothing until fit
+    np.testing.assert_array_equal(est.transform(photos), X)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.transform(photos), X)
+    monkeypatch.setattr(_cnn, "onnx_available", lambda: False)
+    moved = pickle.loads(pickle.dumps(CNNDescriptor(image_size=64).fit()))
+    assert moved.engine_ == "torch"  # fitted where onnx is missing: auto resolves to torch
+    moved = pickle.loads(pickle.dumps(est))
+    with pytest.warns(UserWarning, match="runs the network on PyTorch"):
+        np.testing.assert_allclose(moved.transform(photos), X, atol=1e-4)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r'pip install "dgae\[cnn\]"'):
+        CNNDescriptor(engine="onnx").fit()

@@ -76,7 +76,8 @@ def add_parser(subparsers):
                      help=".npy of extracted features (rows in PHOTOS.csv order) instead of describing")
     fit.add_argument("--cache", default=None,
                      help="resumable feature file of the gallery (None: OUT.features.npy)")
-    fit.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
+    fit.add_argument("--n-jobs", type=int, default=-1,
+                     help="descriptor workers and threads (-1: all cores)")
     # model flags default to None: the DGAE default then applies (one source of defaults)
     add_model_flags(fit)
     _dgae_flag(fit, "--objective", "objective", default=None,

@@ -65,7 +65,8 @@ def add_parser(subparsers):
     p.add_argument("--cache", default=None,
                    help="resumable feature file of the queries, kept (None: OUT.features.npy, "
                         "kept only when interrupted, so that the same command resumes)")
-    p.add_argument("--n-jobs", type=int, default=None, help="descriptor workers (-1: all cores)")
+    p.add_argument("--n-jobs", type=int, default=-1,
+                   help="descriptor workers and threads (-1: all cores)")
     add_cluster_flags(p)
     add_seed(p)
     add_verbosity(p)
