@@ -177,8 +177,10 @@ def _resume(sources, out, descriptor=None):
     return saved
 
 
-#: Parameters that change how a descriptor runs, not what it computes.
-_RUNTIME_PARAMS = frozenset({"n_jobs", "verbose", "on_error", "random_state", "batch_size"})
+#: Parameters that change how a descriptor runs, not what it computes (``engine``: the CNN's
+#: engines agree to 1e-4, tests/test_cnn.py).
+_RUNTIME_PARAMS = frozenset({"n_jobs", "verbose", "on_error", "random_state", "batch_size",
+                             "engine"})
 
 
 def is_fitted(descriptor):
