@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dgae.utils import deg_to_chord, to_unit_vectors
-from dgae.graphs import POIMiner, easy_confusing_pairs, same_area_pairs
+from dgae.utils import km_to_chord, to_unit_vectors
+from dgae.graphs import PAPER_POI_BANDWIDTH_KM, POIMiner, easy_confusing_pairs, same_area_pairs
 from dgae.graphs import exact_q_table
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -57,23 +57,23 @@ def bench_poi(args):
     from sklearn.cluster import MeanShift
     from sklearn.metrics import adjusted_rand_score
 
-    print(f"\n## POI mining (bandwidth {args.bandwidth} deg)\n")
-    print(f"| data | n | POIs | ours (s) | sklearn (s) | ratio | ARI |")
+    print(f"\n## POI mining (bandwidth {args.bandwidth_km:g} km)\n")
+    print("| data | n | POIs | ours (s) | sklearn (s) | ratio | ARI |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    chord = float(deg_to_chord(args.bandwidth))
+    chord = float(km_to_chord(args.bandwidth_km))
     for n in args.sklearn_sizes:
         gps = mp16(n)
-        ours, t_ours = timed(POIMiner(args.bandwidth).fit, gps)
+        ours, t_ours = timed(POIMiner(args.bandwidth_km).fit, gps)
         ref, t_ref = timed(MeanShift(bandwidth=chord, bin_seeding=True).fit, to_unit_vectors(gps))
         ari = adjusted_rand_score(ref.labels_, ours.labels_)
         print(f"| MP-16 | {n:,} | {ours.n_clusters_:,} | {t_ours:.2f} | {t_ref:.1f} | "
               f"{t_ref / t_ours:.0f}x | {ari:.4f} |", flush=True)
     for n in args.alone_sizes:
-        ours, t = timed(POIMiner(args.bandwidth).fit, mp16(n))
+        ours, t = timed(POIMiner(args.bandwidth_km).fit, mp16(n))
         print(f"| MP-16 | {n:,} | {ours.n_clusters_:,} | {t:.2f} | - | - | - |", flush=True)
     if args.synthetic_n:
         gps, area = replica_gps(args.synthetic_n)
-        ours, t = timed(POIMiner(args.bandwidth, n_jobs=args.n_jobs).fit, gps, areas=area)
+        ours, t = timed(POIMiner(args.bandwidth_km, n_jobs=args.n_jobs).fit, gps, areas=area)
         print(f"| replica, 35 areas | {len(gps):,} | {ours.n_clusters_:,} | {t:.2f} | - | - | - |",
               flush=True)
 
@@ -119,7 +119,7 @@ def bench_graphs(args):
     print("|---:|---:|---|---:|---:|")
     for n in args.graph_sizes:
         gps, area = replica_gps(n, seed=1)
-        poi = POIMiner(args.bandwidth).fit(gps, areas=area).labels_
+        poi = POIMiner(args.bandwidth_km).fit(gps, areas=area).labels_
         X = clustered_features(poi, args.dims)
         row = f"| {n:,} | {poi.max() + 1:,} |"
         if "P" in args.methods:
@@ -147,7 +147,8 @@ def bench_graphs(args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--bandwidth", type=float, default=0.005, help="POI bandwidth, degrees")
+    p.add_argument("--bandwidth-km", type=float, default=PAPER_POI_BANDWIDTH_KM,
+                   help="POI bandwidth, km (default: the paper's 0.005 degrees)")
     p.add_argument("--sklearn-sizes", type=int, nargs="*", default=[5000, 10000],
                    help="MP-16 sizes run side by side with sklearn MeanShift")
     p.add_argument("--alone-sizes", type=int, nargs="*", default=[100000],

@@ -215,7 +215,7 @@ def main(argv=None):
             print(f"{stage:<22}{b:>10.2f}{sec:>22,.0f}")
         return 0
     from dgae import DGAE
-    from dgae.graphs import POIMiner, auto_poi_bandwidth, easy_confusing_pairs, same_area_pairs
+    from dgae.graphs import POIMiner, auto_poi_bandwidth_km, easy_confusing_pairs, same_area_pairs
 
     skip = set(filter(None, args.skip.split(",")))
     t = time.perf_counter()
@@ -239,7 +239,7 @@ def main(argv=None):
               flush=True)
         return out
 
-    miner = stage("poi", lambda: POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps),
+    miner = stage("poi", lambda: POIMiner(bandwidth_km=auto_poi_bandwidth_km(gps)).fit(gps),
                   lambda m: f"{len(np.unique(m.labels_)):,} POIs")
     labels = miner.labels_.astype(np.int64) if miner is not None else np.arange(args.n) // 30
     stage("p", lambda: same_area_pairs(X, labels, 20, device=args.device),

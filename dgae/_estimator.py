@@ -10,12 +10,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import PAPER_POI_BANDWIDTH, REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
+from dgae.graphs import PAPER_POI_BANDWIDTH_KM, REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
 
 from . import _autoencoder as ae
 from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
-from .utils import (array_module, degrees_to_km, get_xp, great_circle_km, km_to_degrees,
-                    resolve_device, say, to_device, to_host, warn)
+from .utils import (array_module, get_xp, great_circle_km, resolve_device, say, to_device,
+                    to_host, warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
 from ._heads import HEADS, apply_head, resolve_k
 from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
@@ -47,7 +47,7 @@ ENCODE_CHUNK = ae.ROW_CHUNK
 #: written, trained by Algorithm 1, with the paper's layer sizes, weights and POI bandwidth.
 PAPER_PARAMS = dict(objective="paper", hidden_layer_sizes=(2000, 1000, 500), alpha=0.2, beta=0.1,
                     gamma=0.05, k1=20, k2=10, q_min_km=0.0,
-                    poi_bandwidth_km=float(degrees_to_km(PAPER_POI_BANDWIDTH)), optimizer="gd",
+                    poi_bandwidth_km=PAPER_POI_BANDWIDTH_KM, optimizer="gd",
                     batch_size=None, early_stopping=False, max_iter=100)
 
 
@@ -118,7 +118,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     poi_bandwidth_km : float or "auto", default="auto"
         POI mean-shift bandwidth (km of arc); ``"auto"``: the paper's 0.005° (0.556 km,
         §6.5.1), shrunk on galleries only a few km across
-        (:func:`dgae.graphs.auto_poi_bandwidth`).
+        (:func:`dgae.graphs.auto_poi_bandwidth_km`).
     region_km : float, "auto" or None, default="auto"
         Multi-scale same-area pairs: P also holds each photo's ``k1`` nearest
         photos of its *region*, POIs mined a second time at this bandwidth
@@ -604,9 +604,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         # X and gps were validated at fit's entry: the graphs take them as they are
         self.P_, self.Q_, self.poi_miner_, self.region_miner_ = build_geo_graphs(
             X, gps, areas=areas, k1=self.k1, k2=self.k2, method=self.graph,
-            poi_bandwidth=self._poi_bandwidth_deg, q_min_km=self.q_min_km_, device=self.device_,
+            poi_bandwidth_km=self.poi_bandwidth_km_, q_min_km=self.q_min_km_, device=self.device_,
             random_state=seed, verbose=self.verbose, pairs=self._uses_graphs(),
-            region_bandwidth=None if self.region_km_ is None else km_to_degrees(self.region_km_),
+            region_bandwidth_km=self.region_km_,
             region_weight=self.region_weight, return_miners=True, check_input=False)
         self.poi_labels_ = self.poi_miner_.labels_.astype(np.int64)
         if self.region_miner_ is not None:
@@ -618,15 +618,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``confidence_km_``, and the parameters that follow them where they are ``"auto"``
         (``poi_bandwidth_km_``, ``q_min_km_``, ``region_km_``). Everything after -- graphs, early
         stopping, the head, the confidence -- reads these."""
-        from dgae.graphs import auto_poi_bandwidth
+        from dgae.graphs import auto_poi_bandwidth_km
 
         self.scales_ = gallery_scales(gps)
         self.thresholds_km_ = self.scales_["thresholds_km"]
         self.confidence_km_ = float(self.scales_["confidence_km"])
-        # the miner works in degrees: "auto" is computed in degrees and kept as it is
-        self._poi_bandwidth_deg = (auto_poi_bandwidth(gps) if self.poi_bandwidth_km == "auto"
-                                   else float(km_to_degrees(self.poi_bandwidth_km)))
-        self.poi_bandwidth_km_ = float(degrees_to_km(self._poi_bandwidth_deg))
+        self.poi_bandwidth_km_ = (auto_poi_bandwidth_km(gps) if self.poi_bandwidth_km == "auto"
+                                  else float(self.poi_bandwidth_km))
         self.q_min_km_ = ((self.scales_["q_min_km"] if self._whitened() else 0.0)
                           if self.q_min_km == "auto" else float(self.q_min_km))
         self.region_km_ = ((self.scales_["confidence_km"] if self._whitened() else None)
@@ -1089,9 +1087,9 @@ def _join(miner, labels, gps, areas):
         return np.full(len(gps), -1, dtype=np.int64)
     with_areas = areas is not None and miner.cluster_areas_ is not None
     new, dist = miner.predict(gps, areas=areas if with_areas else None, return_distance=True)
-    far = ~(dist <= miner.bandwidth)
+    far = ~(dist <= miner.bandwidth_km_)
     if far.any():
         from dgae.graphs import POIMiner
 
-        new[far] = POIMiner(bandwidth=miner.bandwidth).fit(gps[far]).labels_ + labels.max() + 1
+        new[far] = POIMiner(bandwidth_km=miner.bandwidth_km_).fit(gps[far]).labels_ + labels.max() + 1
     return new.astype(np.int64)

@@ -398,9 +398,9 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
 
         gps = self.gallery_gps_
         if groups is None:
-            from dgae.graphs import POIMiner, auto_poi_bandwidth
+            from dgae.graphs import POIMiner, auto_poi_bandwidth_km
 
-            groups = POIMiner(bandwidth=auto_poi_bandwidth(gps)).fit(gps).labels_
+            groups = POIMiner(bandwidth_km=auto_poi_bandwidth_km(gps)).fit(gps).labels_
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         scales = gallery_scales(gps)
         train, places, views, regions = gallery_held_out(

@@ -288,7 +288,7 @@ def region_blocks(gps, confidence_km, max_size=None):
     from scipy.sparse.csgraph import connected_components
     from sklearn.neighbors import BallTree
 
-    from .utils import EARTH_RADIUS_KM, km_to_degrees
+    from .utils import EARTH_RADIUS_KM
 
     gps = np.asarray(gps, dtype=np.float64)
     link = REGION_FACTOR * float(confidence_km)
@@ -304,7 +304,7 @@ def region_blocks(gps, confidence_km, max_size=None):
     if max_size is not None and np.bincount(labels).min() > max_size:
         from dgae.graphs import POIMiner
 
-        labels = POIMiner(bandwidth=km_to_degrees(link)).fit(gps).labels_.astype(np.int64)
+        labels = POIMiner(bandwidth_km=link).fit(gps).labels_.astype(np.int64)
     return labels
 
 

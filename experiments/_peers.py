@@ -55,10 +55,10 @@ class LinearPeer(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y, areas=None):
-        from dgae.graphs import POIMiner, auto_poi_bandwidth
+        from dgae.graphs import POIMiner, auto_poi_bandwidth_km
 
         X = np.asarray(X, dtype=np.float64)
-        labels = POIMiner(bandwidth=auto_poi_bandwidth(y)).fit(y, areas=areas).labels_
+        labels = POIMiner(bandwidth_km=auto_poi_bandwidth_km(y)).fit(y, areas=areas).labels_
         n_comp = min(self.n_components, X.shape[0] - 1, X.shape[1])
         self.pca_ = PCA(n_comp, whiten=True, random_state=self.random_state).fit(X)
         Z = self.pca_.transform(X)

@@ -73,12 +73,8 @@ def timing_table(X, gps, areas, fit_exact_s, predict_s, n_q, params):
     from dgae.graphs import POIMiner, build_geo_graphs
 
     t = time.perf_counter()
-    from dgae.graphs import PAPER_POI_BANDWIDTH
-    from dgae.utils import km_to_degrees
-
     km = params.get("poi_bandwidth_km")
-    POIMiner(bandwidth=PAPER_POI_BANDWIDTH if km in (None, "auto") else km_to_degrees(km)).fit(
-        gps, areas=areas)
+    POIMiner(bandwidth_km=None if km in (None, "auto") else km).fit(gps, areas=areas)
     poi = time.perf_counter() - t
     kw = dict(k1=params.get("k1", 20), k2=params.get("k2", 10), random_state=0)
     t = time.perf_counter()

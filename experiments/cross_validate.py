@@ -22,11 +22,12 @@ from _common import base_parser, cached, training_params  # noqa: E402
 from cities35 import load_data  # noqa: E402
 
 
-def poi_groups(gps, areas, bandwidth=0.005):
-    """POI label of every photo (mean-shift per area): the CV groups."""
+def poi_groups(gps, areas, bandwidth_km=None):
+    """POI label of every photo (mean-shift per area; default: the paper's bandwidth): the
+    CV groups."""
     from dgae.graphs import POIMiner
 
-    return POIMiner(bandwidth=bandwidth).fit(gps, areas=areas).labels_
+    return POIMiner(bandwidth_km=bandwidth_km).fit(gps, areas=areas).labels_
 
 
 def grid_search(X, gps, groups, base, grid, n_folds, n_jobs, verbose):

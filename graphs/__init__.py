@@ -1,7 +1,7 @@
 """POI mining and the geo-constraint pair graphs P and Q (installed as ``dgae.graphs``).
 
 - :class:`POIMiner`: mean-shift POIs on GPS (scikit-learn semantics, fast);
-  :func:`auto_poi_bandwidth` picks its bandwidth for a gallery.
+  :func:`auto_poi_bandwidth_km` picks its bandwidth for a gallery.
 - :func:`same_area_pairs`: graph P (top-k1 visual neighbours inside the POI).
 - :func:`easy_confusing_pairs`: graph Q (top-k2 visual neighbours in other
   POIs; exact, anchor (fDGAE) or ANN).
@@ -18,10 +18,10 @@ from ._build import REGION_WEIGHT, build_geo_graphs, extend_geo_graphs
 from ._faiss import FAISS_KINDS, FaissIndex
 from ._ivf import IVFIndex
 from ._pairs import easy_confusing_pairs, same_area_pairs
-from ._poi import PAPER_POI_BANDWIDTH, POIMiner, auto_poi_bandwidth
+from ._poi import PAPER_POI_BANDWIDTH_KM, POIMiner, auto_poi_bandwidth_km
 from ._sharded import ShardedIndex
 from ._tables import exact_q_table
 
-__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH", "REGION_WEIGHT", "POIMiner",
-           "auto_poi_bandwidth", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
+__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH_KM", "REGION_WEIGHT", "POIMiner",
+           "auto_poi_bandwidth_km", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
            "nearest_neighbors", "same_area_pairs", "ShardedIndex", "exact_q_table"]

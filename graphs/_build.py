@@ -15,9 +15,9 @@ from ._poi import POIMiner
 REGION_WEIGHT = 0.25
 
 
-def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth=0.005,
+def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandwidth_km=None,
                      q_min_km=0.0, device="auto", random_state=None, n_jobs=None, verbose=0,
-                     region_bandwidth=None, region_weight=REGION_WEIGHT, pairs=True,
+                     region_bandwidth_km=None, region_weight=REGION_WEIGHT, pairs=True,
                      return_miners=False, check_input=True, **q_kwargs):
     """POIs, same-area graph P and easy-confusing graph Q in one call (DGAE §4.2).
 
@@ -33,24 +33,24 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
         Same-area and easy-confusing neighbours per photo.
     method : {"exact", "anchor", "ann"}, default="exact"
         How Q is built (see :func:`easy_confusing_pairs`).
-    poi_bandwidth : float, default=0.005
-        POI mean-shift bandwidth in degrees of arc.
+    poi_bandwidth_km : float, optional
+        POI mean-shift bandwidth in km of arc (default: the paper's 0.005°, 0.556 km).
     q_min_km : float, default=0
         Distance floor of Q in km (see :func:`easy_confusing_pairs`; 0 is the paper).
     device : {"auto", "cpu", "gpu"}, default="auto"
     random_state : int, RandomState instance or None
     n_jobs : int, optional
     verbose : int, default=0
-    region_bandwidth : float, optional
+    region_bandwidth_km : float, optional
         Multi-scale P: also each photo's ``k1`` nearest photos of its region
-        (POIs mined again at this coarser bandwidth, degrees); each scale's
+        (POIs mined again at this coarser bandwidth, km); each scale's
         pairs of a photo then sum to 1, the region's weighted ``region_weight``.
     region_weight : float, default=0.25
     pairs : bool, default=True
         False: only the POIs are mined (P and Q empty).
     return_miners : bool, default=False
         Return the fitted :class:`POIMiner` of the POIs and that of the regions
-        (None without ``region_bandwidth``) instead of the POI labels: what
+        (None without ``region_bandwidth_km``) instead of the POI labels: what
         :func:`extend_geo_graphs` needs to place new photos.
     check_input : bool, default=True
         False: ``X`` (float32), ``gps`` and the parameters are taken as
@@ -76,17 +76,17 @@ def build_geo_graphs(X, gps, areas=None, k1=20, k2=10, method="exact", poi_bandw
     """
     if check_input:
         X, gps = _check_graph_parameters(X, gps, k1, k2, method, q_min_km, region_weight)
-        if region_bandwidth is not None and not region_bandwidth > 0:
-            raise ValueError(f"region_bandwidth must be > 0 degrees, got {region_bandwidth!r}")
-    miner = POIMiner(bandwidth=poi_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas)
+        if region_bandwidth_km is not None and not region_bandwidth_km > 0:
+            raise ValueError(f"region_bandwidth_km must be > 0, got {region_bandwidth_km!r}")
+    miner = POIMiner(bandwidth_km=poi_bandwidth_km, n_jobs=n_jobs).fit(gps, areas=areas)
     labels = miner.labels_.astype(np.int64, copy=False)
     n = len(X)
     region = None
     if not pairs:
         P, Q = sp.csr_matrix((n, n), dtype=np.float32), sp.csr_matrix((n, n), dtype=np.float32)
     else:
-        if region_bandwidth is not None:
-            region = POIMiner(bandwidth=region_bandwidth, n_jobs=n_jobs).fit(gps, areas=areas)
+        if region_bandwidth_km is not None:
+            region = POIMiner(bandwidth_km=region_bandwidth_km, n_jobs=n_jobs).fit(gps, areas=areas)
         P, Q = _pairs_of(X, gps, labels, None if region is None else region.labels_, k1, k2,
                          method, q_min_km, region_weight, device, random_state, n_jobs, verbose,
                          None, q_kwargs)
@@ -117,7 +117,7 @@ def extend_geo_graphs(P, Q, X, gps, poi_labels, n_new, *, region_labels=None, k1
         :meth:`POIMiner.predict`).
     n_new : int
     region_labels : array-like of int, shape (n_old + n_new,), optional
-        Region of every photo, for multi-scale P (as ``region_bandwidth``).
+        Region of every photo, for multi-scale P (as ``region_bandwidth_km``).
     k1, k2, method, q_min_km, region_weight, device, random_state, n_jobs, verbose, **q_kwargs
         As :func:`build_geo_graphs`.
     check_input : bool, default=True

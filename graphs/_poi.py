@@ -6,19 +6,19 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.utils import (EARTH_RADIUS_KM, TreeNeighbors, bin_seeds, check_gps, deg_to_chord,
-                        from_unit_vectors, gallery_extent_km, great_circle_km, km_to_chord,
-                        km_to_degrees, mean_shift, to_unit_vectors)
+from dgae.utils import (TreeNeighbors, bin_seeds, check_gps, degrees_to_km, from_unit_vectors,
+                        gallery_extent_km, great_circle_km, km_to_chord, mean_shift,
+                        to_unit_vectors)
 
 
 
 class POIMiner(ClusterMixin, BaseEstimator):
     """Points of interest by flat-kernel mean-shift on GPS coordinates.
 
-    The paper's POI mining (§4.2, bandwidth 0.005 in §6.5.1), computed on unit
+    The paper's POI mining (§4.2, bandwidth 0.005° in §6.5.1: 0.556 km), computed on unit
     vectors with the chord equivalent of the bandwidth, so it is right across
     the ±180° meridian and at the poles.  The algorithm is scikit-learn's
     :class:`~sklearn.cluster.MeanShift` with ``bin_seeding=True,
@@ -29,10 +29,9 @@ class POIMiner(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    bandwidth : float, default=0.005
-        Kernel radius as a great-circle distance.
-    bandwidth_unit : {"deg", "km"}, default="deg"
-        Unit of ``bandwidth`` (degrees of arc or km).
+    bandwidth_km : float, default=PAPER_POI_BANDWIDTH_KM
+        Kernel radius as a great-circle distance in km (default: the paper's 0.005° of arc,
+        0.556 km).
     min_bin_freq : int, default=1
         Only seed-grid bins with at least this many points become seeds.
     n_jobs : int, optional
@@ -55,6 +54,8 @@ class POIMiner(ClusterMixin, BaseEstimator):
         Photos per POI.
     cluster_areas_ : ndarray of shape (n_clusters,) or None
         Area of each POI when ``fit`` got ``areas``.
+    bandwidth_km_ : float
+        The bandwidth used, km.
     bandwidth_chord_ : float
         Bandwidth as a chord length on the unit sphere.
     n_iter_ : int
@@ -64,35 +65,34 @@ class POIMiner(ClusterMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> gps = np.array([[48.8584, 2.2945], [48.8585, 2.2946], [40.6892, -74.0445]])
-    >>> miner = POIMiner(bandwidth=0.005).fit(gps)
+    >>> miner = POIMiner(bandwidth_km=0.5).fit(gps)
     >>> miner.labels_.tolist(), miner.n_clusters_
     ([0, 0, 1], 2)
     >>> miner.predict([[40.6893, -74.0444], [0.0, 0.0]]).tolist()
     [1, 0]
     >>> _, dist = miner.predict([[0.0, 0.0]], return_distance=True)
-    >>> bool(dist[0] > miner.bandwidth)  # farther than a bandwidth: no POI covers it
+    >>> bool(dist[0] > miner.bandwidth_km_)  # farther than a bandwidth: no POI covers it
     True
     """
 
     _parameter_constraints = {
-        "bandwidth": [Interval(Real, 0, None, closed="neither")],
-        "bandwidth_unit": [StrOptions({"deg", "km"})],
+        "bandwidth_km": [Interval(Real, 0, None, closed="neither"), None],
         "min_bin_freq": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, bandwidth=0.005, bandwidth_unit="deg", min_bin_freq=1, n_jobs=None,
-                 max_iter=300):
-        self.bandwidth = bandwidth
-        self.bandwidth_unit = bandwidth_unit
+    def __init__(self, bandwidth_km=None, min_bin_freq=1, n_jobs=None, max_iter=300):
+        self.bandwidth_km = bandwidth_km
         self.min_bin_freq = min_bin_freq
         self.n_jobs = n_jobs
         self.max_iter = max_iter
 
     def _chord(self):
-        convert = deg_to_chord if self.bandwidth_unit == "deg" else km_to_chord
-        return float(convert(self.bandwidth))
+        return float(km_to_chord(self._bandwidth_km()))
+
+    def _bandwidth_km(self):
+        return PAPER_POI_BANDWIDTH_KM if self.bandwidth_km is None else float(self.bandwidth_km)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, areas=None):
@@ -137,6 +137,7 @@ class POIMiner(ClusterMixin, BaseEstimator):
         self.cluster_areas_ = None
         if areas is not None:
             self.cluster_areas_ = np.repeat(np.asarray(area_names), [len(c) for c in centers])
+        self.bandwidth_km_ = self._bandwidth_km()
         self.bandwidth_chord_ = bw
         self.n_iter_ = max(r[2] for r in results)
         return self
@@ -153,8 +154,8 @@ class POIMiner(ClusterMixin, BaseEstimator):
             ``areas``); a point of an area unseen in ``fit`` gets label -1
             and distance inf.
         return_distance : bool, default=False
-            Also return the great-circle distance to that POI's centre in
-            ``bandwidth_unit``.  A distance above ``bandwidth`` means no
+            Also return the great-circle distance to that POI's centre in km.
+            A distance above ``bandwidth_km`` means no
             POI's kernel covers the point: treat it as a new POI.
 
         Returns
@@ -181,8 +182,7 @@ class POIMiner(ClusterMixin, BaseEstimator):
             return labels
         dist = np.full(len(gps), np.inf)
         ok = labels >= 0
-        km = great_circle_km(gps[ok], self.cluster_centers_[labels[ok]])
-        dist[ok] = km if self.bandwidth_unit == "km" else np.degrees(km / EARTH_RADIUS_KM)
+        dist[ok] = great_circle_km(gps[ok], self.cluster_centers_[labels[ok]])
         return labels, dist
 
     def _nearest(self, xyz, candidates):
@@ -216,21 +216,20 @@ def _mine_area(xyz, bw, min_bin_freq, max_iter, workers, name):
     return centers, labels, n_iter
 
 
-#: The paper's POI bandwidth (§6.5.1), degrees of arc (about 0.56 km).
-PAPER_POI_BANDWIDTH = 0.005
-#: ``auto_poi_bandwidth`` never goes above this fraction of the gallery's extent.
+#: The paper's POI bandwidth (§6.5.1), 0.005 degrees of arc, in km (0.556 km).
+PAPER_POI_BANDWIDTH_KM = float(degrees_to_km(0.005))
+#: ``auto_poi_bandwidth_km`` never goes above this fraction of the gallery's extent.
 _EXTENT_FRACTION = 1 / 50
 
 
-def auto_poi_bandwidth(gps):
-    """POI bandwidth for a gallery: the paper's 0.005°, shrunk for a small extent.
+def auto_poi_bandwidth_km(gps):
+    """POI bandwidth for a gallery, km: the paper's 0.005° (0.556 km), shrunk for a small extent.
 
-    The paper's bandwidth (~0.56 km) suits city-to-world collections; on a
-    one-city set a few km across it lumps everything into a handful of POIs.
-    The rule: ``min(0.005, extent / 50)`` degrees of arc, where the extent is
-    the median great-circle distance of the photos to their spherical mean.
-    Croatia (450 km) and world-wide sets get the paper's value; a set 2 km
-    across gets about 20 m.
+    The paper's bandwidth suits city-to-world collections; on a one-city set a few km across
+    it lumps everything into a handful of POIs.  The rule: ``min(0.556, extent / 50)`` km, where
+    the extent is the median great-circle distance of the photos to their spherical mean.
+    Croatia (450 km) and world-wide sets get the paper's value; a set 2 km across gets about
+    20 m.
 
     Parameters
     ----------
@@ -238,18 +237,17 @@ def auto_poi_bandwidth(gps):
 
     Returns
     -------
-    bandwidth : float
-        Degrees of arc (> 0).
+    bandwidth_km : float
+        Km of arc (> 0).
 
     Examples
     --------
     >>> import numpy as np
-    >>> auto_poi_bandwidth([[45.0, 15.0], [46.0, 16.0], [44.0, 14.0]])
-    0.005
-    >>> bw = auto_poi_bandwidth(np.array([[48.85, 2.35], [48.86, 2.36], [48.851, 2.352]]))
-    >>> bool(bw < 0.001)
+    >>> round(auto_poi_bandwidth_km([[45.0, 15.0], [46.0, 16.0], [44.0, 14.0]]), 3)
+    0.556
+    >>> bw = auto_poi_bandwidth_km(np.array([[48.85, 2.35], [48.86, 2.36], [48.851, 2.352]]))
+    >>> bool(bw < 0.1)
     True
     """
-    extent_deg = km_to_degrees(gallery_extent_km(gps))
-    bw = min(PAPER_POI_BANDWIDTH, extent_deg * _EXTENT_FRACTION)
-    return float(bw) if bw > 0 else PAPER_POI_BANDWIDTH
+    bw = min(PAPER_POI_BANDWIDTH_KM, gallery_extent_km(gps) * _EXTENT_FRACTION)
+    return float(bw) if bw > 0 else PAPER_POI_BANDWIDTH_KM

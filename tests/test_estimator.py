@@ -427,12 +427,12 @@ def test_poi_bandwidth_auto_shrinks_on_a_small_extent():
     paper_km = 0.005 * np.pi / 180 * 6371.004  # the paper's 0.005 degrees, in km
     model = DGAE(**dict(SMALL, max_iter=2)).fit(X, gps)
     assert model.poi_bandwidth_km_ == pytest.approx(paper_km, rel=1e-12)
-    assert model.poi_miner_.bandwidth == 0.005  # the miner's own unit
+    assert model.poi_miner_.bandwidth_km_ == model.poi_bandwidth_km_  # one unit throughout
     town = 48.85 + (gps - gps.mean(axis=0)) * 1e-4  # the same layout squeezed into a few hundred m
     model = DGAE(**dict(SMALL, max_iter=2)).fit(X, town)
     assert model.poi_bandwidth_km_ < paper_km and model.poi_miner_.n_clusters_ == 8
     given = DGAE(**dict(SMALL, max_iter=2, poi_bandwidth_km=2.0)).fit(X, gps)
-    assert given.poi_miner_.bandwidth == pytest.approx(2.0 / 6371.004 * 180 / np.pi, rel=1e-12)
+    assert given.poi_miner_.bandwidth_km == 2.0
 
 
 @pytest.mark.parametrize("n", [1, 999, 5000])

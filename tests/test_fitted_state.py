@@ -74,7 +74,7 @@ def _cases():
            (X, gps), dict(time=time), dict(time=time))
     yield ("AlbumRefiner", AlbumRefiner(base=CellClassifier(partition=cells)), (X, gps),
            dict(album=place // 3, time=time), dict(album=place // 3, time=time))
-    yield "POIMiner", POIMiner(bandwidth=1.0), (gps,), {}, {}
+    yield "POIMiner", POIMiner(bandwidth_km=111.0), (gps,), {}, {}
     photos = [np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
               for i in range(24)]
     yield ("Im2GPSDescriptor", Im2GPSDescriptor(n_textons=8, random_state=0, n_jobs=1),

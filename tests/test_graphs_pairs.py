@@ -263,12 +263,12 @@ def test_multi_scale_p_against_brute_force(weight):
     spots = rng.uniform([40, 10], [41, 11], size=(12, 2))
     gps = np.repeat(spots, 3, axis=0) + rng.normal(scale=1e-4, size=(36, 2))
     X = rng.normal(size=(36, 5))
-    k1, fine_bw, region_bw = 2, 0.005, 0.3
-    P, _, _ = build_geo_graphs(X, gps, k1=k1, k2=1, poi_bandwidth=fine_bw, device="cpu",
-                               region_bandwidth=region_bw, region_weight=weight)
+    k1, fine_bw, region_bw = 2, 0.5, 30.0  # km
+    P, _, _ = build_geo_graphs(X, gps, k1=k1, k2=1, poi_bandwidth_km=fine_bw, device="cpu",
+                               region_bandwidth_km=region_bw, region_weight=weight)
 
     def brute(bw):
-        labels = POIMiner(bandwidth=bw).fit(gps).labels_
+        labels = POIMiner(bandwidth_km=bw).fit(gps).labels_
         A = np.zeros((36, 36))
         for s in range(36):
             same = np.flatnonzero((labels == labels[s]) & (np.arange(36) != s))
@@ -285,10 +285,10 @@ def test_region_arguments_are_checked():
     from dgae.graphs import build_geo_graphs
 
     X, gps = np.zeros((4, 2)), [[0, 0], [0, 1], [1, 0], [1, 1]]
-    with pytest.raises(ValueError, match="region_bandwidth"):
-        build_geo_graphs(X, gps, region_bandwidth=0.0)
+    with pytest.raises(ValueError, match="region_bandwidth_km"):
+        build_geo_graphs(X, gps, region_bandwidth_km=0.0)
     with pytest.raises(ValueError, match="region_weight"):
-        build_geo_graphs(X, gps, region_bandwidth=1.0, region_weight=2.0)
+        build_geo_graphs(X, gps, region_bandwidth_km=100.0, region_weight=2.0)
 
 
 @pytest.mark.parametrize("floor_km", [0.0, 300.0, 5000.0])
@@ -532,8 +532,8 @@ def test_build_shares_one_pca_between_p_and_the_anchor_q(monkeypatch):
     rng = np.random.default_rng(3)
     X, _, gps = _geo_photos(400, seed=3)
     X = np.hstack([X, X @ rng.normal(size=(5, 40))]).astype(np.float32)
-    P, Q, poi = build_geo_graphs(X, gps, k1=4, k2=5, method="anchor", poi_bandwidth=0.01,
-                                 region_bandwidth=5.0, q_min_km=60, device="cpu",
+    P, Q, poi = build_geo_graphs(X, gps, k1=4, k2=5, method="anchor", poi_bandwidth_km=1.1,
+                                 region_bandwidth_km=556.0, q_min_km=60, device="cpu",
                                  random_state=0, k3=20)
     assert len(calls) == 1
     s, t = Q.nonzero()

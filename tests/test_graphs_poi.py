@@ -4,7 +4,7 @@ import pytest
 from sklearn.cluster import MeanShift
 from sklearn.metrics import adjusted_rand_score
 
-from dgae.utils import deg_to_chord, great_circle_km, km_to_chord, to_unit_vectors
+from dgae.utils import great_circle_km, km_to_chord, to_unit_vectors
 from dgae.graphs import POIMiner
 from dgae.utils import bin_seeds
 
@@ -24,11 +24,11 @@ def photo_spots(seed, n=400):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("bandwidth, unit", [(0.005, "deg"), (0.3, "km"), (0.05, "deg")])
-def test_same_partition_as_sklearn(seed, bandwidth, unit):
+@pytest.mark.parametrize("bandwidth_km", [0.556, 0.3, 5.56])
+def test_same_partition_as_sklearn(seed, bandwidth_km):
     gps = photo_spots(seed)
-    miner = POIMiner(bandwidth=bandwidth, bandwidth_unit=unit).fit(gps)
-    chord = float((deg_to_chord if unit == "deg" else km_to_chord)(bandwidth))
+    miner = POIMiner(bandwidth_km=bandwidth_km).fit(gps)
+    chord = float(km_to_chord(bandwidth_km))
     ref = MeanShift(bandwidth=chord, bin_seeding=True, cluster_all=True).fit(to_unit_vectors(gps))
     assert adjusted_rand_score(ref.labels_, miner.labels_) >= 0.99
     assert miner.n_clusters_ == len(ref.cluster_centers_)
@@ -41,7 +41,7 @@ def test_same_partition_as_sklearn(seed, bandwidth, unit):
 def test_meridian_and_pole_are_single_pois():
     gps = np.array([[-16.5, 179.9995], [-16.5, -179.9995], [89.9995, 0.0], [89.9995, 180.0],
                     [10.0, 10.0]])
-    miner = POIMiner(bandwidth=0.005).fit(gps)
+    miner = POIMiner().fit(gps)
     assert miner.labels_[0] == miner.labels_[1]
     assert miner.labels_[2] == miner.labels_[3]
     assert miner.n_clusters_ == 3
@@ -81,8 +81,9 @@ def test_predict_and_distance():
     new = np.array([[48.8585, 2.2946], [0.0, -30.0]])
     labels, dist = miner.predict(new, return_distance=True)
     km = great_circle_km(new, miner.cluster_centers_[labels])
-    np.testing.assert_allclose(dist, np.degrees(km / 6371.004))
-    assert dist[0] < miner.bandwidth < dist[1]
+    np.testing.assert_allclose(dist, km)
+    assert dist[0] < miner.bandwidth_km_ < dist[1]
+    assert miner.bandwidth_km_ == pytest.approx(0.005 * np.pi / 180 * 6371.004)  # the paper's
     # brute-force nearest centre
     xyz = to_unit_vectors(new)
     d = ((xyz[:, None] - miner.cluster_centers_xyz_[None]) ** 2).sum(-1)
@@ -92,7 +93,7 @@ def test_predict_and_distance():
 def test_predict_with_areas():
     gps = photo_spots(6)
     areas = np.where(gps[:, 0] > 0, "north", "south")
-    miner = POIMiner(bandwidth=0.3, bandwidth_unit="km").fit(gps, areas=areas)
+    miner = POIMiner(bandwidth_km=0.3).fit(gps, areas=areas)
     labels, dist = miner.predict([[48.8584, 2.2945], [48.8584, 2.2945]], areas=["south", "mars"],
                                  return_distance=True)
     assert miner.cluster_areas_[labels[0]] == "south" and dist[0] > 1000
@@ -113,10 +114,8 @@ def test_bad_inputs(gps, kwargs, match):
 
 
 def test_bad_params_and_min_bin_freq():
-    with pytest.raises(ValueError, match="bandwidth"):
-        POIMiner(bandwidth=-1).fit([[0.0, 0.0]])
-    with pytest.raises(ValueError, match="bandwidth_unit"):
-        POIMiner(bandwidth_unit="mile").fit([[0.0, 0.0]])
+    with pytest.raises(ValueError, match="bandwidth_km"):
+        POIMiner(bandwidth_km=-1).fit([[0.0, 0.0]])
     with pytest.raises(ValueError, match="min_bin_freq"):
         POIMiner(min_bin_freq=5).fit([[0.0, 0.0], [10.0, 10.0]])
 
@@ -143,7 +142,7 @@ def test_sklearn_estimator_checks():
         "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
         "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
         "check_n_features_in", "check_fit2d_predict1d"], shape)
-    expected["check_clustering"] = ("the bandwidth is geographic (0.005 deg of arc): generic "
+    expected["check_clustering"] = ("the bandwidth is geographic (0.556 km of arc): generic "
                                     "blobs with unit spread split into one POI per point")
     expected["check_estimators_nan_inf"] = ("dgae.utils._geo.check_gps rejects NaN / inf with 'gps row "
                                             "i is not finite', not sklearn's wording")

@@ -14,14 +14,14 @@ def photos():
     rng = np.random.default_rng(0)
     gps = np.column_stack([rng.uniform(40, 50, N), rng.uniform(0, 20, N)])
     X = rng.normal(size=(N, 8)).astype(np.float32)
-    labels = POIMiner(bandwidth=0.2).fit(gps).labels_.astype(np.int64)
+    labels = POIMiner(bandwidth_km=22.2).fit(gps).labels_.astype(np.int64)
     return X, gps, labels
 
 
 @pytest.mark.parametrize("stage", ["poi", "p", "q_exact", "q_anchor"])
 def test_graph_stages_stay_far_below_n_squared(photos, stage):
     X, gps, labels = photos
-    run = {"poi": lambda: POIMiner(bandwidth=0.2).fit(gps),
+    run = {"poi": lambda: POIMiner(bandwidth_km=22.2).fit(gps),
            "p": lambda: same_area_pairs(X, labels, 5, device="cpu"),
            "q_exact": lambda: easy_confusing_pairs(X, labels, 5, device="cpu", gps=gps, q_min_km=25),
            "q_anchor": lambda: easy_confusing_pairs(X, labels, 5, method="anchor", device="cpu",
