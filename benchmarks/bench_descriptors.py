@@ -139,13 +139,15 @@ def accuracy(data, n_jobs):
     return rows
 
 
-def encoder_speed(paths, models, n_jobs, engines=("onnx", "torch")):
+def encoder_speed(paths, models, n_jobs, engines=None):
     """photos/s of CNNDescriptor(model=m, n_jobs=n_jobs, engine=e) on ``paths`` (decode
     included; the model loaded -- and exported, for onnx -- and warmed up on 4 photos first),
     with Im2GPS on the same photos as the same-run reference, and each engine's largest
     difference from the first engine's features."""
-    from dgae.features import CNNDescriptor
+    from dgae.features import CNNDescriptor, cuda_available
 
+    if engines is None:  # every engine that runs here
+        engines = (("cuda",) if cuda_available() else ()) + ("onnx", "torch")
     rows = []
     ref = Im2GPSDescriptor(n_jobs=n_jobs, random_state=0).fit(paths[:50])
     t = time.perf_counter()

@@ -13,5 +13,11 @@ if [ "$1" = e2e ]; then
   exit
 fi
 timeout 200 python3 -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tee "$OUT/gpu_tests.log" | tail -n 15
+# CNN features on every engine that runs here (CUDA where torch sees the GPU), then the fused
+# fit end to end; both need the cnn extra and ../shared (skipped without)
+if python3 -c "import torch, efficientnet_lite_pytorch" 2>/dev/null && [ -d ../shared/data ]; then
+  timeout 180 python3 benchmarks/bench_descriptors.py --n-photos 400 --skip-accuracy --skip-speed --jobs 16 --encoders lite1 2>&1 | tee "$OUT/bench_descriptors_cnn.log"
+  ( time timeout 300 dgae fit ../shared/data/world_streetview/photos.csv --descriptor fused --out "$OUT/fused.joblib" -q ) 2>&1 | tee "$OUT/fused_fit.log"
+fi
 timeout 120 python3 benchmarks/bench_mvmf.py --n 20000 --epochs 3 2>&1 | tee "$OUT/bench_mvmf.log"
 timeout 150 python3 benchmarks/bench_training.py --device gpu --n 200000 2>&1 | tee "$OUT/bench_training.log"

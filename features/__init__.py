@@ -7,7 +7,8 @@ collection into a resumable ``.npy`` file; :func:`load_image` is the robust
 reader they share.
 """
 from ._blocks import BLOCKS, WORK, Views
-from ._cnn import CNN_MODELS, CNNDescriptor, cnn_available
+from ._cnn import (CNN_ENGINES, CNN_MODELS, CNNDescriptor, cnn_available, cuda_available,
+                   onnx_available)
 from ._descriptor import DEFAULT_DESCRIPTORS, Im2GPSDescriptor, block_scales, hellinger_map
 from ._encoders import (IMAGENET_MEAN, IMAGENET_STD, ONNXEncoder, OpenCLIPEncoder, PhotoEncoder,
                         TimmEncoder, TorchEncoder)
@@ -20,6 +21,9 @@ __all__ = [
     "WORK",
     "Views",
     "cnn_available",
+    "cuda_available",
+    "onnx_available",
+    "CNN_ENGINES",
     "hellinger_map",
     "CNNDescriptor",
     "CNN_MODELS",

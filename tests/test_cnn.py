@@ -154,3 +154,29 @@ def test_the_fitted_engine_is_kept(onnx, photos, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r'pip install "dgae\[cnn\]"'):
         CNNDescriptor(engine="onnx").fit()
+
+
+@pytest.mark.gpu
+def test_cuda_engine_gives_the_cpu_features(torch, photos):
+    if not _cnn.cuda_available():
+        pytest.skip("no CUDA device that torch sees")
+    est = CNNDescriptor(image_size=96).fit()
+    assert est.engine_ == "cuda"  # "auto" takes the GPU where there is one
+    ref = CNNDescriptor(image_size=96, engine="torch").fit()
+    np.testing.assert_allclose(est.transform(photos), ref.transform(photos), atol=1e-4)
+
+
+def test_cuda_engine_where_there_is_none(torch, photos, monkeypatch):
+    """Asked for by name, CUDA is an error naming what it needs; a model fitted on it runs on a
+    CPU engine elsewhere, with a warning (the engines agree to 1e-4)."""
+    import pickle
+
+    monkeypatch.setattr(_cnn, "cuda_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA build of PyTorch"):
+        CNNDescriptor(engine="cuda").fit()
+    est = CNNDescriptor(image_size=64, engine="torch").fit()
+    X = est.transform(photos)
+    moved = pickle.loads(pickle.dumps(est))
+    moved.engine_ = "cuda"  # as if fitted on a GPU machine
+    with pytest.warns(UserWarning, match="PyTorch on CUDA does not run here"):
+        np.testing.assert_allclose(moved.transform(photos), X, atol=1e-4)
