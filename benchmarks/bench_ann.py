@@ -10,7 +10,7 @@ Rows, same queries, same run:
 
 * exact -- ``dgae.graphs.nearest_neighbors`` (the library's blocked GEMM
   search, CPU): the reference every recall is measured against;
-* pynndescent -- what ``GeoKNN(index="ann")`` / ``DGAE(index="ann")`` build
+* pynndescent -- what ``GeoKNN(index="ann")`` (DGAE's ``knn=GeoKNN(index="ann")``) builds
   (``pynndescent.NNDescent``, default parameters), queried with its default
   ``epsilon=0.1`` and with 0.2 / 0.3 ("pynndescent@0.2": a wider search, the
   same index), and built with a graph of degree 60 ("pynndescent-60");

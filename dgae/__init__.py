@@ -27,6 +27,7 @@ _register_source_tree(__path__[0])
 _LAZY = {
     "DGAE": "dgae._estimator",
     "PAPER_PARAMS": "dgae._estimator",
+    "KNN_DEFAULTS": "dgae._estimator",
     "GeoKNN": "dgae._knn",
     "GeoPipeline": "dgae._pipeline",
     "DgaeVersionWarning": "dgae.base",

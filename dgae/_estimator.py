@@ -10,15 +10,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from dgae.graphs import PAPER_POI_BANDWIDTH_KM, REGION_WEIGHT, FaissIndex, IVFIndex, ShardedIndex
+from dgae.graphs import PAPER_POI_BANDWIDTH_KM, REGION_WEIGHT
 
 from . import _autoencoder as ae
 from .base import RUN_CONSTRAINTS, CodesTransformerMixin, check_targets
 from .utils import (array_module, get_xp, great_circle_km, resolve_device, say, to_device,
                     to_host, warn)
 from ._diagnostics import code_diagnostics, format_diagnostics
-from ._heads import HEADS, apply_head, resolve_k
-from ._knn import HEAD_CONSTRAINTS, GeoEstimatorMixin, GeoKNN
+from ._heads import apply_head, resolve_k
+from ._knn import GeoEstimatorMixin, GeoKNN
+from ._optim import AUTO_LR, Solver
 from ._scale import gallery_scales
 from ._selection import (INPUT_SHARES, VIEW, ConfidenceCalibrator, GeoMonitor, block_scale,
                          check_groups, choose_retrieval, confidence_by_kind, confidence_features,
@@ -34,14 +35,18 @@ AUTO_BATCH_SIZE = 1024
 #: and of mini-batch training (epochs: n / batch steps each -- 650 at 664,720 photos, where
 #: one epoch took ~112 s on 2 cores; scikit-learn's MLP waits 10 epochs).
 AUTO_PATIENCE = {"full batch": 20, "mini-batch": 5}
-#: ``learning_rate="auto"``: initial step of each optimiser.
-AUTO_LR = {"gd": 2.0, "sgd": 0.05, "adam": 1e-3}
-#: ``lr_decay="auto"``: step multiplier per iteration / epoch (Algorithm 1's 0.95; none for Adam).
-AUTO_LR_DECAY = {"gd": 0.95, "sgd": 0.95, "adam": 1.0}
 #: Mean per-unit standard deviation of a layer's gallery codes under which fit warns.
 COLLAPSE_STD = 1e-3
 #: Rows per block when encoding.
 ENCODE_CHUNK = ae.ROW_CHUNK
+
+#: What the codes can be made of (``code_layers``): the code layer or every encoder layer,
+#: with the scaled network input prepended or not.
+CODE_LAYERS = ("top", "all", "input+top", "input+all")
+
+#: DGAE's retrieval when ``knn=None``: ``GeoKNN(**KNN_DEFAULTS, device=..., random_state=...)``
+#: -- the head chosen in ``fit``, its widths read off the gallery.
+KNN_DEFAULTS = dict(head="auto", meanshift_bandwidth_km="auto", kde_sigma_km="auto")
 
 #: The paper's own setting in full (§4.4, §6.4-6.5): ``DGAE(**PAPER_PARAMS)`` is Eq. 4 as
 #: written, trained by Algorithm 1, with the paper's layer sizes, weights and POI bandwidth.
@@ -138,22 +143,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         (:class:`~dgae._whitening.ShrunkWhitening`): 0 is plain PCA whitening,
         which lets the weakest, noisiest components weigh as much as the
         strongest on a small gallery.
-    optimizer : {"adam", "sgd", "gd"}, default="adam"
+    optimizer : {"adam", "sgd", "gd"} or Solver, default="adam"
         Adam, heavy-ball SGD, or plain gradient steps (with
-        ``batch_size=None``: the paper's Algorithm 1).
+        ``batch_size=None``: the paper's Algorithm 1); a
+        :class:`dgae.autoencoder.Solver` sets the momentum, Adam's betas, the
+        step decay and the stopping tolerance (a name: its defaults).
     learning_rate : float or "auto", default="auto"
         Initial step; ``"auto"``: 1e-3 (Adam), 0.05 (SGD), 2.0 (GD).
-    adam_betas : tuple of float, default=(0.9, 0.999)
-        Adam's moment decay rates.
-    lr_decay : float or "auto", default="auto"
-        Step multiplier after every iteration (full batch) or epoch;
-        ``"auto"``: 1.0 for Adam, 0.95 (Algorithm 1) otherwise.
-    momentum : float, default=0.9
-        Heavy-ball momentum of ``"sgd"``.
     max_iter : int, default=300
         Iterations (full batch) or epochs.
-    tol : float, default=1e-6
-        Stop when ``|J_k - J_{k-1}| < tol``.
     batch_size : int, None or "auto", default="auto"
         ``None``: full batch.  An int: mini-batches with sampled partners (see
         :mod:`dgae._autoencoder`).  ``"auto"``: full batch up to 20,000
@@ -201,22 +199,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     input_dropout : float, default=0
         Share of input units dropped afresh at every step, the reconstruction
         target staying clean (a denoising autoencoder, §4.5's reading of DGAE).
-    head : {"auto", "1nn", "meanshift", "kde"}, default="auto"
-        ``"auto"``: chosen in ``fit`` among 1-NN, KDE at four widths of the
-        gallery's scale (also coarse to fine) and Mean-Shift, by how well each
-        locates the held-out photos; then a ``match_gate`` under which the
-        nearest photo or the fine KDE answers -- both on all held-out photos
-        weighted to the query mix (``head_label_``, ``head_scores_``,
-        ``gate_scores_``).  A named head
-        has its width chosen the same way when it is ``"auto"``.
-    n_neighbors : int or "auto", default="auto"
-        Neighbours the head sees (``"auto"``: 1 / 120 / 100).
-    meanshift_bandwidth_km : float or "auto", default="auto"
-        ``"auto"``: the gallery's scale (750 km world-wide); Im2GPS used 500.
-    min_votes : int, default=4
-    kde_sigma_km : float or "auto", default="auto"
-        ``"auto"``: chosen on the held-out photos among the gallery's scales.
-    kde_power : float, default=10
     input_share : float in [0, 1] or "auto", default="auto"
         Share of the raw input ``X`` in the retrieval distance: the head
         searches ``[sqrt(1 - s) a h, sqrt(s) b X]`` (``h`` the codes, ``a`` and
@@ -229,21 +211,29 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         their head, by the same mix-weighted score as the head
         (``retrieval_space_``, ``retrieval_scores_``): on its own held-out
         score the model is never below retrieval on the features it was given.
-    include_input : bool or "auto", default="auto"
-        Prepend the (scaled) network input to the codes; ``"auto"``: yes
-        under ``"paper"`` (§3), no under ``"whitened"``.
-    code_layers : {"auto", "top", "all"}, default="auto"
-        Encoder layers in the codes: the code layer only, or all of them
-        stacked (the paper, §5); ``"auto"``: ``"all"`` under ``"paper"``,
-        ``"top"`` under ``"whitened"``.
-    index : {"exact", "ann", "ivf", "faiss"}, IVFIndex or FaissIndex, default="exact"
-        Retrieval index over the gallery codes (see :class:`GeoKNN`).
+    code_layers : {"auto", "top", "all", "input+top", "input+all"}, default="auto"
+        What the codes are: the code layer only, or all encoder layers stacked
+        (§5), each with the (scaled) network input prepended (``"input+"``,
+        §3); ``"auto"``: ``"input+all"`` under ``"paper"``, ``"top"`` under
+        ``"whitened"``.
     knn : GeoKNN or None, default=None
-        The retrieval, cloned and fitted on the gallery's
-        :meth:`retrieval_features` (scikit-learn's ``estimator=`` pattern): its
-        index, device and random state are used; ``fit`` then gives it the head
-        chosen (so ``knn_.predict(retrieval_features(X))`` is ``predict(X)``).  None:
-        ``GeoKNN(index=index, device=device, random_state=random_state)``.
+        The retrieval and its head, scikit-learn's ``estimator=`` pattern: the
+        :class:`GeoKNN`'s ``head``, ``n_neighbors``, widths, ``min_votes``,
+        ``kde_power``, ``index``, ``device`` and ``random_state`` serve the
+        gallery's :meth:`retrieval_features`; it is cloned and fitted as
+        ``knn_``, which holds the head state (``head_``, ``head_params_`` and
+        ``n_neighbors_`` are its; ``knn_.predict(retrieval_features(X))`` is
+        ``predict(X)``).  ``head="auto"``: chosen in ``fit`` among 1-NN, KDE at
+        four widths of the gallery's scale (also coarse to fine) and
+        Mean-Shift, by how well each locates the held-out photos; then a
+        ``match_gate`` under which the nearest photo or the fine KDE answers --
+        both on all held-out photos weighted to the query mix (``head_label_``,
+        ``head_scores_``, ``gate_scores_``).  A named head has its width chosen
+        the same way when the width is ``"auto"`` (Mean-Shift: the gallery's
+        scale, 750 km world-wide; Im2GPS used 500).  None:
+        ``GeoKNN(**KNN_DEFAULTS, device=device, random_state=random_state)``,
+        ``KNN_DEFAULTS = {"head": "auto", "meanshift_bandwidth_km": "auto",
+        "kde_sigma_km": "auto"}``.
     device : {"auto", "cpu", "gpu"}, default="auto"
         Where graphs, training, encoding and search run (CuPy on "gpu").
     random_state : int, RandomState instance or None, default=None
@@ -347,8 +337,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         ``predict`` uses.
     hidden_layer_sizes_, activations_ : tuple
         The network's widths and each layer's activation.
-    include_input_, code_layers_ : bool, {"all", "top"}
-        What codes are made of (``include_input`` and ``code_layers`` resolved).
+    code_layers_ : {"top", "all", "input+top", "input+all"}
+        What codes are made of (``code_layers`` resolved).
     n_neighbors_ : int
         Neighbours the head votes over.
     fit_params_ : dict
@@ -373,7 +363,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **HEAD_CONSTRAINTS,
         **RUN_CONSTRAINTS,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -390,28 +379,18 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         "objective": [StrOptions(set(ae.OBJECTIVES))],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "whiten_shrinkage": [Interval(Real, 0, None, closed="left")],
-        "optimizer": [StrOptions(set(ae.OPTIMIZERS))],
+        "optimizer": [StrOptions(set(ae.OPTIMIZERS)), Solver],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "adam_betas": ["array-like"],
-        "lr_decay": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "new_place_share": [Interval(Real, 0, 1, closed="both"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
-        "include_input": [StrOptions({"auto"}), "boolean"],
-        "code_layers": [StrOptions({"auto", "top", "all"})],
-        "index": [StrOptions({"exact", "ann", "ivf", "faiss"}), IVFIndex, FaissIndex,
-                  ShardedIndex],
+        "code_layers": [StrOptions({"auto", *CODE_LAYERS})],
         "knn": [None, GeoKNN],
         "random_state": ["random_state"],
-        "head": [StrOptions({"auto", *HEADS})],
-        "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "kde_sigma_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "input_share": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
     }
 
@@ -419,13 +398,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                  covariance_weight=0.3, k1=20, k2=10, q_min_km="auto", graph="exact",
                  poi_bandwidth_km="auto", region_km="auto", region_weight=REGION_WEIGHT,
                  objective="whitened", n_components=256, whiten_shrinkage=3.0, optimizer="adam",
-                 learning_rate="auto", adam_betas=(0.9, 0.999), lr_decay="auto", momentum=0.9,
-                 max_iter=300, tol=1e-6, batch_size="auto", early_stopping=True,
+                 learning_rate="auto", max_iter=300, batch_size="auto", early_stopping=True,
                  validation_fraction=0.1, new_place_share=None, n_iter_no_change="auto",
-                 input_dropout=0.0, head="auto",
-                 n_neighbors="auto",
-                 meanshift_bandwidth_km="auto", min_votes=4, kde_sigma_km="auto", kde_power=10.0,
-                 input_share="auto", include_input="auto", code_layers="auto", index="exact",
+                 input_dropout=0.0, input_share="auto", code_layers="auto",
                  knn=None, device="auto", random_state=None, verbose=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.alpha = alpha
@@ -444,27 +419,15 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self.whiten_shrinkage = whiten_shrinkage
         self.optimizer = optimizer
         self.learning_rate = learning_rate
-        self.adam_betas = adam_betas
-        self.lr_decay = lr_decay
-        self.momentum = momentum
         self.max_iter = max_iter
-        self.tol = tol
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.new_place_share = new_place_share
         self.n_iter_no_change = n_iter_no_change
         self.input_dropout = input_dropout
-        self.head = head
-        self.n_neighbors = n_neighbors
-        self.meanshift_bandwidth_km = meanshift_bandwidth_km
-        self.min_votes = min_votes
-        self.kde_sigma_km = kde_sigma_km
-        self.kde_power = kde_power
         self.input_share = input_share
-        self.include_input = include_input
         self.code_layers = code_layers
-        self.index = index
         self.knn = knn
         self.device = device
         self.random_state = random_state
@@ -506,7 +469,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self._build_graphs(X, gps, areas, seed)
         clock.lap("graphs")
         self.batch_size_ = self._resolve_batch_size(len(X))
-        self.learning_rate_ = AUTO_LR[self.optimizer] if self.learning_rate == "auto" else float(self.learning_rate)
+        self.learning_rate_ = (AUTO_LR[self._solver()["kind"]] if self.learning_rate == "auto"
+                               else float(self.learning_rate))
         result = self._fit_weights(Xs, seed, groups)
         clock.lap("train")
         self.loss_curve_ = result["loss_curve"]
@@ -538,17 +502,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _resolve_fitted_parameters(self):
         """What transform and predict read, resolved from the parameters once, in ``fit``:
-        ``device_``, ``hidden_layer_sizes_``, ``activations_``, ``include_input_``,
-        ``code_layers_``."""
+        ``device_``, ``hidden_layer_sizes_``, ``activations_``, ``code_layers_``."""
         whitened = self._whitened()
-        self.fit_params_ = self.get_params(deep=False)
+        self.fit_params_ = {**self.get_params(deep=False), "knn": clone(self._retrieval())}
         self.device_ = resolve_device(self.device)
         self.hidden_layer_sizes_ = self._hidden()
         self.activations_ = tuple(ae.layer_activations(len(self.hidden_layer_sizes_),
                                                        self.objective))
-        self.include_input_ = ((not whitened) if self.include_input == "auto"
-                               else bool(self.include_input))
-        self.code_layers_ = (("top" if whitened else "all") if self.code_layers == "auto"
+        self.code_layers_ = (("top" if whitened else "input+all") if self.code_layers == "auto"
                              else self.code_layers)
 
     def __sklearn_is_fitted__(self):
@@ -584,7 +545,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return AUTO_PATIENCE["full batch" if batch_size is None else "mini-batch"]
 
     def _lr_decay(self):
-        return AUTO_LR_DECAY[self.optimizer] if self.lr_decay == "auto" else float(self.lr_decay)
+        return self._solver()["lr_decay"]
+
+    def _solver(self):
+        """The optimiser's settings (:meth:`dgae.autoencoder.Solver.settings`)."""
+        solver = Solver(self.optimizer) if isinstance(self.optimizer, str) else self.optimizer
+        return solver.settings()
 
     def _uses_graphs(self):
         return self.alpha > 0 or self.beta > 0
@@ -642,7 +608,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
                                  self.gallery_gps_[rows], self.gallery_gps_[val], kind, groups[rows],
                                  groups[val], self._encode_device,
-                                 self._head_candidates(), self.thresholds_km_, self.n_neighbors,
+                                 self._head_candidates(), self.thresholds_km_,
+                                 self._knn_setting("n_neighbors"),
                                  self.new_place_share)
         elif self.early_stopping:
             warn(f"early stopping skipped: the gallery holds a single place, none to hold out; "
@@ -680,11 +647,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         """The heads ``fit`` chooses among: all for ``head="auto"``, else the set head at the
         set or candidate widths."""
         cands = head_candidates(self.scales_)
-        fixed = {"kde": ("kde_sigma_km", self.kde_sigma_km),
-                 "meanshift": ("meanshift_bandwidth_km", self.meanshift_bandwidth_km)}
+        setting = self._retrieval().get_params(deep=False)
+        fixed = {"kde": ("kde_sigma_km", setting["kde_sigma_km"]),
+                 "meanshift": ("meanshift_bandwidth_km", setting["meanshift_bandwidth_km"])}
         out = {}
         for label, (head, params) in cands.items():
-            if self.head not in ("auto", head):
+            if setting["head"] not in ("auto", head):
                 continue
             key, value = fixed.get(head, (None, "auto"))
             if value != "auto":
@@ -722,8 +690,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             choice = choose_retrieval(self.knn_.features_, self.X_fit_, self.gallery_gps_,
                                       self.training_indices_, held, kind, cands,
                                       self.thresholds_km_, self.confidence_km_, shares=shares,
-                                      n_neighbors=self.n_neighbors, min_votes=self.min_votes,
-                                      kde_power=self.kde_power, device=self.device_,
+                                      n_neighbors=self._knn_setting("n_neighbors"),
+                                      min_votes=self._knn_setting("min_votes"),
+                                      kde_power=self._knn_setting("kde_power"), device=self.device_,
                                       new_place_share=self.new_place_share)
             head, params, label = choice.head, choice.params, choice.label
             self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
@@ -735,12 +704,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                              self.retrieval_scales_))
         self._set_head(head, params)
         if choice is not None:  # on the same held-out predictions, by the head now set
-            kh = resolve_k(head, self.n_neighbors, choice.neighbors.shape[1])
+            kh = resolve_k(head, self._knn_setting("n_neighbors"), choice.neighbors.shape[1])
             pred = apply_head(head, choice.neighbors[:, :kh], choice.distances[:, :kh],
                               **self.head_params_)
             within = great_circle_km(pred, choice.truth) <= self.confidence_km_
             self._calibrate(confidence_features(choice.neighbors, choice.distances, pred,
-                                                self.confidence_km_, self.kde_power),
+                                                self.confidence_km_, self._knn_setting("kde_power")),
                             within, choice.kind, seed)
         self.head_label_ = label
         say(f"DGAE retrieval space: {self.retrieval_space_} (held-out score: "
@@ -765,20 +734,38 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             self.confidence_calibrator_.predict(features), within, kind,
             seen=self._confidence_seen(features))
 
+    def _retrieval(self):
+        """The :class:`GeoKNN` whose head settings and index serve the gallery: ``knn``, or
+        ``GeoKNN(**KNN_DEFAULTS)`` on the model's device and random state."""
+        if self.knn is not None:
+            return self.knn
+        return GeoKNN(**KNN_DEFAULTS, device=self.device, random_state=self.random_state)
+
+    def _knn_setting(self, name):
+        """A head setting of :meth:`_retrieval` (``head``, ``n_neighbors``, ``min_votes``, ...)."""
+        return self._retrieval().get_params(deep=False)[name]
+
+    # the head state lives in knn_ alone; DGAE reads it there
+    head_ = property(lambda self: self.knn_.head_)
+    head_params_ = property(lambda self: self.knn_.head_params_)
+    n_neighbors_ = property(lambda self: self.knn_.n_neighbors_)
+
     def _set_head(self, head, params=None, n_neighbors=None):
-        super()._set_head(head, params, n_neighbors)
-        # knn_ predicts as DGAE does: DGAE's complete parameters, not knn_'s own widths
-        self.knn_._set_head(head, self.head_params_, self.n_neighbors_)
+        """Set ``knn_``'s head: ``head`` at the model's widths (``params`` over them) and the
+        setting's neighbour count (or ``n_neighbors``)."""
+        k = self._knn_setting("n_neighbors") if n_neighbors is None else n_neighbors
+        self.knn_._set_head(head, {**self._head_widths(head), **(params or {})}, k)
 
     def _head_widths(self, head):
         """The head's parameters at the gallery's widths, or the set ones where not "auto"."""
+        setting = self._retrieval().get_params(deep=False)
         widths = dict(meanshift_bandwidth_km=float(self.scales_["meanshift_km"]),
-                      min_votes=int(self.min_votes),
+                      min_votes=int(setting["min_votes"]),
                       kde_sigma_km=float(self.scales_["kde_sigmas_km"][0]),
-                      kde_power=float(self.kde_power))
+                      kde_power=float(setting["kde_power"]))
         for key in ("meanshift_bandwidth_km", "kde_sigma_km"):
-            if getattr(self, key) != "auto":
-                widths[key] = float(getattr(self, key))
+            if setting[key] != "auto":
+                widths[key] = float(setting[key])
         return widths
 
     def set_head(self, head):
@@ -811,14 +798,17 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _confidence(self, features):
         if self.confidence_calibrator_ is not None:
             return self.confidence_calibrator_.predict(features)
-        if self.fit_params_["head"] == "auto":  # nothing held out to calibrate on: unknown
+        if self._fitted_head_setting() == "auto":  # nothing held out to calibrate on: unknown
             return np.full(len(features), np.nan)
         return features[:, 0]
+
+    def _fitted_head_setting(self):
+        return self.fit_params_["knn"].get_params(deep=False)["head"]
 
     def _confidence_seen(self, features):
         if self.seen_calibrator_ is not None:
             return self.seen_calibrator_.predict(features)
-        if self.confidence_calibrator_ is None and self.fit_params_["head"] != "auto":
+        if self.confidence_calibrator_ is None and self._fitted_head_setting() != "auto":
             return features[:, 0]
         return np.full(len(features), np.nan)  # no view held out: unknown
 
@@ -826,11 +816,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         return self.confidence_km_
 
     def _train(self, Xs, P, Q, init, anchors, batch_size, max_iter, seed, monitor=None):
+        solver = self._solver()
         result = ae.train(
             Xs, P, Q, hidden_layer_sizes=self.hidden_layer_sizes_, loss=self._loss(),
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate_, lr_decay=self._lr_decay(), momentum=self.momentum,
-            adam_betas=tuple(self.adam_betas), max_iter=max_iter, tol=self.tol,
+            optimizer=solver["kind"], learning_rate=self.learning_rate_,
+            lr_decay=solver["lr_decay"], momentum=solver["momentum"],
+            adam_betas=solver["adam_betas"], max_iter=max_iter, tol=solver["tol"],
             batch_size=batch_size, xp=get_xp(self.device_), init=init, anchors=anchors,
             random_state=seed, monitor=monitor, n_iter_no_change=self._patience(batch_size),
             input_dropout=self.input_dropout, verbose=self.verbose)
@@ -846,16 +837,20 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         self._diagnose(layers)
         codes = self._codes(layers)
         if grown:  # partial_fit: the gallery grew, the space and head stay
+            head, params = self.head_, self.head_params_
             self._fit_knn(retrieval_features(codes, self.X_fit_, self.input_share_,
                                              self.retrieval_scales_))
-            self._set_head(self.head_, self.head_params_)
+            self._set_head(head, params)
         else:
             self._fit_knn(codes)
 
     def _fit_knn(self, features):
-        base = self.knn if self.knn is not None else GeoKNN(
-            index=self.index, device=self.device_, random_state=self.random_state)
-        self.knn_ = clone(base).fit(features, self.gallery_gps_)
+        """``knn_``: :meth:`_retrieval` cloned and fitted on ``features`` at the model's widths
+        (its head is set after, by :meth:`_set_head`; the clone indexes, it does not choose)."""
+        w = self._head_widths("1nn")
+        self.knn_ = clone(self._retrieval()).set_params(
+            head="1nn", meanshift_bandwidth_km=w["meanshift_bandwidth_km"],
+            kde_sigma_km=w["kde_sigma_km"]).fit(features, self.gallery_gps_)
 
     def _diagnose(self, layers):
         """``diagnostics_`` of the gallery codes; a warning per collapsed layer."""
@@ -884,7 +879,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _code_parts(self, outputs):
         """The hidden layers' outputs that codes are made of (all, or the last)."""
-        return list(outputs) if self.code_layers_ == "all" else [outputs[-1]]
+        return list(outputs) if self.code_layers_.endswith("all") else [outputs[-1]]
 
     def _layers(self, Xs):
         """``[network input, h1, ..., hM]`` of scaled rows (host, float32).
@@ -906,7 +901,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
 
     def _codes(self, layers):
         """Retrieval codes from ``[network input, h1, ..., hM]`` (host or device arrays)."""
-        parts = ([layers[0]] if self.include_input_ else []) + self._code_parts(layers[1:])
+        with_input = self.code_layers_.startswith("input+")
+        parts = ([layers[0]] if with_input else []) + self._code_parts(layers[1:])
         return parts[0] if len(parts) == 1 else array_module(parts[0]).concatenate(parts, axis=1)
 
     def transform(self, X):
@@ -920,8 +916,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         -------
         codes : ndarray of shape (n, n_codes), float32
             ``[scaled X,] h1, ..., hM`` or ``[scaled X,] hM`` as
-            ``include_input`` and ``code_layers`` say (``"whitened"``
-            default: the code layer ``hM`` alone; ``"paper"``: all of them).
+            ``code_layers`` says (``"whitened"`` default: the code layer ``hM``
+            alone; ``"paper"``: the input and every layer).
         """
         check_is_fitted(self, "coefs_")
         X = self._check_X(X, reset=False)

@@ -24,9 +24,9 @@ ANN_MIN_K = 10
 HEAD_CONSTRAINTS = {
     "head": [StrOptions(set(HEADS))],
     "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-    "meanshift_bandwidth_km": [Interval(Real, 0, None, closed="neither")],
+    "meanshift_bandwidth_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     "min_votes": [Interval(Integral, 1, None, closed="left")],
-    "kde_sigma_km": [Interval(Real, 0, None, closed="neither")],
+    "kde_sigma_km": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
     "kde_power": [Interval(Real, 0, None, closed="left")],
 }
 
@@ -106,9 +106,20 @@ class GeoEstimatorMixin(GeoRegressorMixin):
         self.n_neighbors_ = resolve_k(head, k, len(self.gallery_gps_))
 
     def _head_widths(self, head):
-        """The keyword parameters of :func:`~dgae._heads.apply_head` for ``head``."""
-        return dict(meanshift_bandwidth_km=float(self.meanshift_bandwidth_km),
-                    min_votes=int(self.min_votes), kde_sigma_km=float(self.kde_sigma_km),
+        """The keyword parameters of :func:`~dgae._heads.apply_head` for ``head``; a width
+        ``"auto"`` is the gallery's (:func:`dgae.metrics.gallery_scales`: the Mean-Shift scale,
+        the finest KDE width)."""
+        widths = {"meanshift_bandwidth_km": self.meanshift_bandwidth_km,
+                  "kde_sigma_km": self.kde_sigma_km}
+        if "auto" in widths.values():
+            from ._scale import gallery_scales
+
+            scales = gallery_scales(self.gallery_gps_)
+            gallery = {"meanshift_bandwidth_km": scales["meanshift_km"],
+                       "kde_sigma_km": scales["kde_sigmas_km"][0]}
+            widths = {k: gallery[k] if v == "auto" else v for k, v in widths.items()}
+        return dict(meanshift_bandwidth_km=float(widths["meanshift_bandwidth_km"]),
+                    min_votes=int(self.min_votes), kde_sigma_km=float(widths["kde_sigma_km"]),
                     kde_power=float(self.kde_power))
 
     def _confidence(self, features):
@@ -274,11 +285,13 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         :class:`dgae.graphs.FaissIndex` (the ``faiss`` extra), IVF-Flat by
         default; an unfitted ``FaissIndex(kind="flat" | "ivf" | "ivfpq" |
         "hnsw", ...)`` chooses the faiss index.
-    meanshift_bandwidth_km : float, default=500
+    meanshift_bandwidth_km : float or "auto", default=500
+        ``"auto"``: the gallery's scale (750 km world-wide; :func:`dgae.metrics.gallery_scales`).
     min_votes : int, default=4
         Smallest mean-shift cluster that counts.
-    kde_sigma_km : float, default=50
-        Kernel width of the ``"kde"`` head (Vo et al. vary it; not given by the DGAE paper).
+    kde_sigma_km : float or "auto", default=50
+        Kernel width of the ``"kde"`` head (Vo et al. vary it; not given by the DGAE paper);
+        ``"auto"``: the gallery's finest (25 km world-wide).
     kde_power : float, default=10
         ``m`` of the ``"kde"`` weights ``(1 / distance)^m``.
     device : {"auto", "cpu", "gpu"}, default="auto"

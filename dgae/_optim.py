@@ -1,7 +1,11 @@
 """The one optimisation toolkit of dgae: in-place optimisers (Adam, heavy-ball SGD, plain
 gradient steps) and the best-weights / patience bookkeeping of early stopping, used by the
 autoencoder (:mod:`dgae._autoencoder`) and by :class:`~dgae.MvMFRegressor`."""
+from numbers import Real
+
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .utils import array_module
 
@@ -111,3 +115,63 @@ class BestWeights:
             return True
         self.stale += 1
         return False
+
+
+#: ``learning_rate="auto"``: initial step of each optimiser.
+AUTO_LR = {"gd": 2.0, "sgd": 0.05, "adam": 1e-3}
+#: ``lr_decay="auto"``: step multiplier per iteration / epoch (Algorithm 1's 0.95; none for Adam).
+AUTO_LR_DECAY = {"gd": 0.95, "sgd": 0.95, "adam": 1.0}
+
+
+class Solver(BaseEstimator):
+    """The optimiser :class:`dgae.DGAE` trains with, and its settings besides the learning
+    rate: ``DGAE(optimizer=Solver("sgd", momentum=0.5))``; a name alone (``optimizer="sgd"``)
+    is ``Solver("sgd")``.  Its parameters nest as scikit-learn's do
+    (``GridSearchCV(DGAE(optimizer=Solver()), {"optimizer__momentum": [0.5, 0.9]})``).
+
+    Parameters
+    ----------
+    kind : {"adam", "sgd", "gd"}, default="adam"
+        Adam, heavy-ball SGD, or plain gradient steps (with ``batch_size=None``: the paper's
+        Algorithm 1).
+    momentum : float, default=0.9
+        Heavy-ball momentum of ``"sgd"``.
+    adam_betas : tuple of float, default=(0.9, 0.999)
+        Adam's moment decay rates.
+    lr_decay : float or "auto", default="auto"
+        Step multiplier after every iteration (full batch) or epoch; ``"auto"``: 1.0 for Adam,
+        0.95 (Algorithm 1) otherwise.
+    tol : float, default=1e-6
+        Stop when ``|J_k - J_{k-1}| < tol``.
+
+    Examples
+    --------
+    >>> Solver("sgd").settings()["lr_decay"], Solver(lr_decay=0.5).settings()["kind"]
+    (0.95, 'adam')
+    """
+
+    _parameter_constraints = {
+        "kind": [StrOptions(set(OPTIMIZERS))],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "adam_betas": ["array-like"],
+        "lr_decay": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="right")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, kind="adam", momentum=0.9, adam_betas=(0.9, 0.999), lr_decay="auto",
+                 tol=1e-6):
+        self.kind = kind
+        self.momentum = momentum
+        self.adam_betas = adam_betas
+        self.lr_decay = lr_decay
+        self.tol = tol
+
+    def settings(self):
+        """The settings, validated, ``"auto"`` resolved: ``{"kind", "momentum", "adam_betas",
+        "lr_decay", "tol"}``."""
+        self._validate_params()
+        return {"kind": self.kind, "momentum": float(self.momentum),
+                "adam_betas": tuple(float(b) for b in self.adam_betas),
+                "lr_decay": (AUTO_LR_DECAY[self.kind] if self.lr_decay == "auto"
+                             else float(self.lr_decay)),
+                "tol": float(self.tol)}

@@ -3,7 +3,7 @@ training loop that :class:`dgae.DGAE` runs (formulas in the module documentation
 ``dgae._autoencoder``; ``docs/estimator.md``).
 
 For benchmarks and experiments that time or probe the training without the estimator around
-it; a model is trained with :class:`dgae.DGAE`.
+it; a model is trained with :class:`dgae.DGAE`, whose ``optimizer`` takes a :class:`Solver`.
 
 Examples
 --------
@@ -23,6 +23,7 @@ from ._autoencoder import (
     pair_laplacian,
     train,
 )
+from ._optim import Solver
 
-__all__ = ["ROW_CHUNK", "LossWeights", "encode", "init_params", "layer_sizes", "objective",
-           "pair_laplacian", "train"]
+__all__ = ["ROW_CHUNK", "LossWeights", "Solver", "encode", "init_params", "layer_sizes",
+           "objective", "pair_laplacian", "train"]

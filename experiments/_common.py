@@ -40,9 +40,14 @@ def training_params(args):
     params = dict(device=args.device, random_state=args.seed)
     if args.layers is not None:
         params["hidden_layer_sizes"] = parse_layers(args.layers)
-    for key in ("max_iter", "gamma", "lr_decay", "tol"):
+    for key in ("max_iter", "gamma"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
+    solver = {k: getattr(args, k) for k in ("lr_decay", "tol") if getattr(args, k) is not None}
+    if solver:  # the default optimiser (Adam) with these settings
+        from dgae.autoencoder import Solver
+
+        params["optimizer"] = Solver(**solver)
     if args.learning_rate is not None:
         params["learning_rate"] = args.learning_rate if args.learning_rate == "auto" else float(args.learning_rate)
     if args.batch_size is not None:

@@ -18,6 +18,8 @@ PAPER = dict(SMALL, objective="paper", alpha=0.2, beta=0.1, gamma=0.05, optimize
              early_stopping=False)
 OBJECTIVES = {"whitened": dict(SMALL, early_stopping=False, learning_rate=0.01, max_iter=100),
               "paper": PAPER}
+#: Each objective's default codes without the network input.
+NO_INPUT = {"whitened": "top", "paper": "all"}
 
 
 def _places(n_places=8, per_place=8, d=10, seed=0):
@@ -48,7 +50,7 @@ def _top_code(model, X):
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
 def test_same_area_term_brings_p_pairs_closer(objective):
     X, gps, _ = _places()
-    kw = dict(OBJECTIVES[objective], include_input=False, beta=0.0, gamma=0.001)
+    kw = dict(OBJECTIVES[objective], code_layers=NO_INPUT[objective], beta=0.0, gamma=0.001)
     on = DGAE(**dict(kw, alpha=2.0)).fit(X, gps)
     off = DGAE(**dict(kw, alpha=1e-12)).fit(X, gps)  # same graphs, no pull
     assert on.P_.nnz > 0 and (on.P_ != off.P_).nnz == 0
@@ -58,7 +60,7 @@ def test_same_area_term_brings_p_pairs_closer(objective):
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
 def test_easy_confusing_term_pushes_q_pairs_apart(objective):
     X, gps, _ = _places()
-    kw = dict(OBJECTIVES[objective], include_input=False, alpha=0.0, gamma=0.001)
+    kw = dict(OBJECTIVES[objective], code_layers=NO_INPUT[objective], alpha=0.0, gamma=0.001)
     on = DGAE(**dict(kw, beta=2.0)).fit(X, gps)
     off = DGAE(**dict(kw, beta=1e-12)).fit(X, gps)
     assert on.Q_.nnz > 0
@@ -97,7 +99,7 @@ def test_transform_codes_layout():
     np.testing.assert_array_equal(codes[3, :10], 1.0)  # clipped into [0, 1]
     h1 = 1 / (1 + np.exp(-(codes[:, :10].astype(np.float64) @ model.coefs_[0] + model.intercepts_[0])))
     np.testing.assert_allclose(codes[:, 10:22], h1, rtol=1e-5)
-    no_input = DGAE(**PAPER, include_input=False).fit(X, gps).transform(X)
+    no_input = DGAE(**PAPER, code_layers="all").fit(X, gps).transform(X)
     np.testing.assert_allclose(no_input, model.transform(X)[:, 10:], rtol=1e-6)
 
 
@@ -161,7 +163,8 @@ def test_predictions_heads_topk_and_score():
 
 def test_joblib_round_trip_gives_identical_predictions(tmp_path):
     X, gps, _ = _places()
-    model = DGAE(**dict(SMALL, head="meanshift", n_neighbors=10)).fit(X, gps)
+    model = DGAE(**SMALL, knn=GeoKNN(head="meanshift", n_neighbors=10,
+                                     meanshift_bandwidth_km="auto")).fit(X, gps)
     joblib.dump(model, tmp_path / "m.joblib")
     loaded = joblib.load(tmp_path / "m.joblib")
     np.testing.assert_array_equal(loaded.predict(X[:20]), model.predict(X[:20]))
@@ -295,7 +298,7 @@ def test_default_dgae_beats_the_autoencoder_baseline():
     Xg, gg, Xq, gq = _split_views()
     small = dict(hidden_layer_sizes=(64, 16), random_state=0, device="cpu")
     dgae = DGAE(**small).fit(Xg, gg)
-    ae = DGAE(**small, alpha=0.0, beta=0.0, head="1nn", input_share=0.0).fit(Xg, gg)  # paper AE
+    ae = DGAE(**small, alpha=0.0, beta=0.0, knn=GeoKNN(), input_share=0.0).fit(Xg, gg)  # paper AE
     lf = GeoKNN().fit(Xg, gg)
     hit = {name: np.mean(geolocation_errors_km(gq, m.predict(Xq)) <= 1) for name, m in
            (("dgae", dgae), ("ae", ae), ("lf", lf))}
@@ -357,7 +360,7 @@ def test_a_gallery_too_small_to_hold_out_gives_no_made_up_confidence(head):
     X, gps, _ = _places(n_places=8, per_place=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = DGAE(**SMALL, head=head).fit(X[:3], gps[:3], groups=[0, 0, 0])
+        model = DGAE(**SMALL, knn=GeoKNN(head=head)).fit(X[:3], gps[:3], groups=[0, 0, 0])
     said = " ".join(str(w.message) for w in caught)
     assert "early_stopping=" not in said  # no parameter the command line does not have
     conf = model.predict_details(X[:3]).confidence
@@ -414,7 +417,7 @@ def test_whitened_codes_are_the_linear_code_layer_over_pca_whitened_inputs():
     assert model.transform(X).shape == (len(X), 6)
 
 
-@pytest.mark.parametrize("objective, resolved", [("whitened", "top"), ("paper", "all")])
+@pytest.mark.parametrize("objective, resolved", [("whitened", "top"), ("paper", "input+all")])
 def test_a_fitted_value_keeps_the_parameters_vocabulary(objective, resolved):
     X, gps, _ = _places()
     model = DGAE(**dict(SMALL, max_iter=2, objective=objective)).fit(X, gps)
@@ -479,7 +482,7 @@ def test_shrunk_whitening_against_pca(shrinkage):
 
 
 @pytest.mark.parametrize("change", [{"code_layers": "all"}, {"hidden_layer_sizes": (8, 4, 2)},
-                                    {"include_input": True}, {"objective": "paper"}])
+                                    {"code_layers": "input+top"}, {"objective": "paper"}])
 def test_set_params_after_fit_does_not_change_the_codes(change):
     """transform reads what fit resolved, not the hyper-parameters set afterwards."""
     rng = np.random.default_rng(0)
@@ -508,3 +511,37 @@ def test_retrieval_is_a_geoknn_given_or_built():
     np.testing.assert_array_equal(model.knn_.predict(model.retrieval_features(X)), model.predict(X))
     model.set_head("kde")
     np.testing.assert_array_equal(model.knn_.predict(model.retrieval_features(X)), model.predict(X))
+
+
+def test_the_head_is_the_retrievals():
+    """The head settings come from the GeoKNN given (``knn=``); the head state lives in
+    ``knn_`` alone, and ``predict`` is ``knn_.predict`` on the retrieval features."""
+    X, gps, _ = _places()
+    knn = GeoKNN(head="kde", kde_sigma_km=200.0, n_neighbors=7)
+    model = DGAE(**SMALL, knn=knn).fit(X, gps)
+    assert model.head_ == model.knn_.head_ == "kde" and model.n_neighbors_ == 7
+    assert model.head_params_ is model.knn_.head_params_
+    assert model.head_params_["kde_sigma_km"] == 200.0
+    np.testing.assert_array_equal(model.predict(X), model.knn_.predict(model.retrieval_features(X)))
+    assert knn.get_params()["head"] == "kde" and not hasattr(knn, "head_")  # cloned, not fitted
+    default = DGAE(**SMALL).fit(X, gps)
+    assert default.knn is None and default.fit_params_["knn"].get_params()["head"] == "auto"
+
+
+def test_a_solver_sets_the_optimiser():
+    """``optimizer=Solver(...)`` reaches training: heavy-ball SGD without momentum is the plain
+    gradient step at the same rate and decay; a huge tolerance stops at once; the settings nest
+    as scikit-learn parameters."""
+    from dgae.autoencoder import Solver
+
+    X, gps, _ = _places()
+    kw = dict(SMALL, early_stopping=False, learning_rate=0.5, max_iter=6)
+    gd = DGAE(**kw, optimizer="gd").fit(X, gps)
+    sgd = DGAE(**kw, optimizer=Solver("sgd", momentum=0.0)).fit(X, gps)
+    for a, b in zip(gd.coefs_, sgd.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert DGAE(**kw, optimizer=Solver(tol=1e9)).fit(X, gps).n_iter_ < 6
+    model = DGAE(optimizer=Solver()).set_params(optimizer__momentum=0.5)
+    assert model.optimizer.momentum == 0.5
+    with pytest.raises(ValueError, match="momentum"):
+        DGAE(**kw, optimizer=Solver(momentum=2.0)).fit(X, gps)

@@ -26,7 +26,8 @@ def test_fit_then_predict_cli(tmp_path, capsys):
     model = joblib.load(model_path)
     assert model.hidden_layer_sizes == (8, 4) and model.batch_size_ is None and model.n_iter_ == 4
     assert model.new_place_share == 1.0
-    assert model.index == "ivf" and type(model.knn_.index_).__name__ == "IVFIndex"
+    assert model.knn.index == "ivf" and model.knn.head == "auto"  # the CLI composes the retrieval
+    assert type(model.knn_.index_).__name__ == "IVFIndex"
     assert main(["predict", str(model_path), str(tmp_path / "X.npy"), "--out", str(pred_path),
                  "--photos", str(tmp_path / "photos.csv"), "--head", "kde"]) == 0
     rows = list(csv.DictReader(open(pred_path)))

@@ -68,12 +68,18 @@ def test_cities35_tiny_end_to_end(exp, tmp_path, capsys):
     (["--batch-size", "full", "--learning-rate", "0.3", "--gamma", "0"],
      {"batch_size": None, "learning_rate": 0.3, "gamma": 0.0}),
     (["--batch-size", "64", "--layers", "32,16"], {"batch_size": 64, "hidden_layer_sizes": (32, 16)}),
+    (["--lr-decay", "0.9", "--tol", "0"], {"optimizer": {"kind": "adam", "momentum": 0.9,
+                                                          "adam_betas": (0.9, 0.999),
+                                                          "lr_decay": 0.9, "tol": 0.0}}),
 ])
 def test_training_flags(exp, flags, expected):
     import _common
 
     params = _common.training_params(_common.base_parser("x", "out").parse_args(flags))
-    assert {k: v for k, v in params.items() if k not in ("device", "random_state")} == expected
+    given = {k: v for k, v in params.items() if k not in ("device", "random_state")}
+    if "optimizer" in given:  # a Solver: compared by its settings
+        given["optimizer"] = given["optimizer"].settings()
+    assert given == expected
     from dgae import DGAE
 
     DGAE(**params)._validate_params()  # every flag maps onto a valid DGAE parameter

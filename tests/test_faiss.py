@@ -50,8 +50,8 @@ def test_dgae_index_faiss_matches_exact_on_a_flat_index():
     rng = np.random.default_rng(0)
     X = rng.random((80, 6)).astype(np.float32)
     gps = np.c_[45 + rng.integers(0, 4, 80) + rng.normal(0, 1e-3, 80), 15 + rng.normal(0, 1e-3, 80)]
-    kw = dict(hidden_layer_sizes=(6, 3), max_iter=3, random_state=0, head="1nn")
-    exact = DGAE(**kw).fit(X, gps)
-    flat = DGAE(index=FaissIndex(kind="flat"), **kw).fit(X, gps)
+    kw = dict(hidden_layer_sizes=(6, 3), max_iter=3, random_state=0)
+    exact = DGAE(knn=GeoKNN(), **kw).fit(X, gps)
+    flat = DGAE(knn=GeoKNN(index=FaissIndex(kind="flat")), **kw).fit(X, gps)
     np.testing.assert_array_equal(flat.predict(X[:20]), exact.predict(X[:20]))
-    assert type(DGAE(index="faiss", **kw).fit(X, gps).knn_.index_).__name__ == "FaissIndex"
+    assert type(DGAE(knn=GeoKNN(index="faiss"), **kw).fit(X, gps).knn_.index_).__name__ == "FaissIndex"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dgae import DGAE, GeoKNN
+from dgae import DGAE, KNN_DEFAULTS, GeoKNN
 from dgae.graphs import IVFIndex, nearest_neighbors
 
 
@@ -132,6 +132,6 @@ def test_dgae_retrieves_through_an_ivf_index():
     kw = dict(hidden_layer_sizes=(8,), n_components=16, max_iter=3, early_stopping=False,
               device="cpu", random_state=0)
     exact = DGAE(**kw).fit(X, gps)
-    ivf = DGAE(index=IVFIndex(n_probe=100), **kw).fit(X, gps)  # every list: exact
+    ivf = DGAE(knn=GeoKNN(**KNN_DEFAULTS, index=IVFIndex(n_probe=100)), **kw).fit(X, gps)  # exact
     assert isinstance(ivf.knn_.index_, IVFIndex)
     np.testing.assert_array_equal(ivf.predict(X[:30]), exact.predict(X[:30]))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from dgae import DGAE
+from dgae import DGAE, KNN_DEFAULTS, GeoKNN
 from dgae.utils import EARTH_RADIUS_KM, great_circle_km
 from dgae._heads import DEFAULT_K, apply_head
 from dgae._scale import fine_scale_km, gallery_scales, thresholds_for_extent
@@ -181,8 +181,9 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbor
     photos, each kind weighted to the mix of ``new_place_share``
     (None: a third each of views, places and regions)."""
     X, gps, place = _clustered(n_regions=9)
-    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, head=head,
-                 n_neighbors=n_neighbors, validation_fraction=0.6, new_place_share=share,
+    knn = GeoKNN(**{**KNN_DEFAULTS, "head": head, "n_neighbors": n_neighbors})
+    model = DGAE(hidden_layer_sizes=(8, 4), k1=3, k2=3, max_iter=15, n_components=8, knn=knn,
+                 validation_fraction=0.6, new_place_share=share,
                  input_share=0.0, random_state=0).fit(X, gps, groups=place)
     tr, va, views = model.training_indices_, model.validation_indices_, model.view_indices_
     regions = model.region_indices_
@@ -279,7 +280,7 @@ def test_a_fitted_head_can_be_overridden(head):
     want = apply_head(head, gps[idx], dist, kde_sigma_km=model.scales_["kde_sigmas_km"][0],
                       meanshift_bandwidth_km=model.scales_["meanshift_km"])
     before = model.predict(X)
-    np.testing.assert_array_equal(model.set_params(head=head).predict(X), before)
+    np.testing.assert_array_equal(model.set_params(knn=GeoKNN(head=head)).predict(X), before)
     np.testing.assert_allclose(model.set_head(head).predict(X), want)
     assert model.head_label_ == head
 

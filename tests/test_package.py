@@ -256,14 +256,15 @@ def test_the_source_finder_maps_the_folders_setup_py_maps():
 
 
 def test_cli_choices_are_the_estimators_constraints():
-    """The CLI writes no list of choices of its own: they are DGAE's ``StrOptions``, read when
-    argparse first needs them (building the parser does not import the estimator)."""
+    """The CLI writes no list of choices of its own: they are DGAE's ``StrOptions`` (its
+    retrieval's, GeoKNN's, for the head and the index), read when argparse first needs them
+    (building the parser does not import the estimators)."""
     from sklearn.utils._param_validation import StrOptions
 
-    from dgae import DGAE
+    from dgae import DGAE, GeoKNN
 
     code = ("import sys; from dgae.cli import build_parser; build_parser(); "
-            "print('dgae._estimator' in sys.modules)")
+            "print('dgae._estimator' in sys.modules or 'dgae._knn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     import argparse
@@ -278,6 +279,7 @@ def test_cli_choices_are_the_estimators_constraints():
                                            ("fit", "--device", "device", set()),
                                            ("predict", "--head", "head", {"auto"})]:
         action = next(a for a in sub[command]._actions if flag in a.option_strings)
-        want = {o for c in DGAE._parameter_constraints[param] if isinstance(c, StrOptions)
+        owner = GeoKNN if param in ("head", "index") else DGAE
+        want = {o for c in owner._parameter_constraints[param] if isinstance(c, StrOptions)
                 for o in c.options} - left_out
         assert set(action.choices) == want, (command, flag)

@@ -65,7 +65,7 @@ class ParameterChoices:
 
     Examples
     --------
-    >>> choices = ParameterChoices("dgae._estimator:DGAE", "head", exclude=("auto",))
+    >>> choices = ParameterChoices("dgae:GeoKNN", "head", exclude=("auto",))
     >>> list(choices), "kde" in choices, "auto" in choices
     (['1nn', 'kde', 'meanshift'], True, False)
     """

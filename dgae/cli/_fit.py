@@ -97,15 +97,16 @@ def add_parser(subparsers):
                          help=what if "default" in what else f"{what} {FROM_MODEL}")
     _dgae_flag(fit, "--graph", "graph", default=None,
                help=f"Q builder; anchor = fDGAE {FROM_MODEL}")
-    _dgae_flag(fit, "--index", "index", default=None,
-               help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; "
-                    f"the faiss extra) {FROM_MODEL}")
+    add_choice_flag(fit, "--index", "dgae:GeoKNN", "index", default=None,
+                    help="gallery search: exact, pynndescent, an inverted file or faiss (IVF-Flat; "
+                         "the faiss extra) (default: exact)")
     _dgae_flag(fit, "--optimizer", "optimizer", default=None,
                help=FROM_MODEL)
     fit.add_argument("--batch-size", type=_batch, default=None,
                      help=f'int, "full" or "auto" {FROM_MODEL}')
-    _dgae_flag(fit, "--head", "head", default="auto",
-               help="location head ('auto': chosen on held-out places, see docs/estimator.md)")
+    add_choice_flag(fit, "--head", "dgae:GeoKNN", "head", default=None,
+                    help="location head ('auto': chosen on held-out places, see "
+                         "docs/estimator.md) (default: auto)")
     fit.add_argument("--areas-column", default=None, help="CSV column with each photo's area")
     fit.add_argument("--compact", action="store_true",
                      help="keep only what prediction needs (no decoder, no training features)")
@@ -179,7 +180,7 @@ def _fit(args):
     import numpy as np
 
     check_output(args.out)
-    from dgae import DGAE, GeoPipeline
+    from dgae import DGAE, KNN_DEFAULTS, GeoKNN, GeoPipeline
     from dgae.features import state_paths
 
     X, photos, descriptor, cache = _features(args, *_inputs(args))
@@ -191,14 +192,17 @@ def _fit(args):
     keep = ~failed_rows(X, "gallery photos", state_paths(cache)["errors"])
     given = {"hidden_layer_sizes": args.layers, "objective": args.objective, "alpha": args.alpha,
              "beta": args.beta, "gamma": args.gamma, "k1": args.k1, "k2": args.k2,
-             "q_min_km": args.q_min_km, "graph": args.graph, "index": args.index,
+             "q_min_km": args.q_min_km, "graph": args.graph,
              "poi_bandwidth_km": args.poi_bandwidth_km, "new_place_share": args.new_place_share,
              "optimizer": args.optimizer, "max_iter": args.max_iter,
              "learning_rate": args.learning_rate}
     params = {k: v for k, v in given.items() if v is not None}
     if args.batch_size is not None:  # None is also a value: "full"
         params["batch_size"] = None if args.batch_size == "full" else args.batch_size
-    model = DGAE(**params, head=args.head, device=args.device, random_state=args.seed,
+    retrieval = {k: v for k, v in (("head", args.head), ("index", args.index)) if v is not None}
+    knn = (GeoKNN(**{**KNN_DEFAULTS, **retrieval}, device=args.device, random_state=args.seed)
+           if retrieval else None)  # None: DGAE's own, the same defaults
+    model = DGAE(**params, knn=knn, device=args.device, random_state=args.seed,
                  verbose=max(0, verbosity(args) - 1))
     try:
         model.fit(np.asarray(X)[keep], photos.gps[keep], areas=None if areas is None else areas[keep])

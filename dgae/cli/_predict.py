@@ -56,7 +56,7 @@ def add_parser(subparsers):
     p.add_argument("--out", required=True, help="predictions CSV")
     p.add_argument("--photos", default=None,
                    help="with FEATURES.npy: CSV whose path column names the rows")
-    add_choice_flag(p, "--head", "dgae._estimator:DGAE", "head", exclude=("auto",), default=None,
+    add_choice_flag(p, "--head", "dgae:GeoKNN", "head", exclude=("auto",), default=None,
                     help="another head than the model's (DGAE: at the gallery's widths)")
     p.add_argument("--top-k", type=at_least(0), default=0,
                    help="also write the k best distinct candidate locations")
