@@ -298,8 +298,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         cannot tell apart from the others.
     head_, head_params_, head_label_ : str, dict, str
         The head ``predict`` uses, its parameters (``kde_sigma_km``,
-        ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) and
-        its name in ``head_scores_`` / ``gate_scores_``.
+        ``kde_refine_km``, ``meanshift_bandwidth_km``, ``match_gate``) -- both
+        ``knn_``'s, read here -- and its name in ``head_scores_`` /
+        ``gate_scores_``.
     head_scores_, gate_scores_ : dict
         Mean accuracy at ``thresholds_km_`` of each candidate head, and of the
         chosen head under each gate, on the held-out photos weighted to the
@@ -309,7 +310,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         most this (the gallery's fine scale).
     confidence_calibrator_ : dgae._selection.ConfidenceCalibrator or None
         Learned on the held-out photos' predictions, weighted to the confidence's mix
-        (``new_place_share``; unstated: new ground).  None with ``head="auto"`` when nothing
+        (``new_place_share``; unstated: new ground).  None with the head ``"auto"`` when nothing
         could be held out (a gallery of one place): the confidence is then NaN, unknown;
         with a fixed head, the share of the neighbours that vote for the prediction.
     seen_calibrator_ : dgae._selection.ConfidenceCalibrator or None
@@ -340,10 +341,11 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     code_layers_ : {"top", "all", "input+top", "input+all"}
         What codes are made of (``code_layers`` resolved).
     n_neighbors_ : int
-        Neighbours the head votes over.
+        Neighbours the head votes over (``knn_``'s).
     fit_params_ : dict
-        The parameters at ``fit``; ``set_head`` and ``partial_fit`` read them, not the
-        current ones (a parameter set after ``fit`` takes effect at the next ``fit``).
+        The parameters at ``fit`` (``knn``: a clone of the retrieval used, the default one
+        where ``knn`` was None); ``set_head`` and ``partial_fit`` read them, not the current
+        ones (a parameter set after ``fit`` takes effect at the next ``fit``).
     device_ : {"cpu", "gpu"}
         Where transform and predict run (``device`` resolved in ``fit``).
     n_features_in_ : int
