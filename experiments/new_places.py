@@ -70,7 +70,8 @@ def head_rows(model, nbrs, dist, gps_query):
     out = {}
     for label, (head, params) in heads.items():
         k = DEFAULT_K[head]
-        pred = apply_head(head, nbrs[:, :k], dist[:, :k], **{"kde_power": model.kde_power, **params})
+        pred = apply_head(head, nbrs[:, :k], dist[:, :k],
+                          **{"kde_power": model.head_params_["kde_power"], **params})
         out[label] = (accuracy_at(gps_query, pred, model.thresholds_km_),
                       float(np.median(geolocation_errors_km(gps_query, pred))))
     return out
