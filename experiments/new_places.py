@@ -116,11 +116,13 @@ def chains(scales):
 
 
 def neighbours(model, X_query):
-    """The queries' nearest gallery locations and code distances (float64), as many as the
-    hungriest head votes over (Mean-Shift's 120): one search for every table."""
+    """The queries' nearest gallery locations and distances in the model's retrieval space
+    (float64), as many as the hungriest head votes over (Mean-Shift's 120): one search for
+    every table."""
     from dgae.heads import DEFAULT_K
 
-    dist, idx = model.knn_.kneighbors(model.transform(X_query), n_neighbors=max(DEFAULT_K.values()))
+    dist, idx = model.knn_.kneighbors(model.retrieval_features(X_query),
+                                      n_neighbors=max(DEFAULT_K.values()))
     return model.gallery_gps_[idx], dist.astype(np.float64)
 
 
