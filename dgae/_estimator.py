@@ -546,9 +546,6 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             return int(self.n_iter_no_change)
         return AUTO_PATIENCE["full batch" if batch_size is None else "mini-batch"]
 
-    def _lr_decay(self):
-        return self._solver()["lr_decay"]
-
     def _solver(self):
         """The optimiser's settings (:meth:`dgae.autoencoder.Solver.settings`)."""
         solver = Solver(self.optimizer) if isinstance(self.optimizer, str) else self.optimizer
@@ -611,7 +608,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                  self.gallery_gps_[rows], self.gallery_gps_[val], kind, groups[rows],
                                  groups[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_,
-                                 self._knn_setting("n_neighbors"),
+                                 self._knn_settings()["n_neighbors"],
                                  self.new_place_share)
         elif self.early_stopping:
             warn(f"early stopping skipped: the gallery holds a single place, none to hold out; "
@@ -649,7 +646,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         """The heads ``fit`` chooses among: all for ``head="auto"``, else the set head at the
         set or candidate widths."""
         cands = head_candidates(self.scales_)
-        setting = self._retrieval().get_params(deep=False)
+        setting = self._knn_settings()
         fixed = {"kde": ("kde_sigma_km", setting["kde_sigma_km"]),
                  "meanshift": ("meanshift_bandwidth_km", setting["meanshift_bandwidth_km"])}
         out = {}
@@ -674,7 +671,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         answers (``gate_scores_``), both weighted to the query mix; the space whose best is
         highest is kept.
         """
-        cands = self._head_candidates()
+        cands, setting = self._head_candidates(), self._knn_settings()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None
         self.seen_calibrator_ = None
         self.retrieval_scores_, self.confidence_by_kind_ = {}, {}
@@ -692,9 +689,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             choice = choose_retrieval(self.knn_.features_, self.X_fit_, self.gallery_gps_,
                                       self.training_indices_, held, kind, cands,
                                       self.thresholds_km_, self.confidence_km_, shares=shares,
-                                      n_neighbors=self._knn_setting("n_neighbors"),
-                                      min_votes=self._knn_setting("min_votes"),
-                                      kde_power=self._knn_setting("kde_power"), device=self.device_,
+                                      n_neighbors=setting["n_neighbors"],
+                                      min_votes=setting["min_votes"],
+                                      kde_power=setting["kde_power"], device=self.device_,
                                       new_place_share=self.new_place_share)
             head, params, label = choice.head, choice.params, choice.label
             self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
@@ -706,12 +703,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                              self.retrieval_scales_))
         self._set_head(head, params)
         if choice is not None:  # on the same held-out predictions, by the head now set
-            kh = resolve_k(head, self._knn_setting("n_neighbors"), choice.neighbors.shape[1])
+            kh = resolve_k(head, setting["n_neighbors"], choice.neighbors.shape[1])
             pred = apply_head(head, choice.neighbors[:, :kh], choice.distances[:, :kh],
                               **self.head_params_)
             within = great_circle_km(pred, choice.truth) <= self.confidence_km_
             self._calibrate(confidence_features(choice.neighbors, choice.distances, pred,
-                                                self.confidence_km_, self._knn_setting("kde_power")),
+                                                self.confidence_km_, setting["kde_power"]),
                             within, choice.kind, seed)
         self.head_label_ = label
         say(f"DGAE retrieval space: {self.retrieval_space_} (held-out score: "
@@ -743,9 +740,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             return self.knn
         return GeoKNN(**KNN_DEFAULTS, device=self.device, random_state=self.random_state)
 
-    def _knn_setting(self, name):
-        """A head setting of :meth:`_retrieval` (``head``, ``n_neighbors``, ``min_votes``, ...)."""
-        return self._retrieval().get_params(deep=False)[name]
+    def _knn_settings(self):
+        """The head settings of :meth:`_retrieval`: its parameters (``head``, ``n_neighbors``,
+        ``min_votes``, ``kde_power``, the widths, ...)."""
+        return self._retrieval().get_params(deep=False)
 
     # the head state lives in knn_ alone; DGAE reads it there
     head_ = property(lambda self: self.knn_.head_)
@@ -755,12 +753,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _set_head(self, head, params=None, n_neighbors=None):
         """Set ``knn_``'s head: ``head`` at the model's widths (``params`` over them) and the
         setting's neighbour count (or ``n_neighbors``)."""
-        k = self._knn_setting("n_neighbors") if n_neighbors is None else n_neighbors
+        k = self._knn_settings()["n_neighbors"] if n_neighbors is None else n_neighbors
         self.knn_._set_head(head, {**self._head_widths(head), **(params or {})}, k)
 
     def _head_widths(self, head):
         """The head's parameters at the gallery's widths, or the set ones where not "auto"."""
-        setting = self._retrieval().get_params(deep=False)
+        setting = self._knn_settings()
         widths = dict(meanshift_bandwidth_km=float(self.scales_["meanshift_km"]),
                       min_votes=int(setting["min_votes"]),
                       kde_sigma_km=float(self.scales_["kde_sigmas_km"][0]),
@@ -828,7 +826,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             random_state=seed, monitor=monitor, n_iter_no_change=self._patience(batch_size),
             input_dropout=self.input_dropout, verbose=self.verbose)
         self.coefs_, self.intercepts_ = result["coefs"], result["intercepts"]
-        self.learning_rate_ *= self._lr_decay() ** result["n_iter"]
+        self.learning_rate_ *= solver["lr_decay"] ** result["n_iter"]
         return result
 
     def _index_gallery(self, Xs, grown=False):
@@ -1089,5 +1087,6 @@ def _join(miner, labels, gps, areas):
     if far.any():
         from dgae.graphs import POIMiner
 
-        new[far] = POIMiner(bandwidth_km=miner.bandwidth_km_).fit(gps[far]).labels_ + labels.max() + 1
+        fresh = POIMiner(bandwidth_km=miner.bandwidth_km_).fit(gps[far]).labels_
+        new[far] = fresh + labels.max() + 1
     return new.astype(np.int64)

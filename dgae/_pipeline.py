@@ -80,8 +80,8 @@ class GeoPipeline(Pipeline):
         details : sklearn.utils.Bunch
             As :meth:`dgae.GeoKNN.predict_details`, a row per photo; a photo
             that could not be read has NaN ``gps``, ``match_distance``,
-            ``confidence``, ``confidence_seen`` and ``topk``, and its reason in ``error`` (object
-            array of str, "" where the photo was read).
+            ``confidence``, ``confidence_seen`` and ``topk``, and its reason in
+            ``error`` (object array of str, "" where the photo was read).
         """
         X, errors, _ = describe_photos(X, self[0], cache, verbose=verbose, n_jobs=n_jobs)
         return details_of_rows(self[-1], np.asarray(X), errors, top_k=top_k, verbose=verbose)

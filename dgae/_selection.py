@@ -596,8 +596,8 @@ def confidence_by_kind(confidence, within, kind, seen=None):
     -------
     table : dict
         ``{name: {"n", "observed", "confidence"}}`` for each kind present (names of
-        :data:`KIND_NAMES`; with ``seen``, also ``"confidence_seen"``: its mean), and ``"auroc"``: ``{"views / new ground", "places / regions"}``,
-        the AUROC of the confidence for telling the first from the second (NaN where a side
+        :data:`KIND_NAMES`; with ``seen``, also ``"confidence_seen"``: its mean), and
+        ``"auroc"``: ``{"views / new ground", "places / regions"}``, the AUROC of the confidence for telling the first from the second (NaN where a side
         is missing).
 
     Examples

@@ -22,6 +22,6 @@ from ._poi import PAPER_POI_BANDWIDTH_KM, POIMiner, auto_poi_bandwidth_km
 from ._sharded import ShardedIndex
 from ._tables import exact_q_table
 
-__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH_KM", "REGION_WEIGHT", "POIMiner",
-           "auto_poi_bandwidth_km", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
+__all__ = ["FAISS_KINDS", "FaissIndex", "IVFIndex", "PAPER_POI_BANDWIDTH_KM", "REGION_WEIGHT",
+           "POIMiner", "auto_poi_bandwidth_km", "build_geo_graphs", "easy_confusing_pairs", "extend_geo_graphs",
            "nearest_neighbors", "same_area_pairs", "ShardedIndex", "exact_q_table"]

@@ -198,8 +198,8 @@ def _write(path, names, details, truth, top_k):
                 # repr: the shortest text that reads back as the same float (exact round trip)
                 line += [repr(float(lat)), repr(float(lon)), f"{details.match_distance[i]:.6g}",
                          _blank_nan(details.confidence[i], ".3f"),
-                         _blank_nan(details.confidence_seen[i], ".3f"), f"{details.confidence_km:g}",
-                         places[i], fine[i]]
+                         _blank_nan(details.confidence_seen[i], ".3f"),
+                         f"{details.confidence_km:g}", places[i], fine[i]]
                 for j in range(top_k):
                     g = details.topk[i, j]
                     line += ([repr(float(g[0])), repr(float(g[1])), top_places[j][i]]
