@@ -25,7 +25,7 @@ import numpy as np
 
 from dgae.utils import require, warn
 
-from ._encoders import PhotoEncoder, file_sha1
+from ._encoders import PhotoEncoder, _torch_forward, file_sha1
 
 #: Optional packages the Examples need (tests/test_doctests.py skips them without).
 DOCTEST_REQUIRES = ("torch", "efficientnet_lite_pytorch")
@@ -100,11 +100,17 @@ def onnx_available():
 
 
 @functools.lru_cache(maxsize=None)
-def _onnx_bytes(model):
-    """The network up to the pooled last convolutional layer, exported to ONNX in memory from
-    the packaged weights (nothing is written or downloaded), once per process and model."""
-    net, size, _ = _load_model(model)
+def _pooled(model, device=None):
+    """The descriptor as a torch module: the network up to its last convolutional layer,
+    globally averaged; on ``device`` (a copy of the network) when given.  Once per process,
+    model and device; the one definition every engine runs (onnx exports it)."""
+    import copy
+
     import torch
+
+    net = _load_model(model)[0]
+    if device is not None:
+        net = copy.deepcopy(net).to(device)
 
     class Pooled(torch.nn.Module):
         def __init__(self, net):
@@ -114,10 +120,20 @@ def _onnx_bytes(model):
         def forward(self, x):
             return self.net.extract_features(x).mean(dim=(2, 3))
 
+    return Pooled(net).eval()
+
+
+@functools.lru_cache(maxsize=None)
+def _onnx_bytes(model):
+    """:func:`_pooled` exported to ONNX in memory from the packaged weights (nothing is
+    written or downloaded), once per process and model."""
+    import torch
+
+    size = _load_model(model)[1]
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the tracer's notes on shapes; the export is checked in tests
         warnings.simplefilter("ignore")
-        torch.onnx.export(Pooled(net).eval(), torch.zeros(1, 3, size, size), buf, dynamo=False,
+        torch.onnx.export(_pooled(model), torch.zeros(1, 3, size, size), buf, dynamo=False,
                           input_names=["x"], output_names=["y"], opset_version=17,
                           dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}})
     return buf.getvalue()
@@ -156,46 +172,6 @@ def cuda_available():
 
 def _runs_here(engine):
     return {"cuda": cuda_available, "onnx": onnx_available}.get(engine, lambda: True)()
-
-
-@functools.lru_cache(maxsize=None)
-def _cuda_net(model):
-    """The network on the GPU (a copy of the CPU one), once per process and model."""
-    import copy
-
-    return copy.deepcopy(_load_model(model)[0]).cuda().eval()
-
-
-def _cuda_forward(model):
-    """``forward(batch)`` by PyTorch on the GPU, TF32 off (the CPU engines' float32 sums)."""
-    import torch
-
-    net = _cuda_net(model)
-
-    def forward(batch):
-        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-            fmap = net.extract_features(torch.from_numpy(batch).cuda())
-            return fmap.mean(dim=(2, 3)).cpu().numpy()
-
-    return forward
-
-
-def _torch_forward(net, threads):
-    """``forward(batch)`` by PyTorch eager on ``threads`` threads (None: PyTorch's default)."""
-    import torch
-
-    def forward(batch):
-        old = torch.get_num_threads()
-        if threads:
-            torch.set_num_threads(max(1, threads))
-        try:
-            with torch.inference_mode():
-                fmap = net.extract_features(torch.from_numpy(batch))
-            return fmap.mean(dim=(2, 3)).numpy()
-        finally:
-            torch.set_num_threads(old)
-
-    return forward
 
 
 class CNNDescriptor(PhotoEncoder):
@@ -302,12 +278,13 @@ class CNNDescriptor(PhotoEncoder):
         return self.engine
 
     def _build(self):
-        net, size, path = _load_model(self.model)  # imports torch, or names the extra
+        _, size, path = _load_model(self.model)  # imports torch, or names the extra
         engine = self._resolve_engine()
         self.engine_ = getattr(self, "engine_", engine)
         forward = {"onnx": lambda: _onnx_forward(self.model, self._threads()),
-                   "cuda": lambda: _cuda_forward(self.model),
-                   "torch": lambda: _torch_forward(net, self._threads())}[engine]()
+                   "cuda": lambda: _torch_forward(_pooled(self.model, "cuda"), device="cuda"),
+                   "torch": lambda: _torch_forward(_pooled(self.model),
+                                                   threads=self._threads())}[engine]()
         return forward, {"input_size": size}, _weights_sha1(path)
 
 

@@ -291,15 +291,30 @@ def _try_prepare(src, index, size, mean, std, resize):
         return str(exc)
 
 
-def _torch_forward(module, head=None):
-    """A NumPy -> NumPy forward pass of a torch module in eval mode, without gradients."""
+def _torch_forward(module, head=None, threads=None, device=None):
+    """A NumPy -> NumPy forward pass of a torch module in eval mode, without gradients: on
+    ``threads`` CPU threads (None: PyTorch's default), or on ``device`` (the module already
+    there; cuDNN's TF32 off, so the sums are float32 as on the CPU)."""
+    import contextlib
+
     torch = require("torch", "cnn")
     module.eval()
 
+    def exact():
+        return (contextlib.nullcontext() if device is None
+                else torch.backends.cudnn.flags(enabled=True, allow_tf32=False))
+
     def forward(batch):
-        with torch.inference_mode():
-            y = (head or module)(torch.from_numpy(np.ascontiguousarray(batch)))
-        return y.reshape(y.shape[0], -1).float().numpy()
+        old = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(max(1, threads))
+        try:
+            with torch.inference_mode(), exact():
+                x = torch.from_numpy(np.ascontiguousarray(batch))
+                y = (head or module)(x if device is None else x.to(device))
+            return y.reshape(y.shape[0], -1).float().cpu().numpy()
+        finally:
+            torch.set_num_threads(old)
 
     return forward
 
