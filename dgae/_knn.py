@@ -407,7 +407,7 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         from sklearn.utils import check_random_state
 
         from ._scale import gallery_scales
-        from ._selection import choose_head, gallery_held_out, head_candidates, held_out_kinds
+        from ._selection import choose_retrieval, gallery_held_out, head_candidates, held_out_kinds
 
         gps = self.gallery_gps_
         if groups is None:
@@ -423,11 +423,12 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         self.head_scores_, self.gate_scores_, self.head_label_ = {}, {}, "1nn"
         head, params = "1nn", {}
         if held.size and train.size:
-            c = choose_head(self.features_, gps, train, held, kind, cands,
-                            scales["thresholds_km"], float(scales["confidence_km"]),
-                            n_neighbors=self.n_neighbors, min_votes=self.min_votes,
-                            kde_power=self.kde_power, device=self.device_,
-                            new_place_share=self.new_place_share)
+            # DGAE's path (choose_retrieval) with the one space there is: the features
+            c = choose_retrieval(self.features_, self.features_, gps, train, held, kind, cands,
+                                 scales["thresholds_km"], float(scales["confidence_km"]),
+                                 shares=(0.0,), n_neighbors=self.n_neighbors,
+                                 min_votes=self.min_votes, kde_power=self.kde_power,
+                                 device=self.device_, new_place_share=self.new_place_share)
             head, params, self.head_label_ = c.head, c.params, c.label
             self.head_scores_, self.gate_scores_ = c.head_scores, c.gate_scores
         self._set_head(head, params)

@@ -217,7 +217,8 @@ def joint_neighbours(fine, coarse, X_gallery, X_query, weight):
     def joint(X):
         return np.hstack([fine.transform(X), np.sqrt(weight) * coarse.transform(X)])
 
-    knn = NearestNeighbors(n_neighbors=max(DEFAULT_K.values())).fit(joint(X_gallery))
+    k = min(max(DEFAULT_K.values()), len(X_gallery))
+    knn = NearestNeighbors(n_neighbors=k).fit(joint(X_gallery))
     dist, idx = knn.kneighbors(joint(X_query))
     return fine.gallery_gps_[idx], dist.astype(np.float64)
 

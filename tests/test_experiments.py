@@ -182,3 +182,26 @@ def test_new_places_chains_match_the_library_kde_heads(seed):
 
     deep = new_places.chain_head(nbrs, dist, (2500.0, 750.0, 200.0, 25.0))
     assert (great_circle_km(deep, coarse) <= 2500.0).all()
+
+
+def test_new_places_end_to_end(exp, tmp_path, capsys):
+    """experiments/new_places.py runs on photos.py's feature cache, every option at once, and
+    prints each head's row for both protocols."""
+    data = _photo_folder(tmp_path / "photos", n_places=8)
+    for protocol in ("heading", "place"):
+        assert exp["photos"].main(["--data", str(data), "--protocol", protocol,
+                                   "--out", str(tmp_path / f"photos_{protocol}"),
+                                   "--features", "im2gps", "--n-textons", "8", "--n-jobs", "1",
+                                   "--no-ablation", "--quiet", "--rows", "LF"]) == 0
+    capsys.readouterr()
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        new_places = importlib.import_module("new_places")
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+    assert new_places.main(["--data", str(data), "--cache-root", str(tmp_path), "--settings", "",
+                            "--ladder", "--frontier", "--two-scale", "region_weight=1.0"]) == 0
+    text = capsys.readouterr().out
+    for what in ("heading hold-out, DGAE()", "place hold-out, DGAE()", "gate frontier",
+                 "two scales", "joint code"):
+        assert what in text, what
