@@ -24,7 +24,7 @@ from ._scale import gallery_scales
 from ._selection import (INPUT_SHARES, VIEW, ConfidenceCalibrator, GeoMonitor, block_scale,
                          check_groups, choose_retrieval, confidence_by_kind, confidence_features,
                          confidence_share, gallery_held_out, head_candidates, held_out_kinds,
-                         mix_weights, retrieval_features, retrieval_label)
+                         mix_weights, monitor_rows, retrieval_features, retrieval_label)
 from ._whitening import ShrunkWhitening
 
 #: Largest gallery that ``batch_size="auto"`` trains full-batch.
@@ -32,8 +32,8 @@ AUTO_FULL_BATCH_MAX = 20000
 #: Mini-batch size that ``batch_size="auto"`` uses above that.
 AUTO_BATCH_SIZE = 1024
 #: ``n_iter_no_change="auto"``: patience of full-batch training (iterations: one step each)
-#: and of mini-batch training (epochs: n / batch steps each -- 650 at 664,720 photos, where
-#: one epoch took ~112 s on 2 cores; scikit-learn's MLP waits 10 epochs).
+#: and of mini-batch training (rounds: an epoch of n / batch steps, cut into parts of at most
+#: ``ROUND_STEPS`` -- 7 of ~93 at 664,720 photos; scikit-learn's MLP waits 10 epochs).
 AUTO_PATIENCE = {"full batch": 20, "mini-batch": 5}
 #: Mean per-unit standard deviation of a layer's gallery codes under which fit warns.
 COLLAPSE_STD = 1e-3
@@ -151,7 +151,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     learning_rate : float or "auto", default="auto"
         Initial step; ``"auto"``: 1e-3 (Adam), 0.05 (SGD), 2.0 (GD).
     max_iter : int, default=300
-        Iterations (full batch) or epochs.
+        Iterations: full-batch steps, or mini-batch rounds -- an epoch, or an
+        equal part of one of at most 100 steps (:data:`dgae.autoencoder.ROUND_STEPS`;
+        664,720 photos in batches of 1,024: 7 rounds an epoch).
     batch_size : int, None or "auto", default="auto"
         ``None``: full batch.  An int: mini-batches with sampled partners (see
         :mod:`dgae._autoencoder`).  ``"auto"``: full batch up to 20,000
@@ -162,9 +164,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         (:class:`~dgae._selection.GeoMonitor`: the candidate heads' mean
         accuracy at the gallery's thresholds on the held-out places and
         regions, and how soon each held-out view finds its own place, weighted
-        to the query mix, averaged over 5 iterations) and keep the best weights; stop after
-        ``n_iter_no_change`` iterations without a better score.  The
-        held-out photos stay in the retrieval gallery.
+        to the query mix, averaged over 5 iterations; searched among at most
+        50,000 training photos: :func:`~dgae._selection.monitor_rows`) and keep
+        the best weights; stop after ``n_iter_no_change`` iterations without a
+        better score.  The held-out photos stay in the retrieval gallery.
     validation_fraction : float, default=0.1
         Share of the gallery held out to choose the stopping iteration, the
         head, the retrieval space and the confidence, a third of each kind
@@ -194,8 +197,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         probability for a view of a known place.
     n_iter_no_change : int or "auto", default="auto"
         Patience of early stopping; ``"auto"``: 20 iterations in full-batch
-        training, 5 epochs with mini-batches (an epoch is ``n / batch_size``
-        steps: hundreds on a large gallery).
+        training, 5 rounds with mini-batches (see ``max_iter``: 5 epochs up to
+        ~100 steps an epoch, ~500 steps beyond).
     input_dropout : float, default=0
         Share of input units dropped afresh at every step, the reconstruction
         target staying clean (a denoising autoencoder, §4.5's reading of DGAE).
@@ -249,7 +252,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     intercepts_ : list of ndarray
     loss_curve_ : structured ndarray of shape (n_iter_,)
         Fields ``J, J1, J2, J3, K, R`` per iteration (mini-batches:
-        |B|/N-weighted epoch means); :meth:`partial_fit` appends its epochs.
+        |B|/N-weighted means over each round); :meth:`partial_fit` appends its
+        rounds.
     validation_scores_ : ndarray of shape (n_iter_,) or None
         The early-stopping score per iteration (None without early stopping).
     best_validation_score_ : float or None
@@ -604,8 +608,10 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         if self.early_stopping and val is not None:
             P, Q = P[rows][:, rows], Q[rows][:, rows]
             xp = get_xp(self.device_)
-            monitor = GeoMonitor(to_device(Xs[rows], xp, np.float32), to_device(Xs[val], xp, np.float32),
-                                 self.gallery_gps_[rows], self.gallery_gps_[val], kind, groups[rows],
+            # the training photos the score searches among: at most MONITOR_GALLERY
+            mon = rows[monitor_rows(groups[rows], groups[val][kind == VIEW], seed)]
+            monitor = GeoMonitor(to_device(Xs[mon], xp, np.float32), to_device(Xs[val], xp, np.float32),
+                                 self.gallery_gps_[mon], self.gallery_gps_[val], kind, groups[mon],
                                  groups[val], self._encode_device,
                                  self._head_candidates(), self.thresholds_km_,
                                  self._knn_settings()["n_neighbors"],
@@ -826,7 +832,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             random_state=seed, monitor=monitor, n_iter_no_change=self._patience(batch_size),
             input_dropout=self.input_dropout, verbose=self.verbose)
         self.coefs_, self.intercepts_ = result["coefs"], result["intercepts"]
-        self.learning_rate_ *= solver["lr_decay"] ** result["n_iter"]
+        self.learning_rate_ *= solver["lr_decay"] ** (result["n_iter"] / result["per_epoch"])
         return result
 
     def _index_gallery(self, Xs, grown=False):

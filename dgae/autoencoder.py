@@ -14,6 +14,7 @@ Examples
 [(5, 3), (5, 2)]
 """
 from ._autoencoder import (
+    ROUND_STEPS,
     ROW_CHUNK,
     LossWeights,
     encode,
@@ -21,9 +22,10 @@ from ._autoencoder import (
     layer_sizes,
     objective,
     pair_laplacian,
+    rounds_per_epoch,
     train,
 )
 from ._optim import Solver
 
-__all__ = ["ROW_CHUNK", "LossWeights", "Solver", "encode", "init_params", "layer_sizes",
-           "objective", "pair_laplacian", "train"]
+__all__ = ["ROUND_STEPS", "ROW_CHUNK", "LossWeights", "Solver", "encode", "init_params",
+           "layer_sizes", "objective", "pair_laplacian", "rounds_per_epoch", "train"]

@@ -469,3 +469,39 @@ def test_train_with_a_monitor_keeps_the_best_scored_weights_and_stops_early():
     assert res["n_iter"] == 9 and res["best_iter"] == 3 and len(res["scores"]) == 9
     for a, b in zip(res["coefs"], seen[3]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("round_steps, per_epoch", [(100, 1), (2, 3), (1, 5)])
+def test_minibatch_rounds_cut_each_epoch_and_decay_the_step_per_epoch(monkeypatch, round_steps,
+                                                                       per_epoch):
+    """An epoch of 5 batches in rounds of at most ``ROUND_STEPS`` steps: each round is checked
+    by the monitor, every anchor is drawn once an epoch, and the step decays by ``lr_decay``
+    an epoch whatever the rounds."""
+    import dgae._autoencoder._training as tr
+
+    monkeypatch.setattr(tr, "ROUND_STEPS", round_steps)
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 4)).astype(np.float32)
+    drawn, rates = [], []
+    real_problem, real_step = tr.batch_problem, tr.Optimizer.step
+
+    def problem(X_, batch, *args):
+        drawn.append(np.array(batch))
+        return real_problem(X_, batch, *args)
+
+    def step(self, params, grads, lr):
+        rates.append(lr)
+        return real_step(self, params, grads, lr)
+
+    monkeypatch.setattr(tr, "batch_problem", problem)
+    monkeypatch.setattr(tr.Optimizer, "step", step)
+    res = train(X, None, None, hidden_layer_sizes=(3,), loss=LossWeights(), learning_rate=0.1,
+                lr_decay=0.5, optimizer="sgd", batch_size=4, max_iter=2 * per_epoch, tol=0.0,
+                random_state=0, monitor=lambda c, i: 0.0, n_iter_no_change=100)
+    assert res["per_epoch"] == per_epoch == tr.rounds_per_epoch(20, 4)
+    assert res["n_iter"] == len(res["scores"]) == 2 * per_epoch     # a check a round
+    assert len(drawn) == 10                                         # two epochs of 5 steps
+    for epoch in (drawn[:5], drawn[5:]):
+        np.testing.assert_array_equal(np.sort(np.concatenate(epoch)), np.arange(20))
+    assert rates[5] == pytest.approx(0.1 * 0.5)                     # the second epoch's step
+    assert rates[-1] == pytest.approx(0.1 * 0.5 ** ((2 * per_epoch - 1) / per_epoch))

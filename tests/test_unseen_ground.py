@@ -8,7 +8,7 @@ from dgae.datasets import region_holdout_split
 from dgae.utils import great_circle_km
 from dgae._heads import DEFAULT_K, apply_head
 from dgae._selection import (INPUT_SHARES, block_scale, held_out_split, mix_weights,
-                             region_blocks, retrieval_label)
+                             monitor_rows, region_blocks, retrieval_label)
 
 
 def _world(seed=0, n_cities=12, places=4, views=3, dim=8):
@@ -209,3 +209,36 @@ def test_confidence_is_reliable_with_a_known_share_of_unseen_regions(share):
         views = kind == 0
         _assert_reliable(seen[views], ok[views], np.ones(views.sum()), min_bins=1)
         assert conf[views].mean() < ok[views].mean() - 0.2 < seen[views].mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("max_rows", [5, 40, 90, 1000])
+def test_monitor_searches_a_capped_sample_that_keeps_the_views_places(seed, max_rows):
+    """Brute force: beyond ``max_rows`` training photos, every photo of a held-out view's
+    place and random others up to the cap; below it, all of them."""
+    groups = np.random.default_rng(seed).integers(0, 30, 120)
+    views = np.array([3, 17])
+    rows = monitor_rows(groups, views, seed, max_rows=max_rows)
+    assert (np.diff(rows) > 0).all() and rows.min() >= 0 and rows.max() < 120
+    own = np.flatnonzero(np.isin(groups, views))
+    assert set(own) <= set(rows)
+    assert len(rows) == (120 if max_rows >= 120 else max(max_rows, len(own)))
+
+
+def test_early_stopping_scores_on_the_capped_gallery(monkeypatch):
+    """DGAE's monitor gets the :func:`monitor_rows` sample of the training photos."""
+    import dgae._selection as sel
+
+    monkeypatch.setattr(sel, "MONITOR_GALLERY", 40)
+    sizes = []
+    real = sel.GeoMonitor.__init__
+
+    def spy(self, X_train, *args, **kwargs):
+        sizes.append(len(X_train))
+        real(self, X_train, *args, **kwargs)
+
+    monkeypatch.setattr(sel.GeoMonitor, "__init__", spy)
+    X, gps, place = _world()
+    model = DGAE(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, gps, groups=place)
+    assert len(model.training_indices_) > 40
+    assert sizes and 40 <= sizes[0] < len(model.training_indices_)

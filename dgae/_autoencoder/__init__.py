@@ -99,7 +99,7 @@ from ._objective import (
     row_normalize,
 )
 from .._optim import OPTIMIZERS, Optimizer
-from ._training import PartnerSampler, batch_problem, train
+from ._training import ROUND_STEPS, PartnerSampler, batch_problem, rounds_per_epoch, train
 
 __all__ = [
     "ROW_CHUNK",
@@ -123,4 +123,6 @@ __all__ = [
     "batch_problem",
     "Optimizer",
     "train",
+    "ROUND_STEPS",
+    "rounds_per_epoch",
 ]
