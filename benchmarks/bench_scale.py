@@ -265,6 +265,18 @@ def main(argv=None):
     return 0
 
 
+def training_rounds(model):
+    """"N iterations" (full batch), or "N rounds of S steps (R an epoch)" (mini-batches)."""
+    from dgae.autoencoder import rounds_per_epoch
+
+    if model.batch_size_ is None:
+        return f"{model.n_iter_} iterations"
+    n = len(model.training_indices_)
+    per = rounds_per_epoch(n, model.batch_size_)
+    steps = -(-n // model.batch_size_) / per
+    return f"{model.n_iter_} rounds of {steps:.0f} steps, {per} an epoch"
+
+
 def end_to_end(X, gps, Xq, gps_q, args):
     """A default ``DGAE(graph=args.graph)`` fit and ``predict`` of the queries, timed stage by
     stage (``fit_times_``) beside the paper's Table 6; peak resident memory of each."""
@@ -288,7 +300,7 @@ def end_to_end(X, gps, Xq, gps_q, args):
     rows = [(f"input scaling (PCA whitening; peak {peaks['scale']:.2f} GiB)", laps["scale"], "-"),
             (f"POIs, P and {args.graph} Q (graphs; {peaks['graphs']:.2f})", laps["graphs"],
              f"{h['poi']} + {h[graph]} (POI mining + {graph})"),
-            (f"training ({model.n_iter_} iterations, best {model.best_iter_}; "
+            (f"training ({training_rounds(model)}, best {model.best_iter_}; "
              f"{peaks['train']:.2f})", laps["train"], f"{h['training']}"),
             (f"gallery codes and index ({peaks['index']:.2f})", laps["index"], "-"),
             (f"head and confidence ({peaks['head']:.2f})", laps["head"], "-"),
@@ -300,6 +312,9 @@ def end_to_end(X, gps, Xq, gps_q, args):
     print(f"{'stage':<58}{'seconds':>10}{'hours':>8}  paper (hours)")
     for name, sec, paper in rows:
         print(f"{name:<58}{sec:>10.1f}{sec / 3600:>8.2f}  {paper}")
+    if model.validation_scores_ is not None:
+        print("early-stopping score by iteration: "
+              + " ".join(f"{v:.3f}" for v in model.validation_scores_))
     err = geolocation_errors_km(gps_q, pred)
     acc = accuracy_at(gps_q, pred, model.thresholds_km_)
     print("queries: " + ", ".join(f"{100 * v:.1f} % within {k:g} km" for k, v in acc.items())
