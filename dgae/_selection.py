@@ -709,6 +709,8 @@ def retrieval_features(codes, inputs, input_share, scales):
 
 #: Held-out rows per block of :func:`space_neighbors` (two (rows, n_train) float32 tiles).
 SPACE_BLOCK = 128
+#: Training rows :func:`space_neighbors` copies at once (Im2GPS: 780 MB).
+TRAIN_CHUNK = 65_536
 
 
 def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu"):
@@ -718,7 +720,9 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
     On the CPU the squared distances of the two blocks are computed once per block of held-out
     rows and mixed for every share (a space's squared distance is ``(1 - s) a^2 |dh|^2 + s b^2
     |dX|^2``): one pass over the input instead of one per share -- the input is the wide
-    block (2,971 Im2GPS values against a 128-wide code).  On a GPU, one exact search per space.
+    block (2,971 Im2GPS values against a 128-wide code) -- and the training rows are copied
+    ``TRAIN_CHUNK`` at a time, the best ``k`` kept across chunks (a copy of all of them took
+    7 GiB at 664,720 photos).  On a GPU, one exact search per space.
 
     Returns
     -------
@@ -744,36 +748,64 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
             space = retrieval_features(codes, inputs, share, scales)
             out[share] = nearest_neighbors(space[held], space[train], k, device=device)
         return out
-    blocks = []
+    train = np.asarray(train)
+    starts = range(0, len(train), TRAIN_CHUNK)
+    blocks = []  # per block: its array, the held-out rows centred and scaled, centre, scale
     for X, scale in ((codes, scales[0]), (inputs, scales[1])):
-        T, H = (np.array(X[rows], dtype=np.float32) for rows in (train, held))  # own copies
-        mu = T.mean(axis=0)
-        for M in (T, H):  # centred and scaled in place: one copy of the training rows, not three
-            M -= mu
-            M *= np.float32(scale)
-        blocks.append((H, T, np.einsum("ij,ij->i", T, T)))
-    parts = {share: ([], []) for share in shares}
-    for r0 in range(0, len(held), SPACE_BLOCK):
-        sq = []
-        for H, T, tn in blocks:
-            h = H[r0:r0 + SPACE_BLOCK]
-            d2 = h @ T.T
-            d2 *= -2.0
-            d2 += tn[None, :]
-            d2 += np.einsum("ij,ij->i", h, h)[:, None]
-            sq.append(np.maximum(d2, 0.0))
-        for share in shares:
-            d2 = np.float32(1.0 - share) * sq[0] + np.float32(share) * sq[1]
-            idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
-                np.tile(np.arange(d2.shape[1]), (len(d2), 1))
-            dk = np.take_along_axis(d2, idx, axis=1)
-            order = np.argsort(dk, axis=1, kind="stable")
-            parts[share][0].append(np.sqrt(np.take_along_axis(dk, order, axis=1)))
-            parts[share][1].append(np.take_along_axis(idx, order, axis=1).astype(np.int64))
+        if len(starts) == 1:  # the training rows' own float32 mean
+            mu = np.array(X[train], dtype=np.float32).mean(axis=0)
+        else:                 # a float64 mean a chunk at a time: no copy of every training row
+            mu = (sum(np.asarray(X[train[c0:c0 + TRAIN_CHUNK]], np.float64).sum(axis=0)
+                      for c0 in starts) / len(train)).astype(np.float32)
+        H = np.array(X[held], dtype=np.float32)
+        H -= mu
+        H *= np.float32(scale)
+        blocks.append((X, H, mu, np.float32(scale)))
+    best = dict.fromkeys(shares)
+    for c0 in starts:  # the training rows a chunk at a time (7 GiB of Im2GPS at 664,720)
+        prepared = []
+        for X, H, mu, scale in blocks:
+            T = np.array(X[train[c0:c0 + TRAIN_CHUNK]], dtype=np.float32)  # centred in place
+            T -= mu
+            T *= scale
+            prepared.append((H, T, np.einsum("ij,ij->i", T, T)))
+        parts = {share: ([], []) for share in shares}
+        for r0 in range(0, len(held), SPACE_BLOCK):
+            sq = []
+            for H, T, tn in prepared:
+                h = H[r0:r0 + SPACE_BLOCK]
+                d2 = h @ T.T
+                d2 *= -2.0
+                d2 += tn[None, :]
+                d2 += np.einsum("ij,ij->i", h, h)[:, None]
+                sq.append(np.maximum(d2, 0.0))
+            for share in shares:
+                d2 = np.float32(1.0 - share) * sq[0] + np.float32(share) * sq[1]
+                idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
+                    np.tile(np.arange(d2.shape[1]), (len(d2), 1))
+                parts[share][0].append(np.take_along_axis(d2, idx, axis=1))
+                parts[share][1].append(idx.astype(np.int64) + c0)  # positions in train
+        for share, (d2, idx) in parts.items():
+            found = (np.concatenate(d2), np.concatenate(idx))
+            best[share] = found if best[share] is None else _keep_k(best[share], found, k)
     # a lone block is searched as it is (retrieval_features), unscaled: distances in its units
     unit = {0.0: scales[0], 1.0: scales[1]}
-    return {share: ((np.concatenate(d) / np.float32(unit.get(float(share), 1.0))
-                     ).astype(np.float32), np.concatenate(i)) for share, (d, i) in parts.items()}
+    out = {}
+    for share, (d2, idx) in best.items():
+        order = np.argsort(d2, axis=1, kind="stable")
+        dist = np.sqrt(np.take_along_axis(d2, order, axis=1))
+        out[share] = ((dist / np.float32(unit.get(float(share), 1.0))).astype(np.float32),
+                      np.take_along_axis(idx, order, axis=1))
+    return out
+
+
+def _keep_k(a, b, k):
+    """The ``k`` smallest of two ``(squared distances, indices)`` candidate sets, row by row."""
+    d2, idx = np.concatenate([a[0], b[0]], axis=1), np.concatenate([a[1], b[1]], axis=1)
+    if d2.shape[1] <= k:
+        return d2, idx
+    keep = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(d2, keep, axis=1), np.take_along_axis(idx, keep, axis=1)
 
 
 def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, thresholds_km, gate_km,

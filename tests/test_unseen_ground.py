@@ -242,3 +242,25 @@ def test_early_stopping_scores_on_the_capped_gallery(monkeypatch):
     model = DGAE(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, gps, groups=place)
     assert len(model.training_indices_) > 40
     assert sizes and 40 <= sizes[0] < len(model.training_indices_)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 65_536])
+def test_space_neighbors_in_training_chunks_match_a_brute_force(monkeypatch, chunk):
+    """The training rows taken a chunk at a time give each space's exact neighbours
+    (brute force on retrieval_features), distances in the space's units."""
+    import dgae._selection as sel
+    from dgae._selection import retrieval_features, space_neighbors
+
+    monkeypatch.setattr(sel, "TRAIN_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    C, X = rng.normal(size=(90, 3)), rng.normal(size=(90, 6)) * 5
+    order = rng.permutation(90)
+    train, held = order[:70], order[70:]          # disjoint, as fit holds them out
+    shares, scales = (0.0, 0.5, 1.0), (0.7, 0.2)
+    found = space_neighbors(C, X, train, held, shares, scales, 9)
+    for share in shares:
+        F = retrieval_features(C, X, share, scales).astype(np.float64)
+        d = np.sqrt(((F[held][:, None] - F[train][None]) ** 2).sum(-1))
+        ref = np.argsort(d, axis=1, kind="stable")[:, :9]
+        np.testing.assert_array_equal(found[share][1], ref)
+        np.testing.assert_allclose(found[share][0], np.take_along_axis(d, ref, 1), rtol=1e-4)
