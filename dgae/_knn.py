@@ -424,11 +424,11 @@ class GeoKNN(GeoEstimatorMixin, BaseEstimator):
         head, params = "1nn", {}
         if held.size and train.size:
             # DGAE's path (choose_retrieval) with the one space there is: the features
-            c = choose_retrieval(self.features_, self.features_, gps, train, held, kind, cands,
+            c = choose_retrieval(self.features_, None, gps, train, held, kind, cands,
                                  scales["thresholds_km"], float(scales["confidence_km"]),
-                                 shares=(0.0,), n_neighbors=self.n_neighbors,
-                                 min_votes=self.min_votes, kde_power=self.kde_power,
-                                 device=self.device_, new_place_share=self.new_place_share)
+                                 n_neighbors=self.n_neighbors, min_votes=self.min_votes,
+                                 kde_power=self.kde_power, device=self.device_,
+                                 new_place_share=self.new_place_share)
             head, params, self.head_label_ = c.head, c.params, c.label
             self.head_scores_, self.gate_scores_ = c.head_scores, c.gate_scores
         self._set_head(head, params)

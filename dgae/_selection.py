@@ -756,22 +756,28 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
         return out
     train = np.asarray(train)
     starts = range(0, len(train), TRAIN_CHUNK)
-    blocks = []  # per block: its array, the held-out rows centred and scaled, centre, scale
-    for X, scale in ((codes, scales[0]), (inputs, scales[1])):
+    def chunk(X, c0):  # own float32 copy of a chunk of training rows (centred in place)
+        return np.array(X[train[c0:c0 + TRAIN_CHUNK]], dtype=np.float32)
+
+    blocks = []  # per block: its array, the held-out rows centred and scaled, centre, scale,
+    for X, scale in ((codes, scales[0]), (inputs, scales[1])):  # and the first chunk's copy
+        first = chunk(X, 0)
         if len(starts) == 1:  # the training rows' own float32 mean
-            mu = np.array(X[train], dtype=np.float32).mean(axis=0)
+            mu = first.mean(axis=0)
         else:                 # a float64 mean a chunk at a time: no copy of every training row
             mu = (sum(np.asarray(X[train[c0:c0 + TRAIN_CHUNK]], np.float64).sum(axis=0)
                       for c0 in starts) / len(train)).astype(np.float32)
         H = np.array(X[held], dtype=np.float32)
         H -= mu
         H *= np.float32(scale)
-        blocks.append((X, H, mu, np.float32(scale)))
+        blocks.append([X, H, mu, np.float32(scale), first])
     best = dict.fromkeys(shares)
     for c0 in starts:  # the training rows a chunk at a time (7 GiB of Im2GPS at 664,720)
         prepared = []
-        for X, H, mu, scale in blocks:
-            T = np.array(X[train[c0:c0 + TRAIN_CHUNK]], dtype=np.float32)  # centred in place
+        for block in blocks:
+            X, H, mu, scale, first = block
+            T = chunk(X, c0) if first is None else first
+            block[4] = None  # the first chunk's copy serves once
             T -= mu
             T *= scale
             prepared.append((H, T, np.einsum("ij,ij->i", T, T)))
@@ -822,8 +828,9 @@ def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, threshol
 
     Parameters
     ----------
-    codes, inputs : ndarray of shape (n, d_code) and (n, d_input)
-        The gallery's codes and raw input.
+    codes, inputs : ndarray of shape (n, d_code) and (n, d_input), or None
+        The gallery's codes and raw input; ``inputs=None``: the codes are the one space
+        (``GeoKNN``'s features: ``shares`` is ``(0.0,)``, nothing to scale, ``scales`` 1).
     gps, train, held, kind, candidates, thresholds_km, gate_km
         As :func:`choose_head`'s.
     shares : sequence of float
@@ -847,7 +854,10 @@ def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, threshol
     >>> c.input_share > 0, c.retrieval_scores["input"] == 1.0
     (True, True)
     """
-    scales = (block_scale(codes, train), block_scale(inputs, train))
+    if inputs is None:
+        shares, scales = (0.0,), (1.0, 1.0)
+    else:
+        scales = (block_scale(codes, train), block_scale(inputs, train))
     k = held_out_k(candidates, kw.get("n_neighbors", "auto"), len(train))
     found = space_neighbors(codes, inputs, train, held, shares, scales, k, kw.get("device", "cpu"))
     best, scores = None, {}

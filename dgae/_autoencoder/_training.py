@@ -12,10 +12,12 @@ from ._objective import LOSS_DTYPE, LOSS_FIELDS, PairBatch, objective, row_norma
 # ------------------------------------------------------------ mini-batches
 #: Most optimiser steps between two early-stopping checks with mini-batches: an epoch of more
 #: (650 steps at 664,720 photos, batches of 1,024) is cut into equal rounds, each checked.
-#: The held-out score peaks after a number of steps, not of epochs: ~400 at 100,000 photos
-#: (the fourth epoch of 98 steps), inside the first at 664,720, where every later epoch only
-#: lost and five more were patience.
+#: The held-out score peaks within a few hundred steps at any size (docs/scaling.md): checked
+#: once an epoch, at 664,720 photos the first check was the best and five more epochs were
+#: patience.
 ROUND_STEPS = 100
+
+
 class PartnerSampler:
     """Draws one partner per row of a sparse pair matrix, ``t ~ A_st / sum_t A_st``.
 
@@ -235,7 +237,7 @@ def _full_batch_steps(problem, hyper, corrupt, best=None):
     return step
 
 
-def rounds_per_epoch(n_anchors, batch_size, round_steps=None):
+def rounds_per_epoch(n_anchors, batch_size):
     """Rounds an epoch of mini-batch training is cut into: one up to ``ROUND_STEPS`` steps,
     else as many as keep each round at most that many steps.
 
@@ -245,7 +247,7 @@ def rounds_per_epoch(n_anchors, batch_size, round_steps=None):
     (1, 7)
     """
     steps = -(-int(n_anchors) // max(1, min(int(batch_size), int(n_anchors))))
-    return max(1, -(-steps // (ROUND_STEPS if round_steps is None else int(round_steps))))
+    return max(1, -(-steps // ROUND_STEPS))
 
 
 def _batch_steps(X, P, Q, anchors, batch_size, hyper, rng, xp, dtype, corrupt):
