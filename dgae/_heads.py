@@ -14,17 +14,17 @@ Shared by :class:`dgae.GeoKNN` and :class:`dgae.DGAE`.
   sphere; the neighbour location of highest density is returned.
 """
 import numpy as np
-from scipy.special import logsumexp
 
+from ._vmf import logsumexp
 from .utils import (EARTH_RADIUS_KM, from_unit_vectors, great_circle_km, km_to_chord,
                     to_unit_vectors)
 
 HEADS = ("1nn", "meanshift", "kde")
 #: Neighbours each head uses by default (``n_neighbors="auto"``).
 DEFAULT_K = {"1nn": 1, "meanshift": 120, "kde": 100}
-#: Queries a KDE head votes for at once: its (queries, k, k) float64 temporaries, several at a
-#: time, were 1.2 GiB for early stopping's 2,500 held-out places at k = 120.
-_KDE_ROWS = 256
+#: Queries a KDE or Mean-Shift head votes for at once: their (queries, k, k) float64
+#: temporaries, several at a time, were 1.2 GiB for early stopping's 2,500 held-out places at k = 120.
+_VOTE_ROWS = 256
 
 
 def resolve_k(head, n_neighbors, n_fit):
@@ -137,10 +137,8 @@ def _vote(head, gps, distances, meanshift_bandwidth_km, min_votes, kde_sigma_km,
 def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
     """Im2GPS mean-shift voting over each query's neighbours (vectorised over queries).
 
-    The clustering is :mod:`dgae.graphs`' mean-shift (scikit-learn's algorithm,
-    all seeds moved together), run once for all queries: each query's points
-    get a 4th coordinate ``10 * query`` so that different queries (more than a
-    bandwidth apart) never interact.
+    Each query's neighbours are clustered alone, scikit-learn's algorithm (every neighbour a
+    seed), all queries of a block at once (:func:`~dgae.utils.batched_mean_shift`).
 
     Parameters
     ----------
@@ -163,27 +161,21 @@ def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
     >>> meanshift_head(nbrs, 500, 4).round(6).tolist()
     [[0.0, 0.3]]
     """
-    from .utils import TreeNeighbors, mean_shift
+    from .utils import batched_mean_shift
 
+    gps = np.asarray(gps, dtype=np.float64)
     n, k = gps.shape[:2]
-    xyz = to_unit_vectors(gps).reshape(n * k, 3)
-    group = np.repeat(np.arange(n), k)
-    pts = np.column_stack([xyz, 10.0 * group])  # chords are <= 2 < 10: groups never meet
-    bandwidth = float(km_to_chord(bandwidth_km))
-    seeds = np.unique(pts, axis=0)
-    centers, labels, _, _ = mean_shift(TreeNeighbors(pts, bandwidth), seeds, bandwidth)
-    votes = np.bincount(labels, minlength=len(centers))
-    c_group = np.rint(centers[:, 3] / 10.0).astype(np.int64)
-    # per query: the most-voted centre, ties -> lower index (higher mean-shift rank)
-    order = np.lexsort((np.arange(len(centers)), -votes, c_group))
-    first = order[np.r_[True, c_group[order][1:] != c_group[order][:-1]]]
-    winner = np.full(n, -1)
-    winner[c_group[first]] = first
     out = gps[:, 0].copy()
-    ok = np.flatnonzero(votes[winner] >= min_votes)
-    member = labels.reshape(n, k) == winner[:, None]
-    sums = (xyz.reshape(n, k, 3) * member[..., None]).sum(axis=1)
-    out[ok] = from_unit_vectors(sums[ok])
+    bandwidth = float(km_to_chord(bandwidth_km))
+    for r0 in range(0, n, _VOTE_ROWS):
+        xyz = to_unit_vectors(gps[r0:r0 + _VOTE_ROWS])  # (rows, k, 3)
+        _, kept, labels = batched_mean_shift(xyz, bandwidth)
+        votes = (labels[:, :, None] == np.arange(k)).sum(axis=1)  # (rows, centre)
+        winner = np.argmax(votes, axis=1)  # ties -> the higher-ranked centre
+        ok = votes[np.arange(len(votes)), winner] >= min_votes
+        member = labels == winner[:, None]
+        sums = (xyz * member[..., None]).sum(axis=1)
+        out[r0:r0 + _VOTE_ROWS][ok] = from_unit_vectors(sums[ok])
     return out
 
 
@@ -229,23 +221,48 @@ def kde_head(gps, distances, sigma_km=50.0, power=10.0, refine_km=None):
     >>> kde_head(nbrs, np.ones((1, 5)), sigma_km=1000, refine_km=5).tolist()
     [[0.0, 0.0]]
     """
-    best = np.concatenate([_kde_modes(gps[r0:r0 + _KDE_ROWS], distances[r0:r0 + _KDE_ROWS],
-                                      sigma_km, power, refine_km)
-                           for r0 in range(0, len(gps), _KDE_ROWS)] or [np.zeros(0, np.int64)])
-    return gps[np.arange(len(gps)), best].astype(np.float64)
+    best, = kde_modes(gps, distances, [(sigma_km, refine_km)], power)
+    return np.asarray(gps, dtype=np.float64)[np.arange(len(gps)), best]
 
 
-def _kde_modes(gps, distances, sigma_km, power, refine_km):
-    """:func:`kde_head`'s chosen neighbour of each query (a block of them)."""
-    xyz = to_unit_vectors(gps)  # (n, k, 3)
-    logw = vote_log_weights(distances, power)
-    cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
-    best = density_mode(logw, cos, sigma_km)
-    if refine_km is not None:
-        # the region: neighbours within sigma_km of the coarse mode
-        region = cos[np.arange(len(cos)), best] >= np.cos(float(sigma_km) / EARTH_RADIUS_KM)
-        best = density_mode(np.where(region, logw, -np.inf), cos, refine_km)
-    return best
+def kde_modes(gps, distances, widths, power=10.0):
+    """:func:`kde_head`'s chosen neighbour of each query at each of several widths: the
+    neighbours' positions, their cosines and their vote weights computed once for all widths
+    (``head="auto"`` scores the KDE at every width of the gallery).
+
+    Parameters
+    ----------
+    gps : ndarray of shape (n, k, 2)
+    distances : ndarray of shape (n, k)
+    widths : sequence of (float, float or None)
+        ``(sigma_km, refine_km)`` pairs.
+    power : float
+
+    Returns
+    -------
+    best : list of ndarray of shape (n,)
+        The chosen neighbour (its index among the ``k``) at each width.
+
+    Examples
+    --------
+    >>> nbrs = np.array([[[0, 0], [0, 0.01], [0, 3], [0, 3.4], [0, 3.8]]], float)
+    >>> [b.tolist() for b in kde_modes(nbrs, np.ones((1, 5)), [(1000, 5), (1000, None)])]
+    [[0], [2]]
+    """
+    gps = np.asarray(gps, dtype=np.float64)
+    parts = [[] for _ in widths]
+    for r0 in range(0, len(gps), _VOTE_ROWS):
+        xyz = to_unit_vectors(gps[r0:r0 + _VOTE_ROWS])  # (n, k, 3)
+        logw = vote_log_weights(distances[r0:r0 + _VOTE_ROWS], power)
+        cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
+        for part, (sigma_km, refine_km) in zip(parts, widths):
+            best = density_mode(logw, cos, sigma_km)
+            if refine_km is not None:
+                # the region: neighbours within sigma_km of the coarse mode
+                region = cos[np.arange(len(cos)), best] >= np.cos(float(sigma_km) / EARTH_RADIUS_KM)
+                best = density_mode(np.where(region, logw, -np.inf), cos, refine_km)
+            part.append(best)
+    return [np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts]
 
 
 def vote_log_weights(distances, power):
@@ -286,6 +303,7 @@ def density_mode(logw, cos, sigma_km):
     [0]
     """
     kappa = (EARTH_RADIUS_KM / float(sigma_km)) ** 2
-    logf = logsumexp(logw[:, None, :] + kappa * (cos - 1.0), axis=2)
+    with np.errstate(divide="ignore"):  # a row without weight is -inf, masked below
+        logf = logsumexp(logw[:, None, :] + kappa * (cos - 1.0), 2)
     logf[~np.isfinite(logw)] = -np.inf
     return np.argmax(logf, axis=1)

@@ -22,7 +22,7 @@ retrieval space, the confidence.
 import numpy as np
 
 from .utils import array_module, great_circle_km, to_host
-from ._heads import apply_head, match_ratio, resolve_k, vote_log_weights
+from ._heads import apply_head, kde_modes, match_ratio, resolve_k, vote_log_weights
 from ._metrics import mean_within
 
 #: Nearest gallery photos the confidence's first vote share counts ...
@@ -221,17 +221,16 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
     """
     scores, heads = {}, {}
     ratio = match_ratio(gps_neighbors, distances, gate_km)
-    fine = {}  # the fine KDE that gated queries take, over as many neighbours as the head
+    kde, fine = _kde_predictions(candidates, gps_neighbors, distances, n_neighbors,
+                                 gate_km if len(gates) else None, head_kw)
     first = gps_neighbors[:, 0].astype(np.float64)
     for label, (head, params) in candidates.items():
         k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
-        pred = apply_head(head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
+        pred = kde[label] if label in kde else apply_head(
+            head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
         scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km, weights)
         heads[label] = (head, params)
         for gate in gates if head != "1nn" else ():
-            if k not in fine:
-                fine[k] = apply_head("kde", gps_neighbors[:, :k], distances[:, :k],
-                                     **{**head_kw, "kde_sigma_km": gate_km})
             for gate_head, close_pred in (("kde", fine[k]), ("1nn", first)):
                 gated = np.where((ratio <= gate)[:, None], close_pred, pred)
                 key = f"{label}|{'fine' if gate_head == 'kde' else '1nn'}<{gate:.4g}"
@@ -239,6 +238,29 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
                 heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km),
                                      "gate_head": gate_head})
     return scores, heads
+
+
+def _kde_predictions(candidates, gps_neighbors, distances, n_neighbors, gate_km, head_kw):
+    """:func:`score_heads`' KDE estimates, the geometry of each neighbour count computed once
+    (:func:`~dgae._heads.kde_modes`): ``{label: estimate}`` of the KDE candidates set by
+    width alone, and ``{k: estimate}`` of the fine KDE at ``gate_km`` over the ``k`` of each
+    voting head, which gated queries take (none when ``gate_km`` is None)."""
+    jobs = {}  # k -> {key: (sigma_km, refine_km)}; key: a candidate's label, or k for the gate
+    for label, (head, params) in candidates.items():
+        k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
+        if head == "kde" and set(params) <= {"kde_sigma_km", "kde_refine_km"}:
+            jobs.setdefault(k, {})[label] = (params["kde_sigma_km"], params.get("kde_refine_km"))
+        if head != "1nn" and gate_km is not None:
+            jobs.setdefault(k, {})[k] = (float(gate_km), None)
+    kde, fine = {}, {}
+    rows = np.arange(len(gps_neighbors))
+    for k, todo in jobs.items():
+        nbrs = gps_neighbors[:, :k].astype(np.float64)
+        found = kde_modes(nbrs, distances[:, :k], list(todo.values()),
+                          head_kw.get("kde_power", 10.0))
+        for key, best in zip(todo, found):
+            (kde if isinstance(key, str) else fine)[key] = nbrs[rows, best]
+    return kde, fine
 
 
 def check_groups(groups, n):

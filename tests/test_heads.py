@@ -31,9 +31,14 @@ def _sklearn_meanshift(points, bandwidth_km, min_votes):
     return spherical_mean(points[ms.labels_ == best])
 
 
+@pytest.mark.parametrize("block", [2, 256])    # 2: the 5 queries clustered in three blocks
 @pytest.mark.parametrize("bandwidth_km,min_votes", [(500, 4), (150, 4), (500, 15)])
-def test_meanshift_matches_sklearn(bandwidth_km, min_votes):
+def test_meanshift_matches_sklearn(bandwidth_km, min_votes, block, monkeypatch):
+    from dgae import _heads
+
+    monkeypatch.setattr(_heads, "_VOTE_ROWS", block)
     nbrs = _neighbour_sets(5, 40, seed=bandwidth_km + min_votes)
+    nbrs[:, 10:14] = nbrs[:, 2:3]   # repeated locations (views of one place)
     got = meanshift_head(nbrs, bandwidth_km, min_votes)
     want = np.array([_sklearn_meanshift(p, bandwidth_km, min_votes) for p in nbrs])
     assert np.all(great_circle_km(got, want) < 1e-6)
@@ -60,7 +65,7 @@ def _direct_kde(points, dists, sigma_km, m):
 def test_kde_matches_direct_evaluation(sigma_km, block, monkeypatch):
     from dgae import _heads
 
-    monkeypatch.setattr(_heads, "_KDE_ROWS", block)
+    monkeypatch.setattr(_heads, "_VOTE_ROWS", block)
     nbrs = _neighbour_sets(6, 40, seed=int(sigma_km))
     rng = np.random.default_rng(1)
     dists = np.sort(rng.uniform(0.5, 2.0, (6, 40)), axis=1)
@@ -68,6 +73,49 @@ def test_kde_matches_direct_evaluation(sigma_km, block, monkeypatch):
     # the chord Gaussian equals the arc Gaussian to O(arc^4): compare the chosen points
     want = np.array([_direct_kde(p, d, sigma_km, 10) for p, d in zip(nbrs, dists)])
     assert np.all(great_circle_km(got, want) < 1e-9)
+
+
+@pytest.mark.parametrize("block", [4, 256])
+def test_kde_modes_at_several_widths_match_direct_evaluation(block, monkeypatch):
+    """One shared geometry, several widths, coarse to fine: each against the direct sums (the
+    refined mode: the direct KDE among the neighbours within the coarse width of the coarse
+    mode)."""
+    from dgae import _heads
+
+    monkeypatch.setattr(_heads, "_VOTE_ROWS", block)
+    nbrs = _neighbour_sets(6, 40, seed=7)
+    dists = np.sort(np.random.default_rng(2).uniform(0.5, 2.0, (6, 40)), axis=1)
+    widths = [(25.0, None), (800.0, None), (800.0, 25.0), (3000.0, 100.0)]
+    found = _heads.kde_modes(nbrs, dists, widths, 10.0)
+    for (sigma, refine), best in zip(widths, found):
+        got = nbrs[np.arange(6), best]
+        for p, d, g in zip(nbrs, dists, got):
+            want = _direct_kde(p, d, sigma, 10)
+            if refine is not None:
+                region = great_circle_km(p, want) <= sigma
+                want = _direct_kde(p[region], d[region], refine, 10)
+            assert great_circle_km(g, want) < 1e-9
+
+
+def test_score_heads_shares_kde_geometry_without_changing_a_score():
+    """score_heads computes every KDE candidate and the gates' fine KDE from one geometry per
+    neighbour count; each score equals scoring that head alone through apply_head."""
+    from dgae._metrics import mean_within
+    from dgae._selection import head_candidates, match_gates, score_heads
+
+    nbrs = _neighbour_sets(20, 130, seed=3)
+    rng = np.random.default_rng(4)
+    dists = np.sort(rng.uniform(0.5, 2.0, (20, 130)), axis=1)
+    truth = nbrs[:, 3] + rng.normal(scale=0.5, size=(20, 2))
+    cands = head_candidates({"kde_sigmas_km": (25.0, 300.0), "meanshift_km": 500.0})
+    gates = match_gates(nbrs, dists, 25.0)
+    scores, heads = score_heads(cands, nbrs, dists, truth, (25.0, 750.0), gates=gates,
+                                gate_km=25.0, kde_power=10.0)
+    assert len(scores) == 1 + 4 * (1 + 2 * len(gates))
+    for label, (head, params) in heads.items():
+        k = resolve_k(head, "auto", 130)
+        pred = apply_head(head, nbrs[:, :k], dists[:, :k], kde_power=10.0, **params)
+        assert scores[label] == mean_within(great_circle_km(truth, pred), (25.0, 750.0))
 
 
 def test_kde_weights_are_safe_for_zero_and_huge_ratios():
