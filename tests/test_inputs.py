@@ -42,3 +42,19 @@ def test_evaluate_names_conflicting_truth_rows(tmp_path, capsys):
                  "--no-map"]) == 0
     err = capsys.readouterr().err
     assert "'a.jpg' on lines 2, 3" in err and err.startswith("dgae: warning: ")
+
+
+@pytest.mark.parametrize("values", [4, 6, 1 << 24])  # rows per block: 1, 2, all
+@pytest.mark.parametrize("bad_rows", [[0], [7], [3, 8], []])
+def test_check_features_names_the_first_bad_row_whatever_the_blocks(values, bad_rows, monkeypatch):
+    from dgae.utils import _validation
+
+    monkeypatch.setattr(_validation, "FINITE_CHECK_VALUES", values)
+    X = np.ones((9, 3))
+    for i, r in enumerate(bad_rows):
+        X[r, i % 3] = (np.nan, np.inf)[i % 2]
+    if not bad_rows:
+        assert _validation.check_features(X).dtype == np.float32
+        return
+    with pytest.raises(ValueError, match=f"X row {min(bad_rows)} contains"):
+        _validation.check_features(X)
