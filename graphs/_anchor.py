@@ -110,7 +110,7 @@ def anchor_q_table(X, labels, k2, *, k3=100, bandwidth=None, device="auto", rand
                                order)
     short = _search_members(reduced, RERANK * k2, near, anchor_of, n_anchors, xp, verbose,
                             floor, rows, order)
-    return rerank(X, rows, short, k2, xp, order=order)
+    return rerank(X, rows, short, k2, xp, order=order, verbose=verbose, desc="anchor re-rank")
 
 
 def uses_reduced(X, n_rows, min_rows=None):
@@ -167,7 +167,7 @@ def reduced_features(X, rng):
     return out
 
 
-def rerank(X, rows, candidates, k, xp, order=None):
+def rerank(X, rows, candidates, k, xp, order=None, verbose=0, desc="re-rank"):
     """Each query row's ``k`` nearest among its own candidates, by exact distances on ``X``.
 
     Parameters
@@ -182,6 +182,9 @@ def rerank(X, rows, candidates, k, xp, order=None):
     order : ndarray of shape (m,), optional
         The order the rows are searched in, blocks of ``_QUERY_BLOCK`` over one candidate
         union (default: by their first two candidates); any order gives the same table.
+    verbose : int, default=0
+        A progress bar (``desc``) over the blocks of rows.
+    desc : str, default="re-rank"
 
     Returns
     -------
@@ -196,7 +199,7 @@ def rerank(X, rows, candidates, k, xp, order=None):
     """
     order = _block_order(candidates) if order is None else order
     return _search_picked(X, rows, candidates, k, xp, order,
-                          lambda used: (used, np.arange(used.size)))
+                          lambda used: (used, np.arange(used.size)), verbose=verbose, desc=desc)
 
 
 def nearest_outside_anchors(X, labels, anchors, anchor_poi, k, xp, floor=None, random_state=None,

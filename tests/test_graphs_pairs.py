@@ -401,7 +401,7 @@ def test_extend_checks_its_shapes():
         extend_geo_graphs(P, P, X, gps, lab, 4)
 
 
-def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch):
+def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch, capsys):
     """Wide features: anchors mined and members searched in a PCA space, then re-ranked
     exactly -- still only other POIs beyond the floor, and close to the exact Q."""
     from dgae.geo import great_circle_km
@@ -419,6 +419,9 @@ def test_anchor_member_search_in_reduced_dimensions_keeps_the_masks(monkeypatch)
                              random_state=0, gps=gps, q_min_km=60)
     assert calls                                                  # the reduced path ran
     s, t = Q.nonzero()
+    easy_confusing_pairs(X, lab, k2=5, method="anchor", k3=20, device="cpu", random_state=0,
+                         gps=gps, q_min_km=60, verbose=1)
+    assert "anchor re-rank" in capsys.readouterr().err            # minutes at scale: a bar
     assert (lab[s] != lab[t]).all() and (great_circle_km(gps[s], gps[t]) >= 60).all()
     exact = easy_confusing_pairs(X, lab, k2=5, device="cpu", gps=gps, q_min_km=60)
     assert recall(Q, exact) >= 0.9
