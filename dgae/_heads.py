@@ -22,9 +22,16 @@ from .utils import (EARTH_RADIUS_KM, from_unit_vectors, great_circle_km, km_to_c
 HEADS = ("1nn", "meanshift", "kde")
 #: Neighbours each head uses by default (``n_neighbors="auto"``).
 DEFAULT_K = {"1nn": 1, "meanshift": 120, "kde": 100}
-#: Queries a KDE or Mean-Shift head votes for at once: their (queries, k, k) float64
-#: temporaries, several at a time, were 1.2 GiB for early stopping's 2,500 held-out places at k = 120.
+#: Queries a KDE or Mean-Shift head votes for at once at k = 120 neighbours (fewer at larger k:
+#: :func:`_vote_rows`): their (queries, k, k) float64 temporaries, several at a time, were
+#: 1.2 GiB for early stopping's 2,500 held-out places at k = 120.
 _VOTE_ROWS = 256
+
+
+def _vote_rows(k):
+    """Queries voted for at once with ``k`` neighbours: ``_VOTE_ROWS`` up to the Mean-Shift
+    default (120), fewer above (the same size of (queries, k, k) temporaries; at least one)."""
+    return max(1, min(_VOTE_ROWS, _VOTE_ROWS * DEFAULT_K["meanshift"] ** 2 // max(int(k), 1) ** 2))
 
 
 def resolve_k(head, n_neighbors, n_fit):
@@ -167,15 +174,16 @@ def meanshift_head(gps, bandwidth_km=500.0, min_votes=4):
     n, k = gps.shape[:2]
     out = gps[:, 0].copy()
     bandwidth = float(km_to_chord(bandwidth_km))
-    for r0 in range(0, n, _VOTE_ROWS):
-        xyz = to_unit_vectors(gps[r0:r0 + _VOTE_ROWS])  # (rows, k, 3)
+    rows = _vote_rows(k)
+    for r0 in range(0, n, rows):
+        xyz = to_unit_vectors(gps[r0:r0 + rows])  # (rows, k, 3)
         _, kept, labels = batched_mean_shift(xyz, bandwidth)
         votes = (labels[:, :, None] == np.arange(k)).sum(axis=1)  # (rows, centre)
         winner = np.argmax(votes, axis=1)  # ties -> the higher-ranked centre
         ok = votes[np.arange(len(votes)), winner] >= min_votes
         member = labels == winner[:, None]
         sums = (xyz * member[..., None]).sum(axis=1)
-        out[r0:r0 + _VOTE_ROWS][ok] = from_unit_vectors(sums[ok])
+        out[r0:r0 + rows][ok] = from_unit_vectors(sums[ok])
     return out
 
 
@@ -251,9 +259,10 @@ def kde_modes(gps, distances, widths, power=10.0):
     """
     gps = np.asarray(gps, dtype=np.float64)
     parts = [[] for _ in widths]
-    for r0 in range(0, len(gps), _VOTE_ROWS):
-        xyz = to_unit_vectors(gps[r0:r0 + _VOTE_ROWS])  # (n, k, 3)
-        logw = vote_log_weights(distances[r0:r0 + _VOTE_ROWS], power)
+    rows = _vote_rows(gps.shape[1])
+    for r0 in range(0, len(gps), rows):
+        xyz = to_unit_vectors(gps[r0:r0 + rows])  # (rows, k, 3)
+        logw = vote_log_weights(distances[r0:r0 + rows], power)
         cos = np.minimum(np.einsum("nkc,njc->nkj", xyz, xyz), 1.0)  # (n, at k, from j)
         for part, (sigma_km, refine_km) in zip(parts, widths):
             best = density_mode(logw, cos, sigma_km)

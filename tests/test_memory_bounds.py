@@ -77,3 +77,23 @@ def test_early_stopping_codes_hold_one_chunk_of_hidden_layers_at_a_time(monkeypa
     hidden = len(Xs) * sum(model.hidden_layer_sizes_) * 4             # 20.8 MB
     assert peak < hidden / 4, f"peak {peak / 2**20:.1f} MiB"
     np.testing.assert_allclose(codes, model.transform(Xn), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("head", ["meanshift", "kde"])
+def test_voting_heads_bound_their_temporaries_at_large_k(head):
+    """A head voting over many neighbours takes fewer queries at once: its (queries, k, k)
+    temporaries stay near their size at the default k (~30 MB each, three or four at once),
+    not (40, 600, 600) float64 arrays (115 MB each)."""
+    from dgae.heads import apply_head
+
+    rng = np.random.default_rng(0)
+    gps = np.column_stack([rng.uniform(40, 50, (40, 600)).ravel(),
+                           rng.uniform(0, 20, (40, 600)).ravel()]).reshape(40, 600, 2)
+    dist = np.sort(rng.uniform(0.5, 2.0, (40, 600)), axis=1)
+    tracemalloc.start()
+    try:
+        apply_head(head, gps, dist, meanshift_bandwidth_km=200.0, kde_sigma_km=200.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * 40 * 600 ** 2 * 8    # all 40 queries at once: 3-4 such arrays
