@@ -15,7 +15,8 @@ the estimators import these and nothing else of the base.
   floor): :func:`nearest_neighbors`, :func:`knn_search`, :class:`PairMask`, :class:`QFloor`,
   :func:`first_kept`, :func:`search_centre`;
 - the batched flat-kernel mean-shift engine under POI mining and the visual anchors:
-  :func:`mean_shift`, :func:`batched_mean_shift` (many small sets at once), :func:`bin_seeds`, :class:`TreeNeighbors`, :class:`DenseNeighbors`.
+  :func:`mean_shift`, :func:`bin_seeds`, :class:`TreeNeighbors`, :class:`DenseNeighbors`; and
+  for many small sets at once (the Mean-Shift head), :func:`batched_mean_shift`.
 
 Examples
 --------
@@ -29,7 +30,8 @@ from ._csv import comma_floats, comma_ints, conflicting_rows, read_table
 from ._geo import (EARTH_RADIUS_KM, check_gps, deg_to_chord, from_unit_vectors, gallery_extent_km,
                    great_circle_km, km_to_chord, km_to_degrees, degrees_to_km, spherical_mean, to_unit_vectors,
                    unit_mean, wrap_longitude)
-from ._meanshift import DenseNeighbors, TreeNeighbors, batched_mean_shift, bin_seeds, mean_shift
+from ._meanshift import (DenseNeighbors, TreeNeighbors, batched_mean_shift, bin_seeds,
+                         mean_shift)
 from ._optional import require
 from ._progress import progress, say, warn
 from ._search import (PairMask, QFloor, first_kept, knn_search, nearest_neighbors, neighbors_to_csr,
@@ -38,7 +40,8 @@ from ._validation import check_features, check_gps_rows, check_k, check_labels
 
 __all__ = [
     "DEVICES", "EARTH_RADIUS_KM", "DenseNeighbors", "PairMask", "QFloor", "TreeNeighbors",
-    "array_module", "batched_mean_shift", "bin_seeds", "check_features", "check_gps", "check_gps_rows", "check_k",
+    "array_module", "batched_mean_shift", "bin_seeds", "check_features", "check_gps",
+    "check_gps_rows", "check_k",
     "check_labels", "comma_floats", "comma_ints", "conflicting_rows", "deg_to_chord", "first_kept",
     "from_unit_vectors", "gallery_extent_km", "get_xp", "gpu_available", "great_circle_km",
     "km_to_chord", "km_to_degrees", "degrees_to_km", "knn_search", "mean_shift", "nearest_neighbors",

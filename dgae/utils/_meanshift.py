@@ -311,7 +311,7 @@ def batched_mean_shift(points, bandwidth, max_iter=300):
 
 
 def _sq_dist(A, B):
-    """Squared distances between the rows of each pair of sets: (s, a, d), (s, b, d) -> (s, a, b)."""
+    """Squared distances between the rows of each set pair: (s, a, d), (s, b, d) -> (s, a, b)."""
     d2 = (A * A).sum(axis=2)[:, :, None] + (B * B).sum(axis=2)[:, None, :]
     d2 -= 2.0 * (A @ B.transpose(0, 2, 1))
     return np.maximum(d2, 0.0)
