@@ -245,21 +245,24 @@ def _kde_predictions(candidates, gps_neighbors, distances, n_neighbors, gate_km,
     (:func:`~dgae._heads.kde_modes`): ``{label: estimate}`` of the KDE candidates set by
     width alone, and ``{k: estimate}`` of the fine KDE at ``gate_km`` over the ``k`` of each
     voting head, which gated queries take (none when ``gate_km`` is None)."""
-    jobs = {}  # k -> {key: (sigma_km, refine_km)}; key: a candidate's label, or k for the gate
+    jobs = {}  # k -> {label: (sigma_km, refine_km)}; label None: the gates' fine KDE
     for label, (head, params) in candidates.items():
         k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
         if head == "kde" and set(params) <= {"kde_sigma_km", "kde_refine_km"}:
             jobs.setdefault(k, {})[label] = (params["kde_sigma_km"], params.get("kde_refine_km"))
         if head != "1nn" and gate_km is not None:
-            jobs.setdefault(k, {})[k] = (float(gate_km), None)
+            jobs.setdefault(k, {})[None] = (float(gate_km), None)
     kde, fine = {}, {}
     rows = np.arange(len(gps_neighbors))
     for k, todo in jobs.items():
         nbrs = gps_neighbors[:, :k].astype(np.float64)
         found = kde_modes(nbrs, distances[:, :k], list(todo.values()),
                           head_kw.get("kde_power", 10.0))
-        for key, best in zip(todo, found):
-            (kde if isinstance(key, str) else fine)[key] = nbrs[rows, best]
+        for label, best in zip(todo, found):
+            if label is None:
+                fine[k] = nbrs[rows, best]
+            else:
+                kde[label] = nbrs[rows, best]
     return kde, fine
 
 
