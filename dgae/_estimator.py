@@ -670,12 +670,13 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         the held-out photos located among the training photos, and the confidence
         calibrated on the same predictions.
 
-        In each candidate space (:func:`~dgae._selection.choose_retrieval`), two stages:
-        the head (and its width) that best locates the held-out photos (mean accuracy at
-        the gallery's thresholds: ``head_scores_``), then its ``match_gate`` -- none, or a
-        :func:`~dgae._heads.match_ratio` under which the nearest photo or the fine KDE
-        answers (``gate_scores_``), both weighted to the query mix; the space whose best is
-        highest is kept.
+        In each candidate space (:func:`~dgae._selection.choose_retrieval`), two stages
+        (:func:`~dgae._selection.choose_head`): the head (and its width) that locates the
+        held-out photos best (mean accuracy at the gallery's thresholds: ``head_scores_``;
+        among heads within one standard error of the best, the smallest median error), then
+        its ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which the
+        nearest photo or the fine KDE answers (``gate_scores_``; none that costs the held-out
+        new ground), both weighted to the query mix; the space whose best is highest is kept.
         """
         cands, setting = self._head_candidates(), self._knn_settings()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None

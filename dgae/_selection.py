@@ -10,7 +10,9 @@ retrieval space, the confidence.
 - :func:`head_candidates` and :func:`score_heads`: the heads ``head="auto"``
   tries (1-NN, KDE at the gallery's scales, Mean-Shift), scored by the mean
   accuracy at the gallery's thresholds of the held-out photos located among
-  the training photos.
+  the training photos; :func:`choose_head` keeps one by the one-standard-error rule
+  (:func:`one_se_choice`) and a gate only where new ground does not pay for it
+  (:func:`costs_new_ground`).
 - :func:`choose_retrieval`: the space the head searches -- the learned code, the raw input
   or both at a few weights (:data:`INPUT_SHARES`) -- chosen on the same score.
 - :class:`GeoMonitor`: those scores as early stopping's criterion.
@@ -184,7 +186,7 @@ def neighbors_needed(candidates, n_neighbors="auto"):
 
 
 def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, gates=(), gate_km=25.0,
-                n_neighbors="auto", weights=None, **head_kw):
+                n_neighbors="auto", weights=None, return_errors=False, **head_kw):
     """Mean accuracy at ``thresholds_km`` (:func:`~dgae.metrics.mean_accuracy`) of every
     candidate head, ungated and gated.  Inputs are taken as validated (inside ``fit``).
 
@@ -208,6 +210,8 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
         (:func:`~dgae._heads.resolve_k`; at most ``k``).
     weights : ndarray of shape (n,) or None
         Per-query weights of the accuracies (:func:`mix_weights`); None: all equal.
+    return_errors : bool, default=False
+        Also return each label's errors.
     **head_kw
         Other head parameters (``min_votes``, ``kde_power``).
 
@@ -218,8 +222,10 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
         locates the gated queries) or ``|1nn<gate`` (the nearest neighbour).
     heads : dict
         ``{label: (head, parameters)}``, the gated ones with ``match_gate``.
+    errors : dict
+        With ``return_errors``: ``{label: ndarray of shape (n,)}``, each query's error in km.
     """
-    scores, heads = {}, {}
+    scores, heads, errors = {}, {}, {}
     ratio = match_ratio(gps_neighbors, distances, gate_km)
     kde, fine = _kde_predictions(candidates, gps_neighbors, distances, n_neighbors,
                                  gate_km if len(gates) else None, head_kw)
@@ -228,16 +234,112 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
         k = resolve_k(head, n_neighbors, gps_neighbors.shape[1])
         pred = kde[label] if label in kde else apply_head(
             head, gps_neighbors[:, :k], distances[:, :k], **{**head_kw, **params})
-        scores[label] = mean_within(great_circle_km(gps_true, pred), thresholds_km, weights)
+        errors[label] = great_circle_km(gps_true, pred)
         heads[label] = (head, params)
         for gate in gates if head != "1nn" else ():
             for gate_head, close_pred in (("kde", fine[k]), ("1nn", first)):
                 gated = np.where((ratio <= gate)[:, None], close_pred, pred)
                 key = f"{label}|{'fine' if gate_head == 'kde' else '1nn'}<{gate:.4g}"
-                scores[key] = mean_within(great_circle_km(gps_true, gated), thresholds_km, weights)
+                errors[key] = great_circle_km(gps_true, gated)
                 heads[key] = (head, {**params, "match_gate": float(gate), "gate_km": float(gate_km),
                                      "gate_head": gate_head})
-    return scores, heads
+    scores = {key: mean_within(e, thresholds_km, weights) for key, e in errors.items()}
+    return (scores, heads, errors) if return_errors else (scores, heads)
+
+
+def hit_rates(errors_km, thresholds_km):
+    """Each query's share of ``thresholds_km`` its error is within (the per-query terms of
+    :func:`~dgae._metrics.mean_within`).
+
+    Examples
+    --------
+    >>> hit_rates(np.array([0.5, 10.0, 100.0]), (1.0, 25.0)).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    e = np.asarray(errors_km, dtype=np.float64)
+    return np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64), axis=1)
+
+
+def paired_gap(hits_a, hits_b, weights):
+    """The weighted mean of ``hits_a - hits_b`` over the same queries and its standard error.
+
+    Examples
+    --------
+    >>> gap, se = paired_gap(np.array([1.0, 1.0, 0.0, 1.0]), np.zeros(4), np.ones(4))
+    >>> float(gap), round(float(se), 4)
+    (0.75, 0.2165)
+    """
+    d = np.asarray(hits_a, dtype=np.float64) - np.asarray(hits_b, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    gap = float(w @ d)
+    return gap, float(np.sqrt(np.sum(w ** 2 * (d - gap) ** 2)))
+
+
+def weighted_median(values, weights):
+    """The smallest value at which the weights of the values up to it reach half.
+
+    Examples
+    --------
+    >>> float(weighted_median(np.array([5.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0])))
+    3.0
+    """
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+    return values[order][np.searchsorted(cum, 0.5 * cum[-1])]
+
+
+def one_se_choice(scores, errors, thresholds_km, weights):
+    """The label :func:`choose_head` keeps among scored heads: of those whose score is within
+    one paired standard error (:func:`paired_gap`) of the best's, the one with the smallest
+    weighted median error (ties: the higher score, then the first).
+
+    The one-standard-error rule of model selection (Breiman et al., *Classification and
+    Regression Trees*, 1984; Hastie et al., *The Elements of Statistical Learning*, 7.10):
+    heads the held-out photos cannot tell apart are ranked by a second statistic instead of
+    by noise.  The median error is the one users compare besides the accuracy at the
+    thresholds -- and among tied heads it favours those that place a query in the right
+    region when they miss the spot.
+
+    Examples
+    --------
+    >>> errors = {"a": np.array([0.0, 0, 0, 2000, 2000, 2000, 2000]),   # 3 at the spot
+    ...           "b": np.array([400.0, 400, 400, 400, 400, 2000, 2000])}  # 5 in the region
+    >>> scores = {k: float(hit_rates(e, (1.0, 500.0)).mean()) for k, e in errors.items()}
+    >>> round(scores["a"], 3), round(scores["b"], 3)
+    (0.429, 0.357)
+    >>> one_se_choice(scores, errors, (1.0, 500.0), np.ones(7))
+    'b'
+    >>> errors["a"] = np.array([0.0, 0, 0, 0, 0, 0, 2000])
+    >>> scores["a"] = float(hit_rates(errors["a"], (1.0, 500.0)).mean())
+    >>> one_se_choice(scores, errors, (1.0, 500.0), np.ones(7))
+    'a'
+    """
+    best = max(scores, key=scores.get)
+    top = hit_rates(errors[best], thresholds_km)
+    tied = [label for label in scores
+            if scores[best] - scores[label]
+            <= paired_gap(top, hit_rates(errors[label], thresholds_km), weights)[1]]
+    return min(tied, key=lambda label: (weighted_median(errors[label], weights), -scores[label]))
+
+
+def costs_new_ground(gated_errors, errors, thresholds_km, kind, weights):
+    """Whether a gated head locates the held-out new ground (places and regions) worse than
+    its head ungated by more than one paired standard error (:func:`paired_gap`).
+
+    Examples
+    --------
+    >>> kind = np.array([0, 0, 1, 1])
+    >>> costs_new_ground(np.array([0.0, 0.0, 90.0, 90.0]), np.full(4, 10.0), (25.0,), kind,
+    ...                  np.ones(4))
+    True
+    """
+    new = (np.asarray(kind) != VIEW) & (np.asarray(weights) > 0)
+    if not new.any():  # no new ground in the mix
+        return False
+    gap, se = paired_gap(hit_rates(gated_errors[new], thresholds_km),
+                         hit_rates(errors[new], thresholds_km), np.asarray(weights)[new])
+    return gap < -se
 
 
 def _kde_predictions(candidates, gps_neighbors, distances, n_neighbors, gate_km, head_kw):
@@ -530,11 +632,20 @@ def held_out_k(candidates, n_neighbors, n_train):
 def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gate_km, *,
                 n_neighbors="auto", min_votes=4, kde_power=10.0, device="cpu",
                 new_place_share=None, neighbors=None):
-    """The head that best locates held-out photos among the training photos, in two stages:
-    the candidate best on all held-out photos (mean accuracy at ``thresholds_km``), then its
-    ``match_gate`` -- both weighted to the query mix (:func:`mix_weights`), so that a head
-    that serves every kind (coarse to fine: the region most neighbours vote for, then the spot
-    inside it) is preferred to one that serves new ground alone and needs the gate for views.
+    """The head that best locates held-out photos among the training photos, in two stages,
+    both scored by the mean accuracy at ``thresholds_km`` weighted to the query mix
+    (:func:`mix_weights`), so that a head that serves every kind (coarse to fine: the region
+    most neighbours vote for, then the spot inside it) is preferred to one that serves new
+    ground alone and needs the gate for views:
+
+    1. the candidate: of those within one paired standard error of the best score, the one
+       with the smallest weighted median error (:func:`one_se_choice`);
+    2. its ``match_gate``: the best-scoring of none and the gates that do not locate the
+       held-out new ground worse than the ungated head by more than a standard error
+       (:func:`costs_new_ground`).  The gate sends queries with a close match to 1-NN or
+       the fine KDE; the match ratio barely tells a view of a known place from new ground on
+       learned codes, so a gate that gains on the views by losing on new ground is a blend
+       of two heads the mix happens to favour, not a known-place detector.
 
     Parameters
     ----------
@@ -563,7 +674,9 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
     -------
     choice : sklearn.utils.Bunch
         ``head``, ``params`` (the candidate's, with its gate), ``label``, ``score`` (its
-        weighted score on all held-out photos), ``head_scores``, ``gate_scores``, and
+        weighted score on all held-out photos), ``best_score`` (the best of any head and
+        gate scored: the space's score in :func:`choose_retrieval`), ``head_scores``,
+        ``gate_scores`` (the chosen head's, ungated and gated), and
         ``neighbors`` (locations), ``distances``, ``truth``, ``weights``, ``kind`` of the
         held-out photos (to calibrate a confidence on).
 
@@ -590,17 +703,23 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
     nbrs, truth = gps[train][idx], gps[held]
     kw = dict(min_votes=min_votes, kde_power=kde_power, n_neighbors=n_neighbors)
     weights = mix_weights(kind, new_place_share)
-    head_scores = {}
+    head_scores, top = {}, label
     if len(held):
-        head_scores, _ = score_heads(candidates, nbrs, dist, truth, thresholds_km,
-                                     weights=weights, **kw)
-        label = max(head_scores, key=head_scores.get)
-    gate_scores, heads = score_heads({label: candidates[label]}, nbrs, dist, truth, thresholds_km,
-                                     gate_km=gate_km, gates=match_gates(nbrs, dist, gate_km),
-                                     weights=weights, **kw)
-    label = max(gate_scores, key=gate_scores.get)
+        head_scores, _, errors = score_heads(candidates, nbrs, dist, truth, thresholds_km,
+                                             weights=weights, return_errors=True, **kw)
+        top = max(head_scores, key=head_scores.get)
+        label = one_se_choice(head_scores, errors, thresholds_km, weights)
+    scored = {name: candidates[name] for name in dict.fromkeys((label, top))}
+    scores, heads, errors = score_heads(
+        scored, nbrs, dist, truth, thresholds_km, gate_km=gate_km,
+        gates=match_gates(nbrs, dist, gate_km), weights=weights, return_errors=True, **kw)
+    gate_scores = {key: v for key, v in scores.items() if key.split("|")[0] == label}
+    kept = [key for key in gate_scores if key == label or not costs_new_ground(
+        errors[key], errors[label], thresholds_km, kind, weights)]
+    label = max(kept, key=gate_scores.get)
     return Bunch(head=heads[label][0], params=dict(heads[label][1]), label=label,
-                 score=float(gate_scores[label]), head_scores=head_scores,
+                 score=float(gate_scores[label]), best_score=float(max(scores.values())),
+                 head_scores=head_scores,
                  gate_scores=gate_scores, neighbors=nbrs, distances=dist, truth=truth,
                  weights=weights, kind=kind)
 
@@ -847,9 +966,10 @@ def _keep_k(a, b, k):
 
 def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, thresholds_km, gate_km,
                      shares=INPUT_SHARES, **kw):
-    """The retrieval space (:func:`retrieval_features` at each of ``shares``) whose head
-    (:func:`choose_head`) scores best on all held-out photos, weighted to the query mix; on a
-    tie the smaller input share.  Block scales are measured on the training rows.
+    """The retrieval space (:func:`retrieval_features` at each of ``shares``) in which a head
+    scores best on all held-out photos, weighted to the query mix (``best_score`` of
+    :func:`choose_head`); on a tie the smaller input share.  Block scales are measured on the
+    training rows.
 
     Parameters
     ----------
@@ -889,8 +1009,8 @@ def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, threshol
     for share in shares:
         choice = choose_head(None, gps, train, held, kind, candidates, thresholds_km, gate_km,
                              neighbors=found[share], **kw)
-        scores[retrieval_label(share)] = choice.score
-        if best is None or choice.score > best.score:
+        scores[retrieval_label(share)] = choice.best_score
+        if best is None or choice.best_score > best.best_score:
             best, best.input_share = choice, float(share)
     best.scales, best.retrieval_scores = scales, scores
     return best

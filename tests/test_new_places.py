@@ -172,6 +172,27 @@ def _mean_acc_of(head, params, nbrs, dist, truth, thresholds, n_neighbors="auto"
     return mean_accuracy(truth, apply_head(head, nbrs[:, :kh], dist[:, :kh], **params), thresholds)
 
 
+def _gap_se(ea, eb, w, thresholds):
+    """Weighted mean and standard error of the per-photo accuracy difference, from scratch."""
+    d = (np.mean(ea[:, None] <= np.asarray(thresholds), axis=1)
+         - np.mean(eb[:, None] <= np.asarray(thresholds), axis=1))
+    w = w / w.sum()
+    return w @ d, np.sqrt(np.sum(w ** 2 * (d - w @ d) ** 2))
+
+
+def _one_se(scores, err, w, thresholds):
+    """The one-standard-error rule by brute force: of the labels within one paired standard
+    error of the best score, the smallest weighted median error (the smallest error whose
+    photos at or below it weigh half), then the higher score."""
+    def median(e):
+        return min(v for v in e if w[e <= v].sum() >= w.sum() / 2 - 1e-12)
+
+    top = max(scores, key=scores.get)
+    tied = [lb for lb in scores
+            if scores[top] - scores[lb] <= _gap_se(err[top], err[lb], w, thresholds)[1]]
+    return min(tied, key=lambda lb: (median(err[lb]), -scores[lb]))
+
+
 @pytest.mark.parametrize("head, n_neighbors, share", [("auto", "auto", None), ("kde", "auto", None),
                                                      ("auto", 7, None), ("kde", "auto", 0.0),
                                                      ("kde", "auto", 0.3), ("auto", "auto", 1.0)])
@@ -209,24 +230,41 @@ def test_auto_head_is_the_best_candidate_on_the_held_out_photos(head, n_neighbor
         w = mix[kinds] / mix[kinds].sum() if mix[kinds].sum() else np.full(len(kinds), 0.5)
         return sum(wk * score(h, params, kind == kk) for wk, kk in zip(w, kinds))
 
-    # stage 1: the head that best locates the held-out photos, every kind at its share
+    # stage 1: of the heads within one paired standard error of the best score on the held-out
+    # photos (every kind at its share), the smallest weighted median error
     present = [kk for kk in (0, 1, 2) if mix[kk] > 0]
     scores = {label: mixed(h, p, present) for label, (h, p) in cands.items()}
     assert scores == pytest.approx(model.head_scores_, abs=1e-9)
-    best = max(scores, key=scores.get)
+    weight = np.zeros(len(held))
+    for kk in present:
+        weight[kind == kk] = mix[kk] / mix[present].sum() / np.sum(kind == kk)
+
+    def errors(h, params):
+        kh = min(DEFAULT_K[h] if n_neighbors == "auto" else n_neighbors, idx.shape[1])
+        return great_circle_km(apply_head(h, gps[tr][idx[:, :kh]], dist[:, :kh], **params),
+                               gps[held])
+
+    err = {label: errors(h, p) for label, (h, p) in cands.items()}
+    best = _one_se(scores, err, weight, model.thresholds_km_)
     head, params = cands[best]
-    # stage 2: its gate (none, or a match ratio under which 1-NN answers) on all three kinds
+    # stage 2: its gate (none, or a match ratio under which 1-NN answers) on all three kinds,
+    # among those that do not cost the held-out new ground more than a standard error
     ratios = match_ratio(gps[tr][idx], dist, model.confidence_km_)
     gates = [(None, None)] + ([] if head == "1nn" else [
         (g, h) for g in np.quantile(ratios, GATE_QUANTILES) for h in ("kde", "1nn")])
-    gated = [mixed(head, params if g is None else
-                   {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h},
-                   present)
-             for g, h in gates]
+    variants = [params if g is None else
+                {**params, "match_gate": g, "gate_km": model.confidence_km_, "gate_head": h}
+                for g, h in gates]
+    gated = [mixed(head, v, present) for v in variants]
     assert len(gated) == len(model.gate_scores_) > (1 if head == "kde" else 0)
     assert sorted(gated) == pytest.approx(sorted(model.gate_scores_.values()), abs=1e-9)
     assert model.head_ == head
-    want, want_head = gates[int(np.argmax(gated))]
+    new = (kind > 0) & (weight > 0)
+    costs = [new.any() and sum(_gap_se(errors(head, v)[new], err[best][new], weight[new],
+                                       model.thresholds_km_)) < 0
+             for v in variants]  # gap + se < 0: worse on new ground by more than its error
+    kept = [i for i in range(len(variants)) if i == 0 or not costs[i]]
+    want, want_head = gates[max(kept, key=lambda i: gated[i])]
     assert model.head_params_.get("match_gate") == (None if want is None else pytest.approx(want))
     assert model.head_params_.get("gate_head") == want_head
     # the confidence is calibrated on the stated mix (unstated: new ground, places and regions
@@ -318,9 +356,18 @@ def test_geoknn_auto_head_is_the_best_candidate_on_its_held_out_places():
     scores = {label: (acc(h, p, views) + acc(h, p, places) + acc(h, p, regions)) / 3
               for label, (h, p) in cands.items()}
     assert scores == pytest.approx(knn.head_scores_, abs=1e-9)
-    best = max(scores, key=scores.get)
+    rows = np.concatenate([views, places, regions])
+    w = np.concatenate([np.full(len(r), 1 / 3 / len(r)) for r in (views, places, regions)])
+    dist, idx = nn.kneighbors(X[rows])
+
+    def errors(h, p):
+        kh = min(DEFAULT_K[h], idx.shape[1])
+        return great_circle_km(apply_head(h, gps[train][idx[:, :kh]], dist[:, :kh], **p), gps[rows])
+
+    best = _one_se(scores, {lb: errors(h, p) for lb, (h, p) in cands.items()}, w,
+                   scales["thresholds_km"])
     assert knn.head_label_.split("|")[0] == best and knn.head_ == cands[best][0]
-    assert max(knn.gate_scores_.values()) >= knn.gate_scores_[best] - 1e-12
+    assert knn.gate_scores_[knn.head_label_] >= knn.gate_scores_[best] - 1e-12
     # the gallery is indexed whole, and prediction follows the chosen head
     assert len(knn.features_) == len(X)
     d, i = knn.kneighbors(X)
@@ -357,3 +404,27 @@ def test_early_stopping_score_weighs_the_three_kinds_by_the_mix(share):
     assert 0 < places < 1 and 0 < regions < 1 and 0 < views <= 1
     s = 2 / 3 if share is None else share
     assert raw(share) == pytest.approx((1 - s) * views + s / 2 * places + s / 2 * regions)
+
+
+@pytest.mark.parametrize("misled, gated", [(0, True), (4, False)])
+def test_a_gate_that_costs_new_ground_is_not_kept(misled, gated):
+    """A gate that sends every query to its nearest photo: right for the views (their nearest
+    photo is the place, the others vote for a look-alike 1,000 km away), wrong for the
+    ``misled`` new-ground photos of each kind whose nearest photo is a look-alike.  The mix
+    score prefers the gate either way; it is kept only when new ground loses nothing."""
+    from dgae._selection import choose_head
+
+    here, far, near = [45.0, 15.0], [45.0, 28.0], [45.0, 21.0]
+    view = [here] + [far] * 4
+    good = [here] * 4 + [far]                                    # new ground, nearest right
+    bad = [near] + [here] * 3 + [far]                            # new ground, nearest misleads
+    new = [bad] * misled + [good] * (20 - misled)
+    nbrs = np.array([view] * 20 + new + new, dtype=np.float64)
+    dist = np.tile([1.0, 1.0, 1.0, 1.0, 1.05], (60, 1))
+    kind = np.repeat([0, 1, 2], 20)
+    cands = {"kde@25km": ("kde", {"kde_sigma_km": 25.0})}
+    gps = np.concatenate([nbrs.reshape(300, 2), [here] * 60])   # neighbours, then the truth
+    c = choose_head(None, gps, np.arange(300), np.arange(300, 360), kind, cands, (25.0,), 25.0,
+                    n_neighbors=5, min_votes=1, neighbors=(dist, np.arange(300).reshape(60, 5)))
+    assert max(c.gate_scores.values()) > c.gate_scores["kde@25km"] + 0.15   # the gate's mix gain
+    assert ("match_gate" in c.params) == gated and ("|1nn<" in c.label) == gated
