@@ -675,8 +675,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
         held-out photos best (mean accuracy at the gallery's thresholds: ``head_scores_``;
         among heads within one standard error of the best, the smallest median error), then
         its ``match_gate`` -- none, or a :func:`~dgae._heads.match_ratio` under which the
-        nearest photo or the fine KDE answers (``gate_scores_``; none that costs the held-out
-        new ground), both weighted to the query mix; the space whose best is highest is kept.
+        nearest photo or the fine KDE answers (``gate_scores_``), both weighted to the query
+        mix; the space whose best is highest is kept.
         """
         cands, setting = self._head_candidates(), self._knn_settings()
         self.head_scores_, self.gate_scores_, self.confidence_calibrator_ = {}, {}, None

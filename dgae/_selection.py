@@ -11,8 +11,7 @@ retrieval space, the confidence.
   tries (1-NN, KDE at the gallery's scales, Mean-Shift), scored by the mean
   accuracy at the gallery's thresholds of the held-out photos located among
   the training photos; :func:`choose_head` keeps one by the one-standard-error rule
-  (:func:`one_se_choice`) and a gate only where new ground does not pay for it
-  (:func:`costs_new_ground`).
+  (:func:`one_se_choice`), then its gate.
 - :func:`choose_retrieval`: the space the head searches -- the learned code, the raw input
   or both at a few weights (:data:`INPUT_SHARES`) -- chosen on the same score.
 - :class:`GeoMonitor`: those scores as early stopping's criterion.
@@ -323,25 +322,6 @@ def one_se_choice(scores, errors, thresholds_km, weights):
     return min(tied, key=lambda label: (weighted_median(errors[label], weights), -scores[label]))
 
 
-def costs_new_ground(gated_errors, errors, thresholds_km, kind, weights):
-    """Whether a gated head locates the held-out new ground (places and regions) worse than
-    its head ungated by more than one paired standard error (:func:`paired_gap`).
-
-    Examples
-    --------
-    >>> kind = np.array([0, 0, 1, 1])
-    >>> costs_new_ground(np.array([0.0, 0.0, 90.0, 90.0]), np.full(4, 10.0), (25.0,), kind,
-    ...                  np.ones(4))
-    True
-    """
-    new = (np.asarray(kind) != VIEW) & (np.asarray(weights) > 0)
-    if not new.any():  # no new ground in the mix
-        return False
-    gap, se = paired_gap(hit_rates(gated_errors[new], thresholds_km),
-                         hit_rates(errors[new], thresholds_km), np.asarray(weights)[new])
-    return gap < -se
-
-
 def _kde_predictions(candidates, gps_neighbors, distances, n_neighbors, gate_km, head_kw):
     """:func:`score_heads`' KDE estimates, the geometry of each neighbour count computed once
     (:func:`~dgae._heads.kde_modes`): ``{label: estimate}`` of the KDE candidates set by
@@ -640,12 +620,8 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
 
     1. the candidate: of those within one paired standard error of the best score, the one
        with the smallest weighted median error (:func:`one_se_choice`);
-    2. its ``match_gate``: the best-scoring of none and the gates that do not locate the
-       held-out new ground worse than the ungated head by more than a standard error
-       (:func:`costs_new_ground`).  The gate sends queries with a close match to 1-NN or
-       the fine KDE; the match ratio barely tells a view of a known place from new ground on
-       learned codes, so a gate that gains on the views by losing on new ground is a blend
-       of two heads the mix happens to favour, not a known-place detector.
+    2. its ``match_gate``: the best-scoring of none and :func:`match_gates` (queries with a
+       close match go to 1-NN or the fine KDE).
 
     Parameters
     ----------
@@ -710,13 +686,10 @@ def choose_head(features, gps, train, held, kind, candidates, thresholds_km, gat
         top = max(head_scores, key=head_scores.get)
         label = one_se_choice(head_scores, errors, thresholds_km, weights)
     scored = {name: candidates[name] for name in dict.fromkeys((label, top))}
-    scores, heads, errors = score_heads(
-        scored, nbrs, dist, truth, thresholds_km, gate_km=gate_km,
-        gates=match_gates(nbrs, dist, gate_km), weights=weights, return_errors=True, **kw)
+    scores, heads = score_heads(scored, nbrs, dist, truth, thresholds_km, gate_km=gate_km,
+                                gates=match_gates(nbrs, dist, gate_km), weights=weights, **kw)
     gate_scores = {key: v for key, v in scores.items() if key.split("|")[0] == label}
-    kept = [key for key in gate_scores if key == label or not costs_new_ground(
-        errors[key], errors[label], thresholds_km, kind, weights)]
-    label = max(kept, key=gate_scores.get)
+    label = max(gate_scores, key=gate_scores.get)
     return Bunch(head=heads[label][0], params=dict(heads[label][1]), label=label,
                  score=float(gate_scores[label]), best_score=float(max(scores.values())),
                  head_scores=head_scores,
