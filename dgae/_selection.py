@@ -276,16 +276,20 @@ def paired_gap(hits_a, hits_b, weights):
 
 
 def weighted_median(values, weights):
-    """The smallest value at which the weights of the values up to it reach half.
+    """The smallest value at which the weights of the values up to it reach half (to a
+    relative 1e-9: equal weights that sum to exactly half in exact arithmetic may not in
+    floating point).
 
     Examples
     --------
     >>> float(weighted_median(np.array([5.0, 1.0, 3.0]), np.array([1.0, 1.0, 3.0])))
     3.0
+    >>> float(weighted_median(np.repeat([400.0, 3000.0], 6), np.full(12, 1 / 12)))
+    400.0
     """
     order = np.argsort(values, kind="stable")
     cum = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
-    return values[order][np.searchsorted(cum, 0.5 * cum[-1])]
+    return values[order][np.searchsorted(cum, (0.5 - 1e-9) * cum[-1])]
 
 
 def one_se_choice(scores, errors, thresholds_km, weights):
@@ -299,6 +303,21 @@ def one_se_choice(scores, errors, thresholds_km, weights):
     by noise.  The median error is the one users compare besides the accuracy at the
     thresholds -- and among tied heads it favours those that place a query in the right
     region when they miss the spot.
+
+    Parameters
+    ----------
+    scores : dict
+        ``{label: score}``, the weighted mean accuracy of each head (:func:`score_heads`).
+    errors : dict
+        ``{label: ndarray of shape (n,)}``, each held-out photo's error in km under that head.
+    thresholds_km : sequence of float
+        The thresholds the scores average over.
+    weights : ndarray of shape (n,)
+        The held-out photos' weights (:func:`mix_weights`).
+
+    Returns
+    -------
+    label : str
 
     Examples
     --------
@@ -998,6 +1017,18 @@ GATE_QUANTILES = (0.5, 0.8, 0.9, 1.0)
 
 def match_gates(gps_neighbors, distances, gate_km):
     """``match_gate`` values to try: :data:`GATE_QUANTILES` of the queries' match ratios.
+
+    Parameters
+    ----------
+    gps_neighbors : ndarray of shape (n, k, 2)
+        Each query's neighbours' locations, nearest first.
+    distances : ndarray of shape (n, k)
+    gate_km : float
+        The ratio's distance (:func:`~dgae._heads.match_ratio`).
+
+    Returns
+    -------
+    gates : ndarray of shape (len(GATE_QUANTILES),)
 
     Examples
     --------

@@ -205,3 +205,46 @@ def test_new_places_end_to_end(exp, tmp_path, capsys):
     for what in ("heading hold-out, DGAE()", "place hold-out, DGAE()", "gate frontier",
                  "two scales", "joint code"):
         assert what in text, what
+
+
+def _import(name):
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+
+
+def test_head_rules_end_to_end_agrees_with_the_fit(exp, tmp_path, capsys):
+    """experiments/head_rules.py recomputes the held-out search with scikit-learn: its 1-SE row
+    is the head the fit chose."""
+    data = _photo_folder(tmp_path / "photos", n_places=8)
+    out = tmp_path / "out"
+    assert exp["photos"].main(["--data", str(data), "--protocol", "place", "--out", str(out),
+                               "--features", "im2gps", "--n-textons", "8", "--n-jobs", "1",
+                               "--no-ablation", "--quiet", "--rows", "LF"]) == 0
+    capsys.readouterr()
+    assert _import("head_rules").main(["--data", str(data), "--protocol", "place",
+                                       "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    chose = text.split("the fit chose ")[1].split()[0]
+    row = next(line for line in text.splitlines() if line.startswith("1-SE "))
+    assert row.split()[1] == chose
+
+
+def test_head_rules_differ_where_heads_tie():
+    """Two heads within a standard error: 'best' takes the higher score, '1-SE' the smaller
+    median; a gate that gains on views by losing on new ground is dropped only by the rule
+    that spares new ground."""
+    rules = _import("head_rules").rules
+    kind = np.repeat([0, 1, 2], 4)
+    far, near = np.full(12, 3000.0), np.zeros(12)
+    a = np.where(np.arange(12) % 4 == 0, 0.0, 3000.0)         # right on 3 of 12
+    b = np.where(np.arange(12) % 2 == 0, 400.0, 3000.0)       # in the region on 6 of 12
+    gated = np.where(kind == 0, 0.0, far)                      # views right, new ground lost
+    options = {"a": (None, {}, a), "b": (None, {}, b), "b|1nn<1": (None, {}, gated),
+               "c": (None, {}, np.where(kind == 0, near, far))}
+    score, picked = rules(options, kind, np.full(12, 1 / 12), (1.0, 500.0))
+    assert [score[k] for k in "abc"] == pytest.approx([0.25, 0.25, 1 / 3])
+    assert picked["best"] == "c"
+    assert picked["1-SE"] == "b|1nn<1" and picked["1-SE, gate spares new ground"] == "b"
