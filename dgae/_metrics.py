@@ -137,6 +137,19 @@ def mean_accuracy(y_true, y_pred, thresholds_km=DEFAULT_THRESHOLDS_KM):
     return mean_within(geolocation_errors_km(y_true, y_pred), thresholds_km)
 
 
+def hit_rates(errors_km, thresholds_km):
+    """Each query's share of ``thresholds_km`` its error is within: the per-query terms of
+    :func:`mean_within`.
+
+    Examples
+    --------
+    >>> hit_rates(np.array([0.5, 10.0, 100.0]), (1.0, 25.0)).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    e = np.asarray(errors_km, dtype=np.float64)
+    return np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64), axis=1)
+
+
 def mean_within(errors_km, thresholds_km, weights=None):
     """Mean over the thresholds of the share of errors within each: :func:`mean_accuracy`
     on errors already computed (no input checks; ``fit``'s scoring loops call it), the
@@ -149,11 +162,10 @@ def mean_within(errors_km, thresholds_km, weights=None):
     >>> mean_within(np.array([0.0, 111.2]), (1, 200), weights=np.array([3.0, 1.0]))
     0.875
     """
-    e = np.asarray(errors_km, dtype=np.float64)
-    within = e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)
-    if weights is None:
-        return float(np.mean(within))
-    return float(np.average(within.mean(axis=1), weights=weights))
+    if weights is None:  # the mean over every (query, threshold) at once
+        e = np.asarray(errors_km, dtype=np.float64)
+        return float(np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64)))
+    return float(np.average(hit_rates(errors_km, thresholds_km), weights=weights))
 
 
 def reliability(confidence, hit, n_bins=5):

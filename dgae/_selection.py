@@ -24,7 +24,7 @@ import numpy as np
 
 from .utils import array_module, great_circle_km, to_host
 from ._heads import apply_head, kde_modes, match_ratio, resolve_k, vote_log_weights
-from ._metrics import mean_within
+from ._metrics import hit_rates, mean_within
 
 #: Nearest gallery photos the confidence's first vote share counts ...
 CONFIDENCE_VOTES = 10
@@ -244,19 +244,6 @@ def score_heads(candidates, gps_neighbors, distances, gps_true, thresholds_km, g
                                      "gate_head": gate_head})
     scores = {key: mean_within(e, thresholds_km, weights) for key, e in errors.items()}
     return (scores, heads, errors) if return_errors else (scores, heads)
-
-
-def hit_rates(errors_km, thresholds_km):
-    """Each query's share of ``thresholds_km`` its error is within (the per-query terms of
-    :func:`~dgae._metrics.mean_within`).
-
-    Examples
-    --------
-    >>> hit_rates(np.array([0.5, 10.0, 100.0]), (1.0, 25.0)).tolist()
-    [1.0, 0.5, 0.0]
-    """
-    e = np.asarray(errors_km, dtype=np.float64)
-    return np.mean(e[:, None] <= np.asarray(thresholds_km, dtype=np.float64), axis=1)
 
 
 def paired_gap(hits_a, hits_b, weights):

@@ -48,12 +48,22 @@ def mix(kind):
     return share[kind] / counts[kind]
 
 
+def hits(errors, thresholds):
+    """Each photo's share of the thresholds its error is within."""
+    return np.mean(errors[:, None] <= np.asarray(thresholds), axis=1)
+
+
+def head_kw(model):
+    """The fitted head's vote settings (power, least votes), which every head here shares."""
+    return {k: model.head_params_[k] for k in ("kde_power", "min_votes") if k in model.head_params_}
+
+
 def errors_by_option(model, nbrs, dist, truth, gates):
     """``{label: (head, params, errors km)}`` of every candidate head, ungated and gated."""
     from dgae.heads import DEFAULT_K, apply_head, head_candidates
     from dgae.metrics import geolocation_errors_km
 
-    kw = {k: model.head_params_[k] for k in ("kde_power", "min_votes") if k in model.head_params_}
+    kw = head_kw(model)
     out = {}
     for label, (head, params) in head_candidates(model.scales_).items():
         k = min(DEFAULT_K[head], nbrs.shape[1])
@@ -70,8 +80,7 @@ def errors_by_option(model, nbrs, dist, truth, gates):
 
 def paired(a, b, w, thresholds):
     """Weighted mean of the per-photo accuracy difference a - b, and its standard error."""
-    hit = [np.mean(e[:, None] <= np.asarray(thresholds), axis=1) for e in (a, b)]
-    d, w = hit[0] - hit[1], w / w.sum()
+    d, w = hits(a, thresholds) - hits(b, thresholds), w / w.sum()
     gap = float(w @ d)
     return gap, float(np.sqrt(np.sum(w ** 2 * (d - gap) ** 2)))
 
@@ -80,8 +89,7 @@ def rules(options, kind, w, thresholds):
     """``{rule: label}`` of each rule of the module docstring."""
     from dgae.heads import one_se_choice
 
-    score = {lb: float(w @ np.mean(e[:, None] <= np.asarray(thresholds), axis=1))
-             for lb, (_, _, e) in options.items()}
+    score = {lb: float(w @ hits(e, thresholds)) for lb, (_, _, e) in options.items()}
     errors = {lb: e for lb, (_, _, e) in options.items()}
     heads = {lb: s for lb, s in score.items() if "|" not in lb}
 
@@ -111,7 +119,8 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", required=True, help="folder with photos.csv (path,lat,lon,location_id)")
+    p.add_argument("--data", required=True,
+                   help="folder with photos.csv (path,lat,lon,location_id)")
     p.add_argument("--protocol", default="place", choices=["heading", "place", "region"])
     p.add_argument("--features", default="im2gps", help="comma-separated: im2gps, cnn, fused")
     p.add_argument("--out", default="experiments_out/head_rules", help="feature cache folder")
@@ -147,9 +156,8 @@ def main(argv=None):
         for rule, label in picked.items():
             head, params, _ = options[label]
             kh = min(DEFAULT_K[head], k)
-            pred = apply_head(head, model.gallery_gps_[qi[:, :kh]], qd[:, :kh], **{
-                **{x: model.head_params_[x] for x in ("kde_power", "min_votes")
-                   if x in model.head_params_}, **params})
+            pred = apply_head(head, model.gallery_gps_[qi[:, :kh]], qd[:, :kh],
+                              **{**head_kw(model), **params})
             e = geolocation_errors_km(data.gps[q], pred)
             print(f"{rule:<30} {label:<28} {score[label]:9.4f} "
                   + "".join(f"{100 * np.mean(e <= t):10.1f}" for t in th)
