@@ -487,7 +487,7 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                        if self.validation_scores_ is not None else None)
         self._index_gallery(Xs)
         clock.lap("index")
-        self._choose_head(seed)
+        self._choose_head(seed, Xs)
         clock.lap("head")
         self.fit_times_ = clock.laps
         return self
@@ -641,6 +641,14 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                                   self.validation_fraction, seed)
         return groups
 
+    def _components(self, Xs):
+        """``(Xs, 1 / scale_)``: the input's principal components for
+        :func:`~dgae._selection.space_neighbors`, where the scaler is the whitening."""
+        scale = getattr(self.scaler_, "scale_", None)
+        if Xs is None or not self._whitened() or scale is None:
+            return None
+        return Xs, (1.0 / np.asarray(scale, np.float64)).astype(np.float32)
+
     def _held_out(self):
         """The held-out rows, sorted, and their kinds (:func:`~dgae._selection.held_out_kinds`);
         ``(None, None)`` without any."""
@@ -665,10 +673,12 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
             out[label] = (head, params)
         return out
 
-    def _choose_head(self, seed):
+    def _choose_head(self, seed, Xs=None):
         """``head_``, ``head_params_`` and the retrieval space (``input_share_``), chosen on
         the held-out photos located among the training photos, and the confidence
-        calibrated on the same predictions.
+        calibrated on the same predictions.  ``Xs``: the scaled input; when it is the
+        whitening's principal components, a large gallery's held-out photos are searched
+        there first and re-ranked exactly (:func:`~dgae._selection.space_neighbors`).
 
         In each candidate space (:func:`~dgae._selection.choose_retrieval`), two stages
         (:func:`~dgae._selection.choose_head`): the head (and its width) that locates the
@@ -699,7 +709,8 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
                                       n_neighbors=setting["n_neighbors"],
                                       min_votes=setting["min_votes"],
                                       kde_power=setting["kde_power"], device=self.device_,
-                                      new_place_share=self.new_place_share)
+                                      new_place_share=self.new_place_share,
+                                      reduced=self._components(Xs))
             head, params, label = choice.head, choice.params, choice.label
             self.head_scores_, self.gate_scores_ = choice.head_scores, choice.gate_scores
             self.retrieval_scores_, share = choice.retrieval_scores, choice.input_share

@@ -840,24 +840,54 @@ def retrieval_features(codes, inputs, input_share, scales):
 SPACE_BLOCK = 128
 #: Training rows :func:`space_neighbors` copies at once (Im2GPS: 780 MB).
 TRAIN_CHUNK = 65_536
+#: Training rows from which :func:`space_neighbors`, given the input's principal components,
+#: searches them instead of the input and re-ranks the candidates exactly: the exact search of
+#: 5,000 held-out photos among 660,000 in the 2,971-d Im2GPS input was ~3/4 of a 459 s head
+#: stage (docs/scaling.md).  Below it the per-row re-rank (~a few ms a row) costs more than
+#: the full-width search it saves.
+REDUCED_MIN_TRAIN = 200_000
+#: Candidates per held-out row and space that the reduced search keeps for the exact re-rank:
+#: this many times ``k`` (on world_streetview's Im2GPS descriptors, 256 components, every one
+#: of the 120 exact nearest was among 4 x 120; on the bench replica, whose 256 components
+#: hold 63 % of the variance, 99 %).
+REDUCED_RERANK = 4
 
 
-def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu"):
+def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu", reduced=None):
     """The ``k`` nearest training rows of each held-out row in each retrieval space
-    (:func:`retrieval_features` at each of ``shares``), exactly.
+    (:func:`retrieval_features` at each of ``shares``).
 
     On the CPU the squared distances of the two blocks are computed once per block of held-out
     rows and mixed for every share (a space's squared distance is ``(1 - s) a^2 |dh|^2 + s b^2
     |dX|^2``): one pass over the input instead of one per share -- the input is the wide
     block (2,971 Im2GPS values against a 128-wide code) -- and the training rows are copied
     ``TRAIN_CHUNK`` at a time, the best ``k`` kept across chunks (a copy of all of them took
-    7 GiB at 664,720 photos).  On a GPU, one exact search per space.
+    7 GiB at 664,720 photos).  From ``REDUCED_MIN_TRAIN`` training rows on, given the input's
+    principal components (``reduced``), that pass runs on them instead, keeps
+    ``REDUCED_RERANK * k`` candidates a space, and re-ranks them by exact distances: the
+    result is exact wherever the true neighbours are among the candidates.  On a GPU, one
+    exact search per space.
+
+    Parameters
+    ----------
+    codes, inputs : ndarray of shape (n, d_code) and (n, d_input)
+    train, held : ndarray of int
+        Training and held-out rows.
+    shares : sequence of float
+    scales : tuple of float
+        :func:`block_scale` of the codes and the input.
+    k : int
+    device : str, default="cpu"
+    reduced : tuple (Z, factor), optional
+        ``Z`` of shape (n, r): the input's principal-component scores times ``1 / factor``
+        (e.g. ``ShrunkWhitening``'s output and ``1 / scale_``): ``Z * factor`` has the input's
+        units.
 
     Returns
     -------
     found : dict
         ``{share: (distances, indices)}``, float32 and int64 of shape (len(held), k), nearest
-        first.
+        first; indices are positions in ``train``.
 
     Examples
     --------
@@ -877,52 +907,18 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
             space = retrieval_features(codes, inputs, share, scales)
             out[share] = nearest_neighbors(space[held], space[train], k, device=device)
         return out
-    train = np.asarray(train)
-    starts = range(0, len(train), TRAIN_CHUNK)
-    def chunk(X, c0):  # own float32 copy of a chunk of training rows (centred in place)
-        return np.array(X[train[c0:c0 + TRAIN_CHUNK]], dtype=np.float32)
-
-    blocks = []  # per block: its array, the held-out rows centred and scaled, centre, scale,
-    for X, scale in ((codes, scales[0]), (inputs, scales[1])):  # and the first chunk's copy
-        first = chunk(X, 0)
-        if len(starts) == 1:  # the training rows' own float32 mean
-            mu = first.mean(axis=0)
-        else:                 # a float64 mean a chunk at a time: no copy of every training row
-            mu = (sum(np.asarray(X[train[c0:c0 + TRAIN_CHUNK]], np.float64).sum(axis=0)
-                      for c0 in starts) / len(train)).astype(np.float32)
-        H = np.array(X[held], dtype=np.float32)
-        H -= mu
-        H *= np.float32(scale)
-        blocks.append([X, H, mu, np.float32(scale), first])
-    best = dict.fromkeys(shares)
-    for c0 in starts:  # the training rows a chunk at a time (7 GiB of Im2GPS at 664,720)
-        prepared = []
-        for block in blocks:
-            X, H, mu, scale, first = block
-            T = chunk(X, c0) if first is None else first
-            block[4] = None  # the first chunk's copy serves once
-            T -= mu
-            T *= scale
-            prepared.append((H, T, np.einsum("ij,ij->i", T, T)))
-        parts = {share: ([], []) for share in shares}
-        for r0 in range(0, len(held), SPACE_BLOCK):
-            sq = []
-            for H, T, tn in prepared:
-                h = H[r0:r0 + SPACE_BLOCK]
-                d2 = h @ T.T
-                d2 *= -2.0
-                d2 += tn[None, :]
-                d2 += np.einsum("ij,ij->i", h, h)[:, None]
-                sq.append(np.maximum(d2, 0.0))
-            for share in shares:
-                d2 = np.float32(1.0 - share) * sq[0] + np.float32(share) * sq[1]
-                idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
-                    np.tile(np.arange(d2.shape[1]), (len(d2), 1))
-                parts[share][0].append(np.take_along_axis(d2, idx, axis=1))
-                parts[share][1].append(idx.astype(np.int64) + c0)  # positions in train
-        for share, (d2, idx) in parts.items():
-            found = (np.concatenate(d2), np.concatenate(idx))
-            best[share] = found if best[share] is None else _keep_k(best[share], found, k)
+    train, held = np.asarray(train), np.asarray(held)
+    if (reduced is not None and len(train) >= REDUCED_MIN_TRAIN
+            and 2 * reduced[0].shape[1] <= inputs.shape[1]):
+        Z, factor = reduced
+        wide = min(REDUCED_RERANK * k, len(train))
+        factor = (np.float32(scales[1]) * np.asarray(factor, np.float32)).astype(np.float32)
+        found = _mixed_search(((codes, np.float32(scales[0])), (Z, factor)), train, held,
+                              shares, wide)
+        best = _rerank_spaces(codes, inputs, train, held, found, scales, k)
+    else:
+        best = _mixed_search(((codes, np.float32(scales[0])), (inputs, np.float32(scales[1]))),
+                             train, held, shares, k)
     # a lone block is searched as it is (retrieval_features), unscaled: distances in its units
     unit = {0.0: scales[0], 1.0: scales[1]}
     out = {}
@@ -931,6 +927,116 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu")
         dist = np.sqrt(np.take_along_axis(d2, order, axis=1))
         out[share] = ((dist / np.float32(unit.get(float(share), 1.0))).astype(np.float32),
                       np.take_along_axis(idx, order, axis=1))
+    return out
+
+
+def _mixed_search(blocks, train, held, shares, k):
+    """``{share: (squared distances, positions in train)}``, the ``k`` smallest of each held-out
+    row in each share's mix of the two ``(array, scale)`` blocks (a scale is a number or one
+    per column), unsorted; see :func:`space_neighbors`."""
+    starts = range(0, len(train), TRAIN_CHUNK)
+
+    def chunk(X, c0):  # own float32 copy of a chunk of training rows (centred in place)
+        return np.array(X[train[c0:c0 + TRAIN_CHUNK]], dtype=np.float32)
+
+    prepped = []  # per block: its array, the held-out rows centred and scaled, centre, scale,
+    for X, scale in blocks:  # and the first chunk's copy
+        first = chunk(X, 0)
+        if len(starts) == 1:  # the training rows' own float32 mean
+            mu = first.mean(axis=0)
+        else:                 # a float64 mean a chunk at a time: no copy of every training row
+            mu = (sum(np.asarray(X[train[c0:c0 + TRAIN_CHUNK]], np.float64).sum(axis=0)
+                      for c0 in starts) / len(train)).astype(np.float32)
+        H = np.array(X[held], dtype=np.float32)
+        H -= mu
+        H *= scale
+        prepped.append([X, H, np.einsum("ij,ij->i", H, H), mu, scale, first])
+    best = {share: (np.full((len(held), k), np.inf, np.float32),
+                    np.full((len(held), k), -1, np.int64)) for share in shares}
+    for c0 in starts:  # the training rows a chunk at a time (7 GiB of Im2GPS at 664,720)
+        prepared = []
+        for block in prepped:
+            X, H, hn, mu, scale, first = block
+            T = chunk(X, c0) if first is None else first
+            block[5] = None  # the first chunk's copy serves once
+            T -= mu
+            T *= scale
+            prepared.append((H, hn, T, np.einsum("ij,ij->i", T, T)))
+        for r0 in range(0, len(held), SPACE_BLOCK):
+            rows = slice(r0, r0 + SPACE_BLOCK)
+            sq = []
+            for H, hn, T, tn in prepared:  # |h|^2 + |t|^2 - 2 h.t, in place
+                d2 = H[rows] @ T.T
+                d2 *= -2.0
+                d2 += tn[None, :]
+                d2 += hn[rows, None]
+                sq.append(np.maximum(d2, 0.0, out=d2))
+            mixed, part = np.empty_like(sq[0]), np.empty_like(sq[0])
+            for share in shares:
+                if share in (0.0, 1.0):
+                    d2 = sq[int(share)]
+                else:  # (1 - s) sq0 + s sq1, without temporaries
+                    d2 = np.multiply(sq[0], np.float32(1.0 - share), out=mixed)
+                    d2 += np.multiply(sq[1], np.float32(share), out=part)
+                _merge_below(*best[share], rows, d2, c0, k)
+    return best
+
+
+def _merge_below(best_d, best_i, rows, d2, c0, k):
+    """Merge one tile's entries below each row's current ``k``-th best into ``best_d`` /
+    ``best_i`` (in place).  After the first chunk few entries pass the threshold: they are
+    gathered and merged, instead of partitioning every tile (~a fifth of the search at
+    250,000 photos)."""
+    bd, bi = best_d[rows], best_i[rows]
+    if c0 == 0 and d2.shape[1] > k:  # the first chunk: its own best k
+        top = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        best_d[rows], best_i[rows] = np.take_along_axis(d2, top, axis=1), top + c0
+        return
+    hit = d2 < bd.max(axis=1)[:, None]
+    counts = np.count_nonzero(hit, axis=1)
+    most = int(counts.max()) if counts.size else 0
+    if most == 0:
+        return
+    if most > d2.shape[1] // 8:  # dense (the first chunk): the tile's own best k first
+        top = (np.argpartition(d2, k - 1, axis=1)[:, :k] if d2.shape[1] > k else
+               np.broadcast_to(np.arange(d2.shape[1]), d2.shape))
+        cd = np.concatenate([bd, np.take_along_axis(d2, top, axis=1)], axis=1)
+        ci = np.concatenate([bi, top + c0], axis=1)
+    else:
+        r, c = np.nonzero(hit)  # row-major: each row's hits together
+        pos = np.arange(r.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        cd = np.full((len(d2), k + most), np.inf, np.float32)
+        ci = np.full((len(d2), k + most), -1, np.int64)
+        cd[:, :k], ci[:, :k] = bd, bi
+        cd[r, k + pos], ci[r, k + pos] = d2[r, c], c + c0
+    keep = np.argpartition(cd, k - 1, axis=1)[:, :k] if cd.shape[1] > k else \
+        np.broadcast_to(np.arange(k), (len(cd), k))
+    best_d[rows] = np.take_along_axis(cd, keep, axis=1)
+    best_i[rows] = np.take_along_axis(ci, keep, axis=1)
+
+
+def _rerank_spaces(codes, inputs, train, held, found, scales, k):
+    """Each held-out row's ``k`` nearest in each share among the union of its candidates in
+    every share (``found``: :func:`_mixed_search`'s), by exact squared distances (differences,
+    not the expanded dot products: no cancellation)."""
+    a2, b2 = np.float32(scales[0]) ** 2, np.float32(scales[1]) ** 2
+    out = {share: (np.empty((len(held), k), np.float32), np.empty((len(held), k), np.int64))
+           for share in found}
+    if 0.0 in found:  # the code alone was searched exactly in the reduced pass
+        out[0.0] = _keep_k(found[0.0], (found[0.0][0][:, :0], found[0.0][1][:, :0]), k)
+    pool = np.concatenate([idx for share, (_, idx) in found.items() if share != 0.0], axis=1)
+    for i, row in enumerate(held):
+        cand = np.unique(pool[i])
+        rows = train[cand]
+        dc = np.asarray(codes[rows], np.float32) - np.asarray(codes[row], np.float32)
+        dx = np.asarray(inputs[rows], np.float32) - np.asarray(inputs[row], np.float32)
+        dc, dx = a2 * np.einsum("ij,ij->i", dc, dc), b2 * np.einsum("ij,ij->i", dx, dx)
+        for share, (d_out, i_out) in out.items():
+            if share == 0.0:
+                continue
+            d2 = np.float32(1.0 - share) * dc + np.float32(share) * dx
+            top = np.argpartition(d2, k - 1)[:k] if k < d2.size else np.arange(d2.size)
+            d_out[i], i_out[i] = d2[top], cand[top]
     return out
 
 
@@ -944,7 +1050,7 @@ def _keep_k(a, b, k):
 
 
 def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, thresholds_km, gate_km,
-                     shares=INPUT_SHARES, **kw):
+                     shares=INPUT_SHARES, reduced=None, **kw):
     """The retrieval space (:func:`retrieval_features` at each of ``shares``) in which a head
     scores best on all held-out photos, weighted to the query mix (``best_score`` of
     :func:`choose_head`); on a tie the smaller input share.  Block scales are measured on the
@@ -958,6 +1064,8 @@ def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, threshol
     gps, train, held, kind, candidates, thresholds_km, gate_km
         As :func:`choose_head`'s.
     shares : sequence of float
+    reduced : tuple (Z, factor), optional
+        The input's principal components, for :func:`space_neighbors` on large galleries.
     **kw
         :func:`choose_head`'s keywords.
 
@@ -983,7 +1091,8 @@ def choose_retrieval(codes, inputs, gps, train, held, kind, candidates, threshol
     else:
         scales = (block_scale(codes, train), block_scale(inputs, train))
     k = held_out_k(candidates, kw.get("n_neighbors", "auto"), len(train))
-    found = space_neighbors(codes, inputs, train, held, shares, scales, k, kw.get("device", "cpu"))
+    found = space_neighbors(codes, inputs, train, held, shares, scales, k, kw.get("device", "cpu"),
+                            reduced=reduced)
     best, scores = None, {}
     for share in shares:
         choice = choose_head(None, gps, train, held, kind, candidates, thresholds_km, gate_km,

@@ -244,6 +244,75 @@ def test_early_stopping_scores_on_the_capped_gallery(monkeypatch):
     assert sizes and 40 <= sizes[0] < len(model.training_indices_)
 
 
+def _brute_spaces(C, X, train, held, shares, scales):
+    """Each share's exact distances (held x train), float64, on retrieval_features."""
+    from dgae._selection import retrieval_features
+
+    out = {}
+    for share in shares:
+        F = retrieval_features(C, X, share, scales).astype(np.float64)
+        out[share] = np.sqrt(((F[held][:, None] - F[train][None]) ** 2).sum(-1))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [16, 65_536])
+def test_space_neighbors_on_principal_components_match_a_brute_force(monkeypatch, chunk):
+    """Above REDUCED_MIN_TRAIN, given the input's principal components: on an input that lies
+    in their span the reduced pass ranks as the input does, so the re-ranked result is each
+    space's exact neighbours (brute force), distances in the space's units."""
+    import dgae._selection as sel
+    from sklearn.decomposition import PCA
+
+    monkeypatch.setattr(sel, "REDUCED_MIN_TRAIN", 1)
+    monkeypatch.setattr(sel, "TRAIN_CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    C = rng.normal(size=(160, 3))
+    X = rng.normal(size=(160, 4)) @ rng.normal(size=(4, 12)) + 3.0  # rank 4 in 12-d
+    order = rng.permutation(160)
+    train, held = order[:120], order[120:]
+    pca = PCA(4).fit(X[train])
+    factor = np.array([0.5, 2.0, 1.0, 4.0])       # the scores handed over scaled, as whitened
+    reduced = ((pca.transform(X) / factor).astype(np.float32), factor)
+    shares, scales = (0.0, 0.25, 1.0), (0.7, 0.2)
+    found = sel.space_neighbors(C, X, train, held, shares, scales, 5, reduced=reduced)
+    for share, d in _brute_spaces(C, X, train, held, shares, scales).items():
+        ref = np.argsort(d, axis=1, kind="stable")[:, :5]
+        np.testing.assert_array_equal(found[share][1], ref)
+        np.testing.assert_allclose(found[share][0], np.take_along_axis(d, ref, 1), rtol=1e-4)
+
+
+def test_space_neighbors_reduced_pass_returns_true_distances_of_its_picks(monkeypatch):
+    """Whatever the components (here random ones that rank badly), what the reduced pass
+    returns is re-ranked on the input: true distances, nearest first, and the code-only space
+    (searched exactly in that pass) exact."""
+    import dgae._selection as sel
+
+    monkeypatch.setattr(sel, "REDUCED_MIN_TRAIN", 1)
+    rng = np.random.default_rng(3)
+    C, X = rng.normal(size=(200, 3)), rng.normal(size=(200, 16))
+    train, held = np.arange(40, 200), np.arange(40)
+    reduced = (rng.normal(size=(200, 2)).astype(np.float32), np.ones(2))
+    shares, scales = (0.0, 0.5, 1.0), (1.0, 0.5)
+    found = sel.space_neighbors(C, X, train, held, shares, scales, 4, reduced=reduced)
+    brute = _brute_spaces(C, X, train, held, shares, scales)
+    for share, (dist, idx) in found.items():
+        np.testing.assert_allclose(dist, np.take_along_axis(brute[share], idx, 1), rtol=1e-4)
+        assert (np.diff(dist, axis=1) >= 0).all()
+    np.testing.assert_array_equal(found[0.0][1], np.argsort(brute[0.0], axis=1)[:, :4])
+
+
+def test_dgae_hands_the_whitening_components_to_the_space_search():
+    """``_components`` gives the scaled input and the factor that turns it back into the
+    whitening PCA's scores; no components under the paper's min-max scaling."""
+    rng = np.random.default_rng(0)
+    X, gps = rng.normal(size=(60, 10)).astype(np.float32), rng.uniform(-50, 50, size=(60, 2))
+    model = DGAE(hidden_layer_sizes=(4,), n_components=6, max_iter=2, random_state=0).fit(X, gps)
+    Z, factor = model._components(model._scaled(X))
+    np.testing.assert_allclose(Z * factor, model.scaler_.pca_.transform(X), rtol=1e-4, atol=1e-5)
+    paper = DGAE(hidden_layer_sizes=(4,), objective="paper", max_iter=2, random_state=0).fit(X, gps)
+    assert paper._components(paper._scaled(X)) is None
+
+
 @pytest.mark.parametrize("chunk", [7, 64, 65_536])
 def test_space_neighbors_in_training_chunks_match_a_brute_force(monkeypatch, chunk):
     """The training rows taken a chunk at a time give each space's exact neighbours
