@@ -853,7 +853,8 @@ REDUCED_MIN_TRAIN = 200_000
 REDUCED_RERANK = 4
 
 
-def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu", reduced=None):
+def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu", reduced=None,
+                    reduced_min_train=None):
     """The ``k`` nearest training rows of each held-out row in each retrieval space
     (:func:`retrieval_features` at each of ``shares``).
 
@@ -882,6 +883,8 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu",
         ``Z`` of shape (n, r): the input's principal-component scores times ``1 / factor``
         (e.g. ``ShrunkWhitening``'s output and ``1 / scale_``): ``Z * factor`` has the input's
         units.
+    reduced_min_train : int, optional
+        Training rows from which ``reduced`` is searched (default ``REDUCED_MIN_TRAIN``).
 
     Returns
     -------
@@ -908,7 +911,8 @@ def space_neighbors(codes, inputs, train, held, shares, scales, k, device="cpu",
             out[share] = nearest_neighbors(space[held], space[train], k, device=device)
         return out
     train, held = np.asarray(train), np.asarray(held)
-    if (reduced is not None and len(train) >= REDUCED_MIN_TRAIN
+    least = REDUCED_MIN_TRAIN if reduced_min_train is None else reduced_min_train
+    if (reduced is not None and len(train) >= least
             and 2 * reduced[0].shape[1] <= inputs.shape[1]):
         Z, factor = reduced
         wide = min(REDUCED_RERANK * k, len(train))
