@@ -843,8 +843,9 @@ TRAIN_CHUNK = 65_536
 #: Training rows from which :func:`space_neighbors`, given the input's principal components,
 #: searches them instead of the input and re-ranks the candidates exactly: the exact search of
 #: 5,000 held-out photos among 660,000 in the 2,971-d Im2GPS input was ~3/4 of a 459 s head
-#: stage (docs/scaling.md).  Below it the per-row re-rank (~a few ms a row) costs more than
-#: the full-width search it saves.
+#: stage (docs/scaling.md).  Below it the search stays exact: it takes under ~85 s there
+#: (102.6 s at 245,000, ``benchmarks/bench_space_search.py``), and the re-rank's fixed ~15 s
+#: for 5,000 held-out photos would take much of what the reduced pass saves.
 REDUCED_MIN_TRAIN = 200_000
 #: Candidates per held-out row and space that the reduced search keeps for the exact re-rank:
 #: this many times ``k`` (on world_streetview's Im2GPS descriptors, 256 components, every one

@@ -248,3 +248,24 @@ def test_head_rules_differ_where_heads_tie():
     assert [score[k] for k in "abc"] == pytest.approx([0.25, 0.25, 1 / 3])
     assert picked["best"] == "c"
     assert picked["1-SE"] == "b|1nn<1" and picked["1-SE, gate spares new ground"] == "b"
+
+
+@pytest.mark.parametrize("input_share", [0.0, 0.5])
+def test_compressed_codes_rows_search_the_space_fit_chose(exp, monkeypatch, capsys, input_share):
+    """``index_rows`` locates the queries in the model's retrieval space (code or code beside
+    the input): its exact row is the model's own ``predict``."""
+    from dgae import DGAE
+    from dgae.metrics import accuracy_at
+
+    cc = importlib.import_module("compressed_codes")
+    monkeypatch.setattr(cc, "kinds", lambda: {"exact (float32)": None})
+    rng = np.random.default_rng(0)
+    gps = np.repeat(rng.uniform(-40, 40, size=(30, 2)), 4, axis=0)
+    X = (np.repeat(rng.normal(size=(30, 12)), 4, axis=0) + 0.1 * rng.normal(size=(120, 12)))
+    X = X.astype(np.float32)
+    model = DGAE(hidden_layer_sizes=(6,), n_components=8, max_iter=3, input_share=input_share,
+                 random_state=0).fit(X[:100], gps[:100]).compact()
+    cc.index_rows(model, X[100:], gps[100:], (25.0, 2500.0))
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    acc = accuracy_at(gps[100:], model.predict(X[100:]), (25.0, 2500.0))
+    assert [float(v) for v in row[2:4]] == [round(100 * a, 1) for a in acc.values()]
