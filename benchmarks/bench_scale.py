@@ -327,7 +327,7 @@ def end_to_end(X, gps, Xq, gps_q, args):
         from compressed_codes import index_rows
 
         print()
-        index_rows(model, model.transform(Xq), gps_q, model.thresholds_km_)
+        index_rows(model, Xq, gps_q, model.thresholds_km_)
     return 0
 
 
