@@ -40,8 +40,11 @@ class FaissIndex(BaseEstimator):
     n_probe : int, default=16
         Cells scanned per query (IVF kinds).
     pq_bytes : int, default=32
-        Bytes per photo of ``"ivfpq"`` (sub-quantisers of 8 bits; must divide the width, else
-        the largest divisor below it is used).
+        Bytes per photo of ``"ivfpq"`` (sub-quantisers of 8 bits, at most one per dimension).
+        A width that is not a multiple of it is zero-padded to one inside the index (distances
+        unchanged): DGAE's retrieval features are often of a prime or awkward width (2,971
+        Im2GPS values; 3,099 beside a 128-d code), where the largest divisor would leave one
+        to three sub-quantisers for thousands of dimensions.
     hnsw_m : int, default=32
         Links per node (``"hnsw"``).
     ef_search : int, default=128
@@ -112,17 +115,19 @@ class FaissIndex(BaseEstimator):
         else:
             auto = int(min(4 * np.sqrt(n), max(1, n // 39)))
             self.n_lists_ = max(1, auto if self.n_lists == "auto" else min(int(self.n_lists), n))
-            quantizer = faiss.IndexFlatL2(d)
             if self.kind == "ivf":
-                index = faiss.IndexIVFFlat(quantizer, d, self.n_lists_)
+                index = ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, self.n_lists_)
             else:
-                m = max(b for b in range(1, min(self.pq_bytes, d) + 1) if d % b == 0)
-                index = faiss.IndexIVFPQ(quantizer, d, self.n_lists_, m, 8)
-            index.cp.seed = int(rng.randint(2 ** 31))
+                m = min(int(self.pq_bytes), d)
+                width = -(-d // m) * m  # zero-padded to a multiple of the sub-quantisers
+                ivf = faiss.IndexIVFPQ(faiss.IndexFlatL2(width), width, self.n_lists_, m, 8)
+                index = ivf if width == d else faiss.IndexPreTransform(
+                    faiss.RemapDimensionsTransform(d, width, False), ivf)
+            ivf.cp.seed = int(rng.randint(2 ** 31))
             sample = X if n <= 256 * self.n_lists_ else X[rng.choice(n, 256 * self.n_lists_,
                                                                       replace=False)]
             index.train(sample)
-            index.nprobe = min(self.n_probe, self.n_lists_)
+            ivf.nprobe = min(self.n_probe, self.n_lists_)
         index.add(X)
         self.index_ = index
         self.n_features_in_ = d

@@ -37,6 +37,31 @@ def test_product_quantisation_compresses(clusters):
     assert sizes["ivfpq"] < 40 < 4 * 32 <= sizes["ivf"]
 
 
+def test_product_quantisation_pads_an_awkward_width(clusters, tmp_path):
+    """A width that pq_bytes does not divide (here 37, prime) is zero-padded to a multiple:
+    the same neighbours as faiss's IVF-PQ on rows padded by hand with the same seed and
+    sample, pq_bytes sub-quantisers (not the one a divisor would leave), and a round trip
+    through joblib."""
+    X, Q = (np.hstack([a, a[:, :5]]) for a in clusters)          # 37 columns
+    index = FaissIndex(kind="ivfpq", pq_bytes=8, random_state=0).fit(X)
+    rng = np.random.RandomState(0)                               # the index's own draws
+    seed, n_lists = int(rng.randint(2 ** 31)), index.n_lists_
+    pad = lambda A: np.hstack([A, np.zeros((len(A), 3), np.float32)])  # noqa: E731
+    ref = faiss.IndexIVFPQ(faiss.IndexFlatL2(40), 40, n_lists, 8, 8)
+    ref.cp.seed = seed
+    sample = pad(X) if len(X) <= 256 * n_lists else pad(X)[rng.choice(len(X), 256 * n_lists,
+                                                                        replace=False)]
+    ref.train(sample)
+    ref.nprobe = min(16, n_lists)
+    ref.add(pad(X))
+    _, want = ref.search(pad(Q), 10)
+    d, got = index.query(Q, 10)
+    np.testing.assert_array_equal(got, want)
+    assert faiss.downcast_index(faiss.extract_index_ivf(index.index_)).pq.M == 8
+    loaded = joblib.load(joblib.dump(index, tmp_path / "i.joblib")[0])
+    np.testing.assert_array_equal(loaded.query(Q, 10)[1], got)
+
+
 @pytest.mark.parametrize("kind", FAISS_KINDS)
 def test_geoknn_with_faiss_round_trips(clusters, tmp_path, kind):
     X, Q = clusters
