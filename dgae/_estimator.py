@@ -644,10 +644,9 @@ class DGAE(GeoEstimatorMixin, CodesTransformerMixin, BaseEstimator):
     def _components(self, Xs):
         """``(Xs, 1 / scale_)``: the input's principal components for
         :func:`~dgae._selection.space_neighbors`, where the scaler is the whitening."""
-        scale = getattr(self.scaler_, "scale_", None)
-        if Xs is None or not self._whitened() or scale is None:
+        if Xs is None or not self._whitened():
             return None
-        return Xs, (1.0 / np.asarray(scale, np.float64)).astype(np.float32)
+        return Xs, (1.0 / np.asarray(self.scaler_.scale_, np.float64)).astype(np.float32)
 
     def _held_out(self):
         """The held-out rows, sorted, and their kinds (:func:`~dgae._selection.held_out_kinds`);

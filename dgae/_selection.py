@@ -1002,7 +1002,7 @@ def _merge_below(best_d, best_i, rows, d2, c0, k):
     most = int(counts.max()) if counts.size else 0
     if most == 0:
         return
-    if most > d2.shape[1] // 8:  # dense (the first chunk): the tile's own best k first
+    if most > d2.shape[1] // 8:  # many pass (a narrow first chunk): the tile's own best k first
         top = (np.argpartition(d2, k - 1, axis=1)[:, :k] if d2.shape[1] > k else
                np.broadcast_to(np.arange(d2.shape[1]), d2.shape))
         cd = np.concatenate([bd, np.take_along_axis(d2, top, axis=1)], axis=1)
@@ -1014,10 +1014,7 @@ def _merge_below(best_d, best_i, rows, d2, c0, k):
         ci = np.full((len(d2), k + most), -1, np.int64)
         cd[:, :k], ci[:, :k] = bd, bi
         cd[r, k + pos], ci[r, k + pos] = d2[r, c], c + c0
-    keep = np.argpartition(cd, k - 1, axis=1)[:, :k] if cd.shape[1] > k else \
-        np.broadcast_to(np.arange(k), (len(cd), k))
-    best_d[rows] = np.take_along_axis(cd, keep, axis=1)
-    best_i[rows] = np.take_along_axis(ci, keep, axis=1)
+    best_d[rows], best_i[rows] = _top_k(cd, ci, k)
 
 
 def _rerank_spaces(codes, inputs, train, held, found, scales, k):
@@ -1025,29 +1022,27 @@ def _rerank_spaces(codes, inputs, train, held, found, scales, k):
     every share (``found``: :func:`_mixed_search`'s), by exact squared distances (differences,
     not the expanded dot products: no cancellation)."""
     a2, b2 = np.float32(scales[0]) ** 2, np.float32(scales[1]) ** 2
-    out = {share: (np.empty((len(held), k), np.float32), np.empty((len(held), k), np.int64))
-           for share in found}
-    if 0.0 in found:  # the code alone was searched exactly in the reduced pass
-        out[0.0] = _keep_k(found[0.0], (found[0.0][0][:, :0], found[0.0][1][:, :0]), k)
-    pool = np.concatenate([idx for share, (_, idx) in found.items() if share != 0.0], axis=1)
+    # the code alone (share 0) was searched exactly in the reduced pass: its own best k
+    out = {0.0: _top_k(*found[0.0], k)} if 0.0 in found else {}
+    mixed = {share: (np.empty((len(held), k), np.float32), np.empty((len(held), k), np.int64))
+             for share in found if share != 0.0}
+    pool = np.concatenate([found[share][1] for share in mixed], axis=1)
     for i, row in enumerate(held):
         cand = np.unique(pool[i])
         rows = train[cand]
         dc = np.asarray(codes[rows], np.float32) - np.asarray(codes[row], np.float32)
         dx = np.asarray(inputs[rows], np.float32) - np.asarray(inputs[row], np.float32)
         dc, dx = a2 * np.einsum("ij,ij->i", dc, dc), b2 * np.einsum("ij,ij->i", dx, dx)
-        for share, (d_out, i_out) in out.items():
-            if share == 0.0:
-                continue
+        for share, (d_out, i_out) in mixed.items():
             d2 = np.float32(1.0 - share) * dc + np.float32(share) * dx
             top = np.argpartition(d2, k - 1)[:k] if k < d2.size else np.arange(d2.size)
             d_out[i], i_out[i] = d2[top], cand[top]
-    return out
+    return {**out, **mixed}
 
 
-def _keep_k(a, b, k):
-    """The ``k`` smallest of two ``(squared distances, indices)`` candidate sets, row by row."""
-    d2, idx = np.concatenate([a[0], b[0]], axis=1), np.concatenate([a[1], b[1]], axis=1)
+def _top_k(d2, idx, k):
+    """Each row's ``k`` smallest of ``(squared distances, indices)``, unsorted (all of them
+    where a row has at most ``k``)."""
     if d2.shape[1] <= k:
         return d2, idx
     keep = np.argpartition(d2, k - 1, axis=1)[:, :k]

@@ -3,9 +3,10 @@
 1-NN, Im2GPS Mean-Shift voting and Vo et al.'s kernel density (:func:`apply_head`), the
 ratio that gates them (:func:`match_ratio`), the vote weights and the density's mode, the
 candidates ``fit`` chooses among (:func:`head_candidates`), the gates it tries
-(:func:`match_gates`), its rule among heads that tie (:func:`one_se_choice`), and the
-retrieval spaces the heads are scored in (:func:`retrieval_features`, each block scaled by
-:func:`block_scale`; the held-out photos' neighbours in all of them: :func:`space_neighbors`).
+(:func:`match_gates`), its rule among heads that tie (:func:`one_se_choice`, on
+:func:`paired_gap`), and the retrieval spaces the heads are scored in
+(:func:`retrieval_features`, each block scaled by :func:`block_scale`; the held-out photos'
+neighbours in all of them: :func:`space_neighbors`).
 
 Examples
 --------
@@ -31,10 +32,11 @@ from ._selection import (
     head_candidates,
     match_gates,
     one_se_choice,
+    paired_gap,
     retrieval_features,
     space_neighbors,
 )
 
 __all__ = ["DEFAULT_K", "HEADS", "apply_head", "block_scale", "density_mode", "head_candidates",
            "kde_head", "match_gates", "match_ratio", "meanshift_head", "one_se_choice",
-           "resolve_k", "retrieval_features", "space_neighbors", "vote_log_weights"]
+           "paired_gap", "resolve_k", "retrieval_features", "space_neighbors", "vote_log_weights"]

@@ -12,6 +12,7 @@ from ._metrics import (
     error_curve,
     geo_scorer,
     geolocation_errors_km,
+    hit_rates,
     mean_accuracy,
     reliability,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "accuracy_at",
     "error_curve",
     "geo_scorer",
+    "hit_rates",
     "mean_accuracy",
     "reliability",
     "thresholds_for_gallery",

@@ -48,11 +48,6 @@ def mix(kind):
     return share[kind] / counts[kind]
 
 
-def hits(errors, thresholds):
-    """Each photo's share of the thresholds its error is within."""
-    return np.mean(errors[:, None] <= np.asarray(thresholds), axis=1)
-
-
 def head_kw(model):
     """The fitted head's vote settings (power, least votes), which every head here shares."""
     return {k: model.head_params_[k] for k in ("kde_power", "min_votes") if k in model.head_params_}
@@ -78,18 +73,12 @@ def errors_by_option(model, nbrs, dist, truth, gates):
     return out
 
 
-def paired(a, b, w, thresholds):
-    """Weighted mean of the per-photo accuracy difference a - b, and its standard error."""
-    d, w = hits(a, thresholds) - hits(b, thresholds), w / w.sum()
-    gap = float(w @ d)
-    return gap, float(np.sqrt(np.sum(w ** 2 * (d - gap) ** 2)))
-
-
 def rules(options, kind, w, thresholds):
     """``{rule: label}`` of each rule of the module docstring."""
-    from dgae.heads import one_se_choice
+    from dgae.heads import one_se_choice, paired_gap
+    from dgae.metrics import hit_rates
 
-    score = {lb: float(w @ hits(e, thresholds)) for lb, (_, _, e) in options.items()}
+    score = {lb: float(w @ hit_rates(e, thresholds)) for lb, (_, _, e) in options.items()}
     errors = {lb: e for lb, (_, _, e) in options.items()}
     heads = {lb: s for lb, s in score.items() if "|" not in lb}
 
@@ -98,7 +87,8 @@ def rules(options, kind, w, thresholds):
         new = kind > 0
         if spare and new.any():
             mine = [lb for lb in mine if lb == label
-                    or sum(paired(errors[lb][new], errors[label][new], w[new], thresholds)) >= 0]
+                    or sum(paired_gap(hit_rates(errors[lb][new], thresholds),
+                                      hit_rates(errors[label][new], thresholds), w[new])) >= 0]
         return max(mine, key=score.get)
 
     one_se = one_se_choice(heads, errors, thresholds, w)

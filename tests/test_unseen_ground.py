@@ -318,7 +318,7 @@ def test_space_neighbors_in_training_chunks_match_a_brute_force(monkeypatch, chu
     """The training rows taken a chunk at a time give each space's exact neighbours
     (brute force on retrieval_features), distances in the space's units."""
     import dgae._selection as sel
-    from dgae._selection import retrieval_features, space_neighbors
+    from dgae._selection import space_neighbors
 
     monkeypatch.setattr(sel, "TRAIN_CHUNK", chunk)
     rng = np.random.default_rng(chunk)
@@ -327,9 +327,7 @@ def test_space_neighbors_in_training_chunks_match_a_brute_force(monkeypatch, chu
     train, held = order[:70], order[70:]          # disjoint, as fit holds them out
     shares, scales = (0.0, 0.5, 1.0), (0.7, 0.2)
     found = space_neighbors(C, X, train, held, shares, scales, 9)
-    for share in shares:
-        F = retrieval_features(C, X, share, scales).astype(np.float64)
-        d = np.sqrt(((F[held][:, None] - F[train][None]) ** 2).sum(-1))
+    for share, d in _brute_spaces(C, X, train, held, shares, scales).items():
         ref = np.argsort(d, axis=1, kind="stable")[:, :9]
         np.testing.assert_array_equal(found[share][1], ref)
         np.testing.assert_allclose(found[share][0], np.take_along_axis(d, ref, 1), rtol=1e-4)
